@@ -1,0 +1,45 @@
+"""promptkit: prompting and reasoning pipelines over large language models."""
+
+from .engines import CachedEngine, Engine, EngineSettings, ReplayEngine, ScriptedEngine, make_engine
+from .errors import PromptkitError
+from .evaluate import RunResult, evaluate
+from .extract import EXTRACTORS, Extractor, get_extractor
+from .methods import METHODS, MethodConfig, build_method
+from .pipeline import Pipeline
+from .stages import Extract, Generate
+from .tasks import TASKS, Task, load_task
+from .templating import Templates
+from .types import Completion, Example, GenRequest, Sampling, State, StageRecord
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CachedEngine",
+    "Completion",
+    "EXTRACTORS",
+    "Engine",
+    "EngineSettings",
+    "Example",
+    "Extract",
+    "Extractor",
+    "GenRequest",
+    "Generate",
+    "METHODS",
+    "MethodConfig",
+    "Pipeline",
+    "PromptkitError",
+    "ReplayEngine",
+    "RunResult",
+    "Sampling",
+    "ScriptedEngine",
+    "StageRecord",
+    "State",
+    "TASKS",
+    "Task",
+    "Templates",
+    "build_method",
+    "evaluate",
+    "get_extractor",
+    "load_task",
+    "make_engine",
+]

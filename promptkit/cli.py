@@ -1,0 +1,134 @@
+"""The `promptkit` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from .engines import EngineSettings, default_cache_path, make_engine
+from .errors import PromptkitError
+from .evaluate import evaluate
+from .extract import get_extractor
+from .methods import METHODS, MethodConfig, build_method
+from .tasks import TASKS, generate_last_letters, load_task
+
+
+def _engine_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("engine")
+    g.add_argument("--engine", default="hf", help="hf, vllm or replay (default: hf)")
+    g.add_argument("--model", help="local path or hub id")
+    g.add_argument("--replay", help="JSONL recording, for --engine replay")
+    g.add_argument("--dtype", default="auto", help="auto, float32, float16 or bfloat16")
+    g.add_argument("--device", default=None, help="hf engine: auto, cpu, cuda, cuda:1, ...")
+    g.add_argument("--max-batch-tokens", type=int, default=None, help="hf engine: rows x padded length per batch")
+    g.add_argument("--tensor-parallel-size", type=int, default=None, help="vllm engine: GPUs per model")
+    c = p.add_mutually_exclusive_group()
+    c.add_argument("--cache", help=f"generation cache file (default: {_display_path(default_cache_path())})")
+    c.add_argument("--no-cache", action="store_true", help="do not read or write the generation cache")
+
+
+def _display_path(path: Path) -> str:
+    home = str(Path.home())
+    return "~" + str(path)[len(home) :] if str(path).startswith(home) else str(path)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="promptkit", description="Prompting and reasoning pipelines over LLMs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ev = sub.add_parser("eval", help="run a method over a task and score it")
+    ev.add_argument("--task", required=True, help=f"one of: {', '.join(TASKS.names())}")
+    ev.add_argument("--method", required=True, help=f"one of: {', '.join(METHODS.names())}")
+    ev.add_argument("--data", help="local data file (GSM8K JSONL, last-letter JSON) or dataset folder")
+    ev.add_argument("--limit", type=int, help="first N examples only")
+    ev.add_argument("--extractor", default="default", help="default or kojima")
+    ev.add_argument("--temperature", type=float, default=0.0)
+    ev.add_argument("--seed", type=int, default=None, help="sampling seed")
+    ev.add_argument("--out", help="output folder (default: runs/TASK-METHOD-TIME)")
+    ev.add_argument("--quiet", action="store_true", help="no progress bars")
+    _engine_args(ev)
+
+    ll = sub.add_parser("make-last-letters", help="generate a last-letter concatenation set")
+    ll.add_argument("--words", type=int, default=4)
+    ll.add_argument("--count", type=int, default=500)
+    ll.add_argument("--seed", type=int, default=0)
+    ll.add_argument("--out", required=True, help="JSON file to write")
+    return parser
+
+
+def engine_settings(args: argparse.Namespace) -> EngineSettings:
+    options: dict = {}
+    if args.engine in ("hf", "vllm"):
+        options["dtype"] = args.dtype
+    if args.engine == "hf":
+        options["progress"] = not getattr(args, "quiet", False)
+        if args.device:
+            options["device"] = args.device
+        if args.max_batch_tokens:
+            options["max_batch_tokens"] = args.max_batch_tokens
+    if args.engine == "vllm" and args.tensor_parallel_size:
+        options["tensor_parallel_size"] = args.tensor_parallel_size
+    return EngineSettings(args.engine, args.model, args.replay, options)
+
+
+def cache_path(args: argparse.Namespace) -> Path | None:
+    if args.no_cache:
+        return None
+    if args.cache:
+        return Path(args.cache)
+    # A recording costs nothing to read again, so replays are not cached unless asked.
+    return None if args.engine == "replay" else default_cache_path()
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    if args.limit is not None and args.limit < 1:
+        raise PromptkitError(f"--limit must be >= 1, got {args.limit}")
+    METHODS.get(args.method)  # fail on a bad name before loading anything heavy
+    task = load_task(args.task, args.data).limit(args.limit)
+    extractor = get_extractor(args.extractor, task.answer_kind)
+    pipeline = build_method(
+        args.method, MethodConfig(task=task.name, extractor=extractor, temperature=args.temperature, seed=args.seed)
+    )
+    engine = make_engine(engine_settings(args), cache_path(args))
+    out = Path(args.out) if args.out else Path("runs") / f"{task.name}-{args.method}-{time.strftime('%Y%m%d-%H%M%S')}"
+    result = evaluate(task, pipeline, engine, extractor, method=args.method, out_dir=out)
+    s = result.summary
+    low, high = s["ci95"]
+    print(
+        f"{task.name} {args.method} [{s['engine']} {s['model']}] accuracy {s['accuracy']:.1%} "
+        f"({s['correct']}/{s['n']}, 95% CI {low:.1%}-{high:.1%}); engine calls {s['engine_calls']}, "
+        f"cache hits {s['cache_hits']}; {s['wall_seconds']:.1f}s -> {out}"
+    )
+    return 0
+
+
+def cmd_make_last_letters(args: argparse.Namespace) -> int:
+    data = generate_last_letters(args.count, args.words, args.seed)
+    Path(args.out).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {args.count} questions of {args.words} words to {args.out}")
+    return 0
+
+
+COMMANDS = {"eval": cmd_eval, "make-last-letters": cmd_make_last_letters}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except PromptkitError as exc:
+        print(f"promptkit: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("promptkit: interrupted; finished generations are in the cache", file=sys.stderr)
+        return 130
+
+
+def entry() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    sys.exit(main())

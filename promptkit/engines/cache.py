@@ -1,0 +1,134 @@
+"""A persistent generation cache around any engine, in one SQLite file.
+
+Rows are keyed by (engine identity, prompt, sampling without n) and the sample index, and written
+as each request finishes, so a killed run loses nothing and a rerun asks only for what is missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Sequence
+
+from ..types import Completion, GenRequest, prompt_key
+from .base import Engine, OnComplete
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS generations (
+    request TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    engine TEXT NOT NULL,
+    text TEXT NOT NULL,
+    finish TEXT NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    tokens INTEGER NOT NULL,
+    PRIMARY KEY (request, idx)
+)
+"""
+
+
+def default_cache_path() -> Path:
+    """$PROMPTKIT_CACHE, else the user's cache folder (XDG_CACHE_HOME or ~/.cache)."""
+    if env := os.environ.get("PROMPTKIT_CACHE"):
+        return Path(env)
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "promptkit" / "generations.sqlite"
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+
+
+class CachedEngine:
+    """Wraps an engine; requests whose samples are all stored never reach it."""
+
+    def __init__(self, inner: Engine, path: str | Path) -> None:
+        self.inner = inner
+        self.identity = inner.identity
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(_SCHEMA)
+        self._db.commit()
+        self.stats = CacheStats()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __getattr__(self, name: str):  # optional abilities (count_tokens, ...) pass through
+        return getattr(self.inner, name)
+
+    def request_key(self, request: GenRequest) -> str:
+        sampling = asdict(replace(request.sampling, n=1))
+        blob = json.dumps([self.identity.key(), prompt_key(request.prompt), sampling], sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
+        keys = [self.request_key(r) for r in requests]
+        stored = [self._load(k, r.sampling.n) for k, r in zip(keys, requests)]
+        results: list[Completion | None] = [None] * len(requests)
+        todo: list[int] = []
+        for i, rows in enumerate(stored):
+            if len(rows) == requests[i].sampling.n:
+                results[i] = _merge(rows)
+                self.stats.hits += 1
+                if on_complete:
+                    on_complete(i, results[i])
+            else:
+                todo.append(i)
+        if not todo:
+            return results  # type: ignore[return-value]
+        self.stats.misses += len(todo)
+        # Only the missing samples are asked for; a top-up shifts the seed so it does not repeat them.
+        asks = []
+        for i in todo:
+            have, sampling = len(stored[i]), requests[i].sampling
+            seed = sampling.seed + have if (sampling.seed is not None and have) else sampling.seed
+            asks.append(replace(requests[i], sampling=replace(sampling, n=sampling.n - have, seed=seed)))
+
+        def store(j: int, completion: Completion) -> None:
+            i = todo[j]
+            self._save(keys[i], len(stored[i]), completion)
+            results[i] = _merge([*stored[i], *_rows(completion)])
+            if on_complete:
+                on_complete(i, results[i])
+
+        self.inner.generate(asks, store)
+        missing = [i for i in todo if results[i] is None]
+        if missing:
+            raise RuntimeError(f"engine {self.identity.kind} returned without completing {len(missing)} requests")
+        return results  # type: ignore[return-value]
+
+    def _load(self, key: str, n: int) -> list[tuple[str, str, int, int]]:
+        cur = self._db.execute(
+            "SELECT text, finish, prompt_tokens, tokens FROM generations WHERE request = ? AND idx < ? ORDER BY idx",
+            (key, n),
+        )
+        return cur.fetchall()
+
+    def _save(self, key: str, offset: int, completion: Completion) -> None:
+        rows = [(key, offset + k, self.identity.key(), *row) for k, row in enumerate(_rows(completion))]
+        self._db.executemany("INSERT OR REPLACE INTO generations VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        self._db.commit()
+
+
+def _rows(completion: Completion) -> list[tuple[str, str, int, int]]:
+    tokens = completion.sample_tokens or (0,) * len(completion.texts)
+    return [(t, f, completion.prompt_tokens, k) for t, f, k in zip(completion.texts, completion.finish_reasons, tokens)]
+
+
+def _merge(rows: Sequence[tuple[str, str, int, int]]) -> Completion:
+    return Completion(
+        texts=tuple(r[0] for r in rows),
+        finish_reasons=tuple(r[1] for r in rows),  # type: ignore[misc]
+        prompt_tokens=rows[0][2] if rows else 0,
+        sample_tokens=tuple(r[3] for r in rows),
+    )

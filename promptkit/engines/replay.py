@@ -1,0 +1,79 @@
+"""Serves recorded completions from a JSONL file: {"prompt": ..., "completions": [...]} per line."""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+from pathlib import Path
+from typing import Sequence
+
+from ..errors import PromptkitError, ReplayMiss
+from ..jsonl import read_jsonl
+from ..types import Completion, GenRequest, Prompt
+from .base import EngineIdentity, OnComplete, cut_at_stop
+
+
+def _prompt_text(prompt: Prompt) -> str:
+    return prompt if isinstance(prompt, str) else json.dumps([dict(m) for m in prompt], ensure_ascii=False)
+
+
+class ReplayEngine:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._records: dict[str, list[str]] = {}
+        for line_no, row in read_jsonl(self.path):
+            prompt, completions = row.get("prompt"), row.get("completions")
+            if prompt is None or not isinstance(completions, list):
+                raise PromptkitError(f"{self.path}:{line_no}: a replay line needs 'prompt' and a list 'completions'")
+            self._records.setdefault(_prompt_text(prompt), [str(c) for c in completions])
+        self._sorted = sorted(self._records)
+        digest = hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
+        self.identity = EngineIdentity("replay", str(self.path.name), digest)
+
+    def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
+        results = []
+        for i, req in enumerate(requests):
+            text = _prompt_text(req.prompt)
+            recorded = self._records.get(text)
+            if recorded is None:
+                raise ReplayMiss(self._miss_message(text))
+            if len(recorded) < req.sampling.n:
+                raise ReplayMiss(f"{self.path}: asked for {req.sampling.n} samples, the recording has {len(recorded)} for prompt {text[:60]!r}")
+            cut = [cut_at_stop(t, req.sampling.stop) for t in recorded[: req.sampling.n]]
+            completion = Completion(
+                texts=tuple(t for t, _ in cut),
+                finish_reasons=tuple("stop" for _ in cut),
+            )
+            results.append(completion)
+            if on_complete:
+                on_complete(i, completion)
+        return results
+
+    def _miss_message(self, prompt: str) -> str:
+        closest, common = self._closest(prompt)
+        start = prompt[:80]
+        if closest is None:
+            return f"replay {self.path}: no recording for prompt {start!r} (the recording is empty)"
+        return (
+            f"replay {self.path}: no recording for prompt {start!r}...; closest recorded prompt first differs "
+            f"at character {common}: prompt has {prompt[common:common + 40]!r}, recording has {closest[common:common + 40]!r}"
+        )
+
+    def _closest(self, prompt: str) -> tuple[str | None, int]:
+        """The recorded prompt sharing the longest prefix is a neighbour in sorted order."""
+        if not self._sorted:
+            return None, 0
+        at = bisect.bisect_left(self._sorted, prompt)
+        neighbours = self._sorted[max(0, at - 1) : at + 1]
+        best = max(neighbours, key=lambda c: _common_prefix(c, prompt))
+        return best, _common_prefix(best, prompt)
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n

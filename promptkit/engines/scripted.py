@@ -1,0 +1,37 @@
+"""An engine driven by a Python function, for tests of pipelines and users' own tests."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from ..types import Completion, GenRequest, Prompt
+from .base import EngineIdentity, OnComplete, cut_at_stop
+
+Script = Callable[[Prompt], "str | Sequence[str]"]
+
+
+class ScriptedEngine:
+    """Answers each prompt with script(prompt); records every call it receives."""
+
+    def __init__(self, script: Script, name: str = "scripted") -> None:
+        self.script = script
+        self.identity = EngineIdentity("scripted", name)
+        self.calls: list[list[GenRequest]] = []
+
+    def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
+        self.calls.append(list(requests))
+        results = []
+        for i, r in enumerate(requests):
+            answer = self.script(r.prompt)
+            texts = [answer] * r.sampling.n if isinstance(answer, str) else list(answer)[: r.sampling.n]
+            cut = [cut_at_stop(t, r.sampling.stop) for t in texts]
+            completion = Completion(
+                texts=tuple(t for t, _ in cut),
+                finish_reasons=tuple("stop" for _ in cut),
+                prompt_tokens=len(str(r.prompt).split()),
+                sample_tokens=tuple(len(t.split()) for t, _ in cut),
+            )
+            results.append(completion)
+            if on_complete:
+                on_complete(i, completion)
+        return results

@@ -1,0 +1,109 @@
+"""Run a method over a task, score it, and write predictions.jsonl and summary.json."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from .engines.base import CountingEngine, Engine
+from .engines.cache import CachedEngine
+from .extract import Extractor
+from .metrics import wilson_interval
+from .pipeline import Pipeline
+from .tasks.base import Task
+from .types import State
+
+
+@dataclass(frozen=True)
+class RunResult:
+    states: tuple[State, ...]
+    summary: dict[str, Any]
+
+    @property
+    def accuracy(self) -> float:
+        return self.summary["accuracy"]
+
+
+def prediction_rows(states: Sequence[State], extractor: Extractor) -> list[dict[str, Any]]:
+    rows = []
+    for s in states:
+        prediction = s.fields.get("prediction")
+        rows.append(
+            {
+                "id": s.example.id,
+                "question": s.example.inputs.get("question"),
+                "gold": s.example.target,
+                "prediction": prediction,
+                "correct": extractor.score(prediction, s.example.target),
+                "trace": [r.to_json() for r in s.trace],
+                **{k: v for k, v in s.fields.items() if k in _EXTRA_FIELDS},
+            }
+        )
+    return rows
+
+
+# Per-example facts worth keeping beside the prediction when a method records them.
+_EXTRA_FIELDS = ("demos", "demos_packed", "agreement", "votes", "subquestions", "fallback")
+
+
+def evaluate(
+    task: Task,
+    pipeline: Pipeline,
+    engine: Engine,
+    extractor: Extractor,
+    *,
+    method: str,
+    out_dir: str | Path | None = None,
+) -> RunResult:
+    counting = CountingEngine(engine)
+    start = time.perf_counter()
+    states = pipeline.run(task.examples, counting)
+    wall = time.perf_counter() - start
+    rows = prediction_rows(states, extractor)
+    correct = sum(r["correct"] for r in rows)
+    n = len(rows)
+    low, high = wilson_interval(correct, n)
+    stats = getattr(_find_cache(engine), "stats", None)
+    summary = {
+        "task": task.name,
+        "data": task.source,
+        "method": method,
+        "engine": engine.identity.kind,
+        "model": engine.identity.model,
+        "model_revision": engine.identity.revision,
+        "extractor": extractor.name,
+        "n": n,
+        "correct": correct,
+        "accuracy": correct / n if n else 0.0,
+        "ci95": [low, high],
+        "unparsed": sum(r["prediction"] is None for r in rows),
+        "engine_calls": counting.calls,
+        "requests": counting.requests,
+        "cache_hits": stats.hits if stats else 0,
+        "cache_misses": stats.misses if stats else counting.requests,
+        "prompt_tokens": counting.prompt_tokens,
+        "completion_tokens": counting.completion_tokens,
+        "wall_seconds": round(wall, 3),
+    }
+    if out_dir is not None:
+        write_run(Path(out_dir), rows, summary)
+    return RunResult(tuple(states), summary)
+
+
+def write_run(out_dir: Path, rows: list[dict[str, Any]], summary: dict[str, Any]) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with (out_dir / "predictions.jsonl").open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+
+
+def _find_cache(engine: Engine) -> CachedEngine | None:
+    while engine is not None:
+        if isinstance(engine, CachedEngine):
+            return engine
+        engine = getattr(engine, "inner", None)
+    return None

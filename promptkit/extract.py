@@ -1,0 +1,124 @@
+"""Answer extractors: text -> answer string, or None when nothing can be parsed (never 0).
+
+Each named extractor has a version per answer kind and says how its answers compare with gold,
+so the same completions can be scored several ways without generating again.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Callable, Mapping
+
+from .registry import Registry
+from .tasks.base import AnswerKind
+
+# Thousands groups only when well formed ("1,234" but not "3, 4"); optional sign, currency, decimals.
+_NUMBER = re.compile(r"(?<![\w.,])(-)?\s?[$€£]?\s?(-)?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?![\d,]*\d)")
+_QUOTED = re.compile(r"[\"“”'‘’`]([^\"“”'‘’`]+)[\"“”'‘’`]")
+
+
+def normalize_number(text: str) -> str | None:
+    try:
+        value = Decimal(text.replace(",", "").replace("$", "").strip())
+    except InvalidOperation:
+        return None
+    if value == value.to_integral_value():
+        return str(value.quantize(Decimal(1)))
+    return format(value.normalize(), "f")
+
+
+def _number_strings(text: str) -> list[str]:
+    out = []
+    for m in _NUMBER.finditer(text):
+        sign = "-" if (m.group(1) or m.group(2)) else ""
+        normalized = normalize_number(sign + m.group(3) + (m.group(4) or ""))
+        if normalized is not None:
+            out.append(normalized)
+    return out
+
+
+def first_number(text: str) -> str | None:
+    """The first number: '$1,234.50' -> '1234.5', '-3' -> '-3', '18.' -> '18'."""
+    found = _number_strings(text)
+    return found[0] if found else None
+
+
+def last_number(text: str) -> str | None:
+    found = _number_strings(text)
+    return found[-1] if found else None
+
+
+def letters(text: str) -> str | None:
+    """The first line's quoted span, or its first sentence; quotes, spaces and punctuation removed."""
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    quoted = _QUOTED.search(line)
+    span = quoted.group(1) if quoted else re.split(r"\.(?:\s|$)", line)[0]
+    cleaned = re.sub(r"[\W_]", "", span).lower()
+    return cleaned or None
+
+
+def numbers_match(prediction: str, gold: str) -> bool:
+    a, b = normalize_number(prediction), normalize_number(gold)
+    return a is not None and a == b
+
+
+def letters_match(prediction: str, gold: str) -> bool:
+    return prediction.lower() == re.sub(r"[\W_]", "", gold).lower()
+
+
+def exact_match(prediction: str, gold: str) -> bool:
+    return prediction == gold
+
+
+# --- Kojima et al. (2022), answer_cleansing() for zero-shot methods, reproduced exactly -----------
+
+
+def kojima_number(text: str) -> str | None:
+    found = re.findall(r"-?\d+\.?\d*", text.replace(",", ""))
+    return _kojima_tail(found[0]) if found else None
+
+
+def kojima_letters(text: str) -> str | None:
+    return _kojima_tail(re.sub("\"|'|\n|\\.|\\s", "", text)) or None
+
+
+def _kojima_tail(pred: str) -> str:
+    return pred[:-1] if pred.endswith(".") else pred
+
+
+@dataclass(frozen=True)
+class Extractor:
+    name: str
+    extract: Callable[[str], "str | None"]
+    matches: Callable[[str, str], bool]
+    """How an extracted answer compares with the gold answer."""
+
+    def score(self, prediction: str | None, gold: str | None) -> bool:
+        return prediction is not None and gold is not None and self.matches(prediction, gold)
+
+
+EXTRACTORS: Registry[Mapping[AnswerKind, Extractor]] = Registry(
+    "extractor",
+    {
+        "default": {
+            "number": Extractor("default", first_number, numbers_match),
+            "letters": Extractor("default", letters, letters_match),
+        },
+        # The reference code compares strings: gold as given, so '2,125' never matches '2125'.
+        "kojima": {
+            "number": Extractor("kojima", kojima_number, exact_match),
+            "letters": Extractor("kojima", kojima_letters, exact_match),
+        },
+    },
+)
+
+
+def get_extractor(name: str, kind: AnswerKind) -> Extractor:
+    by_kind = EXTRACTORS.get(name)
+    if kind not in by_kind:
+        from .errors import PromptkitError
+
+        raise PromptkitError(f"extractor {name!r} does not handle {kind} answers (it handles: {', '.join(by_kind)})")
+    return by_kind[kind]

@@ -1,0 +1,23 @@
+"""A pipeline is a list of stages applied to all examples together, stage by stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from .engines.base import Engine
+from .stages.base import Stage
+from .types import Example, State
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    stages: tuple[Stage, ...]
+
+    def run(self, examples: Sequence[Example], engine: Engine) -> list[State]:
+        states = [State(e) for e in examples]
+        for stage in self.stages:
+            states = stage(states, engine)
+            if len(states) != len(examples):
+                raise RuntimeError(f"stage {stage.name!r} returned {len(states)} states for {len(examples)} examples")
+        return states

@@ -1,0 +1,41 @@
+"""Render a template for every state and make one engine call for all of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from ..engines.base import Engine
+from ..templating import Templates, default_templates
+from ..types import GenRequest, Sampling, State, StageRecord
+
+
+@dataclass(frozen=True)
+class Generate:
+    """One model call per example, all in one batch; the text goes to `output`.
+
+    With n > 1 the field holds the list of samples. `when` names a boolean field: states where it is
+    false pass through untouched (used by multi-step methods).
+    """
+
+    name: str
+    template: str
+    output: str
+    sampling: Sampling = Sampling()
+    templates: Templates = field(default_factory=default_templates)
+    when: str | None = None
+
+    def prompts(self, states: Sequence[State]) -> list[str]:
+        return [self.templates.render(self.template, s.context()) for s in states]
+
+    def __call__(self, states: Sequence[State], engine: Engine) -> list[State]:
+        active = [i for i, s in enumerate(states) if self.when is None or s.fields.get(self.when)]
+        if not active:
+            return list(states)
+        prompts = self.prompts([states[i] for i in active])
+        completions = engine.generate([GenRequest(p, self.sampling) for p in prompts])
+        out = list(states)
+        for i, prompt, completion in zip(active, prompts, completions):
+            value = completion.text if self.sampling.n == 1 else list(completion.texts)
+            out[i] = states[i].with_record(StageRecord(self.name, prompt, value), **{self.output: value})
+        return out

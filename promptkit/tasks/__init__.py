@@ -1,0 +1,22 @@
+"""Tasks by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from ..registry import Registry
+from .base import AnswerKind, Task
+from .gsm8k import load_gsm8k
+from .last_letters import generate_last_letters, load_last_letters
+
+TaskLoader = Callable[["str | Path | None"], Task]
+
+TASKS: Registry[TaskLoader] = Registry("task", {"gsm8k": load_gsm8k, "last_letters": load_last_letters})
+
+
+def load_task(name: str, data: str | Path | None = None) -> Task:
+    return TASKS.get(name)(data)
+
+
+__all__ = ["AnswerKind", "TASKS", "Task", "generate_last_letters", "load_task"]

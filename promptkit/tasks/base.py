@@ -1,0 +1,25 @@
+"""A task: its examples and what kind of answer it expects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ..types import Example
+
+AnswerKind = Literal["number", "letters"]
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    examples: tuple[Example, ...]
+    answer_kind: AnswerKind
+    source: str
+    """Where the examples came from (a file path or a hub dataset), for the summary."""
+
+    def limit(self, n: int | None) -> "Task":
+        """The first n examples; ids are positions in the full set, so they do not change."""
+        if n is None:
+            return self
+        return Task(self.name, self.examples[:n], self.answer_kind, self.source)

@@ -1,0 +1,61 @@
+"""The one Jinja environment: sandboxed, strict about undefined variables, exact about whitespace."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from .errors import PromptkitError
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def templates_dir() -> Path:
+    """Shipped templates: inside the package in a wheel, at the repository root in a checkout."""
+    for candidate in (_PACKAGE_DIR / "templates", _PACKAGE_DIR.parent / "templates"):
+        if candidate.is_dir():
+            return candidate
+    raise RuntimeError("promptkit's templates folder is missing from this installation")
+
+
+class Templates:
+    """Renders templates by name (shipped) or by path (user file); a user dir shadows shipped ones."""
+
+    def __init__(self, user_dirs: tuple[Path, ...] = ()) -> None:
+        loader = jinja2.FileSystemLoader([str(d) for d in (*user_dirs, templates_dir())])
+        # Sandboxed: a spec from elsewhere cannot reach Python internals through a template.
+        self.env = ImmutableSandboxedEnvironment(
+            loader=loader,
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            autoescape=False,
+        )
+
+    def get(self, name: str) -> jinja2.Template:
+        path = Path(name)
+        try:
+            if path.suffix and path.is_file():
+                return self.env.from_string(path.read_text(encoding="utf-8"), globals={"__name__": str(path)})
+            return self.env.get_template(name if name.endswith(".j2") else f"{name}.j2")
+        except jinja2.TemplateNotFound as exc:
+            raise PromptkitError(f"template {name!r} not found (looked for {exc.name!r})") from None
+        except jinja2.TemplateSyntaxError as exc:
+            raise PromptkitError(f"template {exc.filename or name}:{exc.lineno}: {exc.message}") from None
+
+    def render(self, name: str, variables: Mapping[str, Any]) -> str:
+        template = self.get(name)
+        try:
+            return template.render(**variables)
+        except jinja2.UndefinedError as exc:
+            raise PromptkitError(f"template {name!r}: {exc.message} (variables given: {', '.join(sorted(variables))})") from None
+        except jinja2.exceptions.SecurityError as exc:
+            raise PromptkitError(f"template {name!r}: unsafe operation refused by the sandbox: {exc}") from None
+
+
+@lru_cache(maxsize=1)
+def default_templates() -> Templates:
+    return Templates()

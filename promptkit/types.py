@@ -1,0 +1,125 @@
+"""Plain value types on the hot path: frozen dataclasses, no validation cost."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Mapping, Sequence, TypedDict, Union
+
+
+class Message(TypedDict):
+    role: str
+    content: str
+
+
+Prompt = Union[str, tuple[Message, ...]]
+FinishReason = Literal["stop", "length"]
+
+
+@dataclass(frozen=True)
+class Example:
+    """One task item: an id that is stable across runs, its inputs and the gold answer."""
+
+    id: str
+    inputs: Mapping[str, Any]
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Engine-neutral sampling settings; each engine translates them."""
+
+    max_tokens: int = 256
+    temperature: float = 0.0
+    top_p: float = 1.0
+    n: int = 1
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
+        if self.n < 1:
+            raise ValueError(f"n must be >= 1, got {self.n}")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0.0
+
+    def with_n(self, n: int) -> Sampling:
+        return replace(self, n=n)
+
+
+@dataclass(frozen=True)
+class GenRequest:
+    prompt: Prompt
+    sampling: Sampling = Sampling()
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The n texts generated for one request, in sample order."""
+
+    texts: tuple[str, ...]
+    finish_reasons: tuple[FinishReason, ...]
+    prompt_tokens: int = 0
+    sample_tokens: tuple[int, ...] = ()
+    """Tokens generated for each sample (empty when the engine cannot tell)."""
+
+    @property
+    def text(self) -> str:
+        return self.texts[0]
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(self.sample_tokens)
+
+
+@dataclass(frozen=True)
+class StageRecord:
+    """One model call made for one example: what was sent and what came back."""
+
+    stage: str
+    prompt: Prompt
+    completion: str | list[str]
+    note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"stage": self.stage, "prompt": _jsonable(self.prompt), "completion": self.completion}
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+@dataclass(frozen=True)
+class State:
+    """An example on its way through a pipeline. Stages return new states; nothing mutates."""
+
+    example: Example
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    trace: tuple[StageRecord, ...] = ()
+
+    def with_fields(self, **updates: Any) -> State:
+        return replace(self, fields={**self.fields, **updates})
+
+    def with_record(self, record: StageRecord, **updates: Any) -> State:
+        return replace(self, fields={**self.fields, **updates}, trace=(*self.trace, record))
+
+    def context(self) -> dict[str, Any]:
+        """Variables a template sees: the example's inputs, then fields added by stages."""
+        return {**self.example.inputs, **self.fields}
+
+
+def _jsonable(prompt: Prompt) -> str | list[dict[str, str]]:
+    return prompt if isinstance(prompt, str) else [dict(m) for m in prompt]
+
+
+def prompt_key(prompt: Prompt) -> str | list[dict[str, str]]:
+    return _jsonable(prompt)
+
+
+def as_requests(prompts: Sequence[Prompt], sampling: Sampling) -> list[GenRequest]:
+    return [GenRequest(p, sampling) for p in prompts]
