@@ -9,14 +9,16 @@ from .pipeline import Pipeline
 from .stages import Extract, Generate
 from .tasks import TASKS, Task, load_task
 from .templating import Templates
-from .types import Completion, Example, GenRequest, Sampling, State, StageRecord
+from .types import Completion, Example, GenRequest, Sampling, StageRecord, State
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "EXTRACTORS",
+    "METHODS",
+    "TASKS",
     "CachedEngine",
     "Completion",
-    "EXTRACTORS",
     "Engine",
     "EngineSettings",
     "Example",
@@ -24,7 +26,6 @@ __all__ = [
     "Extractor",
     "GenRequest",
     "Generate",
-    "METHODS",
     "MethodConfig",
     "Pipeline",
     "PromptkitError",
@@ -34,7 +35,6 @@ __all__ = [
     "ScriptedEngine",
     "StageRecord",
     "State",
-    "TASKS",
     "Task",
     "Templates",
     "build_method",

@@ -7,8 +7,8 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from .engines import EngineSettings, default_cache_path, make_engine
 from .errors import PromptkitError

@@ -7,9 +7,9 @@ so the same completions can be scored several ways without generating again.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Callable, Mapping
 
 from .registry import Registry
 from .tasks.base import AnswerKind
@@ -85,13 +85,13 @@ def kojima_letters(text: str) -> str | None:
 
 
 def _kojima_tail(pred: str) -> str:
-    return pred[:-1] if pred.endswith(".") else pred
+    return pred.removesuffix(".")
 
 
 @dataclass(frozen=True)
 class Extractor:
     name: str
-    extract: Callable[[str], "str | None"]
+    extract: Callable[[str], str | None]
     matches: Callable[[str, str], bool]
     """How an extracted answer compares with the gold answer."""
 

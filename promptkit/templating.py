@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -51,7 +52,9 @@ class Templates:
         try:
             return template.render(**variables)
         except jinja2.UndefinedError as exc:
-            raise PromptkitError(f"template {name!r}: {exc.message} (variables given: {', '.join(sorted(variables))})") from None
+            raise PromptkitError(
+                f"template {name!r}: {exc.message} (variables given: {', '.join(sorted(variables))})"
+            ) from None
         except jinja2.exceptions.SecurityError as exc:
             raise PromptkitError(f"template {name!r}: unsafe operation refused by the sandbox: {exc}") from None
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Mapping, Sequence, TypedDict, Union
+from typing import Any, Literal, TypedDict, Union
 
 
 class Message(TypedDict):
@@ -11,7 +12,7 @@ class Message(TypedDict):
     content: str
 
 
-Prompt = Union[str, tuple[Message, ...]]
+Prompt = str | tuple[Message, ...]
 FinishReason = Literal["stop", "length"]
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ..errors import PromptkitError
 from ..registry import Registry
@@ -60,9 +61,9 @@ def make_engine(settings: EngineSettings, cache: str | Path | None = None) -> En
 
 
 __all__ = [
+    "ENGINES",
     "CachedEngine",
     "CountingEngine",
-    "ENGINES",
     "Engine",
     "EngineIdentity",
     "EngineSettings",

@@ -10,9 +10,9 @@ import hashlib
 import json
 import os
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Sequence
 
 from ..types import Completion, GenRequest, prompt_key
 from .base import Engine, OnComplete
@@ -68,7 +68,9 @@ class CachedEngine:
 
     def request_key(self, request: GenRequest) -> str:
         sampling = asdict(replace(request.sampling, n=1))
-        blob = json.dumps([self.identity.key(), prompt_key(request.prompt), sampling], sort_keys=True, ensure_ascii=False)
+        blob = json.dumps(
+            [self.identity.key(), prompt_key(request.prompt), sampling], sort_keys=True, ensure_ascii=False
+        )
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
     def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from tqdm.auto import tqdm
@@ -41,7 +41,9 @@ class HFEngine:
         if dtype not in _DTYPES:
             raise EngineUnavailable(f"unknown dtype {dtype!r} (known: {', '.join(_DTYPES)}, auto)")
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model, revision=revision, trust_remote_code=trust_remote_code)
+            self.tokenizer = AutoTokenizer.from_pretrained(
+                model, revision=revision, trust_remote_code=trust_remote_code
+            )
             self.model = AutoModelForCausalLM.from_pretrained(
                 model, revision=revision, dtype=_DTYPES[dtype], trust_remote_code=trust_remote_code
             )
@@ -49,7 +51,9 @@ class HFEngine:
             raise EngineUnavailable(f"cannot load model {model!r}: {str(exc).splitlines()[0]}") from None
         self.model.to(self.device).eval()
         self.tokenizer.padding_side = "left"
-        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        self.pad_id = (
+            self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        )
         self.eos_ids = _eos_ids(self.model, self.tokenizer)
         self.max_batch_tokens = max_batch_tokens
         self.max_batch_size = max_batch_size
@@ -65,7 +69,9 @@ class HFEngine:
         return len(self._encode(prompt))
 
     def render_chat(self, messages: Prompt) -> str:
-        return self.tokenizer.apply_chat_template([dict(m) for m in messages], add_generation_prompt=True, tokenize=False)
+        return self.tokenizer.apply_chat_template(
+            [dict(m) for m in messages], add_generation_prompt=True, tokenize=False
+        )
 
     # -- generation -----------------------------------------------------------------------------
     def _encode(self, prompt: Prompt) -> list[int]:
@@ -100,7 +106,10 @@ class HFEngine:
             for i in idxs:
                 longest = len(encoded[current[0]]) if current else len(encoded[i])
                 rows = (len(current) + 1) * rows_each
-                if current and (rows * (longest + sampling.max_tokens) > self.max_batch_tokens or len(current) >= self.max_batch_size):
+                if current and (
+                    rows * (longest + sampling.max_tokens) > self.max_batch_tokens
+                    or len(current) >= self.max_batch_size
+                ):
                     batches.append(current)
                     current = []
                 current.append(i)
@@ -147,7 +156,9 @@ class HFEngine:
                 counts.append(length)
             k = 1 if rows_each == sampling.n else sampling.n
             completions.append(
-                Completion(tuple(texts * k), tuple(reasons * k), prompt_tokens=len(prompt), sample_tokens=tuple(counts * k))
+                Completion(
+                    tuple(texts * k), tuple(reasons * k), prompt_tokens=len(prompt), sample_tokens=tuple(counts * k)
+                )
             )
         return completions
 

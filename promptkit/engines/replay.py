@@ -5,8 +5,8 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ..errors import PromptkitError, ReplayMiss
 from ..jsonl import read_jsonl
@@ -39,7 +39,9 @@ class ReplayEngine:
             if recorded is None:
                 raise ReplayMiss(self._miss_message(text))
             if len(recorded) < req.sampling.n:
-                raise ReplayMiss(f"{self.path}: asked for {req.sampling.n} samples, the recording has {len(recorded)} for prompt {text[:60]!r}")
+                raise ReplayMiss(
+                    f"{self.path}: asked for {req.sampling.n} samples, the recording has {len(recorded)} for prompt {text[:60]!r}"
+                )
             cut = [cut_at_stop(t, req.sampling.stop) for t in recorded[: req.sampling.n]]
             completion = Completion(
                 texts=tuple(t for t, _ in cut),
@@ -57,7 +59,7 @@ class ReplayEngine:
             return f"replay {self.path}: no recording for prompt {start!r} (the recording is empty)"
         return (
             f"replay {self.path}: no recording for prompt {start!r}...; closest recorded prompt first differs "
-            f"at character {common}: prompt has {prompt[common:common + 40]!r}, recording has {closest[common:common + 40]!r}"
+            f"at character {common}: prompt has {prompt[common : common + 40]!r}, recording has {closest[common : common + 40]!r}"
         )
 
     def _closest(self, prompt: str) -> tuple[str | None, int]:

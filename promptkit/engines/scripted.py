@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from ..types import Completion, GenRequest, Prompt
 from .base import EngineIdentity, OnComplete, cut_at_stop

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..errors import EngineUnavailable
 from ..types import Completion, GenRequest, Prompt, Sampling
@@ -44,7 +45,9 @@ class VLLMEngine:
         vllm = _import_vllm()
         self._vllm = vllm
         args = {"enable_prefix_caching": True, **(engine_args or {})}
-        self.llm = vllm.LLM(model=model, revision=revision, dtype=dtype, tensor_parallel_size=tensor_parallel_size, **args)
+        self.llm = vllm.LLM(
+            model=model, revision=revision, dtype=dtype, tensor_parallel_size=tensor_parallel_size, **args
+        )
         self.tokenizer = self.llm.get_tokenizer()
         self.identity = EngineIdentity("vllm", model, revision or "main", dtype)
 
@@ -53,7 +56,9 @@ class VLLMEngine:
         return int(self.llm.llm_engine.model_config.max_model_len)
 
     def render_chat(self, messages: Prompt) -> str:
-        return self.tokenizer.apply_chat_template([dict(m) for m in messages], add_generation_prompt=True, tokenize=False)
+        return self.tokenizer.apply_chat_template(
+            [dict(m) for m in messages], add_generation_prompt=True, tokenize=False
+        )
 
     def count_tokens(self, prompt: Prompt) -> int:
         if isinstance(prompt, str):
@@ -61,9 +66,7 @@ class VLLMEngine:
         return len(self.tokenizer(self.render_chat(prompt), add_special_tokens=False)["input_ids"])
 
     def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
-        prompts = [
-            r.prompt if isinstance(r.prompt, str) else {"prompt": self.render_chat(r.prompt)} for r in requests
-        ]
+        prompts = [r.prompt if isinstance(r.prompt, str) else {"prompt": self.render_chat(r.prompt)} for r in requests]
         params = [self._vllm.SamplingParams(**sampling_params_kwargs(r.sampling)) for r in requests]
         outputs = self.llm.generate(prompts, params, use_tqdm=True)
         results = []

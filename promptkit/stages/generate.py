@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from ..engines.base import Engine
 from ..templating import Templates, default_templates
-from ..types import GenRequest, Sampling, State, StageRecord
+from ..types import GenRequest, Sampling, StageRecord, State
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class Generate:
     name: str
     template: str
     output: str
-    sampling: Sampling = Sampling()
+    sampling: Sampling = field(default_factory=Sampling)
     templates: Templates = field(default_factory=default_templates)
     when: str | None = None
 

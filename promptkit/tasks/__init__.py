@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..registry import Registry
 from .base import AnswerKind, Task
@@ -19,4 +19,4 @@ def load_task(name: str, data: str | Path | None = None) -> Task:
     return TASKS.get(name)(data)
 
 
-__all__ = ["AnswerKind", "TASKS", "Task", "generate_last_letters", "load_task"]
+__all__ = ["TASKS", "AnswerKind", "Task", "generate_last_letters", "load_task"]

@@ -18,7 +18,7 @@ class Task:
     source: str
     """Where the examples came from (a file path or a hub dataset), for the summary."""
 
-    def limit(self, n: int | None) -> "Task":
+    def limit(self, n: int | None) -> Task:
         """The first n examples; ids are positions in the full set, so they do not change."""
         if n is None:
             return self

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..errors import PromptkitError
 from ..jsonl import read_jsonl
@@ -52,7 +53,9 @@ def load_gsm8k_hub(split: str = "test", dataset: str = HUB_DATASET, config: str 
     try:
         data = datasets.load_dataset(dataset, config, split=split)
     except Exception as exc:  # datasets raises many types; all mean the source cannot be read
-        raise PromptkitError(f"cannot load GSM8K from {dataset!r} (config {config!r}, split {split!r}): {exc}") from None
+        raise PromptkitError(
+            f"cannot load GSM8K from {dataset!r} (config {config!r}, split {split!r}): {exc}"
+        ) from None
     return Task("gsm8k", _examples(data, dataset), "number", f"{dataset}:{config}:{split}")
 
 

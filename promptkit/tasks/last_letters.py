@@ -40,7 +40,9 @@ def generate_last_letters(count: int = 500, words: int = 4, seed: int = 0) -> di
     examples = []
     for _ in range(count):
         picked = rng.sample(names, words)
-        examples.append({"question": QUESTION.format(words=" ".join(picked)), "answer": "".join(n[-1].lower() for n in picked)})
+        examples.append(
+            {"question": QUESTION.format(words=" ".join(picked)), "answer": "".join(n[-1].lower() for n in picked)}
+        )
     return {"examples": examples, "generator": {"words": words, "count": count, "seed": seed}}
 
 

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from promptkit.engines import CachedEngine, ScriptedEngine
+from promptkit.engines.base import CountingEngine, EngineIdentity
+from promptkit.engines.hf import HFEngine
+from promptkit.types import Completion, GenRequest, Sampling
+
+PROMPTS = ["Q: Janet", "A:", "Take the last letters"]
+
+
+def test_second_run_is_served_entirely_from_the_cache(hf_engine, tmp_path):
+    requests = [GenRequest(p, Sampling(max_tokens=6)) for p in PROMPTS]
+    counted = CountingEngine(hf_engine)
+    first = CachedEngine(counted, tmp_path / "c.sqlite").generate(requests)
+    assert counted.requests == 3
+    again_engine = CachedEngine(counted, tmp_path / "c.sqlite")  # a new process would reopen the file
+    again = again_engine.generate(requests)
+    assert counted.calls == 1, "the rerun must not reach the engine"
+    assert again == first
+    assert again_engine.stats.hits == 3 and again_engine.stats.misses == 0
+
+
+def test_another_model_never_gets_this_models_answers(tmp_path, tiny_model):
+    from tiny import build_tiny_model
+
+    other_path = build_tiny_model(tmp_path / "other", seed=1)
+    a = HFEngine(str(tiny_model), device="cpu", progress=False)
+    b = HFEngine(str(other_path), device="cpu", progress=False)
+    request = [GenRequest("Q: Janet", Sampling(max_tokens=6))]
+    CachedEngine(a, tmp_path / "c.sqlite").generate(request)
+    cached_b = CachedEngine(b, tmp_path / "c.sqlite")
+    got = cached_b.generate(request)
+    assert cached_b.stats.misses == 1
+    assert got == b.generate(request)
+
+
+def test_sampling_settings_are_part_of_the_key(tmp_path):
+    engine = ScriptedEngine(lambda p: "x")
+    cached = CachedEngine(engine, tmp_path / "c.sqlite")
+    cached.generate([GenRequest("p", Sampling(max_tokens=5))])
+    cached.generate([GenRequest("p", Sampling(max_tokens=6))])
+    cached.generate([GenRequest("p", Sampling(max_tokens=5, stop=("\n",)))])
+    assert len(engine.calls) == 3
+
+
+def test_more_samples_ask_only_for_the_missing_ones(tmp_path):
+    counter = iter(range(1000))
+    engine = ScriptedEngine(lambda p: [f"s{next(counter)}" for _ in range(8)])
+    cached = CachedEngine(engine, tmp_path / "c.sqlite")
+    two = cached.generate([GenRequest("p", Sampling(temperature=1.0, n=2, seed=1))])[0]
+    five = cached.generate([GenRequest("p", Sampling(temperature=1.0, n=5, seed=1))])[0]
+    assert five.texts[:2] == two.texts
+    assert engine.calls[1][0].sampling.n == 3
+    assert engine.calls[1][0].sampling.seed == 3, "a top-up shifts the seed so it does not repeat samples"
+
+
+class _DiesAfterFirst:
+    """Finishes the first request, then fails the way a killed process would."""
+
+    identity = EngineIdentity("scripted", "dies")
+
+    def generate(self, requests, on_complete=None):
+        on_complete(0, Completion(("done",), ("stop",), 1, (1,)))
+        raise RuntimeError("engine died")
+
+
+def test_finished_requests_are_stored_before_the_call_returns(tmp_path):
+    path = tmp_path / "c.sqlite"
+    with pytest.raises(RuntimeError):
+        CachedEngine(_DiesAfterFirst(), path).generate([GenRequest("a"), GenRequest("b")])
+    rows = sqlite3.connect(path).execute("SELECT text FROM generations").fetchall()
+    assert rows == [("done",)]
+    resumed = ScriptedEngine(lambda p: "fresh", name="dies")
+    resumed.identity = _DiesAfterFirst.identity
+    out = CachedEngine(resumed, path).generate([GenRequest("a"), GenRequest("b")])
+    assert [c.text for c in out] == ["done", "fresh"]
+    assert [r.prompt for r in resumed.calls[0]] == ["b"], "only the missing request is asked for"

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import pytest
+
+from promptkit.engines.hf import HFEngine
+from promptkit.types import GenRequest, Sampling
+
+PROMPTS = [
+    "Q: Janet",
+    'Take the last letters of each words in "Whitney Erika" and concatenate them.',
+    "A:",
+    "Q: Janet has 3 apples and buys 4 more. How many apples does she have?\nA:",
+]
+
+
+def test_batched_greedy_equals_one_at_a_time(hf_engine):
+    sampling = Sampling(max_tokens=12)
+    batched = hf_engine.generate([GenRequest(p, sampling) for p in PROMPTS])
+    single = [hf_engine.generate([GenRequest(p, sampling)])[0] for p in PROMPTS]
+    assert [c.texts for c in batched] == [c.texts for c in single]
+    assert [c.sample_tokens for c in batched] == [c.sample_tokens for c in single]
+    assert all(c.finish_reasons in (("length",), ("stop",)) for c in batched)
+
+
+def test_small_token_budget_splits_batches_without_changing_outputs(tiny_model):
+    sampling = Sampling(max_tokens=8)
+    big = HFEngine(str(tiny_model), device="cpu", progress=False)
+    small = HFEngine(str(tiny_model), device="cpu", progress=False, max_batch_tokens=40)
+    requests = [GenRequest(p, sampling) for p in PROMPTS]
+    assert len(small._batches(requests, [small._encode(p) for p in PROMPTS])) > 1
+    assert [c.texts for c in big.generate(requests)] == [c.texts for c in small.generate(requests)]
+
+
+def test_results_come_back_in_input_order_and_callbacks_fire(hf_engine):
+    seen = {}
+    requests = [GenRequest(p, Sampling(max_tokens=4)) for p in PROMPTS]
+    results = hf_engine.generate(requests, on_complete=lambda i, c: seen.__setitem__(i, c))
+    assert sorted(seen) == list(range(len(PROMPTS)))
+    assert [seen[i] for i in range(len(PROMPTS))] == results
+    assert [c.prompt_tokens for c in results] == [hf_engine.count_tokens(p) for p in PROMPTS]
+
+
+def test_stop_string_ends_generation_and_is_cut(hf_engine):
+    prompt = PROMPTS[3]
+    free = hf_engine.generate([GenRequest(prompt, Sampling(max_tokens=20))])[0]
+    text = free.text
+    assert len(text) > 6, "the random model should produce some text"
+    stop = text[4:6]
+    stopped = hf_engine.generate([GenRequest(prompt, Sampling(max_tokens=20, stop=(stop,)))])[0]
+    assert stopped.text == text[: text.find(stop)]
+    assert stop not in stopped.text
+    assert stopped.finish_reasons == ("stop",)
+    assert stopped.completion_tokens < free.completion_tokens
+
+
+def test_stop_strings_are_per_row_in_a_batch(hf_engine):
+    sampling = Sampling(max_tokens=16)
+    free = [c.text for c in hf_engine.generate([GenRequest(p, sampling) for p in PROMPTS])]
+    stop = free[0][3:5]
+    stopped = hf_engine.generate([GenRequest(p, Sampling(max_tokens=16, stop=(stop,))) for p in PROMPTS])
+    for full, got in zip(free, stopped):
+        expected = full[: full.find(stop)] if stop in full else full
+        assert got.text == expected
+
+
+def test_max_tokens_gives_length_finish(hf_engine):
+    c = hf_engine.generate([GenRequest(PROMPTS[0], Sampling(max_tokens=3))])[0]
+    assert c.finish_reasons == ("length",)
+    assert c.completion_tokens == 3
+
+
+def test_n_samples_with_seed_are_reproducible(hf_engine):
+    sampling = Sampling(max_tokens=8, temperature=1.0, n=4, seed=123)
+    first = hf_engine.generate([GenRequest(p, sampling) for p in PROMPTS[:2]])
+    again = hf_engine.generate([GenRequest(p, sampling) for p in PROMPTS[:2]])
+    assert [c.texts for c in first] == [c.texts for c in again]
+    assert all(len(c.texts) == 4 for c in first)
+    assert len(set(first[0].texts)) > 1, "samples at temperature 1 should differ"
+    other = hf_engine.generate(
+        [GenRequest(p, Sampling(max_tokens=8, temperature=1.0, n=4, seed=7)) for p in PROMPTS[:2]]
+    )
+    assert [c.texts for c in other] != [c.texts for c in first]
+
+
+def test_greedy_n_repeats_the_greedy_text(hf_engine):
+    c = hf_engine.generate([GenRequest(PROMPTS[1], Sampling(max_tokens=5, n=3))])[0]
+    one = hf_engine.generate([GenRequest(PROMPTS[1], Sampling(max_tokens=5))])[0]
+    assert c.texts == one.texts * 3
+
+
+def test_chat_messages_go_through_the_chat_template(hf_engine):
+    messages = ({"role": "user", "content": "Q: Janet"},)
+    assert hf_engine.render_chat(messages) == "<s>user: Q: Janet\nassistant:"
+    via_chat = hf_engine.generate([GenRequest(messages, Sampling(max_tokens=6))])[0]
+    via_text = hf_engine.generate([GenRequest("<s>user: Q: Janet\nassistant:", Sampling(max_tokens=6))])[0]
+    assert via_chat.text == via_text.text
+
+
+def test_identity_names_kind_model_and_a_local_fingerprint(hf_engine, tiny_model):
+    assert hf_engine.identity.kind == "hf"
+    assert hf_engine.identity.model == str(tiny_model)
+    assert hf_engine.identity.revision.startswith("local-")
+    assert hf_engine.identity.settings == "float32"
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    from promptkit.errors import EngineUnavailable
+
+    with pytest.raises(EngineUnavailable, match="cannot load model"):
+        HFEngine(str(tmp_path / "nope"), device="cpu")

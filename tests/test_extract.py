@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import pytest
+
+from promptkit.errors import PromptkitError
+from promptkit.extract import first_number, get_extractor, kojima_letters, kojima_number, last_number, letters
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (" 18.", "18"),
+        ("$1,234.50 in total", "1234.5"),
+        ("The answer is -3 degrees", "-3"),
+        ("costs $ 40,000.", "40000"),
+        ("It is 5.0.", "5"),
+        (" \n\n30%.", "30"),
+        ("3, 4 and 5", "3"),
+        ("0.25 of it", "0.25"),
+        ("no number here", None),
+        ("", None),
+    ],
+)
+def test_first_number(text, expected):
+    assert first_number(text) == expected
+
+
+def test_last_number():
+    assert last_number("3 + 4 = 7. The answer is 1,007.") == "1007"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (' "fnenl".', "fnenl"),
+        (' "h-e-e-o".', "heeo"),
+        (" yajo. The last letter of", "yajo"),
+        ("\n\nThe answer is “AbCd”", "abcd"),
+        ("...", None),
+    ],
+)
+def test_letters(text, expected):
+    assert letters(text) == expected
+
+
+def test_default_number_scoring_compares_as_numbers():
+    ex = get_extractor("default", "number")
+    assert ex.score("2125", "2,125")
+    assert ex.score("14", "14.00")
+    assert not ex.score("15", "14")
+    assert not ex.score(None, "0"), "an unparsed answer is never correct, even against 0"
+
+
+def test_kojima_reproduces_the_reference_cleansing():
+    assert kojima_number(" $40,000.") == "40000"
+    assert kojima_number(": Bob will need $14.00 to buy") == "14.00"
+    assert kojima_number("none") is None
+    assert kojima_letters(' "h-e-e-o".') == "h-e-e-o"
+    assert kojima_letters(" fnenl. The last") == "fnenlThelast"
+    ex = get_extractor("kojima", "number")
+    assert not ex.score("2125", "2,125"), "the reference compares strings with the gold as given"
+
+
+def test_unknown_extractor_suggests_close_names():
+    with pytest.raises(PromptkitError, match="did you mean 'kojima'"):
+        get_extractor("kojma", "number")

@@ -1,0 +1,39 @@
+"""Templates ship inside the wheel and are found from it, not only from a checkout."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_templates_are_found_from_a_built_wheel(tmp_path):
+    pytest.importorskip("hatchling", reason="building the wheel needs hatchling (the dev extra)")
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-w", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert build.returncode == 0, build.stderr[-2000:]
+    wheel = next(tmp_path.glob("promptkit-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "promptkit/templates/gsm8k/direct.j2" in names
+    assert "promptkit/tasks/names.txt" in names
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    code = (
+        "import promptkit.templating as t; print(t.templates_dir()); "
+        "print(repr(t.default_templates().render('gsm8k/direct', {'question': 'q'})))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env={"PYTHONPATH": str(site)}
+    )
+    assert run.returncode == 0, run.stderr
+    where, rendered = run.stdout.splitlines()
+    assert Path(where) == site / "promptkit" / "templates"
+    assert rendered == repr("Q: q\nA: The answer (arabic numerals) is")
