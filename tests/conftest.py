@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
-from tiny import build_tiny_model
+from promptkit.testing import build_tiny_model
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")

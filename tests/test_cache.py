@@ -25,7 +25,7 @@ def test_second_run_is_served_entirely_from_the_cache(hf_engine, tmp_path):
 
 
 def test_another_model_never_gets_this_models_answers(tmp_path, tiny_model):
-    from tiny import build_tiny_model
+    from promptkit.testing import build_tiny_model
 
     other_path = build_tiny_model(tmp_path / "other", seed=1)
     a = HFEngine(str(tiny_model), device="cpu", progress=False)

@@ -1,4 +1,4 @@
-"""Tiny local models for tests: a BPE tokenizer trained in-process and random Llama weights."""
+"""Helpers for tests of pipelines: a tiny local model (tokenizer trained in-process, random weights)."""
 
 from __future__ import annotations
 
