@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from promptkit.testing import build_tiny_model
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
