@@ -10,12 +10,17 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from .demos import Demo, exemplars_from_file, pool_from_task
 from .engines import EngineSettings, default_cache_path, make_engine
 from .errors import PromptkitError
 from .evaluate import evaluate
 from .extract import get_extractor
-from .methods import METHODS, MethodConfig, build_method
-from .tasks import TASKS, generate_last_letters, load_task
+from .jsonl import read_json
+from .methods import DEFAULT_EXTRACTOR, METHODS, MethodConfig, build_method
+from .stages.demos import ORDERS, STRATEGIES
+from .tasks import TASKS, Task, generate_last_letters, load_task
+from .tasks.gsm8k import load_gsm8k_hub
+from .tasks.last_letters import generated_task
 
 
 def _engine_args(p: argparse.ArgumentParser) -> None:
@@ -46,9 +51,19 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--method", required=True, help=f"one of: {', '.join(METHODS.names())}")
     ev.add_argument("--data", help="local data file (GSM8K JSONL, last-letter JSON) or dataset folder")
     ev.add_argument("--limit", type=int, help="first N examples only")
-    ev.add_argument("--extractor", default="default", help="default or kojima")
+    ev.add_argument(
+        "--extractor", help="default, answer_is, kojima, strict-match, flexible-extract (default: the method's)"
+    )
     ev.add_argument("--temperature", type=float, default=0.0)
     ev.add_argument("--seed", type=int, default=None, help="sampling seed")
+    d = ev.add_argument_group("demonstrations (few_shot, few_shot_cot, self_consistency)")
+    d.add_argument("--shots", type=int, help="demonstrations per prompt (default: all exemplars, or 8 from a pool)")
+    d.add_argument("--selector", default="fixed", help=f"one of: {', '.join(STRATEGIES)} (default: fixed)")
+    d.add_argument("--order", default="given", help=f"one of: {', '.join(ORDERS)} (default: given)")
+    d.add_argument("--selection-seed", type=int, default=0, help="seed of per-example draws (default: 0)")
+    d.add_argument("--pool", help="demonstration pool: an exemplars JSON file or a data file of the task")
+    d.add_argument("--chat", action="store_true", help="demonstrations as chat turns through the chat template")
+    d.add_argument("--samples", type=int, default=5, help="self_consistency: samples per question (default: 5)")
     ev.add_argument("--out", help="output folder (default: runs/TASK-METHOD-TIME)")
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
     _engine_args(ev)
@@ -89,11 +104,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise PromptkitError(f"--limit must be >= 1, got {args.limit}")
     METHODS.get(args.method)  # fail on a bad name before loading anything heavy
+    if args.samples < 1:
+        raise PromptkitError(f"--samples must be >= 1, got {args.samples}")
     task = load_task(args.task, args.data).limit(args.limit)
-    extractor = get_extractor(args.extractor, task.answer_kind)
-    pipeline = build_method(
-        args.method, MethodConfig(task=task.name, extractor=extractor, temperature=args.temperature, seed=args.seed)
+    extractor = get_extractor(args.extractor or DEFAULT_EXTRACTOR[args.method], task.answer_kind)
+    config = MethodConfig(
+        task=task.name,
+        extractor=extractor,
+        temperature=args.temperature,
+        seed=args.seed,
+        pool=demo_pool(args, task),
+        shots=args.shots,
+        selector=args.selector,
+        order=args.order,
+        selection_seed=args.selection_seed,
+        chat=args.chat,
+        samples=args.samples,
     )
+    pipeline = build_method(args.method, config)
     engine = make_engine(engine_settings(args), cache_path(args))
     out = Path(args.out) if args.out else Path("runs") / f"{task.name}-{args.method}-{time.strftime('%Y%m%d-%H%M%S')}"
     result = evaluate(task, pipeline, engine, extractor, method=args.method, out_dir=out)
@@ -105,6 +133,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
         f"cache hits {s['cache_hits']}; {s['wall_seconds']:.1f}s -> {out}"
     )
     return 0
+
+
+def demo_pool(args: argparse.Namespace, task: Task) -> tuple[Demo, ...] | None:
+    """--pool, else the shipped exemplars for a fixed selector, else the task's training data."""
+    if args.pool:
+        data = read_json(args.pool) if args.pool.endswith(".json") else None
+        if isinstance(data, dict) and "exemplars" in data:
+            return exemplars_from_file(args.pool)
+        return pool_from_task(load_task(task.name, args.pool))
+    if args.selector == "fixed":
+        return None
+    if task.name == "gsm8k":
+        return pool_from_task(load_gsm8k_hub("train"))
+    return pool_from_task(generated_task(count=1000, words=4, seed=1))
 
 
 def cmd_make_last_letters(args: argparse.Namespace) -> int:

@@ -40,14 +40,21 @@ def prediction_rows(states: Sequence[State], extractor: Extractor) -> list[dict[
                 "prediction": prediction,
                 "correct": extractor.score(prediction, s.example.target),
                 "trace": [r.to_json() for r in s.trace],
-                **{k: v for k, v in s.fields.items() if k in _EXTRA_FIELDS},
+                **_recorded_fields(s),
             }
         )
     return rows
 
 
 # Per-example facts worth keeping beside the prediction when a method records them.
-_EXTRA_FIELDS = ("demos", "demos_packed", "agreement", "votes", "subquestions", "fallback")
+_EXTRA_FIELDS = ("demos_packed", "samples", "votes", "agreement", "subquestions", "fallback")
+
+
+def _recorded_fields(state: State) -> dict[str, Any]:
+    out = {k: state.fields[k] for k in _EXTRA_FIELDS if k in state.fields}
+    if "demos" in state.fields:
+        out["demos"] = [d["id"] for d in state.fields["demos"]]  # ids, in prompt order
+    return out
 
 
 def evaluate(

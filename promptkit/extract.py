@@ -88,6 +88,61 @@ def _kojima_tail(pred: str) -> str:
     return pred.removesuffix(".")
 
 
+# --- "The answer is ..." (few-shot CoT exemplars; least-to-most's 'outputs "..."' for letters) ------
+
+_ANSWER_IS = re.compile(r"[Tt]he answer is[:\s]*(.*)")
+_OUTPUTS = re.compile(r'outputs "([^"]*)"')
+
+
+def answer_is_number(text: str) -> str | None:
+    """The number after the first 'The answer is'; without that phrase, the last number."""
+    m = _ANSWER_IS.search(text)
+    found = first_number(m.group(1)) if m else None
+    return found if found is not None else last_number(text)
+
+
+def answer_is_letters(text: str) -> str | None:
+    m = _ANSWER_IS.search(text)
+    if m:
+        return letters(m.group(1))
+    outputs = _OUTPUTS.findall(text)
+    return letters(f'"{outputs[-1]}"') if outputs else None
+
+
+# --- lm-evaluation-harness gsm8k_cot filters and its exact_match settings, reproduced -------------
+
+_STRICT = re.compile(r"The answer is (\-?[0-9\.\,]+).")
+_FLEXIBLE = re.compile(r"(-?[$0-9.,]{2,})|(-?[0-9]+)")
+_LM_EVAL_IGNORE = [re.compile(r) for r in (",", r"\$", r"(?s).*#### ", r"\.$")]
+
+
+def _first_group(match: str | tuple[str, ...]) -> str:
+    return match if isinstance(match, str) else next((g for g in match if g), "")
+
+
+def lm_eval_strict(text: str) -> str | None:
+    """strict-match: the first 'The answer is N.'; lm-eval's '[invalid]' becomes None."""
+    found = _STRICT.findall(text)
+    return _first_group(found[0]) if found else None
+
+
+def lm_eval_flexible(text: str) -> str | None:
+    """flexible-extract: the last number-like span (group_select -1)."""
+    found = _FLEXIBLE.findall(text)
+    return _first_group(found[-1]) if found else None
+
+
+def lm_eval_exact_match(prediction: str, gold: str) -> bool:
+    """exact_match with ignore_case and regexes_to_ignore [',', '\\$', '(?s).*#### ', '\\.$']."""
+
+    def clean(s: str) -> str:
+        for r in _LM_EVAL_IGNORE:
+            s = r.sub("", s)
+        return s.lower()
+
+    return clean(prediction) == clean(gold)
+
+
 @dataclass(frozen=True)
 class Extractor:
     name: str
@@ -106,6 +161,12 @@ EXTRACTORS: Registry[Mapping[AnswerKind, Extractor]] = Registry(
             "number": Extractor("default", first_number, numbers_match),
             "letters": Extractor("default", letters, letters_match),
         },
+        "answer_is": {
+            "number": Extractor("answer_is", answer_is_number, numbers_match),
+            "letters": Extractor("answer_is", answer_is_letters, letters_match),
+        },
+        "strict-match": {"number": Extractor("strict-match", lm_eval_strict, lm_eval_exact_match)},
+        "flexible-extract": {"number": Extractor("flexible-extract", lm_eval_flexible, lm_eval_exact_match)},
         # The reference code compares strings: gold as given, so '2,125' never matches '2125'.
         "kojima": {
             "number": Extractor("kojima", kojima_number, exact_match),

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..engines.base import Engine
-from ..templating import Templates, default_templates
 from ..types import GenRequest, Sampling, StageRecord, State
 
 
@@ -19,14 +18,13 @@ class Generate:
     """
 
     name: str
-    template: str
+    prompt: PromptBuilder
     output: str
     sampling: Sampling = field(default_factory=Sampling)
-    templates: Templates = field(default_factory=default_templates)
     when: str | None = None
 
-    def prompts(self, states: Sequence[State]) -> list[str]:
-        return [self.templates.render(self.template, s.context()) for s in states]
+    def prompts(self, states: Sequence[State]) -> list[Prompt]:
+        return [self.prompt.build(s.context()) for s in states]
 
     def __call__(self, states: Sequence[State], engine: Engine) -> list[State]:
         active = [i for i, s in enumerate(states) if self.when is None or s.fields.get(self.when)]

@@ -1,0 +1,78 @@
+"""Demonstration pools: the shipped exemplars, or examples from a training set."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import PromptkitError
+from .tasks import Task
+from .templating import Templates, default_templates, templates_dir
+
+_CALCULATOR = re.compile(r"<<[^>]*>>")
+
+
+@dataclass(frozen=True)
+class Demo:
+    """One demonstration: what the few-shot templates see as `d.question`, `d.rationale`, `d.answer`."""
+
+    id: str
+    question: str
+    rationale: str
+    answer: str
+
+    def variables(self) -> dict[str, Any]:
+        return {"id": self.id, "question": self.question, "rationale": self.rationale, "answer": self.answer}
+
+
+def shipped_exemplars(task: str) -> tuple[Demo, ...]:
+    """The CoT exemplars shipped for a task (GSM8K: Wei et al.'s 8, in lm-eval's order)."""
+    path = templates_dir() / "exemplars" / f"{task}_cot.json"
+    if not path.is_file():
+        raise PromptkitError(f"no exemplars ship for task {task!r} ({path.name} is missing)")
+    return exemplars_from_file(path)
+
+
+def exemplars_from_file(path: str | Path) -> tuple[Demo, ...]:
+    """A JSON file {"exemplars": [{"question", "rationale", "answer"}, ...]}."""
+    from .jsonl import read_json
+
+    data = read_json(path)
+    rows = data.get("exemplars") if isinstance(data, dict) else None
+    if not isinstance(rows, list):
+        raise PromptkitError(f"{path}: expected a JSON object with an 'exemplars' list")
+    demos = []
+    for i, row in enumerate(rows):
+        missing = {"question", "answer"} - set(row)
+        if missing:
+            raise PromptkitError(f"{path}: exemplars[{i}] lacks {', '.join(sorted(missing))}")
+        demos.append(Demo(f"exemplar-{i}", row["question"], row.get("rationale", ""), str(row["answer"])))
+    return tuple(demos)
+
+
+def gsm8k_rationale(solution: str) -> str:
+    """A GSM8K solution as one Wei-style paragraph: calculator notes and the '####' line removed."""
+    lines = [ln.strip() for ln in _CALCULATOR.sub("", solution).splitlines()]
+    return " ".join(ln for ln in lines if ln and not ln.startswith("####"))
+
+
+def pool_from_task(task: Task, templates: Templates | None = None) -> tuple[Demo, ...]:
+    """Every example of a (training) task as a demonstration, with a rationale in the exemplars' style."""
+    templates = templates or default_templates()
+    demos = []
+    for e in task.examples:
+        question, answer = e.inputs["question"], e.target or ""
+        if task.name == "gsm8k":
+            rationale = gsm8k_rationale(e.inputs.get("solution", ""))
+        else:
+            words = question.split('"')[1].split() if question.count('"') >= 2 else []
+            rationale = templates.render("last_letters/rationale", {"words": words, "answer": answer})
+        demos.append(Demo(f"pool-{e.id}", question, rationale, answer))
+    return tuple(demos)
+
+
+def demo_ids_json(demos: list[dict[str, Any]]) -> str:
+    return json.dumps([d["id"] for d in demos])

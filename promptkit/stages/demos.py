@@ -1,0 +1,142 @@
+"""Demonstration selection: which demonstrations each example gets, and in what order.
+
+Draws are seeded from (seed, example id), never from a shared generator, so an example's
+demonstrations do not depend on --limit, batch makeup or the order examples arrive in.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import numpy as np
+
+from ..demos import Demo
+from ..engines.base import Engine
+from ..errors import EngineUnavailable, PromptkitError
+from ..types import State
+
+Strategy = Literal["fixed", "random", "similar", "mmr", "embedding"]
+Order = Literal["given", "random", "similar_last"]
+STRATEGIES: tuple[str, ...] = ("fixed", "random", "similar", "mmr", "embedding")
+ORDERS: tuple[str, ...] = ("given", "random", "similar_last")
+
+
+class Embedder(Protocol):
+    def __call__(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def sentence_transformer_embedder(model: str = "sentence-transformers/all-MiniLM-L6-v2") -> Embedder:
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        raise EngineUnavailable(
+            "embedding selection needs sentence-transformers: pip install 'promptkit[embeddings]'"
+        ) from None
+    encoder = SentenceTransformer(model)
+    return lambda texts: encoder.encode(list(texts), normalize_embeddings=True)
+
+
+def _tfidf_embedder(pool_texts: Sequence[str]) -> Embedder:
+    # scikit-learn's TF-IDF: one sparse product scores every example against the pool at once.
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizer = TfidfVectorizer(sublinear_tf=True).fit(pool_texts)
+    return lambda texts: vectorizer.transform(list(texts))
+
+
+@dataclass(frozen=True)
+class SelectDemos:
+    """Writes `demos` (in prompt order) and `demo_rank` (0 = most relevant) for every example."""
+
+    pool: tuple[Demo, ...]
+    k: int
+    strategy: Strategy = "fixed"
+    order: Order = "given"
+    seed: int = 0
+    mmr_lambda: float = 0.7
+    embedder: Embedder | None = field(default=None, compare=False)
+    name: str = "demos"
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise PromptkitError(f"unknown selector {self.strategy!r} (known: {', '.join(STRATEGIES)})")
+        if self.order not in ORDERS:
+            raise PromptkitError(f"unknown demonstration order {self.order!r} (known: {', '.join(ORDERS)})")
+        if self.k < 0:
+            raise PromptkitError(f"shots must be >= 0, got {self.k}")
+        if self.k > 0 and not self.pool:
+            raise PromptkitError("demonstration pool is empty")
+
+    def __call__(self, states: Sequence[State], engine: Engine) -> list[State]:
+        ranked = self._rank(states)
+        out = []
+        for state, picks in zip(states, ranked):
+            order = self._ordered(state, picks)
+            demos = [{**self.pool[i].variables(), "rank": picks.index(i)} for i in order]
+            out.append(state.with_fields(demos=demos))
+        return out
+
+    # -- which -------------------------------------------------------------------------------------
+    def _candidates(self, state: State) -> list[int]:
+        question = state.example.inputs.get("question")
+        return [i for i, d in enumerate(self.pool) if d.question != question]  # never the example itself
+
+    def _rank(self, states: Sequence[State]) -> list[list[int]]:
+        if self.k == 0:
+            return [[] for _ in states]
+        if self.strategy == "fixed":
+            return [self._candidates(s)[: self.k] for s in states]
+        if self.strategy == "random":
+            return [
+                self._rng(s, "draw").sample(self._candidates(s), min(self.k, len(self._candidates(s)))) for s in states
+            ]
+        pool_texts = [d.question for d in self.pool]
+        embed = self.embedder or (
+            sentence_transformer_embedder() if self.strategy == "embedding" else _tfidf_embedder(pool_texts)
+        )
+        pool_vecs = embed(pool_texts)
+        query_vecs = embed([s.example.inputs["question"] for s in states])
+        sims = _dense(query_vecs @ pool_vecs.T)
+        if self.strategy == "mmr":
+            pool_sims = _dense(pool_vecs @ pool_vecs.T)
+            return [self._mmr(sims[r], pool_sims, self._candidates(s)) for r, s in enumerate(states)]
+        return [_top(sims[r], self._candidates(s), self.k) for r, s in enumerate(states)]
+
+    def _mmr(self, relevance: np.ndarray, pool_sims: np.ndarray, candidates: list[int]) -> list[int]:
+        """Maximal marginal relevance: relevant to the question, unlike the ones already picked."""
+        left = _top(relevance, candidates, min(len(candidates), 20 * self.k))
+        picked: list[int] = []
+        while left and len(picked) < self.k:
+            redundancy = pool_sims[np.ix_(left, picked)].max(axis=1) if picked else np.zeros(len(left))
+            scores = self.mmr_lambda * relevance[left] - (1 - self.mmr_lambda) * redundancy
+            picked.append(left.pop(int(np.argmax(scores))))
+        return picked
+
+    # -- in what order -----------------------------------------------------------------------------
+    def _ordered(self, state: State, picks: list[int]) -> list[int]:
+        if self.order == "random":
+            shuffled = list(picks)
+            self._rng(state, "order").shuffle(shuffled)
+            return shuffled
+        if self.order == "similar_last":
+            return list(reversed(picks))  # the most relevant sits right before the question
+        return sorted(picks) if self.strategy in ("fixed", "random") else list(picks)
+
+    def _rng(self, state: State, purpose: str) -> random.Random:
+        return random.Random(f"{self.seed}:{purpose}:{state.example.id}")
+
+
+def _dense(m) -> np.ndarray:
+    return np.asarray(m.toarray() if hasattr(m, "toarray") else m, dtype=np.float64)
+
+
+def _top(scores: np.ndarray, candidates: list[int], k: int) -> list[int]:
+    """The k best candidates, best first; ties go to the earlier pool entry (stable)."""
+    if not candidates:
+        return []
+    cand = np.asarray(candidates)
+    order = np.argsort(-scores[cand], kind="stable")[:k]
+    return [int(i) for i in cand[order]]

@@ -1,0 +1,45 @@
+"""ICL context packing: keep the demonstrations that fit in the model's window.
+
+Counts tokens with the engine's own tokenizer (chat template included in chat mode). When the
+prompt plus the generation budget does not fit, the least relevant demonstration goes first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..engines.base import Engine
+from ..errors import PromptkitError
+from ..prompts import PromptBuilder
+from ..types import State
+
+
+@dataclass(frozen=True)
+class PackDemos:
+    prompt: PromptBuilder
+    max_tokens: int
+    """The generation budget the prompt must leave room for."""
+    name: str = "pack"
+
+    def __call__(self, states: Sequence[State], engine: Engine) -> list[State]:
+        count = getattr(engine, "count_tokens", None)
+        window = getattr(engine, "context_window", None)
+        if count is None or not window:  # engines that cannot count (replay, scripted) keep every demo
+            return [s.with_fields(demos_packed=len(s.fields.get("demos", []))) for s in states]
+        budget = int(window) - self.max_tokens
+        return [self._pack(s, count, budget) for s in states]
+
+    def _pack(self, state: State, count, budget: int) -> State:
+        demos = list(state.fields.get("demos", []))
+        while True:
+            candidate = state.with_fields(demos=demos)
+            used = count(self.prompt.build(candidate.context()))
+            if used <= budget:
+                return candidate.with_fields(demos_packed=len(demos), prompt_tokens=used)
+            if not demos:
+                raise PromptkitError(
+                    f"example {state.example.id}: the prompt needs {used} tokens without demonstrations, but the "
+                    f"window leaves {budget} ({budget + self.max_tokens} minus {self.max_tokens} to generate)"
+                )
+            demos.remove(max(demos, key=lambda d: d["rank"]))

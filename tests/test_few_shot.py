@@ -1,0 +1,152 @@
+"""Few-shot CoT: GSM8K's prompt is lm-evaluation-harness's gsm8k_cot, byte for byte."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from promptkit import MethodConfig, ScriptedEngine, build_method, evaluate, get_extractor
+from promptkit.demos import shipped_exemplars
+from promptkit.extract import lm_eval_exact_match, lm_eval_flexible, lm_eval_strict
+from promptkit.prompts import ChatPrompt
+from promptkit.tasks.base import Task
+from promptkit.types import Example
+
+QUESTIONS = [
+    "Janet’s ducks lay 16 eggs per day. She eats three for breakfast every morning. How many are left?",
+    "A robe takes 2 bolts of blue fiber and half that much white fiber.  How many bolts in total does it take?",
+]
+
+
+def lm_eval_gsm8k_cot_prompt(exemplars: list[dict], question: str) -> str:
+    """lm-eval 0.4.x: doc_to_text(demo) + target_delimiter ' ' + target, joined and ended by
+    fewshot_delimiter '\\n\\n', then doc_to_text(doc) = 'Q: {question}\\nA:'."""
+    shots = "".join(f"Q: {e['question']}\nA:" + " " + e["rationale_and_answer"] + "\n\n" for e in exemplars)
+    return shots + f"Q: {question}\nA:"
+
+
+def _task(questions, name="gsm8k", kind="number"):
+    return Task(name, tuple(Example(str(i), {"question": q}, "0") for i, q in enumerate(questions)), kind, "inline")
+
+
+def _prompts_sent(method: str, task: Task, **options) -> list:
+    engine = ScriptedEngine(lambda p: " 1 + 1 = 2. The answer is 2.")
+    extractor = get_extractor("answer_is", task.answer_kind)
+    evaluate(
+        task,
+        build_method(method, MethodConfig(task=task.name, extractor=extractor, **options)),
+        engine,
+        extractor,
+        method=method,
+    )
+    return [r.prompt for call in engine.calls for r in call], engine
+
+
+def test_gsm8k_few_shot_cot_prompt_is_byte_identical_to_lm_eval(shared_data):
+    reference = json.loads((shared_data / "exemplars" / "gsm8k_cot_wei.json").read_text())["exemplars"]
+    prompts, engine = _prompts_sent("few_shot_cot", _task(QUESTIONS))
+    assert prompts == [lm_eval_gsm8k_cot_prompt(reference, q) for q in QUESTIONS]
+    assert engine.calls[0][0].sampling.stop == ("Q:", "</s>", "<|im_end|>")
+    assert engine.calls[0][0].sampling.temperature == 0.0
+
+
+def test_shipped_exemplars_are_wei_et_al_as_lm_eval_ships_them(shared_data):
+    reference = json.loads((shared_data / "exemplars" / "gsm8k_cot_wei.json").read_text())["exemplars"]
+    ours = shipped_exemplars("gsm8k")
+    assert [d.question for d in ours] == [e["question"] for e in reference]
+    assert [f"{d.rationale} The answer is {d.answer}." for d in ours] == [e["rationale_and_answer"] for e in reference]
+
+
+def test_gsm8k_few_shot_cot_prompt_shape_without_shared_data():
+    prompt = _prompts_sent("few_shot_cot", _task(QUESTIONS[:1]))[0][0]
+    assert prompt.startswith(
+        "Q: There are 15 trees in the grove. Grove workers will plant trees in the grove today. After they are done, "
+        "there will be 21 trees. How many trees did the grove workers plant today?\nA: There are 15 trees originally. "
+        "Then there were 21 trees after some more were planted. So there must have been 21 - 15 = 6. The answer is 6.\n\n"
+        "Q: If there are 3 cars"
+    )
+    assert prompt.endswith("23 - 15 is 8. The answer is 8.\n\nQ: " + QUESTIONS[0] + "\nA:")
+    assert prompt.count("\n\nQ: ") == 8
+
+
+def test_shots_take_the_first_k_exemplars():
+    prompt = _prompts_sent("few_shot_cot", _task(QUESTIONS[:1]), shots=2)[0][0]
+    assert prompt.count("Q: ") == 3 and "Q: If there are 3 cars" in prompt and "Leah" not in prompt
+
+
+def test_few_shot_without_rationales():
+    prompt = _prompts_sent("few_shot", _task(QUESTIONS[:1]), shots=1)[0][0]
+    assert prompt == (
+        "Q: There are 15 trees in the grove. Grove workers will plant trees in the grove today. After they are done, "
+        "there will be 21 trees. How many trees did the grove workers plant today?\nA: The answer is 6.\n\n"
+        f"Q: {QUESTIONS[0]}\nA:"
+    )
+
+
+def test_last_letters_few_shot_cot_uses_the_projects_exemplars():
+    prompt = _prompts_sent(
+        "few_shot_cot",
+        _task(['Take the last letters of each words in "Ada Bob" and concatenate them.'], "last_letters", "letters"),
+    )[0][0]
+    assert prompt.startswith(
+        'Q: Take the last letters of each words in "Elon Musk" and concatenate them.\n'
+        'A: The last letter of "Elon" is "n". The last letter of "Musk" is "k". Concatenating them is "nk". The answer is nk.\n\n'
+    )
+    assert prompt.endswith('Q: Take the last letters of each words in "Ada Bob" and concatenate them.\nA:')
+
+
+def test_chat_mode_sends_demonstrations_as_turns():
+    prompt = _prompts_sent("few_shot_cot", _task(QUESTIONS[:1]), shots=2, chat=True)[0][0]
+    roles = [m["role"] for m in prompt]
+    assert roles == ["user", "assistant", "user", "assistant", "user"]
+    assert prompt[0]["content"].startswith("Q: There are 15 trees") and prompt[0]["content"].endswith("\nA:")
+    assert prompt[1]["content"].endswith("The answer is 6.")
+    assert prompt[-1]["content"] == f"Q: {QUESTIONS[0]}\nA:"
+
+
+def test_chat_prompt_builder_with_system_message():
+    messages = ChatPrompt("chat/user", "chat/assistant", system="Be brief.").build({"question": "q", "demos": []})
+    assert messages == ({"role": "system", "content": "Be brief."}, {"role": "user", "content": "Q: q\nA:"})
+
+
+@pytest.mark.parametrize(
+    "text, strict, flexible",
+    [
+        (" 5 + 4 = 9. The answer is 9.\n\n", "9", "9."),
+        (" So $1,000 remain. The answer is $1,000.", None, "$1,000."),
+        (" I think 12 or 13", None, "13"),
+        (" The answer is 18", "1", "18"),  # lm-eval's regex needs a character after the number
+    ],
+)
+def test_lm_eval_filters(text, strict, flexible):
+    assert lm_eval_strict(text) == strict
+    assert lm_eval_flexible(text) == flexible
+
+
+def test_lm_eval_exact_match_ignores_commas_dollars_and_final_period():
+    assert lm_eval_exact_match("$1,000.", "1,000")
+    assert lm_eval_exact_match("9.", "9")
+    assert not lm_eval_exact_match("9.5", "9")
+
+
+def test_the_same_completions_score_several_ways():
+    from promptkit.evaluate import prediction_rows
+
+    task = Task("gsm8k", (Example("0", {"question": "q"}, "1,000"),), "number", "inline")
+    engine = ScriptedEngine(lambda p: " So we have $1,000. The answer is $1,000.")
+    answer_is = get_extractor("answer_is", "number")
+    result = evaluate(
+        task,
+        build_method("few_shot_cot", MethodConfig(task="gsm8k", extractor=answer_is, shots=1)),
+        engine,
+        answer_is,
+        method="few_shot_cot",
+    )
+    scores = {}
+    for name in ("answer_is", "strict-match", "flexible-extract"):
+        ex = get_extractor(name, "number")
+        rescored = [s.with_fields(prediction=ex.extract(s.fields["answer"])) for s in result.states]
+        scores[name] = prediction_rows(rescored, ex)[0]["correct"]
+    assert scores == {"answer_is": True, "strict-match": False, "flexible-extract": True}
+    assert len(engine.calls) == 1

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from promptkit import MethodConfig, ScriptedEngine, build_method, evaluate, get_extractor
+from promptkit.stages.least_to_most import parse_gsm8k, parse_last_letters
+from promptkit.tasks.base import Task
+from promptkit.types import Example
+
+QUESTIONS = {
+    "0": 'Take the last letters of each words in "Ada Bob Cy" and concatenate them.',
+    "1": 'Take the last letters of each words in "Dee" and concatenate them.',
+    "2": 'Take the last letters of each words in "Eve Fay" and concatenate them.',
+}
+DECOMPOSITIONS = {"Ada Bob Cy": ' "Ada", "Ada Bob", "Ada Bob Cy"', "Dee": ' "Dee"', "Eve Fay": " I cannot split this."}
+ANSWERS = {"Ada": "a", "Ada Bob": "ab", "Ada Bob Cy": "aby", "Dee": "e", "Eve Fay": "ey"}
+
+
+def script(prompt: str) -> str:
+    query = prompt.rsplit("Q: ", 1)[1]
+    if query.startswith("Take the last letters"):
+        return DECOMPOSITIONS[query.split('"')[1]]
+    current = query.split('"')[1]
+    return f' So, "{current}" outputs "{ANSWERS[current]}".'
+
+
+def _run():
+    task = Task(
+        "last_letters", tuple(Example(i, {"question": q}, "x") for i, q in QUESTIONS.items()), "letters", "inline"
+    )
+    engine = ScriptedEngine(script)
+    extractor = get_extractor("answer_is", "letters")
+    result = evaluate(
+        task,
+        build_method("least_to_most", MethodConfig(task=task.name, extractor=extractor)),
+        engine,
+        extractor,
+        method="least_to_most",
+    )
+    return result, engine
+
+
+def test_engine_calls_are_one_plus_the_longest_chain():
+    result, engine = _run()
+    assert result.summary["engine_calls"] == 1 + 3
+    assert [len(call) for call in engine.calls] == [3, 3, 1, 1]  # decompose all; step 1 all; then only the long one
+
+
+def test_each_step_sees_the_solved_subproblems_before_it():
+    result, engine = _run()
+    last = engine.calls[3][0].prompt
+    assert last.endswith(
+        'Q: "Ada"\nA: So, "Ada" outputs "a".\n\nQ: "Ada Bob"\nA: So, "Ada Bob" outputs "ab".\n\nQ: "Ada Bob Cy"\nA:'
+    )
+    states = {s.example.id: s for s in result.states}
+    assert states["0"].fields["prediction"] == "aby"
+    assert [r.stage for r in states["0"].trace] == ["decompose", "solve", "solve", "solve"]
+
+
+def test_an_unparseable_decomposition_falls_back_to_solving_directly():
+    result, _ = _run()
+    state = {s.example.id: s for s in result.states}["2"]
+    assert state.fields["fallback"] is True
+    assert state.fields["subquestions"] == ["Eve Fay"]
+    assert "fallback" in state.trace[0].note
+    assert [r.stage for r in state.trace] == ["decompose", "solve"]
+    assert state.fields["prediction"] == "ey"
+
+
+def test_parse_gsm8k_decomposition():
+    text = ' To answer the question "How many in all?", we need to know: "How many red?", "How many blue?".'
+    assert parse_gsm8k(text) == ["How many red?", "How many blue?", "How many in all?"]
+    assert parse_gsm8k(" 42") is None
+
+
+def test_parse_last_letters_decomposition():
+    assert parse_last_letters(' "a", "a b"\nmore') == ["a", "a b"]
+    assert parse_last_letters(" none") is None
+
+
+def test_gsm8k_solving_prompt_has_the_problem_then_qa_pairs():
+    task = Task(
+        "gsm8k", (Example("0", {"question": "Tom has 2 cats and 3 dogs. How many pets?"}, "5"),), "number", "inline"
+    )
+
+    def gsm8k_script(prompt: str) -> str:
+        if prompt.endswith("How many pets?\nA:") and "we need to know" in prompt.rsplit("Q: ", 2)[-2]:
+            return ' To answer the question "How many pets?", we need to know: "How many cats?".'
+        return " The answer is 2." if prompt.endswith("How many cats?\nA:") else " 2 + 3 = 5. The answer is 5."
+
+    engine = ScriptedEngine(gsm8k_script)
+    extractor = get_extractor("answer_is", "number")
+    result = evaluate(
+        task,
+        build_method("least_to_most", MethodConfig(task="gsm8k", extractor=extractor)),
+        engine,
+        extractor,
+        method="least_to_most",
+    )
+    final_prompt = engine.calls[-1][0].prompt
+    assert final_prompt.endswith(
+        "Tom has 2 cats and 3 dogs. How many pets?\n\nQ: How many cats?\nA: The answer is 2.\n\nQ: How many pets?\nA:"
+    )
+    assert result.summary["correct"] == 1 and result.summary["engine_calls"] == 3
