@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..engines.base import Engine
-from ..types import GenRequest, Sampling, StageRecord, State
+from ..prompts import PromptBuilder
+from ..types import GenRequest, Prompt, Sampling, StageRecord, State
 
 
 @dataclass(frozen=True)
