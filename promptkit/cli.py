@@ -124,7 +124,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     pipeline = build_method(args.method, config)
     engine = make_engine(engine_settings(args), cache_path(args))
     out = Path(args.out) if args.out else Path("runs") / f"{task.name}-{args.method}-{time.strftime('%Y%m%d-%H%M%S')}"
-    result = evaluate(task, pipeline, engine, extractor, method=args.method, out_dir=out)
+    options = {
+        k: getattr(args, k)
+        for k in ("temperature", "seed", "shots", "selector", "order", "selection_seed", "pool", "chat")
+    }
+    if args.method == "self_consistency":
+        options["samples"] = args.samples
+    result = evaluate(task, pipeline, engine, extractor, method=args.method, out_dir=out, options=options)
     s = result.summary
     low, high = s["ci95"]
     print(

@@ -65,7 +65,9 @@ def evaluate(
     *,
     method: str,
     out_dir: str | Path | None = None,
+    options: dict[str, Any] | None = None,
 ) -> RunResult:
+    """Run, score and (with out_dir) write predictions.jsonl and summary.json; options go in the summary."""
     counting = CountingEngine(engine)
     start = time.perf_counter()
     states = pipeline.run(task.examples, counting)
@@ -95,6 +97,7 @@ def evaluate(
         "prompt_tokens": counting.prompt_tokens,
         "completion_tokens": counting.completion_tokens,
         "wall_seconds": round(wall, 3),
+        "options": options or {},
     }
     if out_dir is not None:
         write_run(Path(out_dir), rows, summary)

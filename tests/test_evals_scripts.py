@@ -30,3 +30,25 @@ def test_bench_engine_runs_on_the_tiny_model():
     assert run.returncode == 0, run.stderr[-2000:]
     assert "speed-up from batching" in run.stdout
     assert "2 engine calls, 12 requests" in run.stdout
+
+
+def test_last_letter_sweep_runs_on_the_tiny_model(tiny_model, tmp_path):
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "evals" / "last_letters_sweep.py"), "--model", str(tiny_model), "--lengths", "2,4",
+         "--count", "2", "--cache", str(tmp_path / "c.sqlite"), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = [line for line in run.stdout.splitlines() if line.startswith("| 2 ") or line.startswith("| 4 ")]
+    assert len(rows) == 2
+    assert rows[1].endswith("| 84.2 | 94.0 |"), "Zhou et al.'s figures for L=4 are printed beside ours"
+
+
+def test_generated_sweep_sets_have_the_asked_lengths():
+    from promptkit.tasks.last_letters import generated_task
+
+    for words in range(2, 13):
+        task = generated_task(count=5, words=words, seed=0)
+        assert all(len(e.inputs["question"].split('"')[1].split()) == words for e in task.examples)
