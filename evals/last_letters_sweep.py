@@ -12,7 +12,8 @@ import argparse
 from pathlib import Path
 
 from promptkit import MethodConfig, build_method, evaluate, get_extractor
-from promptkit.engines import EngineSettings, default_cache_path, make_engine
+from promptkit.engines import default_cache_path, make_engine
+from promptkit.spec import HFEngineSpec, VLLMEngineSpec
 from promptkit.tasks.last_letters import generated_task
 
 ZHOU_2023 = {  # L: (CoT, least-to-most), accuracy in percent, code-davinci-002
@@ -60,15 +61,15 @@ def table(results: dict[int, dict[str, dict]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True)
-    parser.add_argument("--engine", default="hf")
+    parser.add_argument("--engine", default="hf", choices=["hf", "vllm"])
     parser.add_argument("--lengths", default="2-12", help="e.g. 2-12 or 4,6,8")
     parser.add_argument("--count", type=int, default=500, help="questions per length")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache", default=str(default_cache_path()))
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
-    options = {"progress": not args.quiet} if args.engine == "hf" else {}
-    engine = make_engine(EngineSettings(args.engine, args.model, options=options), Path(args.cache))
+    spec = HFEngineSpec(model=args.model) if args.engine == "hf" else VLLMEngineSpec(model=args.model)
+    engine = make_engine(spec, Path(args.cache), progress=not args.quiet)
     print(table(sweep(engine, parse_lengths(args.lengths), args.count, args.seed)))
 
 

@@ -1,11 +1,12 @@
 """promptkit: prompting and reasoning pipelines over large language models."""
 
-from .engines import CachedEngine, Engine, EngineSettings, ReplayEngine, ScriptedEngine, make_engine
+from .engines import CachedEngine, Engine, ReplayEngine, ScriptedEngine, make_engine
 from .errors import PromptkitError
 from .evaluate import RunResult, evaluate
 from .extract import EXTRACTORS, Extractor, get_extractor
 from .methods import METHODS, MethodConfig, build_method
 from .pipeline import Pipeline
+from .spec import HFEngineSpec, OpenAIEngineSpec, ReplayEngineSpec, RunSpec, VLLMEngineSpec
 from .stages import Extract, Generate
 from .tasks import TASKS, Task, load_task
 from .templating import Templates
@@ -20,23 +21,27 @@ __all__ = [
     "CachedEngine",
     "Completion",
     "Engine",
-    "EngineSettings",
     "Example",
     "Extract",
     "Extractor",
     "GenRequest",
     "Generate",
+    "HFEngineSpec",
     "MethodConfig",
+    "OpenAIEngineSpec",
     "Pipeline",
     "PromptkitError",
     "ReplayEngine",
+    "ReplayEngineSpec",
     "RunResult",
+    "RunSpec",
     "Sampling",
     "ScriptedEngine",
     "StageRecord",
     "State",
     "Task",
     "Templates",
+    "VLLMEngineSpec",
     "build_method",
     "evaluate",
     "get_extractor",

@@ -9,32 +9,67 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from .demos import Demo, exemplars_from_file, pool_from_task
-from .engines import EngineSettings, default_cache_path, make_engine
+from .build import build, build_task, open_engine, run_spec
+from .engines import default_cache_path
+from .engines.placeholder import PlaceholderEngine
 from .errors import PromptkitError
-from .evaluate import evaluate
-from .extract import get_extractor
-from .jsonl import read_json
-from .methods import DEFAULT_EXTRACTOR, METHODS, MethodConfig, build_method
-from .stages.demos import ORDERS, STRATEGIES
-from .tasks import TASKS, Task, generate_last_letters, load_task
-from .tasks.gsm8k import load_gsm8k_hub
-from .tasks.last_letters import generated_task
+from .methods import METHODS
+from .registry import unknown_name_message
+from .report import write_report
+from .spec import RunSpec
+from .spec_io import read_yaml, set_dotted, validate
+from .tasks import TASKS, generate_last_letters
+
+ENGINE_KINDS = ("hf", "vllm", "replay", "openai")
+# Which stage a bare `--template FILE` replaces; methods with two prompt stages need STAGE=FILE.
+MAIN_STAGE = {"direct": "answer", "few_shot": "answer", "few_shot_cot": "answer", "self_consistency": "answer"}
 
 
-def _engine_args(p: argparse.ArgumentParser) -> None:
+# --- arguments -------------------------------------------------------------------------------------
+
+
+def _engine_args(p: argparse.ArgumentParser, defaults: bool) -> None:
     g = p.add_argument_group("engine")
-    g.add_argument("--engine", default="hf", help="hf, vllm or replay (default: hf)")
-    g.add_argument("--model", help="local path or hub id")
+    g.add_argument("--engine", default="hf" if defaults else None, help="hf, vllm, replay or openai")
+    g.add_argument("--model", help="local path or hub id (openai: the served model's name)")
     g.add_argument("--replay", help="JSONL recording, for --engine replay")
-    g.add_argument("--dtype", default="auto", help="auto, float32, float16 or bfloat16")
-    g.add_argument("--device", default=None, help="hf engine: auto, cpu, cuda, cuda:1, ...")
-    g.add_argument("--max-batch-tokens", type=int, default=None, help="hf engine: rows x padded length per batch")
-    g.add_argument("--tensor-parallel-size", type=int, default=None, help="vllm engine: GPUs per model")
+    g.add_argument("--dtype", help="hf, vllm: auto, float32, float16 or bfloat16")
+    g.add_argument("--device", help="hf: auto, cpu, cuda, cuda:1, ...")
+    g.add_argument("--max-batch-tokens", type=int, help="hf: rows x padded length per batch")
+    g.add_argument("--tensor-parallel-size", type=int, help="vllm: GPUs per model")
+    g.add_argument("--base-url", help="openai: the server's root, e.g. http://127.0.0.1:8000/v1")
+    g.add_argument("--concurrency", type=int, help="openai: requests in flight at once")
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", help="local data file (GSM8K JSONL, last-letter JSON) or dataset folder")
+    p.add_argument("--limit", type=int, help="first N examples only")
     c = p.add_mutually_exclusive_group()
     c.add_argument("--cache", help=f"generation cache file (default: {_display_path(default_cache_path())})")
     c.add_argument("--no-cache", action="store_true", help="do not read or write the generation cache")
+    p.add_argument("--out", help="output folder (default: runs/TASK-METHOD-TIME)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _method_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--extractor", help="default, answer_is, kojima, strict-match, flexible-extract (default: the method's)"
+    )
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=None, help="sampling seed")
+    p.add_argument(
+        "--template", action="append", default=[], metavar="[STAGE=]FILE", help="swap a stage's template for a file"
+    )
+    d = p.add_argument_group("demonstrations (few_shot, few_shot_cot, self_consistency)")
+    d.add_argument("--shots", type=int, help="demonstrations per prompt (default: all exemplars, or 8 from a pool)")
+    d.add_argument("--selector", default="fixed", help="fixed, random, similar, mmr or embedding (default: fixed)")
+    d.add_argument("--order", default="given", help="given, random or similar_last (default: given)")
+    d.add_argument("--selection-seed", type=int, default=0, help="seed of per-example draws (default: 0)")
+    d.add_argument("--pool", help="demonstration pool: an exemplars JSON file or a data file of the task")
+    d.add_argument("--chat", action="store_true", help="demonstrations as chat turns through the chat template")
+    d.add_argument("--samples", type=int, default=5, help="self_consistency: samples per question (default: 5)")
 
 
 def _display_path(path: Path) -> str:
@@ -49,24 +84,40 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="run a method over a task and score it")
     ev.add_argument("--task", required=True, help=f"one of: {', '.join(TASKS.names())}")
     ev.add_argument("--method", required=True, help=f"one of: {', '.join(METHODS.names())}")
-    ev.add_argument("--data", help="local data file (GSM8K JSONL, last-letter JSON) or dataset folder")
-    ev.add_argument("--limit", type=int, help="first N examples only")
-    ev.add_argument(
-        "--extractor", help="default, answer_is, kojima, strict-match, flexible-extract (default: the method's)"
-    )
-    ev.add_argument("--temperature", type=float, default=0.0)
-    ev.add_argument("--seed", type=int, default=None, help="sampling seed")
-    d = ev.add_argument_group("demonstrations (few_shot, few_shot_cot, self_consistency)")
-    d.add_argument("--shots", type=int, help="demonstrations per prompt (default: all exemplars, or 8 from a pool)")
-    d.add_argument("--selector", default="fixed", help=f"one of: {', '.join(STRATEGIES)} (default: fixed)")
-    d.add_argument("--order", default="given", help=f"one of: {', '.join(ORDERS)} (default: given)")
-    d.add_argument("--selection-seed", type=int, default=0, help="seed of per-example draws (default: 0)")
-    d.add_argument("--pool", help="demonstration pool: an exemplars JSON file or a data file of the task")
-    d.add_argument("--chat", action="store_true", help="demonstrations as chat turns through the chat template")
-    d.add_argument("--samples", type=int, default=5, help="self_consistency: samples per question (default: 5)")
-    ev.add_argument("--out", help="output folder (default: runs/TASK-METHOD-TIME)")
-    ev.add_argument("--quiet", action="store_true", help="no progress bars")
-    _engine_args(ev)
+    _method_args(ev)
+    _run_args(ev)
+    _engine_args(ev, defaults=True)
+
+    run = sub.add_parser("run", help="run a YAML spec")
+    run.add_argument("spec", help="YAML spec file")
+    run.add_argument("--set", action="append", default=[], metavar="dotted.key=value", help="override a spec field")
+    _run_args(run)
+    _engine_args(run, defaults=False)
+
+    render = sub.add_parser("render", help="print the exact prompts for chosen examples, calling no model")
+    render.add_argument("spec", nargs="?", help="YAML spec file (or use --task and --method)")
+    render.add_argument("--task")
+    render.add_argument("--method")
+    render.add_argument("--set", action="append", default=[], metavar="dotted.key=value")
+    render.add_argument("--data")
+    render.add_argument("--limit", type=int, default=1, help="the first N examples (default: 1)")
+    render.add_argument("--example", action="append", default=[], help="example id to show (repeatable)")
+    render.add_argument("--json", action="store_true", help="one JSON line per prompt: id, stage, prompt")
+    _method_args(render)
+
+    cmp = sub.add_parser("compare", help="several methods or specs on the same task and model, in one table")
+    cmp.add_argument("--specs", nargs="+", help="YAML spec files")
+    cmp.add_argument("--task", help="with --methods")
+    cmp.add_argument("--methods", help="comma-separated method names")
+    _method_args(cmp)
+    _run_args(cmp)
+    _engine_args(cmp, defaults=True)
+
+    rep = sub.add_parser("report", help="Markdown report and PNG plots from run folders")
+    rep.add_argument("runs", nargs="+", help="run folders (or folders holding run folders)")
+    rep.add_argument("--out", default="report", help="output folder (default: report)")
+
+    sub.add_parser("schema", help="print the JSON schema of run specs")
 
     ll = sub.add_parser("make-last-letters", help="generate a last-letter concatenation set")
     ll.add_argument("--words", type=int, default=4)
@@ -76,83 +127,221 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def engine_settings(args: argparse.Namespace) -> EngineSettings:
-    options: dict = {}
-    if args.engine in ("hf", "vllm"):
-        options["dtype"] = args.dtype
-    if args.engine == "hf":
-        options["progress"] = not getattr(args, "quiet", False)
-        if args.device:
-            options["device"] = args.device
-        if args.max_batch_tokens:
-            options["max_batch_tokens"] = args.max_batch_tokens
-    if args.engine == "vllm" and args.tensor_parallel_size:
-        options["tensor_parallel_size"] = args.tensor_parallel_size
-    return EngineSettings(args.engine, args.model, args.replay, options)
+# --- from arguments to specs -----------------------------------------------------------------------
 
 
-def cache_path(args: argparse.Namespace) -> Path | None:
+def engine_data(args: argparse.Namespace, base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The engine part of a spec from flags, on top of a spec's own engine section."""
+    data = dict(base or {})
+    kind = args.engine or data.get("kind")
+    if kind not in ENGINE_KINDS:
+        raise PromptkitError(unknown_name_message("engine", str(kind), list(ENGINE_KINDS)))
+    if data.get("kind") != kind:  # another kind: only the model carries over
+        data = {"kind": kind, **({"model": data["model"]} if data.get("model") else {})}
+    flags = {
+        "model": args.model,
+        "path": args.replay if kind == "replay" else None,
+        "dtype": args.dtype if kind in ("hf", "vllm") else None,
+        "device": args.device if kind == "hf" else None,
+        "max_batch_tokens": args.max_batch_tokens if kind == "hf" else None,
+        "tensor_parallel_size": args.tensor_parallel_size if kind == "vllm" else None,
+        "base_url": args.base_url if kind == "openai" else None,
+        "concurrency": args.concurrency if kind == "openai" else None,
+    }
+    data.update({k: v for k, v in flags.items() if v is not None})
+    if kind == "replay" and not data.get("path"):
+        raise PromptkitError("the replay engine needs --replay FILE (a JSONL recording)")
+    if kind != "replay" and not data.get("model"):
+        raise PromptkitError(f"the {kind} engine needs --model")
+    return data
+
+
+def method_data(args: argparse.Namespace, method: str) -> dict[str, Any]:
+    METHODS.get(method)
+    if args.samples < 1:
+        raise PromptkitError(f"--samples must be >= 1, got {args.samples}")
+    data: dict[str, Any] = {"name": method}
+    for key in ("shots", "selector", "order", "selection_seed", "pool", "chat", "samples", "temperature", "seed"):
+        data[key] = getattr(args, key)
+    data["templates"] = template_overrides(args.template, method)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def template_overrides(values: Sequence[str], method: str) -> dict[str, str]:
+    out = {}
+    for value in values:
+        stage, sep, path = value.rpartition("=")
+        if not sep:
+            if method not in MAIN_STAGE:
+                raise PromptkitError(f"--template: {method} has several prompt stages; write STAGE=FILE")
+            stage, path = MAIN_STAGE[method], value
+        if not Path(path).is_file():
+            raise PromptkitError(f"--template: file not found: {path}")
+        out[stage] = path
+    return out
+
+
+def flags_spec(args: argparse.Namespace, task: str, method: str, engine: dict[str, Any]) -> RunSpec:
+    if args.limit is not None and args.limit < 1:
+        raise PromptkitError(f"--limit must be >= 1, got {args.limit}")
+    TASKS.get(task)
+    data = {
+        "task": {"name": task, "data": args.data, "limit": args.limit},
+        "engine": engine,
+        "method": method_data(args, method),
+        "extractor": args.extractor,
+    }
+    return validate(data, "command line")
+
+
+def file_spec(args: argparse.Namespace, path: str, with_engine: bool = True) -> RunSpec:
+    data = read_yaml(path)
+    for assignment in args.set:
+        set_dotted(data, assignment)
+    task = data.setdefault("task", {})
+    if isinstance(task, dict):
+        if args.data:
+            task["data"] = args.data
+        if args.limit is not None:
+            task["limit"] = args.limit
+    if with_engine and isinstance(data.get("engine"), dict):
+        data["engine"] = engine_data(args, data["engine"])
+    return validate(data, path)
+
+
+def cache_path(args: argparse.Namespace, spec: RunSpec) -> Path | None:
     if args.no_cache:
         return None
     if args.cache:
         return Path(args.cache)
     # A recording costs nothing to read again, so replays are not cached unless asked.
-    return None if args.engine == "replay" else default_cache_path()
+    return None if spec.engine.kind == "replay" else default_cache_path()
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    if args.limit is not None and args.limit < 1:
-        raise PromptkitError(f"--limit must be >= 1, got {args.limit}")
-    METHODS.get(args.method)  # fail on a bad name before loading anything heavy
-    if args.samples < 1:
-        raise PromptkitError(f"--samples must be >= 1, got {args.samples}")
-    task = load_task(args.task, args.data).limit(args.limit)
-    extractor = get_extractor(args.extractor or DEFAULT_EXTRACTOR[args.method], task.answer_kind)
-    config = MethodConfig(
-        task=task.name,
-        extractor=extractor,
-        temperature=args.temperature,
-        seed=args.seed,
-        pool=demo_pool(args, task),
-        shots=args.shots,
-        selector=args.selector,
-        order=args.order,
-        selection_seed=args.selection_seed,
-        chat=args.chat,
-        samples=args.samples,
+def out_dir(args: argparse.Namespace, spec: RunSpec) -> Path:
+    return (
+        Path(args.out) if args.out else Path("runs") / f"{spec.task.name}-{spec.label}-{time.strftime('%Y%m%d-%H%M%S')}"
     )
-    pipeline = build_method(args.method, config)
-    engine = make_engine(engine_settings(args), cache_path(args))
-    out = Path(args.out) if args.out else Path("runs") / f"{task.name}-{args.method}-{time.strftime('%Y%m%d-%H%M%S')}"
-    options = {
-        k: getattr(args, k)
-        for k in ("temperature", "seed", "shots", "selector", "order", "selection_seed", "pool", "chat")
-    }
-    if args.method == "self_consistency":
-        options["samples"] = args.samples
-    result = evaluate(task, pipeline, engine, extractor, method=args.method, out_dir=out, options=options)
-    s = result.summary
-    low, high = s["ci95"]
-    print(
-        f"{task.name} {args.method} [{s['engine']} {s['model']}] accuracy {s['accuracy']:.1%} "
-        f"({s['correct']}/{s['n']}, 95% CI {low:.1%}-{high:.1%}); engine calls {s['engine_calls']}, "
-        f"cache hits {s['cache_hits']}; {s['wall_seconds']:.1f}s -> {out}"
-    )
+
+
+# --- commands --------------------------------------------------------------------------------------
+
+
+def _execute(args: argparse.Namespace, spec: RunSpec) -> int:
+    built = build(spec)  # bad names and files fail here, before a model is loaded
+    engine = open_engine(spec, cache_path(args, spec), progress=not args.quiet)
+    out = out_dir(args, spec)
+    result = run_spec(spec, engine, out, progress=not args.quiet, built=built)
+    print(_one_line(result.summary, out))
     return 0
 
 
-def demo_pool(args: argparse.Namespace, task: Task) -> tuple[Demo, ...] | None:
-    """--pool, else the shipped exemplars for a fixed selector, else the task's training data."""
-    if args.pool:
-        data = read_json(args.pool) if args.pool.endswith(".json") else None
-        if isinstance(data, dict) and "exemplars" in data:
-            return exemplars_from_file(args.pool)
-        return pool_from_task(load_task(task.name, args.pool))
-    if args.selector == "fixed":
-        return None
-    if task.name == "gsm8k":
-        return pool_from_task(load_gsm8k_hub("train"))
-    return pool_from_task(generated_task(count=1000, words=4, seed=1))
+def _one_line(s: dict[str, Any], out: Path) -> str:
+    low, high = s["ci95"]
+    return (
+        f"{s['task']} {s['method']} [{s['engine']} {s['model']}] accuracy {s['accuracy']:.1%} "
+        f"({s['correct']}/{s['n']}, 95% CI {low:.1%}-{high:.1%}); engine calls {s['engine_calls']}, "
+        f"cache hits {s['cache_hits']}; {s['wall_seconds']:.1f}s -> {out}"
+    )
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    TASKS.get(args.task)
+    METHODS.get(args.method)
+    return _execute(args, flags_spec(args, args.task, args.method, engine_data(args)))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return _execute(args, file_spec(args, args.spec))
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    if args.spec:
+        spec = file_spec(args, args.spec, with_engine=False)
+    elif args.task and args.method:
+        no_engine = {"kind": "replay", "path": "(render calls no model)"}
+        spec = flags_spec(args, args.task, args.method, no_engine)
+    else:
+        raise PromptkitError("render needs a spec file, or --task and --method")
+    task = build_task(spec)
+    if args.example:
+        known = {e.id for e in task.examples}
+        missing = [i for i in args.example if i not in known]
+        if missing:
+            raise PromptkitError(f"no example with id {', '.join(missing)} in {task.source}")
+        task = type(task)(
+            task.name, tuple(e for e in task.examples if e.id in args.example), task.answer_kind, task.source, task.meta
+        )
+    elif spec.task.limit is None:
+        task = task.limit(args.limit)
+    built = build(spec, task)
+    states = built.pipeline.run(task.examples, PlaceholderEngine())
+    for state in states:
+        for record in state.trace:
+            if args.json:
+                print(
+                    json.dumps(
+                        {"id": state.example.id, "stage": record.stage, "prompt": record.prompt}, ensure_ascii=False
+                    )
+                )
+            else:
+                print(f"===== example {state.example.id} · stage {record.stage} =====")
+                print(
+                    record.prompt
+                    if isinstance(record.prompt, str)
+                    else json.dumps(record.prompt, indent=1, ensure_ascii=False)
+                )
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    if args.specs:
+        specs = [file_spec(args, path) for path in args.specs]
+    elif args.task and args.methods:
+        engine = engine_data(args)
+        specs = [flags_spec(args, args.task, m.strip(), engine) for m in args.methods.split(",") if m.strip()]
+    else:
+        raise PromptkitError("compare needs --specs FILE..., or --task and --methods a,b,c")
+    builts = [build(spec) for spec in specs]
+    root = Path(args.out) if args.out else Path("runs") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
+    engines: dict[str, Any] = {}  # one engine per distinct engine spec: the model loads once
+    summaries = []
+    for i, (spec, built) in enumerate(zip(specs, builts)):
+        key = spec.engine.model_dump_json()
+        if key not in engines:
+            engines[key] = open_engine(spec, cache_path(args, spec), progress=not args.quiet)
+        result = run_spec(spec, engines[key], root / f"{i:02d}-{spec.label}", progress=not args.quiet, built=built)
+        summaries.append(result.summary)
+    table = comparison_table(summaries)
+    (root / "compare.md").write_text(table + "\n", encoding="utf-8")
+    print(table)
+    print(f"runs in {root}")
+    return 0
+
+
+def comparison_table(summaries: Sequence[dict[str, Any]]) -> str:
+    lines = [
+        "| task | method | accuracy | 95% CI | n | prompt tokens | completion tokens | engine calls | seconds |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in summaries:
+        low, high = s["ci95"]
+        lines.append(
+            f"| {s['task']} | {s['method']} | {s['accuracy']:.1%} | {low:.1%}-{high:.1%} | {s['n']} | "
+            f"{s['prompt_tokens']} | {s['completion_tokens']} | {s['engine_calls']} | {s['wall_seconds']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    path = write_report([Path(r) for r in args.runs], Path(args.out))
+    print(f"report: {path}")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    print(json.dumps(RunSpec.model_json_schema(), indent=2))
+    return 0
 
 
 def cmd_make_last_letters(args: argparse.Namespace) -> int:
@@ -162,7 +351,15 @@ def cmd_make_last_letters(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"eval": cmd_eval, "make-last-letters": cmd_make_last_letters}
+COMMANDS = {
+    "eval": cmd_eval,
+    "run": cmd_run,
+    "render": cmd_render,
+    "compare": cmd_compare,
+    "report": cmd_report,
+    "schema": cmd_schema,
+    "make-last-letters": cmd_make_last_letters,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -66,11 +66,12 @@ def evaluate(
     method: str,
     out_dir: str | Path | None = None,
     options: dict[str, Any] | None = None,
+    progress: bool = False,
 ) -> RunResult:
     """Run, score and (with out_dir) write predictions.jsonl and summary.json; options go in the summary."""
     counting = CountingEngine(engine)
     start = time.perf_counter()
-    states = pipeline.run(task.examples, counting)
+    states = pipeline.run(task.examples, counting, progress=progress)
     wall = time.perf_counter() - start
     rows = prediction_rows(states, extractor)
     correct = sum(r["correct"] for r in rows)
@@ -80,6 +81,7 @@ def evaluate(
     summary = {
         "task": task.name,
         "data": task.source,
+        "task_meta": dict(task.meta),
         "method": method,
         "engine": engine.identity.kind,
         "model": engine.identity.model,

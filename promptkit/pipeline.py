@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tqdm.auto import tqdm
+
 from .engines.base import Engine
 from .stages.base import Stage
 from .types import Example, State
@@ -14,10 +16,15 @@ from .types import Example, State
 class Pipeline:
     stages: tuple[Stage, ...]
 
-    def run(self, examples: Sequence[Example], engine: Engine) -> list[State]:
+    def run(self, examples: Sequence[Example], engine: Engine, progress: bool = False) -> list[State]:
         states = [State(e) for e in examples]
-        for stage in self.stages:
-            states = stage(states, engine)
-            if len(states) != len(examples):
-                raise RuntimeError(f"stage {stage.name!r} returned {len(states)} states for {len(examples)} examples")
+        with tqdm(total=len(self.stages), desc="stages", unit="stage", disable=None if progress else True) as bar:
+            for stage in self.stages:
+                bar.set_postfix_str(stage.name)
+                states = stage(states, engine)
+                if len(states) != len(examples):
+                    raise RuntimeError(
+                        f"stage {stage.name!r} returned {len(states)} states for {len(examples)} examples"
+                    )
+                bar.update(1)
         return states

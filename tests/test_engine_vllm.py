@@ -4,9 +4,10 @@ import importlib.util
 
 import pytest
 
-from promptkit.engines import EngineSettings, make_engine
+from promptkit.engines import make_engine
 from promptkit.engines.vllm import sampling_params_kwargs
 from promptkit.errors import EngineUnavailable
+from promptkit.spec import VLLMEngineSpec
 from promptkit.types import Sampling
 
 
@@ -26,4 +27,4 @@ def test_sampling_translates_to_vllm_params():
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vLLM is installed here")
 def test_missing_vllm_names_the_extra():
     with pytest.raises(EngineUnavailable, match=r"pip install 'promptkit\[vllm\]'"):
-        make_engine(EngineSettings("vllm", model="some/model"))
+        make_engine(VLLMEngineSpec(model="some/model"))

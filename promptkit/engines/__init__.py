@@ -2,71 +2,58 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from ..errors import PromptkitError
-from ..registry import Registry
 from .base import CountingEngine, Engine, EngineIdentity, OnComplete, TokenCounter
 from .cache import CachedEngine, default_cache_path
 from .replay import ReplayEngine
 from .scripted import ScriptedEngine
 
 
-@dataclass(frozen=True)
-class EngineSettings:
-    kind: str
-    model: str | None = None
-    replay: str | None = None
-    """Recording file, for the replay engine."""
-    options: Mapping[str, Any] = field(default_factory=dict)
-    """Keyword arguments of the engine's constructor (dtype, device, max_batch_tokens, ...)."""
-
-
-def _need_model(s: EngineSettings) -> str:
-    if not s.model:
-        raise PromptkitError(f"the {s.kind} engine needs --model (a local path or a hub id)")
-    return s.model
-
-
-def _hf(s: EngineSettings) -> Engine:
-    from .hf import HFEngine
-
-    return HFEngine(_need_model(s), **s.options)
-
-
-def _vllm(s: EngineSettings) -> Engine:
-    from .vllm import VLLMEngine
-
-    return VLLMEngine(_need_model(s), **s.options)
-
-
-def _replay(s: EngineSettings) -> Engine:
-    if not s.replay:
-        raise PromptkitError("the replay engine needs --replay FILE (a JSONL recording)")
-    return ReplayEngine(s.replay)
-
-
-ENGINES: Registry[Callable[[EngineSettings], Engine]] = Registry(
-    "engine", {"hf": _hf, "vllm": _vllm, "replay": _replay}
-)
-
-
-def make_engine(settings: EngineSettings, cache: str | Path | None = None) -> Engine:
-    """Build the engine; wrap it in the persistent cache when a cache file is given."""
-    engine = ENGINES.get(settings.kind)(settings)
+def make_engine(spec, cache: str | Path | None = None, *, progress: bool = True) -> Engine:
+    """Build the engine an engine spec describes; wrap it in the persistent cache when a file is given."""
+    engine = _build(spec, progress)
     return CachedEngine(engine, cache) if cache is not None else engine
 
 
+def _build(spec, progress: bool) -> Engine:
+    if spec.kind == "hf":
+        from .hf import HFEngine
+
+        options = spec.model_dump(exclude={"kind", "model"})
+        return HFEngine(spec.model, progress=progress, **options)
+    if spec.kind == "vllm":
+        from .vllm import VLLMEngine
+
+        return VLLMEngine(
+            spec.model,
+            revision=spec.revision,
+            dtype=spec.dtype,
+            tensor_parallel_size=spec.tensor_parallel_size,
+            engine_args=spec.engine_args,
+        )
+    if spec.kind == "replay":
+        return ReplayEngine(spec.path)
+    if spec.kind == "openai":
+        from .openai import OpenAIEngine
+
+        return OpenAIEngine(
+            spec.model,
+            base_url=spec.base_url,
+            api_key_env=spec.api_key_env,
+            concurrency=spec.concurrency,
+            max_retries=spec.max_retries,
+            timeout=spec.timeout,
+            progress=progress,
+        )
+    raise ValueError(f"no engine of kind {spec.kind!r}")
+
+
 __all__ = [
-    "ENGINES",
     "CachedEngine",
     "CountingEngine",
     "Engine",
     "EngineIdentity",
-    "EngineSettings",
     "OnComplete",
     "ReplayEngine",
     "ScriptedEngine",

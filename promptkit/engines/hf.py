@@ -83,7 +83,9 @@ class HFEngine:
     def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
         encoded = [self._encode(r.prompt) for r in requests]
         results: list[Completion | None] = [None] * len(requests)
-        with tqdm(total=len(requests), desc="generate", unit="req", disable=not self.progress, leave=False) as bar:
+        with tqdm(
+            total=len(requests), desc="generate", unit="req", disable=None if self.progress else True, leave=False
+        ) as bar:
             for batch in self._batches(requests, encoded):
                 sampling = requests[batch[0]].sampling
                 for i, completion in zip(batch, self._run_batch([encoded[i] for i in batch], sampling)):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from ..types import Example
 
@@ -17,9 +18,11 @@ class Task:
     answer_kind: AnswerKind
     source: str
     """Where the examples came from (a file path or a hub dataset), for the summary."""
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    """Facts about the set for reports, e.g. {"words": 4} for last letters."""
 
     def limit(self, n: int | None) -> Task:
         """The first n examples; ids are positions in the full set, so they do not change."""
         if n is None:
             return self
-        return Task(self.name, self.examples[:n], self.answer_kind, self.source)
+        return Task(self.name, self.examples[:n], self.answer_kind, self.source, self.meta)

@@ -24,7 +24,13 @@ def load_last_letters_file(path: str | Path) -> Task:
         if not isinstance(row, dict) or "question" not in row or "answer" not in row:
             raise PromptkitError(f"{path}: examples[{i}] needs 'question' and 'answer'")
         examples.append(Example(str(i), {"question": row["question"]}, str(row["answer"])))
-    return Task("last_letters", tuple(examples), "letters", str(path))
+    return Task("last_letters", tuple(examples), "letters", str(path), _word_count(examples))
+
+
+def _word_count(examples: list[Example]) -> dict[str, int]:
+    """{"words": L} when every question lists L words (as generated sets do)."""
+    counts = {len(q.split('"')[1].split()) for q in (e.inputs["question"] for e in examples) if q.count('"') >= 2}
+    return {"words": counts.pop()} if len(counts) == 1 else {}
 
 
 def shipped_names() -> list[str]:
@@ -49,7 +55,9 @@ def generate_last_letters(count: int = 500, words: int = 4, seed: int = 0) -> di
 def generated_task(count: int = 500, words: int = 4, seed: int = 0) -> Task:
     data = generate_last_letters(count, words, seed)
     examples = tuple(Example(str(i), {"question": r["question"]}, r["answer"]) for i, r in enumerate(data["examples"]))
-    return Task("last_letters", examples, "letters", f"generated:words={words}:count={count}:seed={seed}")
+    return Task(
+        "last_letters", examples, "letters", f"generated:words={words}:count={count}:seed={seed}", {"words": words}
+    )
 
 
 def load_last_letters(data: str | Path | None = None) -> Task:

@@ -1,0 +1,23 @@
+"""An engine that calls no model: every completion is a visible placeholder (for `promptkit render`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..types import Completion, GenRequest
+from .base import EngineIdentity, OnComplete
+
+PLACEHOLDER = "<<model output>>"
+
+
+class PlaceholderEngine:
+    identity = EngineIdentity("placeholder", "none")
+
+    def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
+        out = []
+        for i, r in enumerate(requests):
+            completion = Completion((PLACEHOLDER,) * r.sampling.n, ("stop",) * r.sampling.n)
+            out.append(completion)
+            if on_complete:
+                on_complete(i, completion)
+        return out

@@ -1,0 +1,115 @@
+"""A Markdown report with PNG plots from run folders (each holding summary.json)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import PromptkitError
+
+
+def find_runs(paths: Sequence[Path]) -> list[tuple[Path, dict[str, Any]]]:
+    runs = []
+    for path in paths:
+        if not path.exists():
+            raise PromptkitError(f"run folder not found: {path}")
+        for summary in sorted(path.rglob("summary.json")) if path.is_dir() else []:
+            try:
+                runs.append((summary.parent, json.loads(summary.read_text(encoding="utf-8"))))
+            except json.JSONDecodeError as exc:
+                raise PromptkitError(f"{summary}:{exc.lineno}: malformed JSON ({exc.msg})") from None
+    if not runs:
+        raise PromptkitError(f"no summary.json under {', '.join(str(p) for p in paths)}")
+    return runs
+
+
+def _label(s: dict[str, Any]) -> str:
+    model = Path(str(s.get("model") or "")).name or str(s.get("model"))
+    return f"{s['method']} ({model})"
+
+
+def _error_bars(summaries: Sequence[dict[str, Any]]) -> list[list[float]]:
+    return [
+        [100 * (s["accuracy"] - s["ci95"][0]) for s in summaries],
+        [100 * (s["ci95"][1] - s["accuracy"]) for s in summaries],
+    ]
+
+
+def plot_by_method(runs: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(runs)), 4))
+    labels = [f"{s['task']}\n{_label(s)}" for s in runs]
+    ax.bar(range(len(runs)), [100 * s["accuracy"] for s in runs], yerr=_error_bars(runs), capsize=4, color="#4C72B0")
+    ax.set_xticks(range(len(runs)), labels, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("accuracy (%), 95% interval")
+    ax.set_ylim(0, 100)
+    ax.set_title("Accuracy by method")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_lines(series: dict[str, list[tuple[float, dict[str, Any]]]], xlabel: str, title: str, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, points in sorted(series.items()):
+        points.sort(key=lambda p: p[0])
+        xs, summaries = [p[0] for p in points], [p[1] for p in points]
+        ax.errorbar(
+            xs, [100 * s["accuracy"] for s in summaries], yerr=_error_bars(summaries), marker="o", capsize=3, label=name
+        )
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("accuracy (%), 95% interval")
+    ax.set_ylim(0, 100)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_report(paths: Sequence[Path], out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    runs = find_runs(paths)
+    out.mkdir(parents=True, exist_ok=True)
+    summaries = [s for _, s in runs]
+    lines = ["# promptkit report", "", f"{len(runs)} runs.", ""]
+    lines += [
+        "| run | task | method | model | accuracy | 95% CI | n | engine calls | prompt tokens | completion tokens | seconds |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for folder, s in runs:
+        low, high = s["ci95"]
+        lines.append(
+            f"| {folder.name} | {s['task']} | {s['method']} | {s.get('model')} | {s['accuracy']:.1%} | "
+            f"{low:.1%}-{high:.1%} | {s['n']} | {s['engine_calls']} | {s['prompt_tokens']} | "
+            f"{s['completion_tokens']} | {s['wall_seconds']:.1f} |"
+        )
+    plot_by_method(summaries, out / "accuracy_by_method.png")
+    lines += ["", "![Accuracy by method](accuracy_by_method.png)"]
+
+    by_shots: dict[str, list] = defaultdict(list)
+    by_length: dict[str, list] = defaultdict(list)
+    for s in summaries:
+        shots = (s.get("options") or {}).get("shots")
+        if shots is not None:
+            by_shots[f"{s['task']} {_label(s)}"].append((shots, s))
+        words = (s.get("task_meta") or {}).get("words")
+        if s["task"] == "last_letters" and words is not None:
+            by_length[_label(s)].append((words, s))
+    if any(len({x for x, _ in pts}) > 1 for pts in by_shots.values()):
+        plot_lines(by_shots, "demonstrations (shots)", "Accuracy by number of shots", out / "accuracy_by_shots.png")
+        lines += ["", "![Accuracy by number of shots](accuracy_by_shots.png)"]
+    if any(len({x for x, _ in pts}) > 1 for pts in by_length.values()):
+        plot_lines(by_length, "words per question", "Last letters: accuracy by length", out / "accuracy_by_length.png")
+        lines += ["", "![Last letters: accuracy by length](accuracy_by_length.png)"]
+    report = out / "report.md"
+    report.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return report

@@ -1,0 +1,109 @@
+"""Reading specs: YAML syntax errors name the file and line; schema errors name the dotted path."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from .errors import PromptkitError
+from .spec import RunSpec
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise PromptkitError(f"spec file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise PromptkitError(f"{where}: YAML syntax error: {problem}") from None
+    if not isinstance(data, dict):
+        raise PromptkitError(f"{path}: a spec is a YAML mapping with 'task', 'engine' and 'method' or 'pipeline'")
+    return data
+
+
+def set_dotted(data: dict[str, Any], assignment: str) -> None:
+    """Apply 'a.b.0.c=value'; the value is read as YAML, so numbers, booleans and lists keep their type."""
+    if "=" not in assignment:
+        raise PromptkitError(f"--set expects dotted.key=value, got {assignment!r}")
+    key, raw = assignment.split("=", 1)
+    parts = key.strip().split(".")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    node: Any = data
+    for i, part in enumerate(parts[:-1]):
+        node = _child(node, part, key, create=True)
+    last = parts[-1]
+    if isinstance(node, list):
+        index = _index(node, last, key)
+        node[index] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise PromptkitError(f"--set {key}: {'.'.join(parts[:-1])} is not a mapping or a list")
+
+
+def _child(node: Any, part: str, key: str, create: bool) -> Any:
+    if isinstance(node, list):
+        return node[_index(node, part, key)]
+    if isinstance(node, dict):
+        if part not in node or node[part] is None:
+            node[part] = {}
+        return node[part]
+    raise PromptkitError(f"--set {key}: cannot go into {part!r}")
+
+
+def _index(node: list, part: str, key: str) -> int:
+    if not part.isdigit() or int(part) >= len(node):
+        raise PromptkitError(f"--set {key}: {part!r} is not an index of a list of {len(node)}")
+    return int(part)
+
+
+def validate(data: Mapping[str, Any], source: str) -> RunSpec:
+    try:
+        return RunSpec.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{_dotted(e['loc'], data)}: {_message(e)}" for e in exc.errors()]
+        raise PromptkitError(f"{source}: " + "; ".join(problems)) from None
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    if error["type"] == "union_tag_invalid":
+        ctx = error.get("ctx", {})
+        return f"unknown kind {ctx.get('tag')!r} (known: {ctx.get('expected_tags', '').replace(chr(39), '')})"
+    if error["type"] == "extra_forbidden":
+        return "unknown field (Extra inputs are not permitted)"
+    return error["msg"]
+
+
+def _dotted(loc: Sequence[Any], data: Any) -> str:
+    """pydantic's location without the union tags it inserts: pipeline.1.max_tokns, not pipeline.1.generate.max_tokns."""
+    parts: list[str] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and node.get("kind") == part and part not in node:
+            continue  # the discriminator's tag, not a key of the input
+        parts.append(str(part))
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return ".".join(parts) or "(spec)"
+
+
+def load_spec(path: str | Path, assignments: Sequence[str] = ()) -> RunSpec:
+    data = read_yaml(path)
+    for assignment in assignments:
+        set_dotted(data, assignment)
+    return validate(data, str(path))
