@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--method")
     render.add_argument("--set", action="append", default=[], metavar="dotted.key=value")
     render.add_argument("--data")
-    render.add_argument("--limit", type=int, default=1, help="the first N examples (default: 1)")
+    render.add_argument("--limit", type=int, help="the first N examples (default: 1, unless --example)")
     render.add_argument("--example", action="append", default=[], help="example id to show (repeatable)")
     render.add_argument("--json", action="store_true", help="one JSON line per prompt: id, stage, prompt")
     _method_args(render)
@@ -229,11 +229,17 @@ def out_dir(args: argparse.Namespace, spec: RunSpec) -> Path:
 
 def _execute(args: argparse.Namespace, spec: RunSpec) -> int:
     built = build(spec)  # bad names and files fail here, before a model is loaded
+    check_prompts(built)
     engine = open_engine(spec, cache_path(args, spec), progress=not args.quiet)
     out = out_dir(args, spec)
     result = run_spec(spec, engine, out, progress=not args.quiet, built=built)
     print(_one_line(result.summary, out))
     return 0
+
+
+def check_prompts(built) -> None:
+    """Render the first example through every stage, calling no model: template mistakes surface now."""
+    built.pipeline.run(built.task.examples[:1], PlaceholderEngine())
 
 
 def _one_line(s: dict[str, Any], out: Path) -> str:
@@ -273,7 +279,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             task.name, tuple(e for e in task.examples if e.id in args.example), task.answer_kind, task.source, task.meta
         )
     elif spec.task.limit is None:
-        task = task.limit(args.limit)
+        task = task.limit(1)
     built = build(spec, task)
     states = built.pipeline.run(task.examples, PlaceholderEngine())
     for state in states:
@@ -303,6 +309,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     else:
         raise PromptkitError("compare needs --specs FILE..., or --task and --methods a,b,c")
     builts = [build(spec) for spec in specs]
+    for built in builts:
+        check_prompts(built)
     root = Path(args.out) if args.out else Path("runs") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
     engines: dict[str, Any] = {}  # one engine per distinct engine spec: the model loads once
     summaries = []

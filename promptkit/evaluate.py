@@ -70,6 +70,8 @@ def evaluate(
 ) -> RunResult:
     """Run, score and (with out_dir) write predictions.jsonl and summary.json; options go in the summary."""
     counting = CountingEngine(engine)
+    stats = getattr(_find_cache(engine), "stats", None)
+    hits_before, misses_before = (stats.hits, stats.misses) if stats else (0, 0)  # an engine may serve several runs
     start = time.perf_counter()
     states = pipeline.run(task.examples, counting, progress=progress)
     wall = time.perf_counter() - start
@@ -77,7 +79,6 @@ def evaluate(
     correct = sum(r["correct"] for r in rows)
     n = len(rows)
     low, high = wilson_interval(correct, n)
-    stats = getattr(_find_cache(engine), "stats", None)
     summary = {
         "task": task.name,
         "data": task.source,
@@ -94,8 +95,8 @@ def evaluate(
         "unparsed": sum(r["prediction"] is None for r in rows),
         "engine_calls": counting.calls,
         "requests": counting.requests,
-        "cache_hits": stats.hits if stats else 0,
-        "cache_misses": stats.misses if stats else counting.requests,
+        "cache_hits": stats.hits - hits_before if stats else 0,
+        "cache_misses": stats.misses - misses_before if stats else counting.requests,
         "prompt_tokens": counting.prompt_tokens,
         "completion_tokens": counting.completion_tokens,
         "wall_seconds": round(wall, 3),

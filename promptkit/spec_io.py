@@ -40,8 +40,8 @@ def set_dotted(data: dict[str, Any], assignment: str) -> None:
     except yaml.YAMLError:
         value = raw
     node: Any = data
-    for i, part in enumerate(parts[:-1]):
-        node = _child(node, part, key, create=True)
+    for part in parts[:-1]:
+        node = _child(node, part, key)
     last = parts[-1]
     if isinstance(node, list):
         index = _index(node, last, key)
@@ -52,7 +52,7 @@ def set_dotted(data: dict[str, Any], assignment: str) -> None:
         raise PromptkitError(f"--set {key}: {'.'.join(parts[:-1])} is not a mapping or a list")
 
 
-def _child(node: Any, part: str, key: str, create: bool) -> Any:
+def _child(node: Any, part: str, key: str) -> Any:
     if isinstance(node, list):
         return node[_index(node, part, key)]
     if isinstance(node, dict):

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
+from transformers.utils import logging as hf_logging
 
 from ..errors import EngineUnavailable
 from ..types import Completion, GenRequest, Prompt, Sampling
@@ -40,6 +41,9 @@ class HFEngine:
             dtype = "bfloat16" if self.device.startswith("cuda") else "float32"
         if dtype not in _DTYPES:
             raise EngineUnavailable(f"unknown dtype {dtype!r} (known: {', '.join(_DTYPES)}, auto)")
+        if not progress:
+            # transformers' own loading bars have no per-call switch; --quiet means quiet.
+            hf_logging.disable_progress_bar()
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(
                 model, revision=revision, trust_remote_code=trust_remote_code
