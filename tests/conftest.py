@@ -23,7 +23,7 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny")
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny", context=2048)
 
 
 @pytest.fixture(scope="session")

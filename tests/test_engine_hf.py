@@ -108,3 +108,27 @@ def test_missing_model_is_a_clear_error(tmp_path):
 
     with pytest.raises(EngineUnavailable, match="cannot load model"):
         HFEngine(str(tmp_path / "nope"), device="cpu")
+
+
+def test_generation_stops_at_the_window_not_past_it(tmp_path):
+    from promptkit.testing import build_tiny_model
+
+    engine = HFEngine(str(build_tiny_model(tmp_path / "m", context=64)), device="cpu", progress=False)
+    short, longer = "Q: Janet", "Q: Janet has 3 apples and buys 4 more. How"
+    out = engine.generate([GenRequest(p, Sampling(max_tokens=200)) for p in (short, longer)])
+    for prompt, c in zip((short, longer), out):
+        room = 64 - engine.count_tokens(prompt)
+        assert c.completion_tokens <= room
+        if c.finish_reasons == ("length",):
+            assert c.completion_tokens == room
+
+
+def test_a_prompt_that_fills_the_window_is_an_error(tmp_path):
+    from promptkit.errors import PromptkitError
+    from promptkit.testing import build_tiny_model
+
+    engine = HFEngine(str(build_tiny_model(tmp_path / "m", context=64)), device="cpu", progress=False)
+    with pytest.raises(
+        PromptkitError, match=r"a prompt of \d+ tokens does not fit .*64-token window \(it starts 'apples apples"
+    ):
+        engine.generate([GenRequest("Q: Janet"), GenRequest("apples " * 100)])

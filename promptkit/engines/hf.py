@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
 from transformers.utils import logging as hf_logging
 
-from ..errors import EngineUnavailable
+from ..errors import EngineUnavailable, PromptkitError
 from ..types import Completion, GenRequest, Prompt, Sampling
 from .base import EngineIdentity, OnComplete, cut_at_stop
 
@@ -86,6 +86,7 @@ class HFEngine:
 
     def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
         encoded = [self._encode(r.prompt) for r in requests]
+        self._check_window(requests, encoded)
         results: list[Completion | None] = [None] * len(requests)
         with tqdm(
             total=len(requests), desc="generate", unit="req", disable=None if self.progress else True, leave=False
@@ -98,6 +99,17 @@ class HFEngine:
                         on_complete(i, completion)
                 bar.update(len(batch))
         return results  # type: ignore[return-value]
+
+    def _check_window(self, requests: Sequence[GenRequest], encoded: list[list[int]]) -> None:
+        """A prompt that fills the window is an error before anything runs: never a silent truncation."""
+        window = self.context_window
+        for r, ids in zip(requests, encoded):
+            if len(ids) >= window:
+                start = r.prompt if isinstance(r.prompt, str) else str(r.prompt[-1]["content"])
+                raise PromptkitError(
+                    f"a prompt of {len(ids)} tokens does not fit {self.identity.model}'s {window}-token window "
+                    f"(it starts {start[:60]!r})"
+                )
 
     def _batches(self, requests: Sequence[GenRequest], encoded: list[list[int]]) -> list[list[int]]:
         """Same sampling settings per batch; longest first; rows x padded length under the budget."""
@@ -133,9 +145,11 @@ class HFEngine:
             mask[row, width - len(p) :] = 1
         # Greedy samples are identical, so one row per request is generated and repeated.
         rows_each = 1 if sampling.greedy else sampling.n
-        tracker = _FinishTracker(self.tokenizer, sampling.stop, self.eos_ids, len(prompts) * rows_each, width)
+        # Each row stops where its own prompt plus generation reaches the window (finish reason: length).
+        room = [min(sampling.max_tokens, self.context_window - len(p)) for p in prompts for _ in range(rows_each)]
+        tracker = _FinishTracker(self.tokenizer, sampling.stop, self.eos_ids, room, width)
         kwargs = dict(
-            max_new_tokens=sampling.max_tokens,
+            max_new_tokens=max(room),
             do_sample=not sampling.greedy,
             num_return_sequences=rows_each,
             pad_token_id=self.pad_id,
@@ -175,13 +189,16 @@ class _FinishTracker(StoppingCriteria):
     Only the tail of the generated text is decoded each step, so the cost does not grow with length.
     """
 
-    def __init__(self, tokenizer, stops: tuple[str, ...], eos_ids: list[int], rows: int, prompt_width: int) -> None:
+    def __init__(
+        self, tokenizer, stops: tuple[str, ...], eos_ids: list[int], room: list[int], prompt_width: int
+    ) -> None:
         self.tokenizer = tokenizer
         self.stops = [s for s in stops if s]
         self.window = max((len(s) for s in self.stops), default=0) + 2
         self.eos = torch.tensor(eos_ids or [-1])
         self.prompt_width = prompt_width
-        self.done_at = [0] * rows
+        self.room = room
+        self.done_at = [0] * len(room)
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs) -> torch.BoolTensor:
         generated = input_ids.shape[1] - self.prompt_width
@@ -197,7 +214,7 @@ class _FinishTracker(StoppingCriteria):
             if not hit and tails is not None:
                 tail = self.tokenizer.decode(tails[row], skip_special_tokens=True)
                 hit = any(s in tail for s in self.stops)
-            if hit:
+            if hit or generated >= self.room[row]:
                 self.done_at[row] = generated
                 done[row] = True
         return done.to(input_ids.device)
