@@ -38,11 +38,12 @@ def _error_bars(summaries: Sequence[dict[str, Any]]) -> list[list[float]]:
     ]
 
 
-def plot_by_method(runs: list[dict[str, Any]], path: Path) -> None:
+def plot_by_method(runs: list[tuple[Path, dict[str, Any]]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(runs)), 4))
-    labels = [f"{s['task']}\n{_label(s)}" for s in runs]
+    fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(runs)), 4.5))
+    labels = [f"{folder.name}\n{s['task']} {s['method']}" for folder, s in runs]
+    runs = [s for _, s in runs]  # type: ignore[assignment]
     ax.bar(range(len(runs)), [100 * s["accuracy"] for s in runs], yerr=_error_bars(runs), capsize=4, color="#4C72B0")
     ax.set_xticks(range(len(runs)), labels, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("accuracy (%), 95% interval")
@@ -55,6 +56,7 @@ def plot_by_method(runs: list[dict[str, Any]], path: Path) -> None:
 
 def plot_lines(series: dict[str, list[tuple[float, dict[str, Any]]]], xlabel: str, title: str, path: Path) -> None:
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, points in sorted(series.items()):
@@ -63,6 +65,7 @@ def plot_lines(series: dict[str, list[tuple[float, dict[str, Any]]]], xlabel: st
         ax.errorbar(
             xs, [100 * s["accuracy"] for s in summaries], yerr=_error_bars(summaries), marker="o", capsize=3, label=name
         )
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(xlabel)
     ax.set_ylabel("accuracy (%), 95% interval")
     ax.set_ylim(0, 100)
@@ -92,7 +95,7 @@ def write_report(paths: Sequence[Path], out: Path) -> Path:
             f"{low:.1%}-{high:.1%} | {s['n']} | {s['engine_calls']} | {s['prompt_tokens']} | "
             f"{s['completion_tokens']} | {s['wall_seconds']:.1f} |"
         )
-    plot_by_method(summaries, out / "accuracy_by_method.png")
+    plot_by_method(runs, out / "accuracy_by_method.png")
     lines += ["", "![Accuracy by method](accuracy_by_method.png)"]
 
     by_shots: dict[str, list] = defaultdict(list)
