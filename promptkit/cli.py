@@ -41,6 +41,7 @@ def _engine_args(p: argparse.ArgumentParser, defaults: bool) -> None:
     g.add_argument("--tensor-parallel-size", type=int, help="vllm: GPUs per model")
     g.add_argument("--base-url", help="openai: the server's root, e.g. http://127.0.0.1:8000/v1")
     g.add_argument("--concurrency", type=int, help="openai: requests in flight at once")
+    g.add_argument("--max-retries", type=int, help="openai: retries (with backoff) on rate limits, timeouts, 5xx")
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:
@@ -147,6 +148,7 @@ def engine_data(args: argparse.Namespace, base: dict[str, Any] | None = None) ->
         "tensor_parallel_size": args.tensor_parallel_size if kind == "vllm" else None,
         "base_url": args.base_url if kind == "openai" else None,
         "concurrency": args.concurrency if kind == "openai" else None,
+        "max_retries": args.max_retries if kind == "openai" else None,
     }
     data.update({k: v for k, v in flags.items() if v is not None})
     if kind == "replay" and not data.get("path"):

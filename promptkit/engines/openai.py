@@ -1,0 +1,153 @@
+"""Any OpenAI-compatible server (vLLM, SGLang, TGI, llama.cpp, transformers serve, hosted APIs).
+
+Built on the official `openai` client: its retries back off exponentially on rate limits, timeouts,
+connection errors and 5xx. Requests run concurrently up to a bound; each finished request is
+reported at once, so the cache keeps it even if the server goes down later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from ..errors import EngineUnavailable
+from ..types import Completion, GenRequest, Sampling
+from .base import EngineIdentity, OnComplete, cut_at_stop
+
+
+def request_body(sampling: Sampling, n: int, seed: int | None) -> dict[str, Any]:
+    """Our Sampling as OpenAI API fields."""
+    body: dict[str, Any] = {
+        "max_tokens": sampling.max_tokens,
+        "temperature": sampling.temperature,
+        "top_p": sampling.top_p,
+        "n": n,
+    }
+    if sampling.stop:
+        body["stop"] = list(sampling.stop)
+    if seed is not None:
+        body["seed"] = seed
+    return body
+
+
+class OpenAIEngine:
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str = "http://127.0.0.1:8000/v1",
+        api_key_env: str = "OPENAI_API_KEY",
+        concurrency: int = 16,
+        max_retries: int = 5,
+        timeout: float = 120.0,
+        progress: bool = True,
+    ) -> None:
+        try:
+            import openai  # noqa: F401
+        except ImportError:
+            raise EngineUnavailable("the openai engine needs the openai client: pip install openai") from None
+        self.model = model
+        self.base_url = base_url.rstrip("/")
+        # Local servers take any key; hosted ones read theirs from the environment.
+        self.api_key = os.environ.get(api_key_env) or "EMPTY"
+        self.concurrency = concurrency
+        self.max_retries = max_retries
+        self.timeout = timeout
+        self.progress = progress
+        # The same name on another server may be another model: the address is part of the identity.
+        self.identity = EngineIdentity("openai", model, "", self.base_url)
+
+    def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self._generate(requests, on_complete))
+        with ThreadPoolExecutor(1) as pool:  # called from inside an event loop (a notebook): run beside it
+            return pool.submit(asyncio.run, self._generate(requests, on_complete)).result()
+
+    async def _generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None) -> list[Completion]:
+        import openai
+
+        client = openai.AsyncOpenAI(
+            base_url=self.base_url, api_key=self.api_key, max_retries=self.max_retries, timeout=self.timeout
+        )
+        results: list[Completion | None] = [None] * len(requests)
+        gate = asyncio.Semaphore(self.concurrency)
+        failed = asyncio.Event()
+        bar = tqdm(
+            total=len(requests), desc="generate", unit="req", disable=None if self.progress else True, leave=False
+        )
+
+        async def one(i: int) -> None:
+            async with gate:
+                if failed.is_set():
+                    return  # the server is gone: send nothing more, let the requests in flight finish
+                try:
+                    results[i] = await self._complete(client, requests[i])
+                except Exception:
+                    failed.set()
+                    raise
+            if on_complete:
+                on_complete(i, results[i])
+            bar.update(1)
+
+        try:
+            outcomes = await asyncio.gather(*(one(i) for i in range(len(requests))), return_exceptions=True)
+        finally:
+            bar.close()
+            await client.close()
+        errors = [e for e in outcomes if isinstance(e, BaseException)]
+        if errors:
+            raise self._explain(errors[0], done=sum(r is not None for r in results), total=len(requests))
+        return results  # type: ignore[return-value]
+
+    async def _complete(self, client, request: GenRequest) -> Completion:
+        """One request; servers that ignore `n` (transformers serve) are asked again for the rest."""
+        s = request.sampling
+        texts: list[str] = []
+        reasons: list[str] = []
+        prompt_tokens = completion_tokens = 0
+        while len(texts) < s.n:
+            seed = s.seed + len(texts) if (s.seed is not None and texts) else s.seed
+            body = request_body(s, s.n - len(texts), seed)
+            if isinstance(request.prompt, str):
+                response = await client.completions.create(model=self.model, prompt=request.prompt, **body)
+                choices = [(c.text, c.finish_reason) for c in sorted(response.choices, key=lambda c: c.index)]
+            else:
+                messages = [dict(m) for m in request.prompt]
+                response = await client.chat.completions.create(model=self.model, messages=messages, **body)
+                choices = [
+                    (c.message.content or "", c.finish_reason) for c in sorted(response.choices, key=lambda c: c.index)
+                ]
+            if not choices:
+                raise EngineUnavailable(f"the server at {self.base_url} returned no choices")
+            for text, reason in choices[: s.n - len(texts)]:
+                cut, hit = cut_at_stop(text, s.stop)
+                texts.append(cut)
+                reasons.append("length" if reason == "length" and not hit else "stop")
+            if response.usage:
+                prompt_tokens = response.usage.prompt_tokens
+                completion_tokens += response.usage.completion_tokens
+        # Usage is per response, not per choice: the total sits on the first sample.
+        sample_tokens = (completion_tokens,) + (0,) * (len(texts) - 1)
+        return Completion(tuple(texts), tuple(reasons), prompt_tokens, sample_tokens)  # type: ignore[arg-type]
+
+    def _explain(self, error: BaseException, done: int, total: int) -> BaseException:
+        import openai
+
+        progress = f"{done} of {total} requests finished and are kept in the cache"
+        if isinstance(error, openai.APIConnectionError):
+            cause = error.__cause__ or error
+            return EngineUnavailable(
+                f"cannot reach the server at {self.base_url}: {cause.__class__.__name__}: {cause} ({progress})"
+            )
+        if isinstance(error, openai.APIStatusError):
+            return EngineUnavailable(
+                f"the server at {self.base_url} answered {error.status_code}: {error.message} ({progress})"
+            )
+        return error

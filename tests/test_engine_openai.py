@@ -1,0 +1,204 @@
+"""The openai engine against real servers on loopback: `transformers serve`, and a failing stub."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from promptkit.engines.hf import HFEngine
+from promptkit.engines.openai import OpenAIEngine, request_body
+from promptkit.errors import EngineUnavailable
+from promptkit.testing_server import LocalServer, free_port
+from promptkit.types import GenRequest, Sampling
+
+pytest.importorskip("fastapi", reason="transformers serve needs the serving extra (fastapi, uvicorn)")
+
+
+@pytest.fixture(scope="module")
+def server(tiny_model, tmp_path_factory):
+    with LocalServer(tiny_model, log=tmp_path_factory.mktemp("serve") / "serve.log") as s:
+        yield s
+
+
+def test_request_body_translation():
+    s = Sampling(max_tokens=7, temperature=0.5, top_p=0.9, n=3, stop=("Q:",), seed=4)
+    assert request_body(s, 2, 9) == {
+        "max_tokens": 7,
+        "temperature": 0.5,
+        "top_p": 0.9,
+        "n": 2,
+        "stop": ["Q:"],
+        "seed": 9,
+    }
+    assert "stop" not in request_body(Sampling(), 1, None) and "seed" not in request_body(Sampling(), 1, None)
+
+
+def test_served_greedy_text_equals_the_hf_engine(server, tiny_model):
+    requests = [
+        GenRequest(p, Sampling(max_tokens=12)) for p in ("Q: Janet", "Take the last letters of each words", "A:")
+    ]
+    served = OpenAIEngine(str(tiny_model), base_url=server.base_url, progress=False, concurrency=3).generate(requests)
+    local = HFEngine(str(tiny_model), device="cpu", progress=False).generate(requests)
+    assert [c.text for c in served] == [c.text for c in local]
+    assert all(c.prompt_tokens > 0 and c.completion_tokens > 0 for c in served)
+
+
+def test_chat_messages_and_missing_samples(server, tiny_model):
+    engine = OpenAIEngine(str(tiny_model), base_url=server.base_url, progress=False)
+    chat = engine.generate([GenRequest(({"role": "user", "content": "Q: Janet"},), Sampling(max_tokens=5))])[0]
+    assert chat.texts[0] and chat.finish_reasons == ("length",)
+    # transformers serve ignores n: the engine asks again for the missing samples.
+    three = engine.generate([GenRequest("Q: Janet", Sampling(max_tokens=4, n=3))])[0]
+    assert len(three.texts) == 3
+
+
+def _rows(path) -> int:
+    try:
+        with sqlite3.connect(path, timeout=1) as db:
+            return db.execute("SELECT COUNT(*) FROM generations").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def _eval_cmd(tiny_model, base_url, tmp_path, out, limit=4):
+    return [sys.executable, "-m", "promptkit", "eval", "--task", "last_letters", "--method", "zero_shot_cot",
+            "--engine", "openai", "--model", str(tiny_model), "--base-url", base_url, "--concurrency", "2", "--max-retries", "1",
+            "--limit", str(limit), "--cache", str(tmp_path / "cache.sqlite"), "--out", str(tmp_path / out), "--quiet"]  # fmt: skip
+
+
+def _run_cmd(spec, tmp_path, out):
+    return [sys.executable, "-m", "promptkit", "run", str(spec), "--cache", str(tmp_path / "cache.sqlite"),
+            "--out", str(tmp_path / out), "--quiet"]  # fmt: skip
+
+
+def test_pipeline_through_the_server_then_from_the_cache(server, tiny_model, tmp_path):
+    first = subprocess.run(_eval_cmd(tiny_model, server.base_url, tmp_path, "a"), capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["engine"] == "openai" and summary["engine_calls"] == 2 and summary["cache_misses"] == 8
+    assert _rows(tmp_path / "cache.sqlite") == 8
+    again = subprocess.run(_eval_cmd(tiny_model, server.base_url, tmp_path, "b"), capture_output=True, text=True)
+    assert again.returncode == 0
+    assert json.loads((tmp_path / "b" / "summary.json").read_text())["cache_hits"] == 8
+
+
+def test_unreachable_server_is_a_clear_error(tiny_model, tmp_path):
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    result = subprocess.run(_eval_cmd(tiny_model, url, tmp_path, "x"), capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"promptkit: error: cannot reach the server at {url}: ")
+    assert "0 of 4 requests finished" in line
+
+
+def test_outage_mid_run_loses_nothing_and_the_rerun_asks_only_for_the_rest(tiny_model, tmp_path):
+    server = LocalServer(tiny_model, log=tmp_path / "serve.log").start()
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "task: {name: last_letters, limit: 20}\n"
+        f"engine: {{kind: openai, model: {tiny_model}, base_url: '{server.base_url}', concurrency: 1, max_retries: 1}}\n"
+        "method: {name: zero_shot_cot, max_tokens: {reason: 64, answer: 8}}\n"
+    )
+    try:
+        run = subprocess.Popen(
+            _run_cmd(spec, tmp_path, "killed"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.time() + 120
+        while _rows(tmp_path / "cache.sqlite") < 4 and time.time() < deadline and run.poll() is None:
+            time.sleep(0.02)
+        server.stop()
+        _, err = run.communicate(timeout=120)
+        assert run.returncode == 2, err
+        assert f"cannot reach the server at {server.base_url}" in err and "Traceback" not in err
+        stored = _rows(tmp_path / "cache.sqlite")
+        assert 4 <= stored < 40
+
+        server.start()
+        resumed = subprocess.run(_run_cmd(spec, tmp_path, "resumed"), capture_output=True, text=True)
+        assert resumed.returncode == 0, resumed.stderr
+        summary = json.loads((tmp_path / "resumed" / "summary.json").read_text())
+        assert summary["cache_hits"] == stored and summary["cache_misses"] == 40 - stored
+    finally:
+        server.stop()
+
+
+class _Flaky(http.server.BaseHTTPRequestHandler):
+    """Answers 503 (then 429) before a good completion; remembers what it was sent."""
+
+    script: list[int] = []
+    seen: list[dict] = []
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).seen.append({"body": body, "auth": self.headers.get("Authorization")})
+        status = type(self).script.pop(0) if type(self).script else 200
+        payload = {"error": {"message": "busy"}} if status != 200 else {
+            "id": "x", "object": "text_completion", "created": 0, "model": body["model"],
+            "choices": [{"index": i, "text": f" sample {i}", "finish_reason": "stop"} for i in range(body.get("n", 1))],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+        }  # fmt: skip
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        if status == 429:
+            self.send_header("Retry-After", "0")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def flaky():
+    _Flaky.script, _Flaky.seen = [], []
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    httpd.shutdown()
+
+
+def test_retries_with_backoff_on_5xx_and_rate_limits(flaky, monkeypatch):
+    monkeypatch.setenv("MY_KEY", "secret")
+    _Flaky.script = [503, 429]
+    engine = OpenAIEngine("m", base_url=flaky, api_key_env="MY_KEY", max_retries=3, progress=False)
+    out = engine.generate([GenRequest("Q: x", Sampling(max_tokens=5, n=2, stop=("\n",), seed=1))])[0]
+    assert out.texts == (" sample 0", " sample 1")
+    assert len(_Flaky.seen) == 3, "two failures, then success"
+    sent = _Flaky.seen[-1]
+    assert sent["auth"] == "Bearer secret"
+    assert sent["body"] == {
+        "model": "m",
+        "prompt": "Q: x",
+        "max_tokens": 5,
+        "temperature": 0.0,
+        "top_p": 1.0,
+        "n": 2,
+        "stop": ["\n"],
+        "seed": 1,
+    }
+
+
+def test_retries_run_out_with_a_clear_error(flaky):
+    _Flaky.script = [500, 500, 500]
+    engine = OpenAIEngine("m", base_url=flaky, max_retries=1, progress=False)
+    with pytest.raises(EngineUnavailable, match=rf"the server at {flaky} answered 500"):
+        engine.generate([GenRequest("Q: x")])
+    assert len(_Flaky.seen) == 2
+
+
+def test_requests_run_concurrently_up_to_the_bound(flaky):
+    engine = OpenAIEngine("m", base_url=flaky, concurrency=4, progress=False)
+    results = engine.generate([GenRequest(f"Q: {i}") for i in range(10)])
+    assert [c.text for c in results] == [" sample 0"] * 10
+    assert sorted(s["body"]["prompt"] for s in _Flaky.seen) == sorted(f"Q: {i}" for i in range(10))
