@@ -131,10 +131,13 @@ def test_outage_mid_run_loses_nothing_and_the_rerun_asks_only_for_the_rest(tiny_
 
 
 class _Flaky(http.server.BaseHTTPRequestHandler):
-    """Answers 503 (then 429) before a good completion; remembers what it was sent."""
+    """Answers with the statuses in `script` before good completions; remembers what it was sent.
 
-    script: list[int] = []
-    seen: list[dict] = []
+    Each test gets its own subclass holding its own `script` and `seen` lists.
+    """
+
+    script: list[int]
+    seen: list[dict]
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -160,22 +163,23 @@ class _Flaky(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def flaky():
-    _Flaky.script, _Flaky.seen = [], []
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
+    handler = type("Handler", (_Flaky,), {"script": [], "seen": []})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1", handler
     httpd.shutdown()
 
 
 def test_retries_with_backoff_on_5xx_and_rate_limits(flaky, monkeypatch):
+    flaky, stub = flaky
     monkeypatch.setenv("MY_KEY", "secret")
-    _Flaky.script = [503, 429]
+    stub.script += [503, 429]
     engine = OpenAIEngine("m", base_url=flaky, api_key_env="MY_KEY", max_retries=3, progress=False)
     out = engine.generate([GenRequest("Q: x", Sampling(max_tokens=5, n=2, stop=("\n",), seed=1))])[0]
     assert out.texts == (" sample 0", " sample 1")
-    assert len(_Flaky.seen) == 3, "two failures, then success"
-    sent = _Flaky.seen[-1]
+    assert len(stub.seen) == 3, "two failures, then success"
+    sent = stub.seen[-1]
     assert sent["auth"] == "Bearer secret"
     assert sent["body"] == {
         "model": "m",
@@ -190,15 +194,17 @@ def test_retries_with_backoff_on_5xx_and_rate_limits(flaky, monkeypatch):
 
 
 def test_retries_run_out_with_a_clear_error(flaky):
-    _Flaky.script = [500, 500, 500]
+    flaky, stub = flaky
+    stub.script += [500, 500, 500]
     engine = OpenAIEngine("m", base_url=flaky, max_retries=1, progress=False)
     with pytest.raises(EngineUnavailable, match=rf"the server at {flaky} answered 500"):
         engine.generate([GenRequest("Q: x")])
-    assert len(_Flaky.seen) == 2
+    assert len(stub.seen) == 2
 
 
 def test_requests_run_concurrently_up_to_the_bound(flaky):
+    flaky, stub = flaky
     engine = OpenAIEngine("m", base_url=flaky, concurrency=4, progress=False)
     results = engine.generate([GenRequest(f"Q: {i}") for i in range(10)])
     assert [c.text for c in results] == [" sample 0"] * 10
-    assert sorted(s["body"]["prompt"] for s in _Flaky.seen) == sorted(f"Q: {i}" for i in range(10))
+    assert sorted(s["body"]["prompt"] for s in stub.seen) == sorted(f"Q: {i}" for i in range(10))
