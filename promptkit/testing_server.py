@@ -21,8 +21,11 @@ def free_port() -> int:
 class LocalServer:
     """`transformers serve MODEL` on 127.0.0.1; stop() and start() again keep the same port."""
 
-    def __init__(self, model: str | Path, port: int | None = None, log: Path | None = None) -> None:
+    def __init__(
+        self, model: str | Path, port: int | None = None, log: Path | None = None, extra_args: tuple[str, ...] = ()
+    ) -> None:
         self.model = str(model)
+        self.extra_args = extra_args
         self.port = port or free_port()
         self.log = log
         self.proc: subprocess.Popen | None = None
@@ -34,7 +37,17 @@ class LocalServer:
     def start(self, timeout: float = 120.0) -> LocalServer:
         exe = shutil.which("transformers")
         cmd = [exe] if exe else [sys.executable, "-m", "transformers.cli.transformers"]
-        cmd += ["serve", "--host", "127.0.0.1", "--port", str(self.port), "--device", "cpu", self.model]
+        cmd += [
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--device",
+            "cpu",
+            *self.extra_args,
+            self.model,
+        ]
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL
         self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -52,3 +54,24 @@ def test_generated_sweep_sets_have_the_asked_lengths():
     for words in range(2, 13):
         task = generated_task(count=5, words=words, seed=0)
         assert all(len(e.inputs["question"].split('"')[1].split()) == words for e in task.examples)
+
+
+def test_bench_openai_runs_against_a_local_server():
+    pytest.importorskip("fastapi", reason="transformers serve needs the serving extra")
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "evals" / "bench_openai.py"),
+            "--n",
+            "4",
+            "--max-tokens",
+            "4",
+            "--concurrency",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "served texts equal to in-process texts: 4/4" in run.stdout
