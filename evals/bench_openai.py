@@ -54,7 +54,7 @@ def main() -> None:
             remote = OpenAIEngine(model, base_url=server.base_url, concurrency=args.concurrency, progress=False)
             remote.generate(requests[:2])
             remote_out, t_remote = timed(lambda: remote.generate(requests))
-            single, t_single = timed(
+            _, t_single = timed(
                 lambda: OpenAIEngine(model, base_url=server.base_url, concurrency=1, progress=False).generate(requests)
             )
 
