@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import http.server
 import json
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
 
 import pytest
+from helpers import cache_rows
 
 from promptkit.engines.hf import HFEngine
 from promptkit.engines.openai import OpenAIEngine, request_body
@@ -59,14 +59,6 @@ def test_chat_messages_and_missing_samples(server, tiny_model):
     assert len(three.texts) == 3
 
 
-def _rows(path) -> int:
-    try:
-        with sqlite3.connect(path, timeout=1) as db:
-            return db.execute("SELECT COUNT(*) FROM generations").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
-
-
 def _eval_cmd(tiny_model, base_url, tmp_path, out, limit=4):
     return [sys.executable, "-m", "promptkit", "eval", "--task", "last_letters", "--method", "zero_shot_cot",
             "--engine", "openai", "--model", str(tiny_model), "--base-url", base_url, "--concurrency", "2", "--max-retries", "1",
@@ -83,7 +75,7 @@ def test_pipeline_through_the_server_then_from_the_cache(server, tiny_model, tmp
     assert first.returncode == 0, first.stderr
     summary = json.loads((tmp_path / "a" / "summary.json").read_text())
     assert summary["engine"] == "openai" and summary["engine_calls"] == 2 and summary["cache_misses"] == 8
-    assert _rows(tmp_path / "cache.sqlite") == 8
+    assert cache_rows(tmp_path / "cache.sqlite") == 8
     again = subprocess.run(_eval_cmd(tiny_model, server.base_url, tmp_path, "b"), capture_output=True, text=True)
     assert again.returncode == 0
     assert json.loads((tmp_path / "b" / "summary.json").read_text())["cache_hits"] == 8
@@ -112,13 +104,13 @@ def test_outage_mid_run_loses_nothing_and_the_rerun_asks_only_for_the_rest(tiny_
             _run_cmd(spec, tmp_path, "killed"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         deadline = time.time() + 120
-        while _rows(tmp_path / "cache.sqlite") < 4 and time.time() < deadline and run.poll() is None:
+        while cache_rows(tmp_path / "cache.sqlite") < 4 and time.time() < deadline and run.poll() is None:
             time.sleep(0.02)
         server.stop()
         _, err = run.communicate(timeout=120)
         assert run.returncode == 2, err
         assert f"cannot reach the server at {server.base_url}" in err and "Traceback" not in err
-        stored = _rows(tmp_path / "cache.sqlite")
+        stored = cache_rows(tmp_path / "cache.sqlite")
         assert 4 <= stored < 40
 
         server.start()

@@ -5,20 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 
+from helpers import cache_rows
+
 from promptkit.cli import main
-
-
-def _rows(path) -> int:
-    try:
-        with sqlite3.connect(path, timeout=1) as db:
-            return db.execute("SELECT COUNT(*) FROM generations").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
 
 
 def test_sigkill_then_resume(tiny_model, tmp_path):
@@ -43,11 +36,11 @@ def test_sigkill_then_resume(tiny_model, tmp_path):
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 120
-    while _rows(cache) < 5 and time.time() < deadline and proc.poll() is None:
+    while cache_rows(cache) < 5 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    stored = _rows(cache)
+    stored = cache_rows(cache)
     assert proc.returncode == -signal.SIGKILL, "the run must be killed part-way, not finish"
     assert 5 <= stored < 48, stored
 
