@@ -128,13 +128,16 @@ class _Flaky(http.server.BaseHTTPRequestHandler):
     Each test gets its own subclass holding its own `script` and `seen` lists.
     """
 
-    script: list[int]
+    script: list[int | str]
     seen: list[dict]
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).seen.append({"body": body, "auth": self.headers.get("Authorization")})
         status = type(self).script.pop(0) if type(self).script else 200
+        if status == "slow":  # longer than the client's timeout, then a good answer nobody waits for
+            time.sleep(1.5)
+            status = 200
         payload = {"error": {"message": "busy"}} if status != 200 else {
             "id": "x", "object": "text_completion", "created": 0, "model": body["model"],
             "choices": [{"index": i, "text": f" sample {i}", "finish_reason": "stop"} for i in range(body.get("n", 1))],
@@ -183,6 +186,14 @@ def test_retries_with_backoff_on_5xx_and_rate_limits(flaky, monkeypatch):
         "stop": ["\n"],
         "seed": 1,
     }
+
+
+def test_a_timed_out_request_is_retried(flaky):
+    flaky, stub = flaky
+    stub.script += ["slow"]
+    engine = OpenAIEngine("m", base_url=flaky, max_retries=2, timeout=0.5, progress=False)
+    assert engine.generate([GenRequest("Q: x")])[0].texts == (" sample 0",)
+    assert len(stub.seen) == 2
 
 
 def test_retries_run_out_with_a_clear_error(flaky):
