@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +71,3 @@ def pool_from_task(task: Task, templates: Templates | None = None) -> tuple[Demo
             rationale = templates.render("last_letters/rationale", {"words": words, "answer": answer})
         demos.append(Demo(f"pool-{e.id}", question, rationale, answer))
     return tuple(demos)
-
-
-def demo_ids_json(demos: list[dict[str, Any]]) -> str:
-    return json.dumps([d["id"] for d in demos])

@@ -165,7 +165,6 @@ StageSpec = Annotated[
     SelectDemosStage | PackStage | GenerateStage | ExtractStage | DecomposeStage | SolveStage | VoteStage,
     Field(discriminator="kind"),
 ]
-STAGE_KINDS = ("select_demos", "pack", "generate", "extract", "decompose", "solve", "vote")
 
 
 # --- the whole run ---------------------------------------------------------------------------------

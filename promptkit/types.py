@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypedDict
 
@@ -49,9 +49,6 @@ class Sampling:
     @property
     def greedy(self) -> bool:
         return self.temperature == 0.0
-
-    def with_n(self, n: int) -> Sampling:
-        return replace(self, n=n)
 
 
 @dataclass(frozen=True)
@@ -120,7 +117,3 @@ def _jsonable(prompt: Prompt) -> str | list[dict[str, str]]:
 
 def prompt_key(prompt: Prompt) -> str | list[dict[str, str]]:
     return _jsonable(prompt)
-
-
-def as_requests(prompts: Sequence[Prompt], sampling: Sampling) -> list[GenRequest]:
-    return [GenRequest(p, sampling) for p in prompts]

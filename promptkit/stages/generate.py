@@ -14,27 +14,22 @@ from ..types import GenRequest, Prompt, Sampling, StageRecord, State
 class Generate:
     """One model call per example, all in one batch; the text goes to `output`.
 
-    With n > 1 the field holds the list of samples. `when` names a boolean field: states where it is
-    false pass through untouched (used by multi-step methods).
+    With n > 1 the field holds the list of samples.
     """
 
     name: str
     prompt: PromptBuilder
     output: str
     sampling: Sampling = field(default_factory=Sampling)
-    when: str | None = None
 
     def prompts(self, states: Sequence[State]) -> list[Prompt]:
         return [self.prompt.build(s.context()) for s in states]
 
     def __call__(self, states: Sequence[State], engine: Engine) -> list[State]:
-        active = [i for i, s in enumerate(states) if self.when is None or s.fields.get(self.when)]
-        if not active:
-            return list(states)
-        prompts = self.prompts([states[i] for i in active])
+        prompts = self.prompts(states)
         completions = engine.generate([GenRequest(p, self.sampling) for p in prompts])
-        out = list(states)
-        for i, prompt, completion in zip(active, prompts, completions):
+        out = []
+        for state, prompt, completion in zip(states, prompts, completions):
             value = completion.text if self.sampling.n == 1 else list(completion.texts)
-            out[i] = states[i].with_record(StageRecord(self.name, prompt, value), **{self.output: value})
+            out.append(state.with_record(StageRecord(self.name, prompt, value), **{self.output: value}))
         return out
