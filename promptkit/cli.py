@@ -13,6 +13,7 @@ from typing import Any
 
 from .build import build, build_task, open_engine, run_spec
 from .engines import default_cache_path
+from .engines.model_files import BUILTIN_MODEL
 from .engines.placeholder import PlaceholderEngine
 from .errors import PromptkitError
 from .methods import METHODS
@@ -33,7 +34,10 @@ MAIN_STAGE = {"direct": "answer", "few_shot": "answer", "few_shot_cot": "answer"
 def _engine_args(p: argparse.ArgumentParser, defaults: bool) -> None:
     g = p.add_argument_group("engine")
     g.add_argument("--engine", default="hf" if defaults else None, help="hf, vllm, replay or openai")
-    g.add_argument("--model", help="local path or hub id (openai: the served model's name)")
+    g.add_argument(
+        "--model",
+        help=f"local folder, GGUF file (hf) or hub id; default: {BUILTIN_MODEL}, embedded (openai: the served name)",
+    )
     g.add_argument("--replay", help="JSONL recording, for --engine replay")
     g.add_argument("--dtype", help="hf, vllm: auto, float32, float16 or bfloat16")
     g.add_argument("--device", help="hf: auto, cpu, cuda, cuda:1, ...")
@@ -153,8 +157,8 @@ def engine_data(args: argparse.Namespace, base: dict[str, Any] | None = None) ->
     data.update({k: v for k, v in flags.items() if v is not None})
     if kind == "replay" and not data.get("path"):
         raise PromptkitError("the replay engine needs --replay FILE (a JSONL recording)")
-    if kind != "replay" and not data.get("model"):
-        raise PromptkitError(f"the {kind} engine needs --model")
+    if kind == "openai" and not data.get("model"):
+        raise PromptkitError("the openai engine needs --model (the name the server knows the model by)")
     return data
 
 
@@ -248,8 +252,9 @@ def _one_line(s: dict[str, Any], out: Path) -> str:
     low, high = s["ci95"]
     return (
         f"{s['task']} {s['method']} [{s['engine']} {s['model']}] accuracy {s['accuracy']:.1%} "
-        f"({s['correct']}/{s['n']}, 95% CI {low:.1%}-{high:.1%}); engine calls {s['engine_calls']}, "
-        f"cache hits {s['cache_hits']}; {s['wall_seconds']:.1f}s -> {out}"
+        f"({s['correct']}/{s['n']}, 95% CI {low:.1%}-{high:.1%}); engine calls {s['engine_calls']} "
+        f"(model {s['model_calls']}), cache hits {s['cache_hits']}, generated tokens {s['generated_tokens']}; "
+        f"{s['wall_seconds']:.1f}s -> {out}"
     )
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from .engines.base import CountingEngine, Engine
-from .engines.cache import CachedEngine
+from .engines.cache import CachedEngine, CacheStats
 from .extract import Extractor
 from .metrics import wilson_interval
 from .pipeline import Pipeline
@@ -71,7 +71,7 @@ def evaluate(
     """Run, score and (with out_dir) write predictions.jsonl and summary.json; options go in the summary."""
     counting = CountingEngine(engine)
     stats = getattr(_find_cache(engine), "stats", None)
-    hits_before, misses_before = (stats.hits, stats.misses) if stats else (0, 0)  # an engine may serve several runs
+    before = replace(stats) if stats else CacheStats()  # an engine may serve several runs
     start = time.perf_counter()
     states = pipeline.run(task.examples, counting, progress=progress)
     wall = time.perf_counter() - start
@@ -93,10 +93,15 @@ def evaluate(
         "accuracy": correct / n if n else 0.0,
         "ci95": [low, high],
         "unparsed": sum(r["prediction"] is None for r in rows),
+        # Stage calls and their requests, whether the cache or the model answered them ...
         "engine_calls": counting.calls,
         "requests": counting.requests,
-        "cache_hits": stats.hits - hits_before if stats else 0,
-        "cache_misses": stats.misses - misses_before if stats else counting.requests,
+        "cache_hits": stats.hits - before.hits if stats else 0,
+        "cache_misses": stats.misses - before.misses if stats else counting.requests,
+        # ... and what reached the model itself.
+        "model_calls": stats.model_calls - before.model_calls if stats else counting.calls,
+        "generated_tokens": stats.generated_tokens - before.generated_tokens if stats else counting.completion_tokens,
+        "cached_tokens": stats.served_tokens - before.served_tokens if stats else 0,
         "prompt_tokens": counting.prompt_tokens,
         "completion_tokens": counting.completion_tokens,
         "wall_seconds": round(wall, 3),

@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .engines.model_files import BUILTIN_MODEL
+
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -30,7 +32,9 @@ class TaskSpec(_Spec):
 
 class HFEngineSpec(_Spec):
     kind: Literal["hf"] = "hf"
-    model: str = Field(description="local path or hub id")
+    model: str = Field(
+        BUILTIN_MODEL, description="local folder, GGUF file or hub id; the embedded SmolLM2-135M-Instruct by default"
+    )
     revision: str | None = Field(None, description="hub revision (branch, tag or commit)")
     dtype: str = Field("auto", description="auto, float32, float16 or bfloat16")
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N")
@@ -41,7 +45,9 @@ class HFEngineSpec(_Spec):
 
 class VLLMEngineSpec(_Spec):
     kind: Literal["vllm"] = "vllm"
-    model: str = Field(description="local path or hub id")
+    model: str = Field(
+        BUILTIN_MODEL, description="local folder or hub id; the embedded SmolLM2-135M-Instruct by default"
+    )
     revision: str | None = Field(None, description="hub revision")
     dtype: str = Field("auto", description="vLLM dtype")
     tensor_parallel_size: int = Field(1, ge=1, description="GPUs per model")

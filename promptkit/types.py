@@ -55,6 +55,8 @@ class Sampling:
 class GenRequest:
     prompt: Prompt
     sampling: Sampling = Sampling()
+    first_sample: int = 0
+    """Index of the first sample asked for: a cache top-up asks for samples first..first+n-1."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class Completion:
     prompt_tokens: int = 0
     sample_tokens: tuple[int, ...] = ()
     """Tokens generated for each sample (empty when the engine cannot tell)."""
+    token_ids: tuple[tuple[int, ...], ...] = field(default=(), compare=False)
+    """The generated token ids of each sample, where the engine has them (not kept in the cache)."""
 
     @property
     def text(self) -> str:

@@ -48,14 +48,14 @@ def test_sampling_settings_are_part_of_the_key(tmp_path):
 
 
 def test_more_samples_ask_only_for_the_missing_ones(tmp_path):
-    counter = iter(range(1000))
-    engine = ScriptedEngine(lambda p: [f"s{next(counter)}" for _ in range(8)])
+    engine = ScriptedEngine(lambda p: [f"s{k}" for k in range(8)])  # sample k is always "s{k}"
     cached = CachedEngine(engine, tmp_path / "c.sqlite")
     two = cached.generate([GenRequest("p", Sampling(temperature=1.0, n=2, seed=1))])[0]
     five = cached.generate([GenRequest("p", Sampling(temperature=1.0, n=5, seed=1))])[0]
-    assert five.texts[:2] == two.texts
-    assert engine.calls[1][0].sampling.n == 3
-    assert engine.calls[1][0].sampling.seed == 3, "a top-up shifts the seed so it does not repeat samples"
+    assert two.texts == ("s0", "s1")
+    assert five.texts == ("s0", "s1", "s2", "s3", "s4"), "a top-up continues the samples by index"
+    top_up = engine.calls[1][0]
+    assert (top_up.sampling.n, top_up.first_sample, top_up.sampling.seed) == (3, 2, 1)
 
 
 class _DiesAfterFirst:

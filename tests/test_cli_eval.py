@@ -73,7 +73,7 @@ def _run_cli(*args):
         (["--task", "gsm8k", "--method", "direct", "--engine", "vlm", "--data", "{data}"], "unknown engine 'vlm'; did you mean 'vllm'"),
         (["--task", "gsm8k", "--method", "direct", "--model", "m", "--data", "{missing}"], "file not found: {missing}"),
         (["--task", "gsm8k", "--method", "direct", "--model", "m", "--data", "{bad}"], "{bad}:2: malformed JSON"),
-        (["--task", "gsm8k", "--method", "direct", "--data", "{data}"], "the hf engine needs --model"),
+        (["--task", "gsm8k", "--method", "direct", "--engine", "openai", "--data", "{data}"], "the openai engine needs --model"),
         (["--task", "gsm8k", "--method", "direct", "--engine", "replay", "--replay", "{rec}", "--data", "{data}"],
          "no recording for prompt 'Q: Janet has 3 apples.\\nA: The answer (arabic numerals) is'"),
     ],

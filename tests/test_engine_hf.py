@@ -27,7 +27,7 @@ def test_small_token_budget_splits_batches_without_changing_outputs(tiny_model):
     big = HFEngine(str(tiny_model), device="cpu", progress=False)
     small = HFEngine(str(tiny_model), device="cpu", progress=False, max_batch_tokens=40)
     requests = [GenRequest(p, sampling) for p in PROMPTS]
-    assert len(small._batches(requests, [small._encode(p) for p in PROMPTS])) > 1
+    assert len(small._batches(requests, [small.encode(p) for p in PROMPTS])) > 1
     assert [c.texts for c in big.generate(requests)] == [c.texts for c in small.generate(requests)]
 
 
@@ -99,7 +99,7 @@ def test_chat_messages_go_through_the_chat_template(hf_engine):
 def test_identity_names_kind_model_and_a_local_fingerprint(hf_engine, tiny_model):
     assert hf_engine.identity.kind == "hf"
     assert hf_engine.identity.model == str(tiny_model)
-    assert hf_engine.identity.revision.startswith("local-")
+    assert hf_engine.identity.revision.startswith("sha256:")
     assert hf_engine.identity.settings == "float32"
 
 

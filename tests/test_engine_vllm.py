@@ -1,104 +1,116 @@
+"""The vllm engine against vLLM itself (its CPU build in CI) on SmolLM2-135M-Instruct."""
+
 from __future__ import annotations
 
-import importlib.util
+import sys
+from dataclasses import replace
 
 import pytest
 
-from promptkit.engines import make_engine
-from promptkit.engines.vllm import sampling_params_kwargs
+from promptkit.cli import main
+from promptkit.engines import CachedEngine, make_engine
+from promptkit.engines.vllm import VLLMEngine, sampling_params_kwargs
 from promptkit.errors import EngineUnavailable
 from promptkit.spec import VLLMEngineSpec
-from promptkit.types import Sampling
+from promptkit.types import GenRequest, Sampling
+
+PROMPTS = [
+    "Q: Tom has 3 apples and buys 4 more. How many apples does he have?\nA:",
+    'Take the last letters of each words in "Whitney Erika" and concatenate them.',
+    "The capital of France is",
+]
 
 
-def test_sampling_translates_to_vllm_params():
+def test_sampling_translates_to_one_sample_of_vllm_params():
     s = Sampling(max_tokens=7, temperature=0.7, top_p=0.9, n=3, stop=("Q:",), seed=5)
-    assert sampling_params_kwargs(s) == {
-        "n": 3,
-        "max_tokens": 7,
-        "temperature": 0.7,
-        "top_p": 0.9,
-        "stop": ["Q:"],
-        "seed": 5,
-    }
-    assert sampling_params_kwargs(Sampling())["stop"] is None
-
-
-@pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vLLM is installed here")
-def test_missing_vllm_names_the_extra():
-    with pytest.raises(EngineUnavailable, match=r"pip install 'promptkit\[vllm\]'"):
-        make_engine(VLLMEngineSpec(model="some/model"))
-
-
-class _FakeVLLM:
-    """A stand-in for the vllm module (not installable here): records how the engine drives it."""
-
-    def __init__(self):
-        self.llm_kwargs = None
-        self.generate_calls = []
-
-        fake = self
-
-        class SamplingParams:
-            def __init__(self, **kwargs):
-                self.kwargs = kwargs
-
-        class Output:
-            def __init__(self, text, reason, ids):
-                self.text, self.finish_reason, self.token_ids = text, reason, ids
-
-        class RequestOutput:
-            def __init__(self, prompt, n):
-                self.prompt_token_ids = [1, 2, 3]
-                self.outputs = [
-                    Output(f"{prompt[-3:]}#{k}", "length" if k else "stop", [7] * (k + 1)) for k in range(n)
-                ]
-
-        class Tokenizer:
-            def apply_chat_template(self, messages, add_generation_prompt, tokenize):
-                return "".join(f"<{m['role']}>{m['content']}" for m in messages) + "<assistant>"
-
-        class LLM:
-            def __init__(self, **kwargs):
-                fake.llm_kwargs = kwargs
-
-            def get_tokenizer(self):
-                return Tokenizer()
-
-            def generate(self, prompts, params, use_tqdm):
-                fake.generate_calls.append((prompts, params))
-                return [
-                    RequestOutput(p if isinstance(p, str) else p["prompt"], sp.kwargs["n"])
-                    for p, sp in zip(prompts, params)
-                ]
-
-        self.SamplingParams, self.LLM = SamplingParams, LLM
-
-
-def test_vllm_engine_sends_every_request_in_one_generate_call(monkeypatch):
-    import sys
-
-    from promptkit.types import GenRequest
-
-    fake = _FakeVLLM()
-    monkeypatch.setitem(sys.modules, "vllm", fake)
-    engine = make_engine(VLLMEngineSpec(model="org/model", tensor_parallel_size=2, engine_args={"max_model_len": 4096}))
-    assert fake.llm_kwargs == {
-        "model": "org/model", "revision": None, "dtype": "auto", "tensor_parallel_size": 2,
-        "enable_prefix_caching": True, "max_model_len": 4096,
+    assert sampling_params_kwargs(s, seed=11, max_tokens=6) == {
+        "n": 1, "max_tokens": 6, "temperature": 0.7, "top_p": 0.9, "stop": ["Q:"], "seed": 11,
     }  # fmt: skip
-    requests = [
-        GenRequest("Q: one", Sampling(max_tokens=5)),
-        GenRequest(({"role": "user", "content": "hi"},), Sampling(n=2, temperature=0.8, seed=3)),
-    ]
-    seen = []
-    out = engine.generate(requests, on_complete=lambda i, c: seen.append(i))
-    assert len(fake.generate_calls) == 1
-    prompts, params = fake.generate_calls[0]
-    assert prompts == ["Q: one", {"prompt": "<user>hi<assistant>"}]
-    assert [p.kwargs for p in params] == [sampling_params_kwargs(r.sampling) for r in requests]
-    assert out[0].texts == ("one#0",) and out[0].finish_reasons == ("stop",)
-    assert out[1].texts == ("nt>#0", "nt>#1") and out[1].finish_reasons == ("stop", "length")
-    assert out[1].sample_tokens == (1, 2) and out[1].prompt_tokens == 3
-    assert seen == [0, 1]
-    assert engine.identity.kind == "vllm" and engine.identity.model == "org/model"
+    greedy = sampling_params_kwargs(Sampling(), seed=11)
+    assert greedy["stop"] is None and greedy["seed"] is None
+
+
+def test_missing_vllm_is_a_one_line_error(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(sys.modules, "vllm", None)  # import vllm now fails, installed or not
+    with pytest.raises(EngineUnavailable, match=r"pip install 'promptkit\[vllm\]'"):
+        make_engine(VLLMEngineSpec())
+    data = tmp_path / "d.json"
+    data.write_text('{"examples": [{"question": "Take the last letters of \\"Ab Cd\\".", "answer": "bd"}]}')
+    code = main(["eval", "--task", "last_letters", "--method", "direct", "--engine", "vllm", "--data", str(data),
+                 "--no-cache", "--out", str(tmp_path / "out"), "--quiet"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "needs vLLM" in err
+
+
+def test_each_request_is_reported_as_it_finishes_in_input_order(vllm_engine):
+    requests = [GenRequest(p, Sampling(max_tokens=24, stop=("\n\n",))) for p in PROMPTS]
+    seen = {}
+    out = vllm_engine.generate(requests, on_complete=lambda i, c: seen.__setitem__(i, c))
+    assert [seen[i] for i in range(len(PROMPTS))] == out
+    assert sum(bool(c.text.strip()) for c in out) >= 2, "the real model writes something"
+    assert [c.prompt_tokens for c in out] == [len(vllm_engine.encode(p)) for p in PROMPTS]
+    assert [len(c.token_ids[0]) for c in out] == [c.sample_tokens[0] for c in out]
+    assert "\n\n" not in "".join(c.text for c in out)
+
+
+def test_chat_prompts_reach_vllm_as_the_templates_own_ids(vllm_engine, smol_hf):
+    messages = ({"role": "user", "content": "What is 2 + 3?"},)
+    ids = vllm_engine.encode(messages)
+    assert ids == smol_hf.encode(messages), "both engines feed the model the same ids"
+    assert ids[0] == 1 and ids[1] != 1, "one <|im_start|>, as the chat template writes it"
+    # The engine checks that vLLM's prompt_token_ids are exactly these ids, and fails otherwise.
+    out = vllm_engine.generate([GenRequest(messages, Sampling(max_tokens=8))])[0]
+    assert out.prompt_tokens == len(ids)
+
+
+def test_a_prompt_longer_than_the_window_is_an_error_before_anything_runs(vllm_engine):
+    from promptkit.errors import PromptkitError
+
+    with pytest.raises(PromptkitError, match=r"does not fit .*4096-token window"):
+        vllm_engine.generate([GenRequest("apples " * 5000)])
+
+
+def test_identity_is_exact_and_no_model_starts_before_a_request_needs_it(smollm2):
+    from promptkit.engines.model_files import BUILTIN_MODEL, folder_digest
+
+    engine = VLLMEngine(
+        BUILTIN_MODEL, dtype="float32", engine_args={"max_model_len": 2048, "gpu_memory_utilization": 0.1}
+    )
+    assert not engine.loaded
+    assert engine.identity.revision == "sha256:" + folder_digest(smollm2)
+    assert '"max_model_len": 2048' in engine.identity.settings and "gpu_memory" not in engine.identity.settings
+    assert engine.context_window == 2048 and engine.count_tokens("The capital of France is") > 3
+    assert not engine.loaded, "tokenizing and counting need no model"
+    other = VLLMEngine(BUILTIN_MODEL, dtype="bfloat16", engine_args={"max_model_len": 2048})
+    assert other.identity.key() != engine.identity.key()
+
+
+def test_a_cached_run_never_starts_vllm(vllm_engine, tmp_path):
+    from tests_support import VLLM_ARGS
+
+    from promptkit.engines.model_files import BUILTIN_MODEL
+
+    requests = [GenRequest(p, Sampling(max_tokens=8)) for p in PROMPTS]
+    first = CachedEngine(vllm_engine, tmp_path / "c.sqlite").generate(requests)
+    fresh = VLLMEngine(BUILTIN_MODEL, dtype="float32", engine_args=VLLM_ARGS, progress=False)
+    cached = CachedEngine(fresh, tmp_path / "c.sqlite")
+    assert cached.generate(requests) == first
+    assert cached.stats.hits == 3 and cached.stats.model_calls == 0
+    assert not fresh.loaded
+
+
+@pytest.mark.parametrize("engine_fixture", ["smol_hf", "vllm_engine"])
+def test_samples_depend_only_on_seed_prompt_and_index(request, engine_fixture, tmp_path):
+    engine = request.getfixturevalue(engine_fixture)
+    sampling = Sampling(max_tokens=12, temperature=0.7, n=5, seed=3)
+    target = GenRequest(PROMPTS[0], sampling)
+    others = [GenRequest(f"Q: What is {k} plus {k + 1}?\nA:", sampling) for k in range(15)]
+    alone = engine.generate([target])[0].texts
+    assert len(set(alone)) > 1, "samples at temperature 0.7 should differ"
+    in_batch = engine.generate([*others[:7], target, *others[7:]])[7].texts
+    assert in_batch == alone, "a batch of 16 must not change the samples"
+    cached = CachedEngine(engine, tmp_path / "c.sqlite")
+    cached.generate([replace(target, sampling=replace(sampling, n=2))])  # a run cut short after 2 samples
+    assert cached.generate([target])[0].texts == alone, "a resume tops up with the same samples"
+    reseeded = engine.generate([GenRequest(PROMPTS[0], replace(sampling, seed=4))])[0].texts
+    assert reseeded != alone

@@ -31,6 +31,7 @@ def _build(spec, progress: bool) -> Engine:
             dtype=spec.dtype,
             tensor_parallel_size=spec.tensor_parallel_size,
             engine_args=spec.engine_args,
+            progress=progress,
         )
     if spec.kind == "replay":
         return ReplayEngine(spec.path)

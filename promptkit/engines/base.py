@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from ..types import Completion, GenRequest, Prompt
+from ..types import Completion, GenRequest, Prompt, prompt_key
 
 OnComplete = Callable[[int, Completion], None]
 """Called with (request index, completion) as soon as a request is finished, e.g. to persist it."""
@@ -36,12 +38,29 @@ class Engine(Protocol):
 
 @runtime_checkable
 class TokenCounter(Protocol):
-    """Optional ability: count tokens as the engine's own tokenizer does (chat template included)."""
+    """Optional ability: the exact ids the model is fed for a prompt (chat template included)."""
+
+    def encode(self, prompt: Prompt) -> list[int]: ...
 
     def count_tokens(self, prompt: Prompt) -> int: ...
 
     @property
     def context_window(self) -> int: ...
+
+
+def sample_seed(seed: int | None, prompt: Prompt, index: int) -> int:
+    """The seed of one sample: a function of (seed, prompt, sample index) and nothing else.
+
+    So a request's samples do not depend on the other requests in its batch, on --limit, on the
+    batch size or on a resume from the cache. No seed means seed 0: runs are reproducible by default.
+    """
+    blob = json.dumps([0 if seed is None else seed, prompt_key(prompt), index], ensure_ascii=False)
+    return int.from_bytes(hashlib.sha256(blob.encode("utf-8")).digest()[:8], "big") >> 1  # 63 bits
+
+
+def sample_seeds(request: GenRequest) -> list[int]:
+    first = request.first_sample
+    return [sample_seed(request.sampling.seed, request.prompt, k) for k in range(first, first + request.sampling.n)]
 
 
 def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..types import Completion, GenRequest, prompt_key
 from .base import Engine, OnComplete
+from .model_files import state_dir
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS generations (
@@ -32,17 +33,21 @@ CREATE TABLE IF NOT EXISTS generations (
 
 
 def default_cache_path() -> Path:
-    """$PROMPTKIT_CACHE, else the user's cache folder (XDG_CACHE_HOME or ~/.cache)."""
+    """$PROMPTKIT_CACHE, else generations.sqlite in promptkit's folder (PROMPTKIT_HOME, or ~/.cache/promptkit)."""
     if env := os.environ.get("PROMPTKIT_CACHE"):
         return Path(env)
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "promptkit" / "generations.sqlite"
+    return state_dir() / "generations.sqlite"
 
 
 @dataclass
 class CacheStats:
+    """Requests served from the file vs. sent on; what the model itself was asked and generated."""
+
     hits: int = 0
     misses: int = 0
+    model_calls: int = 0
+    generated_tokens: int = 0
+    served_tokens: int = 0
 
 
 class CachedEngine:
@@ -82,6 +87,7 @@ class CachedEngine:
             if len(rows) == requests[i].sampling.n:
                 results[i] = _merge(rows)
                 self.stats.hits += 1
+                self.stats.served_tokens += results[i].completion_tokens
                 if on_complete:
                     on_complete(i, results[i])
             else:
@@ -89,16 +95,18 @@ class CachedEngine:
         if not todo:
             return results  # type: ignore[return-value]
         self.stats.misses += len(todo)
-        # Only the missing samples are asked for; a top-up shifts the seed so it does not repeat them.
+        self.stats.model_calls += 1
+        # Only the missing samples are asked for, by index: sample k is the same whenever it is made.
         asks = []
         for i in todo:
             have, sampling = len(stored[i]), requests[i].sampling
-            seed = sampling.seed + have if (sampling.seed is not None and have) else sampling.seed
-            asks.append(replace(requests[i], sampling=replace(sampling, n=sampling.n - have, seed=seed)))
+            asks.append(replace(requests[i], sampling=replace(sampling, n=sampling.n - have), first_sample=have))
 
         def store(j: int, completion: Completion) -> None:
             i = todo[j]
             self._save(keys[i], len(stored[i]), completion)
+            self.stats.generated_tokens += completion.completion_tokens
+            self.stats.served_tokens += sum(r[3] for r in stored[i])
             results[i] = _merge([*stored[i], *_rows(completion)])
             if on_complete:
                 on_complete(i, results[i])

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
-from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
+from transformers import (
+    AutoModelForCausalLM,
+    LogitsProcessor,
+    LogitsProcessorList,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
 from transformers.utils import logging as hf_logging
 
-from ..errors import EngineUnavailable, PromptkitError
+from ..errors import EngineUnavailable
 from ..types import Completion, GenRequest, Prompt, Sampling
-from .base import EngineIdentity, OnComplete, cut_at_stop
+from .base import EngineIdentity, OnComplete, cut_at_stop, sample_seeds
+from .model_files import is_gguf, local_model, model_revision, require_gguf
+from .tokenization import Tokenization
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -22,6 +29,9 @@ class HFEngine:
     """transformers generate() over length-sorted, left-padded batches capped by a token budget.
 
     max_batch_tokens caps rows x (longest prompt + max_tokens) per batch, which bounds the KV cache.
+    The weights load on the first request that reaches the engine: a run served from the cache never
+    loads them. Each sampled row draws from its own generator, seeded from (seed, prompt, sample
+    index), so a sample does not depend on what else shares its batch.
     """
 
     def __init__(
@@ -41,75 +51,91 @@ class HFEngine:
             dtype = "bfloat16" if self.device.startswith("cuda") else "float32"
         if dtype not in _DTYPES:
             raise EngineUnavailable(f"unknown dtype {dtype!r} (known: {', '.join(_DTYPES)}, auto)")
+        self.dtype = dtype
+        self.progress = progress
+        self.revision = revision
+        self.trust_remote_code = trust_remote_code
         if not progress:
             # transformers' own loading bars have no per-call switch; --quiet means quiet.
             hf_logging.disable_progress_bar()
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(
-                model, revision=revision, trust_remote_code=trust_remote_code
-            )
-            self.model = AutoModelForCausalLM.from_pretrained(
-                model, revision=revision, dtype=_DTYPES[dtype], trust_remote_code=trust_remote_code
-            )
-        except OSError as exc:
-            raise EngineUnavailable(f"cannot load model {model!r}: {str(exc).splitlines()[0]}") from None
-        self.model.to(self.device).eval()
-        self.tokenizer.padding_side = "left"
-        self.pad_id = (
-            self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
-        )
-        self.eos_ids = _eos_ids(self.model, self.tokenizer)
+        source = local_model(model, progress)
+        gguf_file = None
+        if is_gguf(source):
+            require_gguf()
+            source, gguf_file = str(Path(source).parent), Path(source).name
+        elif not Path(source).exists() and ("/" not in model or model.startswith((".", "/"))):
+            raise EngineUnavailable(f"cannot load model {model!r}: no such folder or file, and not a hub id")
+        self.source, self.gguf_file = source, gguf_file
+        self.tokens = Tokenization(source, revision=revision, gguf_file=gguf_file, trust_remote_code=trust_remote_code)
         self.max_batch_tokens = max_batch_tokens
         self.max_batch_size = max_batch_size
-        self.progress = progress
-        self.identity = EngineIdentity("hf", model, _revision(model, revision, self.model), dtype)
+        revision_id = model_revision(str(Path(source) / gguf_file) if gguf_file else source, revision)
+        self.identity = EngineIdentity("hf", model, revision_id, dtype)
+        self._model = None
+
+    # -- loading --------------------------------------------------------------------------------
+    @property
+    def model(self):
+        if self._model is None:
+            kwargs = {
+                "revision": self.revision,
+                "dtype": _DTYPES[self.dtype],
+                "trust_remote_code": self.trust_remote_code,
+            }
+            if self.gguf_file:
+                kwargs["gguf_file"] = self.gguf_file
+            try:
+                model = AutoModelForCausalLM.from_pretrained(self.source, **kwargs)
+            except OSError as exc:
+                raise EngineUnavailable(
+                    f"cannot load model {self.identity.model!r}: {str(exc).splitlines()[0]}"
+                ) from None
+            self._model = model.to(self.device).eval()
+            self._eos = _eos_ids(self._model, self.tokenizer)
+        return self._model
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def tokenizer(self):
+        return self.tokens.tokenizer
 
     # -- optional abilities -------------------------------------------------------------------
     @property
     def context_window(self) -> int:
-        return int(getattr(self.model.config, "max_position_embeddings", 0) or self.tokenizer.model_max_length)
+        return self.tokens.context_window
+
+    def encode(self, prompt: Prompt) -> list[int]:
+        return self.tokens.encode(prompt)
 
     def count_tokens(self, prompt: Prompt) -> int:
-        return len(self._encode(prompt))
+        return len(self.tokens.encode(prompt))
 
     def render_chat(self, messages: Prompt) -> str:
-        return self.tokenizer.apply_chat_template(
-            [dict(m) for m in messages], add_generation_prompt=True, tokenize=False
-        )
+        return self.tokens.render_chat(messages)
 
     # -- generation -----------------------------------------------------------------------------
-    def _encode(self, prompt: Prompt) -> list[int]:
-        if isinstance(prompt, str):
-            return self.tokenizer(prompt)["input_ids"]
-        # The chat template already carries the special tokens it wants.
-        return self.tokenizer(self.render_chat(prompt), add_special_tokens=False)["input_ids"]
-
     def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
-        encoded = [self._encode(r.prompt) for r in requests]
-        self._check_window(requests, encoded)
+        encoded = [self.encode(r.prompt) for r in requests]
+        self.tokens.check_fits(list(requests), encoded, self.identity.model)
         results: list[Completion | None] = [None] * len(requests)
         with tqdm(
             total=len(requests), desc="generate", unit="req", disable=None if self.progress else True, leave=False
         ) as bar:
-            for batch in self._batches(requests, encoded):
-                sampling = requests[batch[0]].sampling
-                for i, completion in zip(batch, self._run_batch([encoded[i] for i in batch], sampling)):
-                    results[i] = completion
-                    if on_complete:
-                        on_complete(i, completion)
-                bar.update(len(batch))
-        return results  # type: ignore[return-value]
 
-    def _check_window(self, requests: Sequence[GenRequest], encoded: list[list[int]]) -> None:
-        """A prompt that fills the window is an error before anything runs: never a silent truncation."""
-        window = self.context_window
-        for r, ids in zip(requests, encoded):
-            if len(ids) >= window:
-                start = r.prompt if isinstance(r.prompt, str) else str(r.prompt[-1]["content"])
-                raise PromptkitError(
-                    f"a prompt of {len(ids)} tokens does not fit {self.identity.model}'s {window}-token window "
-                    f"(it starts {start[:60]!r})"
+            def done(i: int, completion: Completion) -> None:
+                results[i] = completion
+                bar.update(1)
+                if on_complete:
+                    on_complete(i, completion)
+
+            for batch in self._batches(requests, encoded):
+                self._run_batch(
+                    [requests[i] for i in batch], [encoded[i] for i in batch], lambda j, c, b=batch: done(b[j], c)
                 )
+        return results  # type: ignore[return-value]
 
     def _batches(self, requests: Sequence[GenRequest], encoded: list[list[int]]) -> list[list[int]]:
         """Same sampling settings per batch; longest first; rows x padded length under the budget."""
@@ -136,91 +162,149 @@ class HFEngine:
         return batches
 
     @torch.inference_mode()
-    def _run_batch(self, prompts: list[list[int]], sampling: Sampling) -> list[Completion]:
-        width = max(len(p) for p in prompts)
-        ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(prompts), width), dtype=torch.long)
-        for row, p in enumerate(prompts):
-            ids[row, width - len(p) :] = torch.tensor(p, dtype=torch.long)
-            mask[row, width - len(p) :] = 1
+    def _run_batch(self, requests: list[GenRequest], prompts: list[list[int]], report: OnComplete) -> None:
+        """Generate one batch; each request is reported the moment its last row ends."""
+        model, window = self.model, self.context_window
+        sampling = requests[0].sampling
         # Greedy samples are identical, so one row per request is generated and repeated.
         rows_each = 1 if sampling.greedy else sampling.n
+        row_prompts = [p for p in prompts for _ in range(rows_each)]
+        width = max(len(p) for p in prompts)
+        ids = torch.full((len(row_prompts), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(row_prompts), width), dtype=torch.long)
+        for row, p in enumerate(row_prompts):
+            ids[row, width - len(p) :] = torch.tensor(p, dtype=torch.long)
+            mask[row, width - len(p) :] = 1
         # Each row stops where its own prompt plus generation reaches the window (finish reason: length).
-        room = [min(sampling.max_tokens, self.context_window - len(p)) for p in prompts for _ in range(rows_each)]
-        tracker = _FinishTracker(self.tokenizer, sampling.stop, self.eos_ids, room, width)
-        kwargs = dict(
+        room = [min(sampling.max_tokens, window - len(p)) for p in row_prompts]
+        seeds = [] if sampling.greedy else [s for r in requests for s in sample_seeds(r)]
+        rows_left = [rows_each] * len(requests)
+        finished: dict[int, tuple[list[int], str]] = {}
+
+        def row_done(row: int, tokens: list[int]) -> None:
+            finished[row] = self._finish(tokens, sampling)
+            r = row // rows_each
+            rows_left[r] -= 1
+            if rows_left[r] == 0:
+                report(
+                    r,
+                    self._completion(
+                        prompts[r], [finished[k] for k in range(r * rows_each, (r + 1) * rows_each)], sampling
+                    ),
+                )
+
+        tracker = _FinishTracker(self.tokenizer, sampling.stop, self.eos_ids, room, width, row_done)
+        processors = LogitsProcessorList([_RowSampler(sampling, seeds, self.device)] if seeds else [])
+        model.generate(
+            input_ids=ids.to(self.device),
+            attention_mask=mask.to(self.device),
             max_new_tokens=max(room),
-            do_sample=not sampling.greedy,
-            num_return_sequences=rows_each,
+            do_sample=False,  # sampled rows are drawn by _RowSampler, each from its own generator
+            temperature=None,
+            top_p=None,
+            top_k=None,
             pad_token_id=self.pad_id,
             eos_token_id=self.eos_ids or None,
             stopping_criteria=StoppingCriteriaList([tracker]),
+            logits_processor=processors,
         )
-        if not sampling.greedy:
-            kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=0)
-        else:
-            kwargs.update(temperature=None, top_p=None, top_k=None)
-        if sampling.seed is not None:
-            torch.manual_seed(sampling.seed)
-        out = self.model.generate(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), **kwargs).cpu()
-        completions = []
-        for r, prompt in enumerate(prompts):
-            texts, reasons, counts = [], [], []
-            for row in range(r * rows_each, (r + 1) * rows_each):
-                length = tracker.length(row, out.shape[1] - width)
-                tokens = out[row, width : width + length].tolist()
-                text, hit_stop = cut_at_stop(self.tokenizer.decode(tokens, skip_special_tokens=True), sampling.stop)
-                ended = hit_stop or (bool(tokens) and tokens[-1] in self.eos_ids)
-                texts.append(text)
-                reasons.append("stop" if ended else "length")
-                counts.append(length)
-            k = 1 if rows_each == sampling.n else sampling.n
-            completions.append(
-                Completion(
-                    tuple(texts * k), tuple(reasons * k), prompt_tokens=len(prompt), sample_tokens=tuple(counts * k)
-                )
-            )
-        return completions
+        tracker.flush()
+
+    @property
+    def pad_id(self) -> int:
+        tok = self.tokenizer
+        return tok.pad_token_id if tok.pad_token_id is not None else (self.eos_ids[0] if self.eos_ids else 0)
+
+    @property
+    def eos_ids(self) -> list[int]:
+        self.model  # noqa: B018 (the generation config comes with the weights)
+        return self._eos
+
+    def _finish(self, tokens: list[int], sampling: Sampling) -> tuple[list[int], str, str]:
+        text, hit_stop = cut_at_stop(self.tokenizer.decode(tokens, skip_special_tokens=True), sampling.stop)
+        ended = hit_stop or (bool(tokens) and tokens[-1] in self.eos_ids)
+        return tokens, text, "stop" if ended else "length"
+
+    @staticmethod
+    def _completion(prompt: list[int], rows: list[tuple[list[int], str, str]], sampling: Sampling) -> Completion:
+        k = sampling.n // len(rows)  # greedy: the one row stands for every sample
+        return Completion(
+            texts=tuple(text for _, text, _ in rows) * k,
+            finish_reasons=tuple(reason for _, _, reason in rows) * k,  # type: ignore[arg-type]
+            prompt_tokens=len(prompt),
+            sample_tokens=tuple(len(tokens) for tokens, _, _ in rows) * k,
+            token_ids=tuple(tuple(tokens) for tokens, _, _ in rows) * k,
+        )
+
+
+class _RowSampler(LogitsProcessor):
+    """Draws each sampled row's next token from that row's own generator (temperature, then top-p).
+
+    The token is forced by leaving it the only finite score, so generate's greedy step picks it.
+    """
+
+    def __init__(self, sampling: Sampling, seeds: list[int], device: str) -> None:
+        self.temperature = sampling.temperature
+        self.top_p = sampling.top_p
+        self.generators = [torch.Generator(device=device).manual_seed(s) for s in seeds]
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        probs = torch.softmax(scores.float() / self.temperature, dim=-1)
+        if self.top_p < 1.0:
+            ordered, order = probs.sort(dim=-1, descending=True)
+            outside = ordered.cumsum(dim=-1) - ordered > self.top_p  # keeps the token that crosses top_p
+            probs = probs.scatter(-1, order, ordered.masked_fill(outside, 0.0))
+        chosen = torch.stack([torch.multinomial(probs[row], 1, generator=g) for row, g in enumerate(self.generators)])
+        forced = torch.full_like(scores, float("-inf"))
+        return forced.scatter(-1, chosen, 0.0)
 
 
 class _FinishTracker(StoppingCriteria):
-    """Stops each row at EOS or at a stop string, and remembers how many tokens it generated.
+    """Stops each row at EOS, at a stop string or at its room, and reports it at once.
 
     Only the tail of the generated text is decoded each step, so the cost does not grow with length.
     """
 
-    def __init__(
-        self, tokenizer, stops: tuple[str, ...], eos_ids: list[int], room: list[int], prompt_width: int
-    ) -> None:
+    def __init__(self, tokenizer, stops: tuple[str, ...], eos_ids: list[int], room: list[int], prompt_width: int,
+                 on_row_done: Callable[[int, list[int]], None]) -> None:  # fmt: skip
         self.tokenizer = tokenizer
         self.stops = [s for s in stops if s]
         self.window = max((len(s) for s in self.stops), default=0) + 2
         self.eos = torch.tensor(eos_ids or [-1])
         self.prompt_width = prompt_width
         self.room = room
-        self.done_at = [0] * len(room)
+        self.on_row_done = on_row_done
+        self.done = [False] * len(room)
+        self.last_ids: torch.Tensor | None = None
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs) -> torch.BoolTensor:
         generated = input_ids.shape[1] - self.prompt_width
         last = input_ids[:, -1].cpu()
         is_eos = torch.isin(last, self.eos)
-        done = torch.zeros(input_ids.shape[0], dtype=torch.bool)
         tails = input_ids[:, -min(self.window, generated) :].cpu().tolist() if self.stops else None
+        self.last_ids = input_ids
         for row in range(input_ids.shape[0]):
-            if self.done_at[row]:
-                done[row] = True
+            if self.done[row]:
                 continue
             hit = bool(is_eos[row])
             if not hit and tails is not None:
                 tail = self.tokenizer.decode(tails[row], skip_special_tokens=True)
                 hit = any(s in tail for s in self.stops)
             if hit or generated >= self.room[row]:
-                self.done_at[row] = generated
-                done[row] = True
-        return done.to(input_ids.device)
+                self._report(row, input_ids, generated)
+        return torch.tensor(self.done, dtype=torch.bool, device=input_ids.device)
 
-    def length(self, row: int, generated: int) -> int:
-        return self.done_at[row] or generated
+    def _report(self, row: int, input_ids: torch.Tensor, generated: int) -> None:
+        self.done[row] = True
+        self.on_row_done(row, input_ids[row, self.prompt_width : self.prompt_width + generated].tolist())
+
+    def flush(self) -> None:
+        """Rows generate() ended without asking us (it stops when every row is done or at max length)."""
+        if self.last_ids is None:
+            return
+        for row in range(len(self.done)):
+            if not self.done[row]:
+                self._report(row, self.last_ids, self.last_ids.shape[1] - self.prompt_width)
 
 
 def _eos_ids(model, tokenizer) -> list[int]:
@@ -230,16 +314,3 @@ def _eos_ids(model, tokenizer) -> list[int]:
     if eos is None:
         return []
     return list(eos) if isinstance(eos, (list, tuple)) else [int(eos)]
-
-
-def _revision(model: str, revision: str | None, loaded) -> str:
-    """A hub commit when known; for a local folder, a fingerprint of its files so a changed model is a new identity."""
-    path = Path(model)
-    if path.is_dir():
-        h = hashlib.sha256()
-        for f in sorted(path.iterdir()):
-            if f.is_file():
-                stat = f.stat()
-                h.update(f"{f.name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
-        return "local-" + h.hexdigest()[:16]
-    return getattr(loaded.config, "_commit_hash", None) or revision or "main"

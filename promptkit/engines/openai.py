@@ -2,7 +2,9 @@
 
 Built on the official `openai` client: its retries back off exponentially on rate limits, timeouts,
 connection errors and 5xx. Requests run concurrently up to a bound; each finished request is
-reported at once, so the cache keeps it even if the server goes down later.
+reported at once, so the cache keeps it even if the server goes down later. Each sample of a
+sampled request is its own call (n = 1) with a seed drawn from (seed, prompt, sample index), so
+samples do not depend on batching, and servers that ignore `n` give every sample asked for.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from tqdm.auto import tqdm
 
 from ..errors import EngineUnavailable
 from ..types import Completion, GenRequest, Sampling
-from .base import EngineIdentity, OnComplete, cut_at_stop
+from .base import EngineIdentity, OnComplete, cut_at_stop, sample_seeds
 
 
 def request_body(sampling: Sampling, n: int, seed: int | None) -> dict[str, Any]:
@@ -107,35 +109,39 @@ class OpenAIEngine:
         return results  # type: ignore[return-value]
 
     async def _complete(self, client, request: GenRequest) -> Completion:
-        """One request; servers that ignore `n` (transformers serve) are asked again for the rest."""
+        """One request: one call per distinct sample, each sampled one with its own (seed, prompt, index) seed."""
         s = request.sampling
-        texts: list[str] = []
-        reasons: list[str] = []
-        prompt_tokens = completion_tokens = 0
-        while len(texts) < s.n:
-            seed = s.seed + len(texts) if (s.seed is not None and texts) else s.seed
-            body = request_body(s, s.n - len(texts), seed)
-            if isinstance(request.prompt, str):
-                response = await client.completions.create(model=self.model, prompt=request.prompt, **body)
-                choices = [(c.text, c.finish_reason) for c in sorted(response.choices, key=lambda c: c.index)]
-            else:
-                messages = [dict(m) for m in request.prompt]
-                response = await client.chat.completions.create(model=self.model, messages=messages, **body)
-                choices = [
-                    (c.message.content or "", c.finish_reason) for c in sorted(response.choices, key=lambda c: c.index)
-                ]
-            if not choices:
-                raise EngineUnavailable(f"the server at {self.base_url} returned no choices")
-            for text, reason in choices[: s.n - len(texts)]:
-                cut, hit = cut_at_stop(text, s.stop)
-                texts.append(cut)
-                reasons.append("length" if reason == "length" and not hit else "stop")
-            if response.usage:
-                prompt_tokens = response.usage.prompt_tokens
-                completion_tokens += response.usage.completion_tokens
-        # Usage is per response, not per choice: the total sits on the first sample.
-        sample_tokens = (completion_tokens,) + (0,) * (len(texts) - 1)
-        return Completion(tuple(texts), tuple(reasons), prompt_tokens, sample_tokens)  # type: ignore[arg-type]
+        seeds = [None] if s.greedy else sample_seeds(request)  # greedy samples are all the same one
+        samples = await asyncio.gather(*(self._sample(client, request, seed) for seed in seeds))
+        k = s.n // len(samples)
+        return Completion(
+            texts=tuple(text for text, _, _, _ in samples) * k,
+            finish_reasons=tuple(reason for _, reason, _, _ in samples) * k,  # type: ignore[arg-type]
+            prompt_tokens=samples[0][2],
+            sample_tokens=tuple(tokens for _, _, _, tokens in samples) * k,
+        )
+
+    async def _sample(self, client, request: GenRequest, seed: int | None) -> tuple[str, str, int, int]:
+        s = request.sampling
+        body = request_body(s, 1, seed)
+        if isinstance(request.prompt, str):
+            response = await client.completions.create(model=self.model, prompt=request.prompt, **body)
+            choices = [(c.text, c.finish_reason) for c in response.choices]
+        else:
+            messages = [dict(m) for m in request.prompt]
+            response = await client.chat.completions.create(model=self.model, messages=messages, **body)
+            choices = [(c.message.content or "", c.finish_reason) for c in response.choices]
+        if not choices:
+            raise EngineUnavailable(f"the server at {self.base_url} returned no choices")
+        text, reason = choices[0]
+        cut, hit = cut_at_stop(text, s.stop)
+        usage = response.usage
+        return (
+            cut,
+            "length" if reason == "length" and not hit else "stop",
+            usage.prompt_tokens if usage else 0,
+            usage.completion_tokens if usage else 0,
+        )
 
     def _explain(self, error: BaseException, done: int, total: int) -> BaseException:
         import openai

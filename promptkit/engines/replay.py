@@ -38,11 +38,12 @@ class ReplayEngine:
             recorded = self._records.get(text)
             if recorded is None:
                 raise ReplayMiss(self._miss_message(text))
-            if len(recorded) < req.sampling.n:
+            last = req.first_sample + req.sampling.n
+            if len(recorded) < last:
                 raise ReplayMiss(
-                    f"{self.path}: asked for {req.sampling.n} samples, the recording has {len(recorded)} for prompt {text[:60]!r}"
+                    f"{self.path}: asked for {last} samples, the recording has {len(recorded)} for prompt {text[:60]!r}"
                 )
-            cut = [cut_at_stop(t, req.sampling.stop) for t in recorded[: req.sampling.n]]
+            cut = [cut_at_stop(t, req.sampling.stop) for t in recorded[req.first_sample : last]]
             completion = Completion(
                 texts=tuple(t for t, _ in cut),
                 finish_reasons=tuple("stop" for _ in cut),

@@ -11,7 +11,10 @@ Script = Callable[[Prompt], "str | Sequence[str]"]
 
 
 class ScriptedEngine:
-    """Answers each prompt with script(prompt); records every call it receives."""
+    """Answers each prompt with script(prompt); records every call it receives.
+
+    A script that returns a list gives sample k the list's k-th item.
+    """
 
     def __init__(self, script: Script, name: str = "scripted") -> None:
         self.script = script
@@ -23,7 +26,8 @@ class ScriptedEngine:
         results = []
         for i, r in enumerate(requests):
             answer = self.script(r.prompt)
-            texts = [answer] * r.sampling.n if isinstance(answer, str) else list(answer)[: r.sampling.n]
+            first = r.first_sample
+            texts = [answer] * r.sampling.n if isinstance(answer, str) else list(answer)[first : first + r.sampling.n]
             cut = [cut_at_stop(t, r.sampling.stop) for t in texts]
             completion = Completion(
                 texts=tuple(t for t, _ in cut),

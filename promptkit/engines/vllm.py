@@ -1,24 +1,45 @@
-"""vLLM in-process: every request in one generate() call, prefix caching on."""
+"""vLLM in-process, driven request by request: its own step loop, token ids in, each request out as it ends.
+
+- promptkit tokenizes (chat template included) and hands vLLM the ids, so what packing counts is
+  exactly what the model is fed, and a template that writes BOS never gets a second one.
+- Every sample of a sampled request is its own vLLM request (n = 1) with a seed drawn from
+  (seed, prompt, sample index): a sample does not depend on what else is in flight. Prefix caching
+  shares the prompt's KV cache between them.
+- The engine starts on the first request that reaches it: a run served from the cache never starts it.
+"""
 
 from __future__ import annotations
 
+import itertools
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from tqdm.auto import tqdm
+
 from ..errors import EngineUnavailable
 from ..types import Completion, GenRequest, Prompt, Sampling
-from .base import EngineIdentity, OnComplete
+from .base import EngineIdentity, OnComplete, sample_seeds
+from .model_files import is_gguf, local_model, model_revision
+from .tokenization import Tokenization
+
+# Engine arguments that size memory or the scheduler only; every other one is part of the identity.
+_RESOURCE_ARGS = frozenset(
+    {"gpu_memory_utilization", "kv_cache_memory_bytes", "swap_space", "disable_log_stats", "max_num_seqs"}
+)
 
 
-def sampling_params_kwargs(sampling: Sampling) -> dict[str, Any]:
-    """Our Sampling as vllm.SamplingParams keyword arguments."""
+def sampling_params_kwargs(
+    sampling: Sampling, seed: int | None = None, max_tokens: int | None = None
+) -> dict[str, Any]:
+    """One sample of our Sampling as vllm.SamplingParams keyword arguments."""
     return {
-        "n": sampling.n,
-        "max_tokens": sampling.max_tokens,
+        "n": 1,
+        "max_tokens": max_tokens or sampling.max_tokens,
         "temperature": sampling.temperature,
         "top_p": sampling.top_p,
         "stop": list(sampling.stop) or None,
-        "seed": sampling.seed,
+        "seed": None if sampling.greedy else seed,
     }
 
 
@@ -27,7 +48,8 @@ def _import_vllm():
         import vllm
     except ImportError:
         raise EngineUnavailable(
-            "the vllm engine needs vLLM, which is not installed: pip install 'promptkit[vllm]'"
+            "the vllm engine needs vLLM, which is not installed: pip install 'promptkit[vllm]' "
+            "(on a CPU: see the README for vLLM's CPU build)"
         ) from None
     return vllm
 
@@ -41,43 +63,132 @@ class VLLMEngine:
         dtype: str = "auto",
         tensor_parallel_size: int = 1,
         engine_args: Mapping[str, Any] | None = None,
+        progress: bool = True,
     ) -> None:
-        vllm = _import_vllm()
-        self._vllm = vllm
-        args = {"enable_prefix_caching": True, **(engine_args or {})}
-        self.llm = vllm.LLM(
-            model=model, revision=revision, dtype=dtype, tensor_parallel_size=tensor_parallel_size, **args
+        self._vllm = _import_vllm()
+        source = local_model(model, progress)
+        if is_gguf(source):
+            raise EngineUnavailable(
+                f"{model}: the vllm engine takes a model folder or hub id; run GGUF files with --engine hf"
+            )
+        self.source = source
+        self.revision = revision
+        self.args = {
+            "model": source,
+            "revision": revision,
+            "dtype": dtype,
+            "tensor_parallel_size": tensor_parallel_size,
+            "enable_prefix_caching": True,
+            **(engine_args or {}),
+        }
+        self.progress = progress
+        self.tokens = Tokenization(
+            source,
+            revision=revision,
+            trust_remote_code=bool(self.args.get("trust_remote_code")),
+            max_model_len=self.args.get("max_model_len"),
         )
-        self.tokenizer = self.llm.get_tokenizer()
-        self.identity = EngineIdentity("vllm", model, revision or "main", dtype)
+        settings = {k: v for k, v in self.args.items() if k not in _RESOURCE_ARGS and k not in ("model", "revision")}
+        self.identity = EngineIdentity(
+            "vllm", model, model_revision(source, revision), json.dumps(settings, sort_keys=True, default=str)
+        )
+        self._llm = None
+        self._ids = itertools.count()
 
     @property
-    def context_window(self) -> int:
-        return int(self.llm.llm_engine.model_config.max_model_len)
+    def engine(self):
+        """vLLM's LLMEngine (started on first use), driven by our own step loop."""
+        if self._llm is None:
+            try:
+                self._llm = self._vllm.LLM(**self.args)
+            except (OSError, ValueError, TypeError) as exc:
+                message = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+                raise EngineUnavailable(f"vLLM cannot start {self.identity.model!r}: {message}") from None
+        return self._llm.llm_engine
 
-    def render_chat(self, messages: Prompt) -> str:
-        return self.tokenizer.apply_chat_template(
-            [dict(m) for m in messages], add_generation_prompt=True, tokenize=False
-        )
+    @property
+    def loaded(self) -> bool:
+        return self._llm is not None
+
+    def close(self) -> None:
+        """Stop the engine (and its processes) and free its memory; the next request starts it again."""
+        if self._llm is not None:
+            self._llm.llm_engine.engine_core.shutdown()
+            self._llm = None
+
+    # -- optional abilities -------------------------------------------------------------------
+    @property
+    def context_window(self) -> int:
+        if self._llm is not None:
+            return int(self._llm.llm_engine.model_config.max_model_len)
+        return self.tokens.context_window
+
+    def encode(self, prompt: Prompt) -> list[int]:
+        return self.tokens.encode(prompt)
 
     def count_tokens(self, prompt: Prompt) -> int:
-        if isinstance(prompt, str):
-            return len(self.tokenizer(prompt)["input_ids"])
-        return len(self.tokenizer(self.render_chat(prompt), add_special_tokens=False)["input_ids"])
+        return len(self.tokens.encode(prompt))
 
+    def render_chat(self, messages: Prompt) -> str:
+        return self.tokens.render_chat(messages)
+
+    # -- generation -----------------------------------------------------------------------------
     def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
-        prompts = [r.prompt if isinstance(r.prompt, str) else {"prompt": self.render_chat(r.prompt)} for r in requests]
-        params = [self._vllm.SamplingParams(**sampling_params_kwargs(r.sampling)) for r in requests]
-        outputs = self.llm.generate(prompts, params, use_tqdm=True)
-        results = []
-        for i, out in enumerate(outputs):
-            completion = Completion(
-                texts=tuple(o.text for o in out.outputs),
-                finish_reasons=tuple("length" if o.finish_reason == "length" else "stop" for o in out.outputs),
-                prompt_tokens=len(out.prompt_token_ids or ()),
-                sample_tokens=tuple(len(o.token_ids) for o in out.outputs),
-            )
-            results.append(completion)
-            if on_complete:
-                on_complete(i, completion)
-        return results
+        from vllm.inputs import TokensPrompt
+        from vllm.sampling_params import RequestOutputKind
+
+        encoded = [self.encode(r.prompt) for r in requests]
+        self.tokens.check_fits(list(requests), encoded, self.identity.model)
+        engine = self.engine
+        window = self.context_window
+        owner: dict[str, tuple[int, int]] = {}  # vLLM request id -> (request index, sample slot)
+        slots: list[list[Any]] = []
+        for i, (request, ids) in enumerate(zip(requests, encoded)):
+            s = request.sampling
+            seeds = [None] if s.greedy else sample_seeds(request)  # greedy samples are all the same one
+            slots.append([None] * len(seeds))
+            room = min(s.max_tokens, window - len(ids))
+            for k, seed in enumerate(seeds):
+                params = self._vllm.SamplingParams(**sampling_params_kwargs(s, seed, room))
+                params.output_kind = RequestOutputKind.FINAL_ONLY
+                rid = f"pk-{next(self._ids)}"
+                owner[rid] = (i, k)
+                engine.add_request(rid, TokensPrompt(prompt_token_ids=ids), params)
+        results: list[Completion | None] = [None] * len(requests)
+        left = [len(s) for s in slots]
+        bar = tqdm(
+            total=len(requests), desc="generate", unit="req", disable=None if self.progress else True, leave=False
+        )
+        try:
+            while engine.has_unfinished_requests():
+                for out in engine.step():
+                    if not out.finished or out.request_id not in owner:
+                        continue
+                    i, k = owner.pop(out.request_id)
+                    if list(out.prompt_token_ids or ()) != encoded[i]:
+                        raise RuntimeError(f"vLLM was fed other token ids than promptkit sent (request {i})")
+                    slots[i][k] = out.outputs[0]
+                    left[i] -= 1
+                    if left[i] == 0:
+                        results[i] = _completion(len(encoded[i]), slots[i], requests[i].sampling.n)
+                        bar.update(1)
+                        if on_complete:
+                            on_complete(i, results[i])
+        except BaseException:
+            if owner:  # an interrupted call must not leave requests running in the engine
+                engine.abort_request(list(owner))
+            raise
+        finally:
+            bar.close()
+        return results  # type: ignore[return-value]
+
+
+def _completion(prompt_tokens: int, outputs: list[Any], n: int) -> Completion:
+    k = n // len(outputs)  # greedy: the one output stands for every sample
+    return Completion(
+        texts=tuple(o.text for o in outputs) * k,
+        finish_reasons=tuple("length" if o.finish_reason == "length" else "stop" for o in outputs) * k,
+        prompt_tokens=prompt_tokens,
+        sample_tokens=tuple(len(o.token_ids) for o in outputs) * k,
+        token_ids=tuple(tuple(o.token_ids) for o in outputs) * k,
+    )
