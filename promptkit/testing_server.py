@@ -1,9 +1,10 @@
-"""Start and stop `transformers serve` on loopback, for tests and benchmarks of the openai engine."""
+"""Start and stop `transformers serve` or `vllm serve` on loopback, for tests and benchmarks of the openai engine."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -19,12 +20,18 @@ def free_port() -> int:
 
 
 class LocalServer:
-    """`transformers serve MODEL` on 127.0.0.1; stop() and start() again keep the same port."""
+    """`transformers serve MODEL` (or `vllm serve MODEL`) on 127.0.0.1; stop() and start() again keep the port."""
 
     def __init__(
-        self, model: str | Path, port: int | None = None, log: Path | None = None, extra_args: tuple[str, ...] = ()
+        self,
+        model: str | Path,
+        port: int | None = None,
+        log: Path | None = None,
+        extra_args: tuple[str, ...] = (),
+        server: str = "transformers",
     ) -> None:
         self.model = str(model)
+        self.server = server
         self.extra_args = extra_args
         self.port = port or free_port()
         self.log = log
@@ -35,26 +42,22 @@ class LocalServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def start(self, timeout: float = 120.0) -> LocalServer:
-        exe = shutil.which("transformers")
-        cmd = [exe] if exe else [sys.executable, "-m", "transformers.cli.transformers"]
-        cmd += [
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--device",
-            "cpu",
-            *self.extra_args,
-            self.model,
-        ]
+        if self.server == "vllm":
+            exe = shutil.which("vllm")
+            cmd = [exe] if exe else [sys.executable, "-m", "vllm.entrypoints.cli.main"]
+            cmd += ["serve", self.model, "--host", "127.0.0.1", "--port", str(self.port), *self.extra_args]
+        else:
+            exe = shutil.which("transformers")
+            cmd = [exe] if exe else [sys.executable, "-m", "transformers.cli.transformers"]
+            cmd += ["serve", "--host", "127.0.0.1", "--port", str(self.port), "--device", "cpu", *self.extra_args]
+            cmd.append(self.model)
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL
         self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"transformers serve exited with {self.proc.returncode} (see {self.log})")
+                raise RuntimeError(f"{self.server} serve exited with {self.proc.returncode} (see {self.log})")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1) as r:
                     if r.status == 200:
@@ -62,11 +65,15 @@ class LocalServer:
             except OSError:
                 time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"transformers serve did not answer on port {self.port} within {timeout:.0f}s")
+        raise RuntimeError(f"{self.server} serve did not answer on port {self.port} within {timeout:.0f}s")
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
+        """Kill the server's whole process group: vLLM's engine core and workers go with it."""
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             self.proc.wait(timeout=30)
         self.proc = None
 

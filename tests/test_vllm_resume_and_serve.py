@@ -1,0 +1,84 @@
+"""vLLM for real: a run killed mid-stage resumes from what finished; `vllm serve` gives the same texts."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+from helpers import cache_rows
+from tests_support import VLLM_ARGS
+
+from promptkit.build import run_spec
+from promptkit.engines import CachedEngine
+from promptkit.engines.openai import OpenAIEngine
+from promptkit.spec_io import read_yaml, validate
+from promptkit.testing_server import LocalServer
+
+SPEC = {
+    "task": {"name": "last_letters", "limit": 12},
+    # max_num_seqs only sizes the scheduler (not part of the engine's identity): requests finish in waves.
+    "engine": {"kind": "vllm", "dtype": "float32", "engine_args": {**VLLM_ARGS, "max_num_seqs": 4}},
+    "method": {"name": "zero_shot_cot", "max_tokens": {"reason": 64, "answer": 16}},
+}
+
+
+def _predictions(folder):
+    rows = [json.loads(line) for line in (folder / "predictions.jsonl").open()]
+    return [(r["id"], r["prediction"], [t["completion"] for t in r["trace"]]) for r in rows]
+
+
+def _run(spec, cache, out):
+    cmd = [sys.executable, "-m", "promptkit", "run", str(spec), "--cache", str(cache), "--out", str(out), "--quiet"]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def test_a_vllm_run_killed_mid_stage_resumes_from_what_finished(vllm_engine, tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(SPEC))
+    cache = tmp_path / "cache.sqlite"
+    proc = _run(spec, cache, tmp_path / "killed")
+    deadline = time.time() + 300
+    while cache_rows(cache) < 4 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the whole group: vLLM's engine process too
+    proc.wait()
+    stored = cache_rows(cache)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
+    assert 4 <= stored < 24, f"the kill must land mid-run ({stored} of 24 generations stored)"
+
+    resumed = _run(spec, cache, tmp_path / "resumed")
+    _, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err.decode()[-2000:]
+    summary = json.loads((tmp_path / "resumed" / "summary.json").read_text())
+    assert summary["cache_hits"] == stored and summary["cache_misses"] == 24 - stored
+
+    straight = validate(read_yaml(str(spec)), str(spec))
+    run_spec(straight, CachedEngine(vllm_engine, tmp_path / "fresh.sqlite"), tmp_path / "straight", progress=False)
+    assert _predictions(tmp_path / "resumed") == _predictions(tmp_path / "straight")
+
+
+@pytest.fixture(scope="module")
+def vllm_server(smollm2, vllm_engine, tmp_path_factory):
+    args = ("--dtype", "float32", "--enforce-eager", "--max-model-len", "4096", "--gpu-memory-utilization", "0.25",
+            "--served-model-name", "smollm2")  # fmt: skip
+    server = LocalServer(
+        smollm2, log=tmp_path_factory.mktemp("vllm-serve") / "serve.log", server="vllm", extra_args=args
+    )
+    server.start(timeout=400)
+    yield server
+    server.stop()
+
+
+def test_a_pipeline_through_vllm_serve_gives_the_in_process_engines_texts(vllm_server, vllm_engine, tmp_path):
+    spec = validate({**SPEC, "task": {"name": "last_letters", "limit": 6}}, "test")
+    served = OpenAIEngine("smollm2", base_url=vllm_server.base_url, progress=False)
+    run_spec(spec, served, tmp_path / "served", progress=False)
+    run_spec(spec, vllm_engine, tmp_path / "inprocess", progress=False)
+    assert _predictions(tmp_path / "served") == _predictions(tmp_path / "inprocess")
+    assert any(t[2][0].strip() for t in _predictions(tmp_path / "served")), "the model wrote rationales"
