@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -238,9 +239,19 @@ def _execute(args: argparse.Namespace, spec: RunSpec) -> int:
     check_prompts(built)
     engine = open_engine(spec, cache_path(args, spec), progress=not args.quiet)
     out = out_dir(args, spec)
-    result = run_spec(spec, engine, out, progress=not args.quiet, built=built)
+    try:
+        result = run_spec(spec, engine, out, progress=not args.quiet, built=built)
+    finally:
+        close_engine(engine)
     print(_one_line(result.summary, out))
     return 0
+
+
+def close_engine(engine) -> None:
+    """Stop what the engine started (vLLM's processes) and close the cache, on any way out."""
+    close = getattr(engine, "close", None)
+    if close is not None:
+        close()
 
 
 def check_prompts(built) -> None:
@@ -321,12 +332,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     root = Path(args.out) if args.out else Path("runs") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
     engines: dict[str, Any] = {}  # one engine per distinct engine spec: the model loads once
     summaries = []
-    for i, (spec, built) in enumerate(zip(specs, builts)):
-        key = spec.engine.model_dump_json()
-        if key not in engines:
-            engines[key] = open_engine(spec, cache_path(args, spec), progress=not args.quiet)
-        result = run_spec(spec, engines[key], root / f"{i:02d}-{spec.label}", progress=not args.quiet, built=built)
-        summaries.append(result.summary)
+    try:
+        for i, (spec, built) in enumerate(zip(specs, builts)):
+            key = spec.engine.model_dump_json()
+            if key not in engines:
+                engines[key] = open_engine(spec, cache_path(args, spec), progress=not args.quiet)
+            out = root / f"{i:02d}-{spec.label}"
+            summaries.append(run_spec(spec, engines[key], out, progress=not args.quiet, built=built).summary)
+    finally:
+        for engine in engines.values():
+            close_engine(engine)
     table = comparison_table(summaries)
     (root / "compare.md").write_text(table + "\n", encoding="utf-8")
     print(table)
@@ -384,11 +399,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PromptkitError as exc:
         print(f"promptkit: error: {exc}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("promptkit: terminated; finished generations are in the cache", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("promptkit: interrupted; finished generations are in the cache", file=sys.stderr)
         return 130
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an exception so that cleanup runs as it does for Ctrl-C."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
 def entry() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # Python's default for SIGTERM ends the process at once, skipping every cleanup (vLLM's processes).
+    signal.signal(signal.SIGTERM, _terminate)
     sys.exit(main())

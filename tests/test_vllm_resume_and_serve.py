@@ -65,7 +65,7 @@ def test_a_vllm_run_killed_mid_stage_resumes_from_what_finished(vllm_engine, tmp
 
 @pytest.fixture(scope="module")
 def vllm_server(smollm2, vllm_engine, tmp_path_factory):
-    args = ("--dtype", "float32", "--enforce-eager", "--max-model-len", "4096", "--gpu-memory-utilization", "0.25",
+    args = ("--dtype", "float32", "--enforce-eager", "--max-model-len", "4096", "--gpu-memory-utilization", "0.1", "--kv-cache-memory-bytes", str(512 << 20),
             "--served-model-name", "smollm2")  # fmt: skip
     server = LocalServer(
         smollm2, log=tmp_path_factory.mktemp("vllm-serve") / "serve.log", server="vllm", extra_args=args

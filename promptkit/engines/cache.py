@@ -66,7 +66,11 @@ class CachedEngine:
         self.stats = CacheStats()
 
     def close(self) -> None:
+        """Close the file and the engine inside (which stops what it started)."""
         self._db.close()
+        inner_close = getattr(self.inner, "close", None)
+        if inner_close is not None:
+            inner_close()
 
     def __getattr__(self, name: str):  # optional abilities (count_tokens, ...) pass through
         return getattr(self.inner, name)

@@ -63,8 +63,8 @@ class HFEngine:
         if is_gguf(source):
             require_gguf()
             source, gguf_file = str(Path(source).parent), Path(source).name
-        elif not Path(source).exists() and ("/" not in model or model.startswith((".", "/"))):
-            raise EngineUnavailable(f"cannot load model {model!r}: no such folder or file, and not a hub id")
+        elif not Path(source).exists() and model.startswith((".", "/", "~")):
+            raise EngineUnavailable(f"cannot load model {model!r}: no such folder or file")
         self.source, self.gguf_file = source, gguf_file
         self.tokens = Tokenization(source, revision=revision, gguf_file=gguf_file, trust_remote_code=trust_remote_code)
         self.max_batch_tokens = max_batch_tokens
@@ -179,7 +179,7 @@ class HFEngine:
         room = [min(sampling.max_tokens, window - len(p)) for p in row_prompts]
         seeds = [] if sampling.greedy else [s for r in requests for s in sample_seeds(r)]
         rows_left = [rows_each] * len(requests)
-        finished: dict[int, tuple[list[int], str]] = {}
+        finished: dict[int, tuple[list[int], str, str]] = {}
 
         def row_done(row: int, tokens: list[int]) -> None:
             finished[row] = self._finish(tokens, sampling)

@@ -1,0 +1,161 @@
+"""However a run ends, no process it started outlives it (vLLM's CPU build, for real).
+
+The five endings run at once, each in its own process, to keep the suite short.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers import cache_rows
+from tests_support import VLLM_ARGS
+
+ENGINE_ARGS = {**VLLM_ARGS, "max_num_seqs": 1}  # requests finish one by one
+SPEC = {
+    "task": {"name": "last_letters", "limit": 8},
+    "engine": {"kind": "vllm", "dtype": "float32", "engine_args": ENGINE_ARGS},
+    "method": {"name": "zero_shot_cot", "max_tokens": {"reason": 200, "answer": 16}},
+}
+# A library user's script: the engine starts, a request finishes, then the script ends or raises.
+SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from promptkit.engines.vllm import VLLMEngine
+    from promptkit.types import GenRequest, Sampling
+    if __name__ == "__main__":
+        engine = VLLMEngine("smollm2-135m-instruct", dtype="float32", engine_args={args!r}, progress=False)
+        engine.generate([GenRequest("The capital of France is", Sampling(max_tokens=4))])
+        print("generated", flush=True)
+        if sys.argv[1] == "error":
+            raise RuntimeError("a bug in the user's code")
+    """
+)
+
+
+def _children(pid: int) -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            tree.setdefault(ppid, []).append(int(entry.name))
+    return tree
+
+
+def descendants(pid: int) -> set[int]:
+    tree, found, todo = _children(pid), set(), [pid]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has ended; only its exit status waits to be read
+
+
+class Ending:
+    def __init__(self, how: str, tmp: Path) -> None:
+        self.how, self.tmp = how, tmp
+        tmp.mkdir()
+        self.cache = tmp / "cache.sqlite"
+        if how in ("exit", "error"):
+            script = tmp / "script.py"
+            script.write_text(SCRIPT.format(args=ENGINE_ARGS))
+            cmd = [sys.executable, str(script), how]
+        else:
+            spec = tmp / "spec.yaml"
+            spec.write_text(yaml.safe_dump(SPEC))
+            cmd = [sys.executable, "-m", "promptkit", "run", str(spec), "--cache", str(self.cache),
+                   "--out", str(tmp / "out"), "--quiet"]  # fmt: skip
+        self.log = open(tmp / "log.txt", "wb")
+        # A session of its own, so that a failing test can still clean up the whole group.
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.started: set[int] = set()
+
+    def running(self) -> bool:
+        """The engine is up and a request has finished (then the run is ended, if by a signal)."""
+        if self.how in ("exit", "error"):
+            return b"generated" in (self.tmp / "log.txt").read_bytes()
+        return cache_rows(self.cache) >= 1
+
+    def end(self) -> None:
+        self.started |= descendants(self.proc.pid)
+        if self.how in ("sigint", "sigterm", "sigkill"):
+            os.kill(self.proc.pid, getattr(signal, self.how.upper()))  # the process alone, not its group
+
+    def leftovers(self, grace: float) -> set[int]:
+        deadline = time.time() + grace
+        while time.time() < deadline:
+            left = {p for p in self.started if alive(p)}
+            if not left and self.proc.poll() is not None:
+                return set()
+            time.sleep(0.2)
+        return {p for p in self.started if alive(p)}
+
+    def kill_all(self) -> None:
+        for pid in {self.proc.pid, *self.started}:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait()
+        self.log.close()
+
+
+ENDINGS = ("exit", "error", "sigint", "sigterm", "sigkill")
+
+
+@pytest.fixture(scope="module")
+def ended(smollm2, tmp_path_factory):
+    import importlib.util
+
+    from conftest import unavailable
+
+    if importlib.util.find_spec("vllm") is None:
+        unavailable("vLLM is not installed (see the README for its CPU build)")
+    root = tmp_path_factory.mktemp("endings")
+    runs = {how: Ending(how, root / how) for how in ENDINGS}
+    try:
+        deadline = time.time() + 600
+        waiting = set(ENDINGS)
+        while waiting and time.time() < deadline:
+            for how in list(waiting):
+                run = runs[how]
+                if run.how in ("exit", "error") and run.proc.poll() is None:
+                    run.started |= descendants(run.proc.pid)  # they end by themselves: watch as they run
+                if run.running() or run.proc.poll() is not None:
+                    run.end()
+                    waiting.discard(how)
+            time.sleep(0.1)
+        yield {how: (run, run.leftovers(grace=20)) for how, run in runs.items()}
+    finally:
+        for run in runs.values():
+            run.kill_all()
+
+
+@pytest.mark.parametrize("how", ENDINGS)
+def test_no_process_outlives_the_run(ended, how):
+    run, left = ended[how]
+    log = (run.tmp / "log.txt").read_text(errors="replace")[-3000:]
+    assert run.started, f"the run should have started vLLM's engine process:\n{log}"
+    assert not left, f"still running after the run ended ({how}): {sorted(left)}\n{log}"
+    expected = {"exit": 0, "error": 1, "sigint": 130, "sigterm": 128 + signal.SIGTERM, "sigkill": -signal.SIGKILL}
+    assert run.proc.returncode == expected[how], log
