@@ -100,7 +100,7 @@ def test_identity_names_kind_model_and_a_local_fingerprint(hf_engine, tiny_model
     assert hf_engine.identity.kind == "hf"
     assert hf_engine.identity.model == str(tiny_model)
     assert hf_engine.identity.revision.startswith("sha256:")
-    assert hf_engine.identity.settings == "float32"
+    assert hf_engine.identity.settings == "float32@cpu"
 
 
 def test_missing_model_is_a_clear_error(tmp_path):

@@ -51,6 +51,7 @@ def test_a_vllm_run_killed_mid_stage_resumes_from_what_finished(vllm_engine, tmp
     stored = cache_rows(cache)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
     assert 4 <= stored < 24, f"the kill must land mid-run ({stored} of 24 generations stored)"
+    print(f"vllm run killed with {stored} of 24 generations stored")
 
     resumed = _run(spec, cache, tmp_path / "resumed")
     _, err = resumed.communicate(timeout=600)

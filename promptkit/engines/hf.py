@@ -70,7 +70,8 @@ class HFEngine:
         self.max_batch_tokens = max_batch_tokens
         self.max_batch_size = max_batch_size
         revision_id = model_revision(str(Path(source) / gguf_file) if gguf_file else source, revision)
-        self.identity = EngineIdentity("hf", model, revision_id, dtype)
+        # The device kind is part of the identity: GPU and CPU kernels round differently.
+        self.identity = EngineIdentity("hf", model, revision_id, f"{dtype}@{self.device.split(':')[0]}")
         self._model = None
 
     # -- loading --------------------------------------------------------------------------------
