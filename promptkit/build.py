@@ -26,6 +26,7 @@ from .tasks.gsm8k import load_gsm8k_hub
 from .tasks.last_letters import generated_task
 from .templating import Templates
 from .types import Sampling
+from .view import write_view
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,7 @@ def run_spec(
     )
     if out_dir is not None:
         write_resolved_spec(spec, out_dir / "spec.resolved.yaml")
+        write_view([out_dir], out_dir / "index.html")
     return result
 
 

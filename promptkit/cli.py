@@ -23,6 +23,7 @@ from .report import write_report
 from .spec import RunSpec
 from .spec_io import read_yaml, set_dotted, validate
 from .tasks import TASKS, generate_last_letters
+from .view import write_view
 
 ENGINE_KINDS = ("hf", "vllm", "replay", "openai")
 # Which stage a bare `--template FILE` replaces; methods with two prompt stages need STAGE=FILE.
@@ -122,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="Markdown report and PNG plots from run folders")
     rep.add_argument("runs", nargs="+", help="run folders (or folders holding run folders)")
     rep.add_argument("--out", default="report", help="output folder (default: report)")
+
+    view = sub.add_parser("view", help="one self-contained HTML page to read runs (several: side by side)")
+    view.add_argument("runs", nargs="+", help="run folders (several: runs of one task, compared per example)")
+    view.add_argument("--out", help="HTML file to write (default: RUN/index.html for one run, else view.html)")
 
     sub.add_parser("schema", help="print the JSON schema of run specs")
 
@@ -369,6 +374,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_view(args: argparse.Namespace) -> int:
+    folders = [Path(r) for r in args.runs]
+    default = folders[0] / "index.html" if len(folders) == 1 else Path("view.html")
+    out = write_view(folders, Path(args.out) if args.out else default)
+    print(f"view: {out}")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     print(json.dumps(RunSpec.model_json_schema(), indent=2))
     return 0
@@ -388,6 +401,7 @@ COMMANDS = {
     "compare": cmd_compare,
     "report": cmd_report,
     "schema": cmd_schema,
+    "view": cmd_view,
     "make-last-letters": cmd_make_last_letters,
 }
 
