@@ -349,8 +349,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
             close_engine(engine)
     table = comparison_table(summaries)
     (root / "compare.md").write_text(table + "\n", encoding="utf-8")
+    if len({s["task"] for s in summaries}) == 1:  # runs of one task: side by side, per example
+        write_view([root / f"{i:02d}-{spec.label}" for i, spec in enumerate(specs)], root / "view.html")
     print(table)
-    print(f"runs in {root}")
+    print(f"runs in {root}" + (" (side by side: view.html)" if (root / "view.html").exists() else ""))
     return 0
 
 

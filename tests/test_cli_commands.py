@@ -89,6 +89,8 @@ def test_compare_prints_one_table_and_shares_the_cache(tiny_model, tmp_path, cap
     assert [row.split("|")[2].strip() for row in table] == ["direct", "zero_shot_cot", "few_shot"]
     assert [row.split("|")[8].strip() for row in table] == ["1", "2", "1"]
     assert (tmp_path / "a" / "compare.md").is_file()
+    view = (tmp_path / "a" / "view.html").read_text()
+    assert "00-direct vs 01-zero_shot_cot vs 02-few_shot" in view, "the three runs, side by side"
     assert main([*args, "--out", str(tmp_path / "b")]) == 0
     summaries = [json.loads(p.read_text()) for p in sorted((tmp_path / "b").glob("*/summary.json"))]
     assert [s["cache_misses"] for s in summaries] == [0, 0, 0]
