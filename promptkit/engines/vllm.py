@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 from collections.abc import Mapping, Sequence
@@ -143,23 +144,23 @@ class VLLMEngine:
         window = self.context_window
         owner: dict[str, tuple[int, int]] = {}  # vLLM request id -> (request index, sample slot)
         slots: list[list[Any]] = []
-        for i, (request, ids) in enumerate(zip(requests, encoded)):
-            s = request.sampling
-            seeds = [None] if s.greedy else sample_seeds(request)  # greedy samples are all the same one
-            slots.append([None] * len(seeds))
-            room = min(s.max_tokens, window - len(ids))
-            for k, seed in enumerate(seeds):
-                params = self._vllm.SamplingParams(**sampling_params_kwargs(s, seed, room))
-                params.output_kind = RequestOutputKind.FINAL_ONLY
-                rid = f"pk-{next(self._ids)}"
-                owner[rid] = (i, k)
-                engine.add_request(rid, TokensPrompt(prompt_token_ids=ids), params)
         results: list[Completion | None] = [None] * len(requests)
-        left = [len(s) for s in slots]
         bar = tqdm(
             total=len(requests), desc="generate", unit="req", disable=None if self.progress else True, leave=False
         )
         try:
+            for i, (request, ids) in enumerate(zip(requests, encoded)):
+                s = request.sampling
+                seeds = [None] if s.greedy else sample_seeds(request)  # greedy samples are all the same one
+                slots.append([None] * len(seeds))
+                room = min(s.max_tokens, window - len(ids))
+                for k, seed in enumerate(seeds):
+                    params = self._vllm.SamplingParams(**sampling_params_kwargs(s, seed, room))
+                    params.output_kind = RequestOutputKind.FINAL_ONLY
+                    rid = f"pk-{next(self._ids)}"
+                    owner[rid] = (i, k)
+                    engine.add_request(rid, TokensPrompt(prompt_token_ids=ids), params)
+            left = [len(s) for s in slots]
             while engine.has_unfinished_requests():
                 for out in engine.step():
                     if not out.finished or out.request_id not in owner:
@@ -175,8 +176,9 @@ class VLLMEngine:
                         if on_complete:
                             on_complete(i, results[i])
         except BaseException:
-            if owner:  # an interrupted call must not leave requests running in the engine
-                engine.abort_request(list(owner))
+            if owner:  # an interrupted call must not leave its requests running in the engine
+                with contextlib.suppress(Exception):
+                    engine.abort_request(list(owner))
             raise
         finally:
             bar.close()
