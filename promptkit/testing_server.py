@@ -12,6 +12,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from .lifetime import ask_to_die_with_parent
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -53,7 +55,15 @@ class LocalServer:
             cmd.append(self.model)
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL
-        self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        # Its own session (stop() ends the whole group) and death with its starter, even by SIGKILL.
+        self.proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=ask_to_die_with_parent,
+        )
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:

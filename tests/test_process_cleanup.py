@@ -5,6 +5,7 @@ The five endings run at once, each in its own process, to keep the suite short.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -159,3 +160,29 @@ def test_no_process_outlives_the_run(ended, how):
     assert not left, f"still running after the run ended ({how}): {sorted(left)}\n{log}"
     expected = {"exit": 0, "error": 1, "sigint": 130, "sigterm": 128 + signal.SIGTERM, "sigkill": -signal.SIGKILL}
     assert run.proc.returncode == expected[how], log
+
+
+def test_a_server_from_the_testing_helpers_dies_with_its_starter_even_by_sigkill(tiny_model, tmp_path):
+    starter = textwrap.dedent(
+        """
+        import sys, time
+        from promptkit.testing_server import LocalServer
+        server = LocalServer(sys.argv[1]).start()
+        print(server.proc.pid, flush=True)
+        time.sleep(600)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", starter, str(tiny_model)], stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)  # fmt: skip
+    try:
+        server_pid = int(proc.stdout.readline())
+        assert alive(server_pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.time() + 10
+        while alive(server_pid) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not alive(server_pid), "the server outlived the process that started it"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)

@@ -1,4 +1,4 @@
-"""A vLLM general plugin: every process vLLM starts dies with the process that started it.
+"""Processes promptkit starts die with it: a vLLM plugin for vLLM's processes, and a helper for servers.
 
 vLLM runs its engine core (and, with several devices, its workers) in child processes. When the
 process that started them is killed with SIGKILL it runs no code, so nothing stops them: they
@@ -19,13 +19,23 @@ PR_SET_PDEATHSIG = 1
 
 
 def die_with_parent() -> None:
+    """The plugin: in a process vLLM started (a multiprocessing child), ask to die with the parent."""
     parent = multiprocessing.parent_process()
-    if parent is None or not sys.platform.startswith("linux"):
-        return  # the main process, or an OS without prctl
+    if parent is not None:
+        ask_to_die_with_parent(parent.pid)
+
+
+def ask_to_die_with_parent(parent_pid: int | None = None) -> None:
+    """Ask the kernel for SIGKILL when this process's parent dies (Linux; elsewhere nothing).
+
+    Also usable as a subprocess `preexec_fn`: the request survives exec.
+    """
+    if not sys.platform.startswith("linux"):
+        return
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
         return
-    if os.getppid() != parent.pid:  # the parent died before the request took effect
+    if parent_pid is not None and os.getppid() != parent_pid:  # the parent died before the request took effect
         os._exit(1)
