@@ -15,6 +15,7 @@ import hashlib
 import importlib.util
 import os
 import re
+import shutil
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -83,8 +84,6 @@ def convert_gguf(gguf: Path, target: Path, progress: bool = False) -> None:
     try:
         staging.rename(target)
     except OSError:  # another process converted it first: theirs is as good
-        import shutil
-
         shutil.rmtree(staging, ignore_errors=True)
         if not (target / "config.json").is_file():
             raise

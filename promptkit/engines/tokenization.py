@@ -55,7 +55,7 @@ class Tokenization:
         ids = self.tokenizer.apply_chat_template(
             [dict(m) for m in prompt], add_generation_prompt=True, tokenize=True, return_dict=False
         )
-        if isinstance(ids, dict) or hasattr(ids, "keys"):  # some versions return a BatchEncoding
+        if hasattr(ids, "keys"):  # some versions return a BatchEncoding
             ids = ids["input_ids"]
         return [int(t) for t in ids]
 
