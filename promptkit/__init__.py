@@ -4,8 +4,9 @@ from .engines import CachedEngine, Engine, ReplayEngine, ScriptedEngine, make_en
 from .errors import PromptkitError
 from .evaluate import RunResult, evaluate
 from .extract import EXTRACTORS, Extractor, get_extractor
-from .methods import METHODS, MethodConfig, build_method
+from .build import Built, build, build_method
 from .pipeline import Pipeline
+from .presets import PRESETS
 from .spec import HFEngineSpec, OpenAIEngineSpec, ReplayEngineSpec, RunSpec, VLLMEngineSpec
 from .stages import Extract, Generate
 from .tasks import TASKS, Task, load_task
@@ -16,8 +17,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "EXTRACTORS",
-    "METHODS",
+    "PRESETS",
     "TASKS",
+    "Built",
     "CachedEngine",
     "Completion",
     "Engine",
@@ -27,7 +29,6 @@ __all__ = [
     "GenRequest",
     "Generate",
     "HFEngineSpec",
-    "MethodConfig",
     "OpenAIEngineSpec",
     "Pipeline",
     "PromptkitError",
@@ -42,6 +43,7 @@ __all__ = [
     "Task",
     "Templates",
     "VLLMEngineSpec",
+    "build",
     "build_method",
     "evaluate",
     "get_extractor",

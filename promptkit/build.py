@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,13 @@ from .engines.base import Engine
 from .evaluate import RunResult, evaluate
 from .extract import Extractor, get_extractor
 from .jsonl import read_json
-from .methods import DEFAULT_EXTRACTOR, METHODS, MethodConfig, build_method
+from .errors import PromptkitError
+from .presets import MODEL_CALLING, expand_method
 from .pipeline import Pipeline
 from .prompts import ChatPrompt, PromptBuilder, TextPrompt
 from .spec import ChatSpec, RunSpec
-from .stages import Decompose, Extract, Generate, PackDemos, SelectDemos, SolveInOrder, Vote
-from .stages.least_to_most import PARSERS
+from .spec_io import validate
+from .stages import DECOMPOSERS, Decompose, Extract, First, Generate, PackDemos, SelectDemos, SolveInOrder, Vote
 from .tasks import TASKS, Task, load_task
 from .tasks.gsm8k import load_gsm8k_hub
 from .tasks.last_letters import generated_task
@@ -34,6 +36,8 @@ class Built:
     task: Task
     pipeline: Pipeline
     extractor: Extractor
+    spec: RunSpec
+    """The spec as it runs: a named method expanded into its stages."""
 
 
 def build_task(spec: RunSpec) -> Task:
@@ -41,36 +45,72 @@ def build_task(spec: RunSpec) -> Task:
     return load_task(spec.task.name, spec.task.data).limit(spec.task.limit)
 
 
-def build(spec: RunSpec, task: Task | None = None) -> Built:
-    task = task or build_task(spec)
-    templates = Templates(tuple(Path(d) for d in spec.template_dirs))
+def expand(spec: RunSpec) -> RunSpec:
+    """The spec with its method written out as the pipeline it runs (what spec.resolved.yaml holds)."""
+    data: dict[str, Any] = spec.model_dump(mode="json", exclude_none=True)
     if spec.method is not None:
-        METHODS.get(spec.method.name)
-        extractor = get_extractor(spec.extractor or DEFAULT_EXTRACTOR[spec.method.name], task.answer_kind)
-        m = spec.method
-        config = MethodConfig(
-            task=task.name,
-            extractor=extractor,
-            templates=templates,
-            template_overrides=m.templates,
-            max_tokens=m.max_tokens,
-            temperature=m.temperature,
-            seed=m.seed,
-            pool=demo_pool(m.pool, m.selector, task),
-            shots=m.shots,
-            selector=m.selector,
-            order=m.order,
-            selection_seed=m.selection_seed,
-            chat=m.chat,
-            samples=m.samples,
-        )
-        return Built(task, build_method(m.name, config), extractor)
-    extractor = get_extractor(spec.extractor or "default", task.answer_kind)
-    stages = tuple(_stage(s, task, templates, extractor) for s in spec.pipeline or ())
-    return Built(task, Pipeline(stages), extractor)
+        stages, extractor = expand_method(spec.method, spec.task.name, spec.extractor)
+        data.pop("method")
+        data.update(name=spec.label, pipeline=stages, extractor=extractor)
+    stages = data["pipeline"]
+    split = [i for i, s in enumerate(stages) if s.get("n", 1) > 1]
+    if len(split) > 1:
+        raise PromptkitError(f"pipeline.{split[1]}: only one stage may draw n > 1 samples (pipeline.{split[0]} does)")
+    if split and stages[-1]["kind"] not in ("vote", "first"):
+        stages.append({"kind": "first"})  # samples are joined before scoring; the resolved spec shows how
+    return validate(data, "the expanded spec")
 
 
-def demo_pool(pool: str | None, selector: str, task: Task) -> tuple[Demo, ...] | None:
+def build(spec: RunSpec, task: Task | None = None) -> Built:
+    """Task, checked pipeline and scoring extractor; nothing runs and no model loads."""
+    task = task or build_task(spec)
+    spec = expand(spec)
+    templates = Templates(tuple(Path(d) for d in spec.template_dirs))
+    stage_specs = spec.pipeline or []
+    extractors = [s.extractor for s in stage_specs if s.kind == "extract" and s.extractor]
+    extractor = get_extractor(spec.extractor or (extractors[-1] if extractors else "default"), task.answer_kind)
+    stages = tuple(_stage(s, task, templates, extractor) for s in stage_specs)
+    check_flow(stages, stage_specs, task)
+    return Built(task, Pipeline(stages), extractor, spec)
+
+
+def check_flow(stages: Sequence[Any], specs: Sequence[Any], task: Task) -> None:
+    """Each stage reads what the task or an earlier stage gives; the pipeline calls a model and predicts."""
+    available = set(task.examples[0].inputs) if task.examples else {"question"}
+    names: dict[str, int] = {}
+    for i, (stage, spec) in enumerate(zip(stages, specs)):
+        missing = [field for field in stage.reads if field not in available]
+        if missing:
+            raise PromptkitError(
+                f"pipeline.{i} ({spec.kind}): reads {missing[0]!r}, which neither the task nor an earlier stage "
+                f"writes (there are: {', '.join(sorted(available))})"
+            )
+        available |= set(stage.writes)
+        if spec.kind in MODEL_CALLING:
+            if stage.name in names:
+                raise PromptkitError(f"pipeline.{i}: stage name {stage.name!r} is taken by pipeline.{names[stage.name]}")
+            names[stage.name] = i
+    if not names:
+        raise PromptkitError("the pipeline calls no model: add a generate (or decompose and solve) stage")
+    if "prediction" not in available:
+        raise PromptkitError("no stage writes 'prediction', so nothing can be scored: add an extract stage")
+
+
+def build_method(task: Task, method: str, *, extractor: str | None = None, **options: Any) -> Built:
+    """A named method over a task, for library use: options are MethodSpec fields."""
+    spec = validate(
+        {
+            "task": {"name": task.name},
+            "engine": {"kind": "replay", "path": "(library call)"},
+            "method": {"name": method, **options},
+            **({"extractor": extractor} if extractor else {}),
+        },
+        f"method {method}",
+    )
+    return build(spec, task)
+
+
+def demo_pool(pool: str | None, selector: str, task: Task) -> tuple[Demo, ...]:
     """The given pool; else the shipped exemplars for a fixed selector; else the task's training data."""
     if pool:
         data = read_json(pool) if pool.endswith(".json") else None
@@ -78,7 +118,7 @@ def demo_pool(pool: str | None, selector: str, task: Task) -> tuple[Demo, ...] |
             return exemplars_from_file(pool)
         return pool_from_task(load_task(task.name, pool))
     if selector == "fixed":
-        return None
+        return shipped_exemplars(task.name)
     if task.name == "gsm8k":
         return pool_from_task(load_gsm8k_hub("train"))
     return pool_from_task(generated_task(count=1000, words=4, seed=1))
@@ -96,8 +136,9 @@ def _sampling(s) -> Sampling:
 
 def _stage(s, task: Task, templates: Templates, extractor: Extractor):
     if s.kind == "select_demos":
-        pool = demo_pool(s.pool, s.strategy, task) or shipped_exemplars(task.name)
-        return SelectDemos(pool, s.k, s.strategy, s.order, s.seed)
+        pool = demo_pool(s.pool, s.strategy, task)
+        k = s.k if s.k is not None else (len(pool) if s.strategy == "fixed" else 8)
+        return SelectDemos(pool, k, s.strategy, s.order, s.seed)
     if s.kind == "pack":
         return PackDemos(_prompt(s.template, s.chat, templates), s.max_tokens)
     if s.kind == "generate":
@@ -106,12 +147,14 @@ def _stage(s, task: Task, templates: Templates, extractor: Extractor):
         chosen = get_extractor(s.extractor, task.answer_kind) if s.extractor else extractor
         return Extract(chosen, s.source, s.output)
     if s.kind == "decompose":
-        parser, fallback = PARSERS.get(s.parser)
-        return Decompose(TextPrompt(s.template, templates), parser, fallback, _sampling(s))
+        prompt = TextPrompt(s.template, templates)
+        return Decompose(prompt, DECOMPOSERS.get(s.parser), _sampling(s), s.sized, s.name)
     if s.kind == "solve":
-        return SolveInOrder(TextPrompt(s.template, templates), _sampling(s))
+        return SolveInOrder(TextPrompt(s.template, templates), _sampling(s), s.name)
     if s.kind == "vote":
         return Vote(s.source)
+    if s.kind == "first":
+        return First(s.source)
     raise ValueError(f"no stage of kind {s.kind!r}")
 
 
@@ -131,15 +174,47 @@ def run_spec(
         built.extractor,
         method=spec.label,
         out_dir=out_dir,
-        options=spec.method.model_dump(exclude={"name"}) if spec.method else {"stages": len(spec.pipeline or [])},
+        options=run_options(spec, built.spec),
         progress=progress,
     )
     if out_dir is not None:
-        write_resolved_spec(spec, out_dir / "spec.resolved.yaml")
+        write_resolved_spec(built.spec, out_dir / "spec.resolved.yaml")
         write_view([out_dir], out_dir / "index.html")
     return result
 
 
-def write_resolved_spec(spec: RunSpec, path: Path) -> None:
+def run_options(spec: RunSpec, expanded: RunSpec) -> dict[str, Any]:
+    """What the summary records of how the run was set up: the method's fields, else the pipeline's shape."""
+    if spec.method is not None:
+        return spec.method.model_dump(exclude={"name"})
+    stages = expanded.pipeline or []
+    options: dict[str, Any] = {"stages": len(stages)}
+    for s in stages:
+        if s.kind == "select_demos" and s.k is not None:
+            options["shots"] = s.k
+        if getattr(s, "n", 1) > 1:
+            options["samples"] = s.n
+    return options
+
+
+def resolved_yaml(spec: RunSpec) -> str:
     data: dict[str, Any] = json.loads(spec.model_dump_json(exclude_none=True))
-    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    first = ("kind", "name")  # each stage reads from what it is
+    data["pipeline"] = [
+        {**{k: s[k] for k in first if k in s}, **{k: v for k, v in s.items() if k not in first}}
+        for s in data.get("pipeline") or []
+    ]
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Strings with line breaks in double quotes, so a stop string reads as "\n\n"."""
+
+
+_Dumper.add_representer(
+    str, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style='"' if "\n" in s else None)
+)
+
+
+def write_resolved_spec(spec: RunSpec, path: Path) -> None:
+    path.write_text(resolved_yaml(spec), encoding="utf-8")

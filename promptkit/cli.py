@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .build import build, build_task, open_engine, run_spec
+from .build import build, build_task, open_engine, resolved_yaml, run_spec
 from .engines import default_cache_path
 from .engines.model_files import BUILTIN_MODEL
 from .engines.placeholder import PlaceholderEngine
 from .errors import PromptkitError
-from .methods import METHODS
+from .presets import PRESETS, stage_names
 from .registry import unknown_name_message
 from .report import write_report
 from .spec import RunSpec
@@ -26,8 +26,6 @@ from .tasks import TASKS, generate_last_letters
 from .view import write_view
 
 ENGINE_KINDS = ("hf", "vllm", "replay", "openai")
-# Which stage a bare `--template FILE` replaces; methods with two prompt stages need STAGE=FILE.
-MAIN_STAGE = {"direct": "answer", "few_shot": "answer", "few_shot_cot": "answer", "self_consistency": "answer"}
 
 
 # --- arguments -------------------------------------------------------------------------------------
@@ -64,19 +62,23 @@ def _method_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--extractor", help="default, answer_is, kojima, strict-match, flexible-extract (default: the method's)"
     )
-    p.add_argument("--temperature", type=float, default=0.0)
-    p.add_argument("--seed", type=int, default=None, help="sampling seed")
+    p.add_argument(
+        "--samples", type=int, help="samples per question, joined by a majority vote (default: 5 for self_consistency, else 1)"
+    )
+    p.add_argument("--temperature", type=float, help="sampling temperature (default: 0.7 with --samples > 1, else 0)")
+    p.add_argument("--seed", type=int, help="sampling seed")
     p.add_argument(
         "--template", action="append", default=[], metavar="[STAGE=]FILE", help="swap a stage's template for a file"
     )
     d = p.add_argument_group("demonstrations (few_shot, few_shot_cot, self_consistency)")
     d.add_argument("--shots", type=int, help="demonstrations per prompt (default: all exemplars, or 8 from a pool)")
-    d.add_argument("--selector", default="fixed", help="fixed, random, similar, mmr or embedding (default: fixed)")
-    d.add_argument("--order", default="given", help="given, random or similar_last (default: given)")
-    d.add_argument("--selection-seed", type=int, default=0, help="seed of per-example draws (default: 0)")
+    d.add_argument("--selector", help="fixed, random, similar, mmr or embedding (default: fixed)")
+    d.add_argument("--order", help="given, random or similar_last (default: given)")
+    d.add_argument("--selection-seed", type=int, help="seed of per-example draws (default: 0)")
     d.add_argument("--pool", help="demonstration pool: an exemplars JSON file or a data file of the task")
-    d.add_argument("--chat", action="store_true", help="demonstrations as chat turns through the chat template")
-    d.add_argument("--samples", type=int, default=5, help="self_consistency: samples per question (default: 5)")
+    d.add_argument(
+        "--chat", action="store_true", default=None, help="demonstrations as chat turns through the chat template"
+    )
 
 
 def _display_path(path: Path) -> str:
@@ -90,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="run a method over a task and score it")
     ev.add_argument("--task", required=True, help=f"one of: {', '.join(TASKS.names())}")
-    ev.add_argument("--method", required=True, help=f"one of: {', '.join(METHODS.names())}")
+    ev.add_argument("--method", required=True, help=f"one of: {', '.join(PRESETS.names())}")
     _method_args(ev)
     _run_args(ev)
     _engine_args(ev, defaults=True)
@@ -110,15 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--limit", type=int, help="the first N examples (default: 1, unless --example)")
     render.add_argument("--example", action="append", default=[], help="example id to show (repeatable)")
     render.add_argument("--json", action="store_true", help="one JSON line per prompt: id, stage, prompt")
+    render.add_argument("--stages", action="store_true", help="print the resolved spec (the method's stages) instead")
     _method_args(render)
 
     cmp = sub.add_parser("compare", help="several methods or specs on the same task and model, in one table")
     cmp.add_argument("--specs", nargs="+", help="YAML spec files")
     cmp.add_argument("--task", help="with --methods")
     cmp.add_argument("--methods", help="comma-separated method names")
+    cmp.add_argument("--set", action="append", default=[], metavar="dotted.key=value", help="override a field of every spec")
     _method_args(cmp)
     _run_args(cmp)
-    _engine_args(cmp, defaults=True)
+    _engine_args(cmp, defaults=False)
 
     rep = sub.add_parser("report", help="Markdown report and PNG plots from run folders")
     rep.add_argument("runs", nargs="+", help="run folders (or folders holding run folders)")
@@ -168,25 +172,25 @@ def engine_data(args: argparse.Namespace, base: dict[str, Any] | None = None) ->
     return data
 
 
-def method_data(args: argparse.Namespace, method: str) -> dict[str, Any]:
-    METHODS.get(method)
-    if args.samples < 1:
-        raise PromptkitError(f"--samples must be >= 1, got {args.samples}")
+def method_data(args: argparse.Namespace, method: str, task: str) -> dict[str, Any]:
+    """The method part of a spec: each flag is shorthand for the MethodSpec field, whose default applies."""
+    PRESETS.get(method)
     data: dict[str, Any] = {"name": method}
     for key in ("shots", "selector", "order", "selection_seed", "pool", "chat", "samples", "temperature", "seed"):
         data[key] = getattr(args, key)
-    data["templates"] = template_overrides(args.template, method)
+    data["templates"] = template_overrides(args.template, method, task)
     return {k: v for k, v in data.items() if v is not None}
 
 
-def template_overrides(values: Sequence[str], method: str) -> dict[str, str]:
+def template_overrides(values: Sequence[str], method: str, task: str) -> dict[str, str]:
     out = {}
     for value in values:
         stage, sep, path = value.rpartition("=")
         if not sep:
-            if method not in MAIN_STAGE:
-                raise PromptkitError(f"--template: {method} has several prompt stages; write STAGE=FILE")
-            stage, path = MAIN_STAGE[method], value
+            names = stage_names(method, task)
+            if len(names) != 1:
+                raise PromptkitError(f"--template: {method} has several prompt stages ({', '.join(names)}); write STAGE=FILE")
+            stage, path = names[0], value
         if not Path(path).is_file():
             raise PromptkitError(f"--template: file not found: {path}")
         out[stage] = path
@@ -200,7 +204,7 @@ def flags_spec(args: argparse.Namespace, task: str, method: str, engine: dict[st
     data = {
         "task": {"name": task, "data": args.data, "limit": args.limit},
         "engine": engine,
-        "method": method_data(args, method),
+        "method": method_data(args, method, task),
         "extractor": args.extractor,
     }
     return validate(data, "command line")
@@ -261,7 +265,9 @@ def close_engine(engine) -> None:
 
 def check_prompts(built) -> None:
     """Render the first example through every stage, calling no model: template mistakes surface now."""
-    built.pipeline.run(built.task.examples[:1], PlaceholderEngine())
+    for state in built.pipeline.run(built.task.examples[:1], PlaceholderEngine()):
+        if state.failed:
+            raise PromptkitError(f"example {state.example.id}: {state.error}")
 
 
 def _one_line(s: dict[str, Any], out: Path) -> str:
@@ -276,7 +282,7 @@ def _one_line(s: dict[str, Any], out: Path) -> str:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     TASKS.get(args.task)
-    METHODS.get(args.method)
+    PRESETS.get(args.method)
     return _execute(args, flags_spec(args, args.task, args.method, engine_data(args)))
 
 
@@ -304,8 +310,13 @@ def cmd_render(args: argparse.Namespace) -> int:
     elif spec.task.limit is None:
         task = task.limit(1)
     built = build(spec, task)
+    if args.stages:
+        print(resolved_yaml(built.spec), end="")
+        return 0
     states = built.pipeline.run(task.examples, PlaceholderEngine())
     for state in states:
+        if state.failed:
+            raise PromptkitError(f"example {state.example.id}: {state.error}")
         for record in state.trace:
             if args.json:
                 print(
@@ -325,8 +336,9 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     if args.specs:
-        specs = [file_spec(args, path) for path in args.specs]
+        specs = [file_spec(args, path) for path in args.specs]  # each keeps its engine unless --engine is given
     elif args.task and args.methods:
+        args.engine = args.engine or "hf"
         engine = engine_data(args)
         specs = [flags_spec(args, args.task, m.strip(), engine) for m in args.methods.split(",") if m.strip()]
     else:

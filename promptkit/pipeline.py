@@ -9,6 +9,7 @@ from tqdm.auto import tqdm
 
 from .engines.base import Engine
 from .stages.base import Stage
+from .stages.vote import First
 from .types import Example, State
 
 
@@ -17,14 +18,15 @@ class Pipeline:
     stages: tuple[Stage, ...]
 
     def run(self, examples: Sequence[Example], engine: Engine, progress: bool = False) -> list[State]:
+        """One state per example, in order; a failed example carries its error instead of stopping the run."""
         states = [State(e) for e in examples]
         with tqdm(total=len(self.stages), desc="stages", unit="stage", disable=None if progress else True) as bar:
             for stage in self.stages:
                 bar.set_postfix_str(stage.name)
                 states = stage(states, engine)
-                if len(states) != len(examples):
-                    raise RuntimeError(
-                        f"stage {stage.name!r} returned {len(states)} states for {len(examples)} examples"
-                    )
                 bar.update(1)
+        if any(s.sample is not None for s in states):  # samples never joined: the first one speaks
+            states = First()(states, engine)
+        if [s.example.id for s in states] != [e.id for e in examples]:
+            raise RuntimeError(f"the pipeline returned {len(states)} states for {len(examples)} examples")
         return states

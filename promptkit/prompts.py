@@ -14,6 +14,12 @@ class PromptBuilder(Protocol):
     def build(self, variables: Mapping[str, Any]) -> Prompt: ...
 
 
+def prompt_variables(prompt: PromptBuilder) -> tuple[str, ...]:
+    """What a prompt reads from an example's variables; () for builders that cannot say."""
+    variables = getattr(prompt, "variables", None)
+    return variables() if variables is not None else ()
+
+
 @dataclass(frozen=True)
 class TextPrompt:
     """One template renders the whole prompt, demonstrations included."""
@@ -23,6 +29,9 @@ class TextPrompt:
 
     def build(self, variables: Mapping[str, Any]) -> Prompt:
         return self.templates.render(self.template, variables)
+
+    def variables(self) -> tuple[str, ...]:
+        return self.templates.variables(self.template)
 
 
 @dataclass(frozen=True)
@@ -47,3 +56,6 @@ class ChatPrompt:
             messages.append({"role": "assistant", "content": self.templates.render(self.assistant_template, demo)})
         messages.append({"role": "user", "content": self.templates.render(self.user_template, variables)})
         return tuple(messages)
+
+    def variables(self) -> tuple[str, ...]:
+        return self.templates.variables(self.user_template)  # demonstrations are optional

@@ -77,8 +77,15 @@ EngineSpec = Annotated[HFEngineSpec | VLLMEngineSpec | ReplayEngineSpec | OpenAI
 
 
 class MethodSpec(_Spec):
-    name: str = Field(description="direct, zero_shot_cot, few_shot, few_shot_cot, least_to_most, self_consistency")
-    shots: int | None = Field(None, ge=0, description="demonstrations per prompt")
+    """A named method: a preset that expands into a `pipeline:` list (see spec.resolved.yaml)."""
+
+    name: str = Field(
+        description="direct, zero_shot_cot, few_shot, few_shot_cot, self_consistency, least_to_most, "
+        "least_to_most_promptkit"
+    )
+    shots: int | None = Field(
+        None, ge=0, description="demonstrations per prompt (default: all exemplars, or 8 from a pool)"
+    )
     selector: Literal["fixed", "random", "similar", "mmr", "embedding"] = Field(
         "fixed", description="how demonstrations are chosen"
     )
@@ -86,10 +93,16 @@ class MethodSpec(_Spec):
     selection_seed: int = Field(0, description="seed of the per-example demonstration draws")
     pool: str | None = Field(None, description="demonstration pool: exemplars JSON or a data file of the task")
     chat: bool = Field(False, description="demonstrations as chat turns")
-    samples: int = Field(5, ge=1, description="self_consistency: samples per question")
-    temperature: float = Field(0.0, ge=0, description="sampling temperature (0 = greedy)")
+    samples: int | None = Field(
+        None, ge=1, description="samples per question, joined by a majority vote (default: 5 for self_consistency, else 1)"
+    )
+    temperature: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="sampling temperature (default: 0.7 with samples > 1, else 0 = greedy)"
+    )
     seed: int | None = Field(None, description="sampling seed")
-    max_tokens: dict[str, int] = Field(default_factory=dict, description="stage name -> generation budget")
+    max_tokens: dict[str, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict, description="stage name -> generation budget"
+    )
     templates: dict[str, str] = Field(default_factory=dict, description="stage name -> template name or file")
 
 
@@ -115,7 +128,7 @@ class _Prompted(_Spec):
 
 class _Sampled(_Spec):
     max_tokens: int = Field(256, ge=1, description="generation budget")
-    temperature: float = Field(0.0, ge=0, description="sampling temperature (0 = greedy)")
+    temperature: float = Field(0.0, ge=0, allow_inf_nan=False, description="sampling temperature (0 = greedy)")
     top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling")
     n: int = Field(1, ge=1, description="samples per request")
     stop: list[str] = Field(default_factory=list, description="stop strings, cut from the text")
@@ -127,7 +140,9 @@ class SelectDemosStage(_Spec):
     pool: str | None = Field(
         None, description="exemplars JSON or a data file of the task; the shipped exemplars when absent"
     )
-    k: int = Field(8, ge=0, description="demonstrations per prompt")
+    k: int | None = Field(
+        None, ge=0, description="demonstrations per prompt (default: all of a fixed pool, else 8)"
+    )
     strategy: Literal["fixed", "random", "similar", "mmr", "embedding"] = "fixed"
     order: Literal["given", "random", "similar_last"] = "given"
     seed: int = Field(0, description="seed of the per-example draws")
@@ -153,22 +168,37 @@ class ExtractStage(_Spec):
 
 class DecomposeStage(_Sampled):
     kind: Literal["decompose"]
+    name: str = Field("decompose", description="stage name in the trace")
     template: str = Field(description="decomposition prompt template")
-    parser: str = Field(description="decomposition parser: gsm8k or last_letters")
+    parser: str = Field(description="decomposition parser: gsm8k, last_letters or last_letters_zhou")
+    sized: bool = Field(True, description="budget grows with the question (max_tokens is then a floor)")
 
 
 class SolveStage(_Sampled):
     kind: Literal["solve"]
+    name: str = Field("solve", description="stage name in the trace")
     template: str = Field(description="solving prompt template (sees question, solved, current)")
 
 
 class VoteStage(_Spec):
     kind: Literal["vote"]
-    source: str = Field("prediction", description="field holding the list of extracted answers")
+    source: str = Field("prediction", description="field holding each sample's extracted answer")
+
+
+class FirstStage(_Spec):
+    kind: Literal["first"]
+    source: str = Field("prediction", description="field holding each sample's extracted answer")
 
 
 StageSpec = Annotated[
-    SelectDemosStage | PackStage | GenerateStage | ExtractStage | DecomposeStage | SolveStage | VoteStage,
+    SelectDemosStage
+    | PackStage
+    | GenerateStage
+    | ExtractStage
+    | DecomposeStage
+    | SolveStage
+    | VoteStage
+    | FirstStage,
     Field(discriminator="kind"),
 ]
 
@@ -181,6 +211,7 @@ class RunSpec(_Spec):
 
     task: TaskSpec
     engine: EngineSpec
+    name: str | None = Field(None, description="the run's name in summaries and tables; the method's by default")
     method: MethodSpec | None = Field(None, description="a method by name with its parameters")
     pipeline: list[StageSpec] | None = Field(None, description="or an explicit list of stages")
     extractor: str | None = Field(None, description="how predictions are scored; the method's default when absent")
@@ -194,4 +225,4 @@ class RunSpec(_Spec):
 
     @property
     def label(self) -> str:
-        return self.method.name if self.method else "pipeline"
+        return self.name or (self.method.name if self.method else "pipeline")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .errors import PromptkitError
@@ -46,6 +47,16 @@ class Templates:
             raise PromptkitError(f"template {name!r} not found (looked for {exc.name!r})") from None
         except jinja2.TemplateSyntaxError as exc:
             raise PromptkitError(f"template {exc.filename or name}:{exc.lineno}: {exc.message}") from None
+
+    def variables(self, name: str) -> tuple[str, ...]:
+        """The variables a template reads from its caller (not those it sets, not the environment's globals)."""
+        path = Path(name)
+        if path.suffix and path.is_file():
+            source = path.read_text(encoding="utf-8")
+        else:
+            source = self.env.loader.get_source(self.env, self.get(name).name)[0]  # type: ignore[union-attr]
+        found = jinja2.meta.find_undeclared_variables(self.env.parse(source))
+        return tuple(sorted(found - set(self.env.globals)))
 
     def render(self, name: str, variables: Mapping[str, Any]) -> str:
         template = self.get(name)

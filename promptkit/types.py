@@ -87,22 +87,42 @@ class StageRecord:
     stage: str
     prompt: Prompt
     completion: str | list[str]
+    """The text; the n texts when one request drew several samples."""
     note: str | None = None
+    sample: int | None = None
+    """Which sample this call belongs to, once a stage has drawn several per example."""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"stage": self.stage, "prompt": _jsonable(self.prompt), "completion": self.completion}
         if self.note:
             out["note"] = self.note
+        if self.sample is not None:
+            out["sample"] = self.sample
         return out
 
 
 @dataclass(frozen=True)
 class State:
-    """An example on its way through a pipeline. Stages return new states; nothing mutates."""
+    """An example on its way through a pipeline. Stages return new states; nothing mutates.
+
+    A stage that draws n samples per example splits its state into n, one per sample (`sample`
+    0..n-1); later stages map over them and a reducer (vote, first) joins them again.
+    """
 
     example: Example
     fields: Mapping[str, Any] = field(default_factory=dict)
     trace: tuple[StageRecord, ...] = ()
+    sample: int | None = None
+    error: str | None = None
+    """Why this example failed (stage and message); a failed state passes through later stages untouched."""
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    def with_error(self, stage: str, exc: BaseException) -> State:
+        message = str(exc) or type(exc).__name__
+        return replace(self, error=f"{stage}: {type(exc).__name__}: {message}")
 
     def with_fields(self, **updates: Any) -> State:
         return replace(self, fields={**self.fields, **updates})

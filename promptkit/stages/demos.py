@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import ClassVar, Literal, Protocol
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from ..demos import Demo
 from ..engines.base import Engine
 from ..errors import EngineUnavailable, PromptkitError
 from ..types import State
+from .base import map_states
 
 Strategy = Literal["fixed", "random", "similar", "mmr", "embedding"]
 Order = Literal["given", "random", "similar_last"]
@@ -60,6 +61,9 @@ class SelectDemos:
     embedder: Embedder | None = field(default=None, compare=False)
     name: str = "demos"
 
+    reads: ClassVar[tuple[str, ...]] = ("question",)
+    writes: ClassVar[tuple[str, ...]] = ("demos",)
+
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
             raise PromptkitError(f"unknown selector {self.strategy!r} (known: {', '.join(STRATEGIES)})")
@@ -71,13 +75,13 @@ class SelectDemos:
             raise PromptkitError("demonstration pool is empty")
 
     def __call__(self, states: Sequence[State], engine: Engine) -> list[State]:
-        ranked = self._rank(states)
-        out = []
-        for state, picks in zip(states, ranked):
-            order = self._ordered(state, picks)
-            demos = [{**self.pool[i].variables(), "rank": picks.index(i)} for i in order]
-            out.append(state.with_fields(demos=demos))
-        return out
+        live = [s for s in states if not s.failed]
+        picks = {id(s): p for s, p in zip(live, self._rank(live))}
+        return map_states(self.name, states, lambda s: self._with_demos(s, picks[id(s)]))
+
+    def _with_demos(self, state: State, picks: list[int]) -> State:
+        order = self._ordered(state, picks)
+        return state.with_fields(demos=[{**self.pool[i].variables(), "rank": picks.index(i)} for i in order])
 
     # -- which -------------------------------------------------------------------------------------
     def _candidates(self, state: State) -> list[int]:

@@ -1,4 +1,4 @@
-"""Answer extraction: no model call; reads a text field and writes the prediction."""
+"""Answer extraction: no model call; reads a text field of each sample and writes its answer."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..engines.base import Engine
 from ..extract import Extractor
 from ..types import State
+from .base import map_states
 
 
 @dataclass(frozen=True)
@@ -17,13 +18,17 @@ class Extract:
     output: str = "prediction"
     name: str = "extract"
 
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return (self.source,)
+
+    @property
+    def writes(self) -> tuple[str, ...]:
+        return (self.output,)
+
     def __call__(self, states: Sequence[State], engine: Engine) -> list[State]:
-        out = []
-        for s in states:
-            text = s.fields.get(self.source)
-            if isinstance(text, list):
-                value = [self.extractor.extract(t) for t in text]
-            else:
-                value = None if text is None else self.extractor.extract(text)
-            out.append(s.with_fields(**{self.output: value}))
-        return out
+        return map_states(self.name, states, self._one)
+
+    def _one(self, state: State) -> State:
+        text = state.fields.get(self.source)
+        return state.with_fields(**{self.output: None if text is None else self.extractor.extract(str(text))})

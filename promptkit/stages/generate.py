@@ -1,20 +1,22 @@
-"""Render a template for every state and make one engine call for all of them."""
+"""Generation: render a template for every example and make one engine call for all of them."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..engines.base import Engine
-from ..prompts import PromptBuilder
-from ..types import GenRequest, Prompt, Sampling, StageRecord, State
+from ..prompts import PromptBuilder, prompt_variables
+from ..types import Sampling, StageRecord, State
+from .base import call_engine
 
 
 @dataclass(frozen=True)
 class Generate:
-    """One model call per example, all in one batch; the text goes to `output`.
+    """One request per example, all in one engine call; the text goes to `output`.
 
-    With n > 1 the field holds the list of samples.
+    With n > 1 each example splits into n states, one per sample, each holding its own text: later
+    stages map over the samples and a reducer (vote, first) joins them.
     """
 
     name: str
@@ -22,14 +24,30 @@ class Generate:
     output: str
     sampling: Sampling = field(default_factory=Sampling)
 
-    def prompts(self, states: Sequence[State]) -> list[Prompt]:
-        return [self.prompt.build(s.context()) for s in states]
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return prompt_variables(self.prompt)
+
+    @property
+    def writes(self) -> tuple[str, ...]:
+        return (self.output,)
 
     def __call__(self, states: Sequence[State], engine: Engine) -> list[State]:
-        prompts = self.prompts(states)
-        completions = engine.generate([GenRequest(p, self.sampling) for p in prompts])
-        out = []
-        for state, prompt, completion in zip(states, prompts, completions):
-            value = completion.text if self.sampling.n == 1 else list(completion.texts)
-            out.append(state.with_record(StageRecord(self.name, prompt, value), **{self.output: value}))
+        out: list[State] = []
+        for call in call_engine(self.name, states, self.prompt, self._sampling, engine):
+            state, completion = call.state, call.completion
+            if completion is None:
+                out.append(state)
+            elif state.sample is not None or self.sampling.n == 1:
+                text = completion.text
+                record = StageRecord(self.name, call.prompt, text, sample=state.sample)
+                out.append(state.with_record(record, **{self.output: text}))
+            else:
+                for k, text in enumerate(completion.texts):
+                    record = StageRecord(self.name, call.prompt, text, sample=k)
+                    out.append(replace(state.with_record(record, **{self.output: text}), sample=k))
         return out
+
+    def _sampling(self, state: State) -> Sampling:
+        # A state that is already one sample asks for one more text: its own.
+        return self.sampling if state.sample is None else replace(self.sampling, n=1)

@@ -2,23 +2,46 @@
 
 Every example advances together: step k makes one engine call for all examples that still have a
 k-th subproblem, so engine calls = 1 (decomposition) + the longest chain, not the sum of chains.
+Both stages generate through `call_engine`, as `Generate` does.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 from ..engines.base import Engine
-from ..prompts import PromptBuilder
+from ..prompts import PromptBuilder, prompt_variables
 from ..registry import Registry
-from ..types import GenRequest, Sampling, StageRecord, State
+from ..types import Sampling, StageRecord, State
+from .base import call_engine
 
 _QUOTED = re.compile(r'"([^"]+)"')
 _GSM8K = re.compile(r'To answer the question "(.+?)", we need to know:(.*)', re.S)
+_LIST = re.compile(r'"([^"]*)"')
 
-Parser = Callable[[str], "list[str] | None"]
+
+def _words(inputs: Mapping[str, Any]) -> list[str]:
+    quoted = _LIST.search(str(inputs.get("question", "")))
+    return quoted.group(1).split() if quoted else []
+
+
+def _normalized(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+@dataclass(frozen=True)
+class Decomposer:
+    """How one prompt family's decompositions read, check, fall back and are budgeted."""
+
+    parse: Callable[[str], list[str] | None]
+    whole: Callable[[list[str], Mapping[str, Any]], bool]
+    """Whether the last subproblem is the whole problem."""
+    fallback: Callable[[Mapping[str, Any]], list[str]]
+    budget: Callable[[Mapping[str, Any]], int]
+    """Tokens the decomposition of this question may need: long lists need long decompositions."""
 
 
 def parse_gsm8k(text: str) -> list[str] | None:
@@ -30,45 +53,117 @@ def parse_gsm8k(text: str) -> list[str] | None:
     return [*needed, m.group(1).strip()]
 
 
-def parse_last_letters(text: str) -> list[str] | None:
-    """'"think", "think machine", ...' -> the cumulative word lists."""
+def _gsm8k_whole(subquestions: list[str], inputs: Mapping[str, Any]) -> bool:
+    # The final subquestion is the question the problem asks, so it appears in the problem.
+    return _normalized(subquestions[-1]) in _normalized(str(inputs.get("question", "")))
+
+
+def parse_quoted_list(text: str) -> list[str] | None:
+    """'"think", "think machine", ...' on the first line -> the items."""
     line = next((ln for ln in text.splitlines() if ln.strip()), "")
     items = [q.strip() for q in _QUOTED.findall(line) if q.strip()]
     return items or None
 
 
-def fallback_last_letters(question: str) -> list[str]:
-    quoted = _QUOTED.findall(question)
-    return [quoted[0]] if quoted else [question]
+def _spaced_whole(subproblems: list[str], inputs: Mapping[str, Any]) -> bool:
+    return subproblems[-1].split() == _words(inputs)
 
 
-PARSERS: Registry[tuple[Parser, Callable[[str], list[str]]]] = Registry(
+def _comma_whole(subproblems: list[str], inputs: Mapping[str, Any]) -> bool:
+    return [w.strip() for w in subproblems[-1].split(",")] == _words(inputs)
+
+
+def _zhou_sublists(text: str) -> list[str] | None:
+    """Zhou et al.'s decomposition starts at one word; their solving exemplars start at two, so we do."""
+    items = parse_quoted_list(text)
+    if items and len(items) > 1 and "," not in items[0]:
+        items = items[1:]
+    return items
+
+
+def _list_budget(separator: str) -> Callable[[Mapping[str, Any]], int]:
+    def budget(inputs: Mapping[str, Any]) -> int:
+        words = _words(inputs) or str(inputs.get("question", "")).split()
+        ideal = ", ".join(f'"{separator.join(words[: i + 1])}"' for i in range(len(words)))
+        return 32 + len(ideal) // 2  # about 2 characters a token at worst for quoted short words
+
+    return budget
+
+
+DECOMPOSERS: Registry[Decomposer] = Registry(
     "decomposition parser",
-    {"gsm8k": (parse_gsm8k, lambda q: [q]), "last_letters": (parse_last_letters, fallback_last_letters)},
+    {
+        "gsm8k": Decomposer(
+            parse_gsm8k,
+            _gsm8k_whole,
+            lambda inputs: [str(inputs["question"])],
+            lambda inputs: max(128, len(str(inputs.get("question", ""))) // 2),
+        ),
+        "last_letters": Decomposer(
+            parse_quoted_list, _spaced_whole, lambda inputs: [" ".join(_words(inputs))], _list_budget(" ")
+        ),
+        "last_letters_zhou": Decomposer(
+            _zhou_sublists, _comma_whole, lambda inputs: [", ".join(_words(inputs))], _list_budget(", ")
+        ),
+    },
 )
 
 
 @dataclass(frozen=True)
 class Decompose:
-    """One call for every example; writes `subquestions` and whether the parse fell back."""
+    """One call for every example; writes `subquestions` and whether it fell back to the whole question.
+
+    A decomposition that is cut by the token budget, cannot be parsed, or does not end with the
+    whole problem falls back to solving the problem in one step, and the trace says why.
+    """
 
     prompt: PromptBuilder
-    parser: Parser
-    fallback: Callable[[str], list[str]]
+    decomposer: Decomposer
     sampling: Sampling
+    """max_tokens here is a floor when `sized` is on."""
+    sized: bool = True
     name: str = "decompose"
 
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return prompt_variables(self.prompt)
+
+    @property
+    def writes(self) -> tuple[str, ...]:
+        return ("subquestions", "fallback", "solved")
+
+    def _sampling(self, state: State) -> Sampling:
+        n = 1 if state.sample is not None else self.sampling.n
+        if not self.sized:
+            return replace(self.sampling, n=n)
+        budget = max(self.sampling.max_tokens, self.decomposer.budget(state.example.inputs))
+        return replace(self.sampling, n=n, max_tokens=budget)
+
     def __call__(self, states: Sequence[State], engine: Engine) -> list[State]:
-        prompts = [self.prompt.build(s.context()) for s in states]
-        completions = engine.generate([GenRequest(p, self.sampling) for p in prompts])
-        out = []
-        for state, prompt, completion in zip(states, prompts, completions):
-            parsed = self.parser(completion.text)
-            note = None if parsed else "fallback: the decomposition could not be parsed; solving the question directly"
-            subquestions = parsed or self.fallback(state.example.inputs["question"])
-            record = StageRecord(self.name, prompt, completion.text, note)
-            out.append(state.with_record(record, subquestions=subquestions, fallback=parsed is None, solved=[]))
+        out: list[State] = []
+        for call in call_engine(self.name, states, self.prompt, self._sampling, engine):
+            if call.completion is None:
+                out.append(call.state)
+                continue
+            split = call.state.sample is None and len(call.completion.texts) > 1
+            for k, (text, finish) in enumerate(zip(call.completion.texts, call.completion.finish_reasons)):
+                state = replace(call.state, sample=k) if split else call.state
+                out.append(self._read(state, call.prompt, text, finish))
         return out
+
+    def _read(self, state: State, prompt, text: str, finish: str) -> State:
+        inputs = state.example.inputs
+        parsed = self.decomposer.parse(text)
+        note = None
+        if finish == "length":
+            note = "fallback: the decomposition was cut by the token budget; solving the problem in one step"
+        elif not parsed:
+            note = "fallback: the decomposition could not be parsed; solving the problem in one step"
+        elif not self.decomposer.whole(parsed, inputs):
+            note = "fallback: the last subproblem is not the whole problem; solving the problem in one step"
+        subquestions = self.decomposer.fallback(inputs) if note else parsed
+        record = StageRecord(self.name, prompt, text, note, sample=state.sample)
+        return state.with_record(record, subquestions=subquestions, fallback=note is not None, solved=[])
 
 
 @dataclass(frozen=True)
@@ -83,20 +178,34 @@ class SolveInOrder:
     sampling: Sampling
     name: str = "solve"
 
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return tuple(v for v in prompt_variables(self.prompt) if v != "current") + ("subquestions",)
+
+    @property
+    def writes(self) -> tuple[str, ...]:
+        return ("solved", "answer")
+
     def __call__(self, states: Sequence[State], engine: Engine) -> list[State]:
         out = list(states)
-        longest = max((len(s.fields["subquestions"]) for s in states), default=0)
+        longest = max((len(s.fields.get("subquestions", ())) for s in states if not s.failed), default=0)
         for step in range(longest):
-            active = [i for i, s in enumerate(out) if step < len(s.fields["subquestions"])]
-            prompts = [
-                self.prompt.build({**out[i].context(), "current": out[i].fields["subquestions"][step]}) for i in active
-            ]
-            completions = engine.generate([GenRequest(p, self.sampling) for p in prompts])
-            for i, prompt, completion in zip(active, prompts, completions):
-                state = out[i]
-                answer = completion.text.strip()
+            active = [i for i, s in enumerate(out) if not s.failed and step < len(s.fields["subquestions"])]
+            calls = call_engine(
+                self.name,
+                [out[i] for i in active],
+                self.prompt,
+                lambda s: replace(self.sampling, n=1),
+                engine,
+                extra=lambda s: {"current": s.fields["subquestions"][step]},
+            )
+            for i, call in zip(active, calls):
+                if call.completion is None:
+                    out[i] = call.state
+                    continue
+                state, text = call.state, call.completion.text
+                answer = text.strip()
                 solved = [*state.fields["solved"], {"question": state.fields["subquestions"][step], "answer": answer}]
-                out[i] = state.with_record(
-                    StageRecord(self.name, prompt, completion.text), solved=solved, answer=answer
-                )
+                record = StageRecord(self.name, call.prompt, text, sample=state.sample)
+                out[i] = state.with_record(record, solved=solved, answer=answer)
         return out

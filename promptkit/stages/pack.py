@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from ..engines.base import Engine
 from ..errors import PromptkitError
 from ..prompts import PromptBuilder
 from ..types import State
+from .base import map_states
 
 
 @dataclass(frozen=True)
@@ -22,13 +24,16 @@ class PackDemos:
     """The generation budget the prompt must leave room for."""
     name: str = "pack"
 
+    reads: ClassVar[tuple[str, ...]] = ("demos",)
+    writes: ClassVar[tuple[str, ...]] = ("demos", "demos_packed", "prompt_tokens")
+
     def __call__(self, states: Sequence[State], engine: Engine) -> list[State]:
         count = getattr(engine, "count_tokens", None)
         window = getattr(engine, "context_window", None)
         if count is None or not window:  # engines that cannot count (replay, scripted) keep every demo
-            return [s.with_fields(demos_packed=len(s.fields.get("demos", []))) for s in states]
+            return map_states(self.name, states, lambda s: s.with_fields(demos_packed=len(s.fields.get("demos", []))))
         budget = int(window) - self.max_tokens
-        return [self._pack(s, count, budget) for s in states]
+        return map_states(self.name, states, lambda s: self._pack(s, count, budget))
 
     def _pack(self, state: State, count, budget: int) -> State:
         demos = list(state.fields.get("demos", []))

@@ -1,13 +1,17 @@
-"""Self-consistency (Wang et al., 2023): majority vote over the answers extracted from n samples."""
+"""Reducers: join the samples of each example into one prediction.
+
+`Vote` is self-consistency (Wang et al., 2023): the majority over the samples' extracted answers.
+`First` keeps the first sample's. Either ends a pipeline whose generation drew n > 1 samples.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..engines.base import Engine
-from ..types import State
+from ..types import StageRecord, State
 
 
 def majority(answers: Sequence[str | None]) -> tuple[str | None, dict[str, int]]:
@@ -24,16 +28,87 @@ def majority(answers: Sequence[str | None]) -> tuple[str | None, dict[str, int]]
     return winner, dict(votes)
 
 
+def group_samples(states: Sequence[State]) -> list[list[State]]:
+    """The states of each example together, in example order (samples are adjacent)."""
+    groups: list[list[State]] = []
+    for state in states:
+        if groups and groups[-1][0].example.id == state.example.id and state.sample is not None:
+            groups[-1].append(state)
+        else:
+            groups.append([state])
+    return groups
+
+
+def joined(group: Sequence[State], **fields) -> State:
+    """One state for the example: the first sample's fields, every sample's calls in the trace.
+
+    The samples drawn from one request share its prompt: they become one record holding the list of
+    texts, as a single n-sample call would be written.
+    """
+    records: dict[tuple[str, int], list[StageRecord]] = {}
+    for state in group:
+        for record in state.trace:
+            # calls made before the split are the same objects in every sample: kept once
+            key = (record.stage, id(record.prompt)) if record.sample is not None else ("", id(record))
+            same = records.setdefault(key, [])
+            if record not in same:
+                same.append(record)
+    trace = tuple(_merged(rs) for rs in records.values())
+    errors = [s.error for s in group if s.failed]
+    live = [s for s in group if not s.failed]
+    base = live[0] if live else group[0]
+    failed = {"failed_samples": len(errors)} if errors and live else {}
+    return replace(
+        base.with_fields(**fields, **failed), trace=trace, sample=None, error=None if live else errors[0]
+    )
+
+
+def _merged(records: list[StageRecord]) -> StageRecord:
+    if len(records) == 1:
+        return records[0]
+    notes = "; ".join(dict.fromkeys(r.note for r in records if r.note)) or None
+    return replace(records[0], completion=[str(r.completion) for r in records], note=notes, sample=None)
+
+
 @dataclass(frozen=True)
 class Vote:
     source: str = "prediction"
     name: str = "vote"
 
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return (self.source,)
+
+    @property
+    def writes(self) -> tuple[str, ...]:
+        return ("prediction", "samples", "votes", "agreement")
+
     def __call__(self, states: Sequence[State], engine: Engine) -> list[State]:
         out = []
-        for s in states:
-            answers = s.fields.get(self.source) or []
+        for group in group_samples(states):
+            answers = [None if s.failed else s.fields.get(self.source) for s in group]
             winner, votes = majority(answers)
-            agreement = votes.get(winner, 0) / len(answers) if answers and winner is not None else 0.0
-            out.append(s.with_fields(samples=answers, prediction=winner, votes=votes, agreement=agreement))
+            agreement = votes.get(winner, 0) / len(answers) if winner is not None else 0.0
+            out.append(joined(group, samples=answers, prediction=winner, votes=votes, agreement=agreement))
+        return out
+
+
+@dataclass(frozen=True)
+class First:
+    source: str = "prediction"
+    name: str = "first"
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return (self.source,)
+
+    @property
+    def writes(self) -> tuple[str, ...]:
+        return ("prediction", "samples")
+
+    def __call__(self, states: Sequence[State], engine: Engine) -> list[State]:
+        out = []
+        for group in group_samples(states):
+            answers = [None if s.failed else s.fields.get(self.source) for s in group]
+            out.append(joined(group, samples=answers, prediction=answers[0]))
         return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 from ..errors import PromptkitError
 from ..jsonl import read_json
@@ -23,8 +24,14 @@ def load_last_letters_file(path: str | Path) -> Task:
     for i, row in enumerate(data["examples"]):
         if not isinstance(row, dict) or "question" not in row or "answer" not in row:
             raise PromptkitError(f"{path}: examples[{i}] needs 'question' and 'answer'")
-        examples.append(Example(str(i), {"question": row["question"]}, str(row["answer"])))
+        examples.append(Example(str(i), question_inputs(row["question"]), str(row["answer"])))
     return Task("last_letters", tuple(examples), "letters", str(path), _word_count(examples))
+
+
+def question_inputs(question: str) -> dict[str, Any]:
+    """The question, and its quoted list as words (for prompts that ask about the list alone)."""
+    quoted = question.split('"')
+    return {"question": question, "words": quoted[1].split() if len(quoted) >= 3 else question.split()}
 
 
 def _word_count(examples: list[Example]) -> dict[str, int]:
@@ -54,7 +61,9 @@ def generate_last_letters(count: int = 500, words: int = 4, seed: int = 0) -> di
 
 def generated_task(count: int = 500, words: int = 4, seed: int = 0) -> Task:
     data = generate_last_letters(count, words, seed)
-    examples = tuple(Example(str(i), {"question": r["question"]}, r["answer"]) for i, r in enumerate(data["examples"]))
+    examples = tuple(
+        Example(str(i), question_inputs(r["question"]), r["answer"]) for i, r in enumerate(data["examples"])
+    )
     return Task(
         "last_letters", examples, "letters", f"generated:words={words}:count={count}:seed={seed}", {"words": words}
     )

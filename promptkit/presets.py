@@ -1,0 +1,174 @@
+"""Named methods as presets: each returns the `pipeline:` stages it stands for, as spec data.
+
+The stages are then checked by the one schema and built by the one builder, exactly as a
+hand-written pipeline is, and spec.resolved.yaml shows them. Adding a method is adding a function
+here. Prompt text lives in templates/, never here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import PromptkitError
+from .registry import Registry
+from .spec import MethodSpec
+
+# lm-evaluation-harness gsm8k_cot's `until`.
+FEW_SHOT_STOP = ["Q:", "</s>", "<|im_end|>"]
+STEP_STOP = ["\n\n", "\nQ:"]
+
+Stages = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Options:
+    """A method spec with the preset's defaults filled in; helpers that write stage data."""
+
+    method: MethodSpec
+    task: str
+    samples: int
+    extractor: str
+
+    @property
+    def temperature(self) -> float:
+        if self.method.temperature is not None:
+            return self.method.temperature
+        return 0.7 if self.samples > 1 else 0.0  # greedy samples would all be the same
+
+    def template(self, stage: str, default: str) -> str:
+        return self.method.templates.get(stage, default)
+
+    def max_tokens(self, stage: str, default: int) -> int:
+        return self.method.max_tokens.get(stage, default)
+
+    def sampling(self, stage: str, max_tokens: int, *, split: bool = False, **extra: Any) -> dict[str, Any]:
+        """Sampling fields of a model-calling stage; the `split` stage draws the samples."""
+        out = {"name": stage, "max_tokens": self.max_tokens(stage, max_tokens), "temperature": self.temperature}
+        if self.method.seed is not None:
+            out["seed"] = self.method.seed
+        if split and self.samples > 1:
+            out["n"] = self.samples
+        return {**out, **extra}
+
+    def generate(self, stage: str, template: str, output: str, max_tokens: int, **extra: Any) -> dict[str, Any]:
+        prompt = {"template": self.template(stage, template)}
+        return {"kind": "generate", **self.sampling(stage, max_tokens, **extra), **prompt, "output": output}
+
+    def extract(self) -> dict[str, Any]:
+        return {"kind": "extract", "extractor": self.extractor}
+
+
+def direct(o: Options) -> Stages:
+    """Zero-shot: the question and an answer prefix (Kojima et al.'s zero-shot baseline)."""
+    return [o.generate("answer", f"{o.task}/direct", "answer", 32, split=True), o.extract()]
+
+
+def zero_shot_cot(o: Options) -> Stages:
+    """Kojima et al.: 'Let's think step by step.' then the answer trigger, two batched calls."""
+    return [
+        o.generate("reason", "zero_shot_cot/reason", "rationale", 256, split=True),
+        o.generate("answer", f"{o.task}/zero_shot_cot_answer", "answer", 32),
+        o.extract(),
+    ]
+
+
+def _few_shot(o: Options, cot: bool) -> Stages:
+    m = o.method
+    if m.chat:
+        assistant = o.template("answer", "chat/assistant_cot" if cot else "chat/assistant")
+        prompt: dict[str, Any] = {"chat": {"user": "chat/user", "assistant": assistant}}
+    else:
+        prompt = {"template": o.template("answer", "few_shot_cot" if cot else "few_shot")}
+    sampling = o.sampling("answer", 256 if cot else 32, split=True, stop=FEW_SHOT_STOP)
+    select = {"kind": "select_demos", "strategy": m.selector, "order": m.order, "seed": m.selection_seed}
+    select |= {k: v for k, v in {"pool": m.pool, "k": m.shots}.items() if v is not None}
+    return [
+        select,
+        {"kind": "pack", **prompt, "max_tokens": sampling["max_tokens"]},
+        {"kind": "generate", **sampling, **prompt, "output": "answer"},
+        o.extract(),
+    ]
+
+
+def few_shot(o: Options) -> Stages:
+    """In-context learning: demonstrations with their answers, then the question."""
+    return _few_shot(o, cot=False)
+
+
+def few_shot_cot(o: Options) -> Stages:
+    """Wei et al.: demonstrations with rationales; GSM8K is lm-eval's gsm8k_cot prompt byte for byte."""
+    return _few_shot(o, cot=True)
+
+
+def _least_to_most(o: Options, decompose: str, solve: str, parser: str) -> Stages:
+    return [
+        {
+            "kind": "decompose",
+            **o.sampling("decompose", 128, split=True, stop=STEP_STOP),
+            "template": o.template("decompose", decompose),
+            "parser": parser,
+        },
+        {"kind": "solve", **o.sampling("solve", 128, stop=STEP_STOP), "template": o.template("solve", solve)},
+        o.extract(),
+    ]
+
+
+def least_to_most(o: Options) -> Stages:
+    """Zhou et al.'s published prompts: decompose, then solve the subproblems in order."""
+    parser = "last_letters_zhou" if o.task == "last_letters" else o.task
+    return _least_to_most(o, f"{o.task}/l2m_zhou_decompose", f"{o.task}/l2m_zhou_solve", parser)
+
+
+def least_to_most_promptkit(o: Options) -> Stages:
+    """Least-to-most with our own shorter prompts (the task's own question wording)."""
+    return _least_to_most(o, f"{o.task}/l2m_decompose", f"{o.task}/l2m_solve", o.task)
+
+
+@dataclass(frozen=True)
+class Preset:
+    stages: Callable[[Options], Stages]
+    extractor: str
+    """Zero-shot answers start with the number; demonstrations teach 'The answer is ...'."""
+    samples: int = 1
+
+
+PRESETS: Registry[Preset] = Registry(
+    "method",
+    {
+        "direct": Preset(direct, "default"),
+        "zero_shot_cot": Preset(zero_shot_cot, "default"),
+        "few_shot": Preset(few_shot, "answer_is"),
+        "few_shot_cot": Preset(few_shot_cot, "answer_is"),
+        "self_consistency": Preset(few_shot_cot, "answer_is", samples=5),
+        "least_to_most": Preset(least_to_most, "answer_is"),
+        "least_to_most_promptkit": Preset(least_to_most_promptkit, "answer_is"),
+    },
+)
+
+SPLITTING = ("generate", "decompose")
+MODEL_CALLING = ("generate", "decompose", "solve")
+
+
+def expand_method(method: MethodSpec, task: str, extractor: str | None = None) -> tuple[Stages, str]:
+    """The stages a named method runs, and the extractor that scores it."""
+    preset = PRESETS.get(method.name)
+    options = Options(method, task, method.samples or preset.samples, extractor or preset.extractor)
+    stages = preset.stages(options)
+    names = [s["name"] for s in stages if s["kind"] in MODEL_CALLING]
+    for field in ("max_tokens", "templates"):
+        unknown = sorted(set(getattr(method, field)) - set(names))
+        if unknown:
+            raise PromptkitError(
+                f"method.{field}: {method.name} has no stage {unknown[0]!r} (its stages: {', '.join(names)})"
+            )
+    if options.samples > 1:
+        stages.append({"kind": "vote"})
+    return stages, options.extractor
+
+
+def stage_names(method: str, task: str) -> list[str]:
+    """The names of a method's model-calling stages, for messages about flags."""
+    stages, _ = expand_method(MethodSpec(name=method), task)
+    return [s["name"] for s in stages if s["kind"] in MODEL_CALLING]
