@@ -13,12 +13,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from promptkit import build_method
 from promptkit.engines.base import CountingEngine
 from promptkit.engines.cache import CachedEngine
 from promptkit.engines.hf import HFEngine
 from promptkit.evaluate import evaluate
-from promptkit.extract import get_extractor
-from promptkit.methods import MethodConfig, build_method
 from promptkit.tasks.last_letters import generated_task
 from promptkit.testing import build_tiny_model
 from promptkit.types import GenRequest, Sampling
@@ -78,9 +77,8 @@ def main() -> None:
         )
         print(f"speed-up from batching: {t_single / t_batched:.1f}x")
 
-        extractor = get_extractor("default", task.answer_kind)
-        cfg = MethodConfig(task=task.name, extractor=extractor, max_tokens={"reason": args.max_tokens, "answer": 8})
-        pipeline = build_method("zero_shot_cot", cfg)
+        built = build_method(task, "zero_shot_cot", max_tokens={"reason": args.max_tokens, "answer": 8})
+        pipeline, extractor = built.pipeline, built.extractor
         recorder = Recorder(engine)
         result = evaluate(task, pipeline, recorder, extractor, method="zero_shot_cot")
         batches = recorder.batches

@@ -17,7 +17,7 @@ from promptkit.engines.agreement import compare_greedy
 from promptkit.engines.hf import HFEngine
 from promptkit.engines.model_files import BUILTIN_MODEL
 from promptkit.engines.placeholder import PlaceholderEngine
-from promptkit.methods import FEW_SHOT_STOP
+from promptkit.presets import FEW_SHOT_STOP
 from promptkit.spec_io import validate
 from promptkit.types import GenRequest, Sampling
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from promptkit import MethodConfig, build_method, evaluate, get_extractor
+from promptkit import build_method, evaluate
 from promptkit.engines import default_cache_path, make_engine
 from promptkit.spec import HFEngineSpec, VLLMEngineSpec
 from promptkit.tasks.last_letters import generated_task
@@ -34,14 +34,13 @@ def parse_lengths(text: str) -> list[int]:
 
 
 def sweep(engine, lengths: list[int], count: int, seed: int) -> dict[int, dict[str, dict]]:
-    extractor = get_extractor("answer_is", "letters")
     results: dict[int, dict[str, dict]] = {}
     for length in lengths:
         task = generated_task(count=count, words=length, seed=seed)
         results[length] = {}
         for method in METHODS:
-            pipeline = build_method(method, MethodConfig(task=task.name, extractor=extractor))
-            results[length][method] = evaluate(task, pipeline, engine, extractor, method=method).summary
+            built = build_method(task, method)
+            results[length][method] = evaluate(task, built.pipeline, engine, built.extractor, method=method).summary
     return results
 
 

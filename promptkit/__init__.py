@@ -1,10 +1,10 @@
 """promptkit: prompting and reasoning pipelines over large language models."""
 
+from .build import Built, build, build_method
 from .engines import CachedEngine, Engine, ReplayEngine, ScriptedEngine, make_engine
 from .errors import PromptkitError
 from .evaluate import RunResult, evaluate
 from .extract import EXTRACTORS, Extractor, get_extractor
-from .build import Built, build, build_method
 from .pipeline import Pipeline
 from .presets import PRESETS
 from .spec import HFEngineSpec, OpenAIEngineSpec, ReplayEngineSpec, RunSpec, VLLMEngineSpec

@@ -13,12 +13,12 @@ import yaml
 from .demos import Demo, exemplars_from_file, pool_from_task, shipped_exemplars
 from .engines import make_engine
 from .engines.base import Engine
+from .errors import PromptkitError
 from .evaluate import RunResult, evaluate
 from .extract import Extractor, get_extractor
 from .jsonl import read_json
-from .errors import PromptkitError
-from .presets import MODEL_CALLING, expand_method
 from .pipeline import Pipeline
+from .presets import MODEL_CALLING, expand_method
 from .prompts import ChatPrompt, PromptBuilder, TextPrompt
 from .spec import ChatSpec, RunSpec
 from .spec_io import validate
@@ -81,14 +81,19 @@ def check_flow(stages: Sequence[Any], specs: Sequence[Any], task: Task) -> None:
     for i, (stage, spec) in enumerate(zip(stages, specs)):
         missing = [field for field in stage.reads if field not in available]
         if missing:
+            prompt = getattr(stage, "prompt", None)
+            template = getattr(prompt, "template", None) or getattr(prompt, "user_template", None)
+            source = f"template {template!r} " if template else ""
             raise PromptkitError(
-                f"pipeline.{i} ({spec.kind}): reads {missing[0]!r}, which neither the task nor an earlier stage "
-                f"writes (there are: {', '.join(sorted(available))})"
+                f"pipeline.{i} ({spec.kind}): {source}reads {missing[0]!r}, which neither the task nor an earlier "
+                f"stage writes (there are: {', '.join(sorted(available))})"
             )
         available |= set(stage.writes)
         if spec.kind in MODEL_CALLING:
             if stage.name in names:
-                raise PromptkitError(f"pipeline.{i}: stage name {stage.name!r} is taken by pipeline.{names[stage.name]}")
+                raise PromptkitError(
+                    f"pipeline.{i}: stage name {stage.name!r} is taken by pipeline.{names[stage.name]}"
+                )
             names[stage.name] = i
     if not names:
         raise PromptkitError("the pipeline calls no model: add a generate (or decompose and solve) stage")

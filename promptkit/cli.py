@@ -63,7 +63,9 @@ def _method_args(p: argparse.ArgumentParser) -> None:
         "--extractor", help="default, answer_is, kojima, strict-match, flexible-extract (default: the method's)"
     )
     p.add_argument(
-        "--samples", type=int, help="samples per question, joined by a majority vote (default: 5 for self_consistency, else 1)"
+        "--samples",
+        type=int,
+        help="samples per question, joined by a majority vote (default: 5 for self_consistency, else 1)",
     )
     p.add_argument("--temperature", type=float, help="sampling temperature (default: 0.7 with --samples > 1, else 0)")
     p.add_argument("--seed", type=int, help="sampling seed")
@@ -119,7 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--specs", nargs="+", help="YAML spec files")
     cmp.add_argument("--task", help="with --methods")
     cmp.add_argument("--methods", help="comma-separated method names")
-    cmp.add_argument("--set", action="append", default=[], metavar="dotted.key=value", help="override a field of every spec")
+    cmp.add_argument(
+        "--set", action="append", default=[], metavar="dotted.key=value", help="override a field of every spec"
+    )
     _method_args(cmp)
     _run_args(cmp)
     _engine_args(cmp, defaults=False)
@@ -189,7 +193,9 @@ def template_overrides(values: Sequence[str], method: str, task: str) -> dict[st
         if not sep:
             names = stage_names(method, task)
             if len(names) != 1:
-                raise PromptkitError(f"--template: {method} has several prompt stages ({', '.join(names)}); write STAGE=FILE")
+                raise PromptkitError(
+                    f"--template: {method} has several prompt stages ({', '.join(names)}); write STAGE=FILE"
+                )
             stage, path = names[0], value
         if not Path(path).is_file():
             raise PromptkitError(f"--template: file not found: {path}")
@@ -277,6 +283,7 @@ def _one_line(s: dict[str, Any], out: Path) -> str:
         f"({s['correct']}/{s['n']}, 95% CI {low:.1%}-{high:.1%}); engine calls {s['engine_calls']} "
         f"(model {s['model_calls']}), cache hits {s['cache_hits']}, generated tokens {s['generated_tokens']}; "
         f"{s['wall_seconds']:.1f}s -> {out}"
+        + (f"; {s['failed']} examples failed (see 'error' in predictions.jsonl)" if s.get("failed") else "")
     )
 
 

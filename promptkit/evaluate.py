@@ -12,7 +12,7 @@ from typing import Any
 from .engines.base import CountingEngine, Engine
 from .engines.cache import CachedEngine, CacheStats
 from .extract import Extractor
-from .metrics import wilson_interval
+from .metrics import maj_at_k, wilson_interval
 from .pipeline import Pipeline
 from .tasks.base import Task
 from .types import State
@@ -41,13 +41,27 @@ def prediction_rows(states: Sequence[State], extractor: Extractor) -> list[dict[
                 "correct": extractor.score(prediction, s.example.target),
                 "trace": [r.to_json() for r in s.trace],
                 **_recorded_fields(s),
+                **({"error": s.error} if s.failed else {}),
             }
         )
     return rows
 
 
+def maj_curve(states: Sequence[State], extractor: Extractor) -> dict[str, float]:
+    """maj@k for k = 1..N, averaged over examples, from the N samples each example drew."""
+    samples = [(s.fields.get("samples") or [None], s.example.target) for s in states]
+    most = min(len(answers) for answers, _ in samples) if samples else 0
+    if most < 2:
+        return {}
+    return {
+        str(k): sum(maj_at_k(answers, lambda a, g=gold: extractor.score(a, g), k) for answers, gold in samples)
+        / len(samples)
+        for k in range(1, most + 1)
+    }
+
+
 # Per-example facts worth keeping beside the prediction when a method records them.
-_EXTRA_FIELDS = ("demos_packed", "samples", "votes", "agreement", "subquestions", "fallback")
+_EXTRA_FIELDS = ("demos_packed", "samples", "votes", "agreement", "failed_samples", "subquestions", "fallback")
 
 
 def _recorded_fields(state: State) -> dict[str, Any]:
@@ -93,6 +107,7 @@ def evaluate(
         "accuracy": correct / n if n else 0.0,
         "ci95": [low, high],
         "unparsed": sum(r["prediction"] is None for r in rows),
+        "failed": sum(s.failed for s in states),
         # Stage calls and their requests, whether the cache or the model answered them ...
         "engine_calls": counting.calls,
         "requests": counting.requests,
@@ -107,6 +122,9 @@ def evaluate(
         "wall_seconds": round(wall, 3),
         "options": options or {},
     }
+    curve = maj_curve(states, extractor)
+    if curve:
+        summary["maj_at_k"] = curve  # the whole self-consistency curve from one run
     if out_dir is not None:
         write_run(Path(out_dir), rows, summary)
     return RunResult(tuple(states), summary)

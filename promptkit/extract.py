@@ -9,38 +9,86 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 
 from .registry import Registry
 from .tasks.base import AnswerKind
 
-# Thousands groups only when well formed ("1,234" but not "3, 4"); optional sign, currency, decimals.
-_NUMBER = re.compile(r"(?<![\w.,])(-)?\s?[$€£]?\s?(-)?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?![\d,]*\d)")
-_QUOTED = re.compile(r"[\"“”'‘’`]([^\"“”'‘’`]+)[\"“”'‘’`]")
+# A number: thousands groups only when well formed ("1,234" but not "3, 4"), decimals, ".5", and an
+# optional "/denominator" (not a date's "1/2/2020"). Signs and currency are read around it in code.
+_NUMBER = re.compile(
+    r"(?<![\w.,/])(?P<sign>[-\u2212]\s?)?(?P<cur>[$\u20ac\u00a3]\s?)?(?P<sign2>[-\u2212])?"
+    r"(?P<num>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?![\d,]*\d)"
+    r"(?:/(?P<den>\d+)(?![\d/]))?"
+)
+_QUOTED = re.compile(r"[\"\u201c\u201d'\u2018\u2019`]([^\"\u201c\u201d'\u2018\u2019`]+)[\"\u201c\u201d'\u2018\u2019`]")
+
+
+def _fraction(text: str) -> Fraction | None:
+    """Exact value of '1,234.5', '-3', '3/4', '.5'; None for anything else (never raises)."""
+    cleaned = text.replace(",", "").replace("$", "").replace("\u2212", "-").strip()
+    try:
+        return Fraction(cleaned)
+    except (ValueError, ZeroDivisionError, OverflowError):  # not a number; or too many digits to convert
+        return None
+
+
+def number_text(value: Fraction) -> str | None:
+    """'3', '-0.75', '1/3': integers and terminating decimals as decimals, others as a fraction.
+
+    None only past Python's limit on converting an integer to text (thousands of digits).
+    """
+    sign = "-" if value < 0 else ""
+    p, q = abs(value.numerator), value.denominator
+    twos = fives = 0
+    rest = q
+    while rest % 2 == 0:
+        rest, twos = rest // 2, twos + 1
+    while rest % 5 == 0:
+        rest, fives = rest // 5, fives + 1
+    try:
+        if q == 1:
+            return f"{sign}{p}"
+        if rest != 1:
+            return f"{sign}{p}/{q}"
+        places = max(twos, fives)
+        digits = str(p * 10**places // q).rjust(places + 1, "0")
+    except ValueError:
+        return None
+    return f"{sign}{digits[:-places]}.{digits[-places:]}".rstrip("0")
 
 
 def normalize_number(text: str) -> str | None:
-    try:
-        value = Decimal(text.replace(",", "").replace("$", "").strip())
-    except InvalidOperation:
-        return None
-    if value == value.to_integral_value():
-        return str(value.quantize(Decimal(1)))
-    return format(value.normalize(), "f")
+    value = _fraction(text)
+    return None if value is None else number_text(value)
+
+
+def _is_subtraction(text: str, sign_at: int) -> bool:
+    """A minus right after a number ('$10 - $3') subtracts; it does not make the next number negative."""
+    before = text[:sign_at].rstrip()
+    before = before.rstrip("$\u20ac\u00a3%").rstrip()
+    return bool(before) and (before[-1].isdigit() or before[-1] == ")")
 
 
 def _number_strings(text: str) -> list[str]:
     out = []
     for m in _NUMBER.finditer(text):
-        sign = "-" if (m.group(1) or m.group(2)) else ""
-        normalized = normalize_number(sign + m.group(3) + (m.group(4) or ""))
-        if normalized is not None:
-            out.append(normalized)
+        value = _fraction(m.group("num"))
+        if value is None:
+            continue
+        if m.group("den"):
+            denominator = _fraction(m.group("den"))
+            if denominator:
+                value /= denominator
+        negative = bool(m.group("sign2")) or (bool(m.group("sign")) and not _is_subtraction(text, m.start()))
+        written = number_text(-value if negative else value)
+        if written is not None:
+            out.append(written)
     return out
 
 
 def first_number(text: str) -> str | None:
-    """The first number: '$1,234.50' -> '1234.5', '-3' -> '-3', '18.' -> '18'."""
+    """The first number: '$1,234.50' -> '1234.5', '-3' -> '-3', '18.' -> '18', '3/4' -> '0.75'."""
     found = _number_strings(text)
     return found[0] if found else None
 
@@ -60,7 +108,7 @@ def letters(text: str) -> str | None:
 
 
 def numbers_match(prediction: str, gold: str) -> bool:
-    a, b = normalize_number(prediction), normalize_number(gold)
+    a, b = _fraction(prediction), _fraction(gold)
     return a is not None and a == b
 
 

@@ -94,10 +94,15 @@ class MethodSpec(_Spec):
     pool: str | None = Field(None, description="demonstration pool: exemplars JSON or a data file of the task")
     chat: bool = Field(False, description="demonstrations as chat turns")
     samples: int | None = Field(
-        None, ge=1, description="samples per question, joined by a majority vote (default: 5 for self_consistency, else 1)"
+        None,
+        ge=1,
+        description="samples per question, joined by a majority vote (default: 5 for self_consistency, else 1)",
     )
     temperature: float | None = Field(
-        None, ge=0, allow_inf_nan=False, description="sampling temperature (default: 0.7 with samples > 1, else 0 = greedy)"
+        None,
+        ge=0,
+        allow_inf_nan=False,
+        description="sampling temperature (default: 0.7 with samples > 1, else 0 = greedy)",
     )
     seed: int | None = Field(None, description="sampling seed")
     max_tokens: dict[str, Annotated[int, Field(ge=1)]] = Field(
@@ -140,9 +145,7 @@ class SelectDemosStage(_Spec):
     pool: str | None = Field(
         None, description="exemplars JSON or a data file of the task; the shipped exemplars when absent"
     )
-    k: int | None = Field(
-        None, ge=0, description="demonstrations per prompt (default: all of a fixed pool, else 8)"
-    )
+    k: int | None = Field(None, ge=0, description="demonstrations per prompt (default: all of a fixed pool, else 8)")
     strategy: Literal["fixed", "random", "similar", "mmr", "embedding"] = "fixed"
     order: Literal["given", "random", "similar_last"] = "given"
     seed: int = Field(0, description="seed of the per-example draws")
@@ -191,14 +194,7 @@ class FirstStage(_Spec):
 
 
 StageSpec = Annotated[
-    SelectDemosStage
-    | PackStage
-    | GenerateStage
-    | ExtractStage
-    | DecomposeStage
-    | SolveStage
-    | VoteStage
-    | FirstStage,
+    SelectDemosStage | PackStage | GenerateStage | ExtractStage | DecomposeStage | SolveStage | VoteStage | FirstStage,
     Field(discriminator="kind"),
 ]
 

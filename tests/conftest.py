@@ -32,7 +32,7 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny", context=2048)
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny", context=4096)
 
 
 @pytest.fixture(scope="session")

@@ -13,3 +13,11 @@ def cache_rows(path: Path) -> int:
             return db.execute("SELECT COUNT(*) FROM generations").fetchone()[0]
     except sqlite3.OperationalError:
         return 0
+
+
+def run_method(task, method: str, engine, extractor: str | None = None, **options):
+    """evaluate() over a named method's pipeline, as the library user writes it."""
+    from promptkit import build_method, evaluate
+
+    built = build_method(task, method, extractor=extractor, **options)
+    return evaluate(task, built.pipeline, engine, built.extractor, method=method)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers import run_method
 
-from promptkit import MethodConfig, ScriptedEngine, build_method, evaluate, get_extractor
+from promptkit import ScriptedEngine, get_extractor
 from promptkit.demos import shipped_exemplars
 from promptkit.extract import lm_eval_exact_match, lm_eval_flexible, lm_eval_strict
 from promptkit.prompts import ChatPrompt
@@ -32,14 +33,7 @@ def _task(questions, name="gsm8k", kind="number"):
 
 def _prompts_sent(method: str, task: Task, **options) -> list:
     engine = ScriptedEngine(lambda p: " 1 + 1 = 2. The answer is 2.")
-    extractor = get_extractor("answer_is", task.answer_kind)
-    evaluate(
-        task,
-        build_method(method, MethodConfig(task=task.name, extractor=extractor, **options)),
-        engine,
-        extractor,
-        method=method,
-    )
+    run_method(task, method, engine, **options)
     return [r.prompt for call in engine.calls for r in call], engine
 
 
@@ -135,14 +129,7 @@ def test_the_same_completions_score_several_ways():
 
     task = Task("gsm8k", (Example("0", {"question": "q"}, "1,000"),), "number", "inline")
     engine = ScriptedEngine(lambda p: " So we have $1,000. The answer is $1,000.")
-    answer_is = get_extractor("answer_is", "number")
-    result = evaluate(
-        task,
-        build_method("few_shot_cot", MethodConfig(task="gsm8k", extractor=answer_is, shots=1)),
-        engine,
-        answer_is,
-        method="few_shot_cot",
-    )
+    result = run_method(task, "few_shot_cot", engine, shots=1)
     scores = {}
     for name in ("answer_is", "strict-match", "flexible-extract"):
         ex = get_extractor(name, "number")

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
-from promptkit import MethodConfig, ScriptedEngine, build_method, evaluate, get_extractor
-from promptkit.stages.least_to_most import parse_gsm8k, parse_last_letters
+from helpers import run_method
+
+from promptkit import ScriptedEngine
+from promptkit.stages.least_to_most import parse_gsm8k, parse_quoted_list
 from promptkit.tasks.base import Task
 from promptkit.types import Example
 
@@ -27,14 +29,7 @@ def _run():
         "last_letters", tuple(Example(i, {"question": q}, "x") for i, q in QUESTIONS.items()), "letters", "inline"
     )
     engine = ScriptedEngine(script)
-    extractor = get_extractor("answer_is", "letters")
-    result = evaluate(
-        task,
-        build_method("least_to_most", MethodConfig(task=task.name, extractor=extractor)),
-        engine,
-        extractor,
-        method="least_to_most",
-    )
+    result = run_method(task, "least_to_most_promptkit", engine)
     return result, engine
 
 
@@ -71,9 +66,9 @@ def test_parse_gsm8k_decomposition():
     assert parse_gsm8k(" 42") is None
 
 
-def test_parse_last_letters_decomposition():
-    assert parse_last_letters(' "a", "a b"\nmore') == ["a", "a b"]
-    assert parse_last_letters(" none") is None
+def test_parse_quoted_list_decomposition():
+    assert parse_quoted_list(' "a", "a b"\nmore') == ["a", "a b"]
+    assert parse_quoted_list(" none") is None
 
 
 def test_gsm8k_solving_prompt_has_the_problem_then_qa_pairs():
@@ -87,14 +82,7 @@ def test_gsm8k_solving_prompt_has_the_problem_then_qa_pairs():
         return " The answer is 2." if prompt.endswith("How many cats?\nA:") else " 2 + 3 = 5. The answer is 5."
 
     engine = ScriptedEngine(gsm8k_script)
-    extractor = get_extractor("answer_is", "number")
-    result = evaluate(
-        task,
-        build_method("least_to_most", MethodConfig(task="gsm8k", extractor=extractor)),
-        engine,
-        extractor,
-        method="least_to_most",
-    )
+    result = run_method(task, "least_to_most_promptkit", engine)
     final_prompt = engine.calls[-1][0].prompt
     assert final_prompt.endswith(
         "Tom has 2 cats and 3 dogs. How many pets?\n\nQ: How many cats?\nA: The answer is 2.\n\nQ: How many pets?\nA:"

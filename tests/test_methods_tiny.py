@@ -7,7 +7,7 @@ import json
 import pytest
 
 from promptkit.cli import main
-from promptkit.methods import METHODS
+from promptkit.presets import PRESETS as METHODS
 
 
 @pytest.fixture(scope="module")

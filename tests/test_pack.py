@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import re
 
-from promptkit import MethodConfig, build_method, evaluate, get_extractor
+import pytest
+from helpers import run_method
+
 from promptkit.demos import shipped_exemplars
 from promptkit.engines.hf import HFEngine
-from promptkit.errors import PromptkitError
 from promptkit.prompts import ChatPrompt, TextPrompt
 from promptkit.stages import PackDemos, SelectDemos
 from promptkit.tasks.base import Task
@@ -53,15 +54,15 @@ def test_chat_packing_counts_the_chat_template(small_window):
 
 def test_a_question_that_cannot_fit_is_a_clear_error(small_window):
     state = State(Example("7", {"question": "apples " * 500}), {"demos": []})
-    with pytest.raises(PromptkitError, match=r"example 7: the prompt needs \d+ tokens without demonstrations"):
-        PackDemos(TextPrompt("few_shot_cot"), max_tokens=32)([state], small_window)
+    [packed] = PackDemos(TextPrompt("few_shot_cot"), max_tokens=32)([state], small_window)
+    assert re.search(
+        r"^pack: PromptkitError: example 7: the prompt needs \d+ tokens without demonstrations", packed.error
+    )
 
 
 def test_few_shot_cot_runs_in_a_small_window_for_real(small_window):
     task = Task("gsm8k", (Example("0", {"question": QUESTION}, "7"),), "number", "inline")
-    extractor = get_extractor("answer_is", "number")
-    cfg = MethodConfig(task="gsm8k", extractor=extractor, max_tokens={"answer": 16})
-    result = evaluate(task, build_method("few_shot_cot", cfg), small_window, extractor, method="few_shot_cot")
+    result = run_method(task, "few_shot_cot", small_window, max_tokens={"answer": 16})
     state = result.states[0]
     assert 0 < state.fields["demos_packed"] < 8
     assert small_window.count_tokens(state.trace[0].prompt) + 16 <= small_window.context_window

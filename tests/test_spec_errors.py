@@ -73,16 +73,16 @@ def test_undefined_template_variable_names_variable_and_template(tmp_path, tiny_
     template = tmp_path / "t.j2"
     template.write_text("Q: {{ questoin }}\nA:")
     text = BASE.replace("MODEL", str(tiny_model)) + f"pipeline:\n  - {{kind: generate, template: {template}}}\n"
-    _, result = _run(tmp_path, text)
+    _, result = _run(tmp_path, text + "  - {kind: extract}\n")
     line = _error_line(result)
-    assert "'questoin' is undefined" in line and str(template) in line
+    assert "reads 'questoin'" in line and str(template) in line and "pipeline.0" in line
 
 
 def test_templates_cannot_reach_python_internals(tmp_path, tiny_model):
     template = tmp_path / "evil.j2"
     template.write_text("{{ question.__class__.__mro__[1].__subclasses__() }}")
     text = BASE.replace("MODEL", str(tiny_model)) + f"pipeline:\n  - {{kind: generate, template: {template}}}\n"
-    _, result = _run(tmp_path, text)
+    _, result = _run(tmp_path, text + "  - {kind: extract}\n")
     line = _error_line(result)
     assert str(template) in line
 

@@ -26,7 +26,7 @@ def gsm8k_file(tmp_path_factory):
 
 
 def test_specs_cover_every_method_and_task():
-    from promptkit.methods import METHODS
+    from promptkit.presets import PRESETS as METHODS
 
     names = {p.stem for p in SPECS}
     for task in ("gsm8k", "last_letters"):

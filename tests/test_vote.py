@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from promptkit import MethodConfig, ScriptedEngine, build_method, evaluate, get_extractor
+from helpers import run_method
+
+from promptkit import ScriptedEngine
 from promptkit.stages import majority
 from promptkit.tasks.base import Task
 from promptkit.types import Example
@@ -23,9 +25,7 @@ def test_self_consistency_is_one_call_with_n_samples_then_a_vote():
     task = Task("gsm8k", tuple(Example(str(i), {"question": f"q{i}"}, "7") for i in range(3)), "number", "inline")
     samples = [" The answer is 7.", " The answer is 8.", " The answer is 7.", " no idea", " The answer is 7."]
     engine = ScriptedEngine(lambda p: samples)
-    extractor = get_extractor("answer_is", "number")
-    cfg = MethodConfig(task="gsm8k", extractor=extractor, samples=5, shots=1)
-    result = evaluate(task, build_method("self_consistency", cfg), engine, extractor, method="self_consistency")
+    result = run_method(task, "self_consistency", engine, samples=5, shots=1)
     assert result.summary["engine_calls"] == 1 and len(engine.calls[0]) == 3
     request = engine.calls[0][0]
     assert request.sampling.n == 5 and request.sampling.temperature > 0

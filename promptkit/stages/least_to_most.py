@@ -180,7 +180,7 @@ class SolveInOrder:
 
     @property
     def reads(self) -> tuple[str, ...]:
-        return tuple(v for v in prompt_variables(self.prompt) if v != "current") + ("subquestions",)
+        return (*(v for v in prompt_variables(self.prompt) if v != "current"), "subquestions")
 
     @property
     def writes(self) -> tuple[str, ...]:
@@ -197,7 +197,7 @@ class SolveInOrder:
                 self.prompt,
                 lambda s: replace(self.sampling, n=1),
                 engine,
-                extra=lambda s: {"current": s.fields["subquestions"][step]},
+                extra=lambda s, step=step: {"current": s.fields["subquestions"][step]},
             )
             for i, call in zip(active, calls):
                 if call.completion is None:

@@ -58,9 +58,7 @@ def joined(group: Sequence[State], **fields) -> State:
     live = [s for s in group if not s.failed]
     base = live[0] if live else group[0]
     failed = {"failed_samples": len(errors)} if errors and live else {}
-    return replace(
-        base.with_fields(**fields, **failed), trace=trace, sample=None, error=None if live else errors[0]
-    )
+    return replace(base.with_fields(**fields, **failed), trace=trace, sample=None, error=None if live else errors[0])
 
 
 def _merged(records: list[StageRecord]) -> StageRecord:
