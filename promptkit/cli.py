@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .build import build, build_task, open_engine, resolved_yaml, run_spec
+from .build import build, build_task, expand, open_engine, resolved_yaml, run_spec
 from .engines import default_cache_path
 from .engines.model_files import BUILTIN_MODEL
 from .engines.placeholder import PlaceholderEngine
@@ -213,7 +213,9 @@ def flags_spec(args: argparse.Namespace, task: str, method: str, engine: dict[st
         "method": method_data(args, method, task),
         "extractor": args.extractor,
     }
-    return validate(data, "command line")
+    spec = validate(data, "command line")
+    expand(spec)  # stage names and sample settings are checked before any data loads
+    return spec
 
 
 def file_spec(args: argparse.Namespace, path: str, with_engine: bool = True) -> RunSpec:
@@ -228,7 +230,9 @@ def file_spec(args: argparse.Namespace, path: str, with_engine: bool = True) -> 
             task["limit"] = args.limit
     if with_engine and isinstance(data.get("engine"), dict):
         data["engine"] = engine_data(args, data["engine"])
-    return validate(data, path)
+    spec = validate(data, path)
+    expand(spec)
+    return spec
 
 
 def cache_path(args: argparse.Namespace, spec: RunSpec) -> Path | None:
