@@ -177,3 +177,39 @@ def test_quiet_hides_progress_bars_on_a_terminal_free_run(tiny_model, tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "stages" not in result.stderr and "generate" not in result.stderr
+
+
+def test_compare_specs_keeps_each_specs_engine_and_opens_each_once(shared_data, tmp_path, monkeypatch, capsys):
+    import promptkit.cli as cli
+
+    replay = shared_data / "replay" / "kojima"
+    data = shared_data / "gsm8k" / "test.jsonl"
+    specs = []
+    for name, method, recording, extractor in [
+        ("direct", "direct", "gsm8k_zero_shot", "kojima"),
+        ("cot", "zero_shot_cot", "gsm8k_zero_shot_cot", "kojima"),
+        ("cot-default", "zero_shot_cot", "gsm8k_zero_shot_cot", "default"),
+    ]:
+        spec = tmp_path / f"{name}.yaml"
+        spec.write_text(
+            f"task: {{name: gsm8k, data: {data}}}\nengine: {{kind: replay, path: {replay / recording}.replay.jsonl}}\n"
+            f"name: {name}\nmethod: {{name: {method}}}\nextractor: {extractor}\n"
+        )
+        specs.append(str(spec))
+    opened = []
+    real_open = cli.open_engine
+    monkeypatch.setattr(
+        cli, "open_engine", lambda spec, *a, **k: opened.append(spec.engine.path) or real_open(spec, *a, **k)
+    )
+    assert main(["compare", "--specs", *specs, "--set", "task.limit=40", "--out", str(tmp_path / "c"), "--quiet"]) == 0
+    assert len(opened) == 2, "the two specs on one recording share its engine"
+    summaries = [json.loads(p.read_text()) for p in sorted((tmp_path / "c").glob("*/summary.json"))]
+    assert [s["method"] for s in summaries] == ["direct", "cot", "cot-default"]
+    assert [s["model"] for s in summaries] == ["gsm8k_zero_shot.replay.jsonl"] + [
+        "gsm8k_zero_shot_cot.replay.jsonl"
+    ] * 2
+    assert all(s["n"] == 40 and s["unparsed"] < 40 for s in summaries)
+    for summary, spec in zip(summaries, specs):  # the same figures as running each spec alone
+        out = tmp_path / f"alone-{summary['method']}"
+        assert main(["run", spec, "--limit", "40", "--out", str(out), "--quiet"]) == 0
+        assert json.loads((out / "summary.json").read_text())["correct"] == summary["correct"]

@@ -64,3 +64,47 @@ def test_kojima_reproduces_the_reference_cleansing():
 def test_unknown_extractor_suggests_close_names():
     with pytest.raises(PromptkitError, match="did you mean 'kojima'"):
         get_extractor("kojma", "number")
+
+
+@pytest.mark.parametrize(
+    "text, first, last",
+    [
+        ("$10 - $3 = $7", "10", "7"),  # a minus between two numbers subtracts
+        ("10 - 3", "10", "3"),
+        ("5 + -3", "5", "-3"),  # after an operator it is a sign
+        ("(-2) apples", "-2", "-2"),
+        ("She ate 3/4 of it", "0.75", "0.75"),  # fractions are numbers
+        ("1/3 left", "1/3", "1/3"),
+        ("3/0", "3", "3"),
+        ("−3 degrees", "-3", "-3"),  # Unicode minus
+        ("only .5 of a cup", "0.5", "0.5"),
+        ("on 1/2/2020", "1", "1"),  # a date is not a fraction
+        ("It is 123456789012345678901234567890.5 exactly", "123456789012345678901234567890.5", None),
+    ],
+)
+def test_number_cases(text, first, last):
+    assert first_number(text) == first
+    assert last_number(text) == (last or first)
+
+
+def test_numbers_of_any_length_compare_exactly():
+    ex = get_extractor("default", "number")
+    long = "1" * 40
+    assert ex.extract(f"It is {long}.") == long
+    assert ex.score(long, long) and not ex.score(long, long[:-1] + "2")
+    assert ex.score("0.75", "3/4") and ex.score("-3", "−3")
+    huge = "9" * 6000  # past Python's int-to-text limit: not a number we can read, and no exception
+    assert ex.extract(huge) is None
+
+
+def test_the_long_number_that_ended_runs_now_scores(tmp_path):
+    from helpers import run_method
+
+    from promptkit import ScriptedEngine
+    from promptkit.tasks.base import Task
+    from promptkit.types import Example
+
+    task = Task("gsm8k", (Example("0", {"question": "q"}, "5"),), "number", "inline")
+    engine = ScriptedEngine(lambda p: " 123456789012345678901234567890 is big. The answer is 5.")
+    result = run_method(task, "few_shot_cot", engine, shots=1)
+    assert result.summary["correct"] == 1 and result.summary["failed"] == 0

@@ -1,0 +1,42 @@
+"""The prompts every shipped spec and every CLI method sends, for two real examples, stay as reviewed.
+
+Regenerate with PROMPTKIT_UPDATE_GOLDEN=1 after a deliberate change, and say why in the commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from promptkit.cli import main
+from promptkit.presets import PRESETS
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = Path(__file__).parent / "golden" / "renders"
+SPECS = sorted((ROOT / "evals" / "specs").glob("*.yaml"))
+CASES = [(p.stem, [str(p)]) for p in SPECS] + [
+    (f"cli_{task}_{method}", ["--task", task, "--method", method])
+    for task in ("gsm8k", "last_letters")
+    for method in PRESETS
+]
+
+
+def _data(shared_data: Path, name: str) -> Path:
+    gsm8k = "gsm8k" in name
+    return shared_data / ("gsm8k/test.jsonl" if gsm8k else "last_letters/last_letters.json")
+
+
+@pytest.mark.parametrize("name, args", CASES, ids=[c[0] for c in CASES])
+def test_render_matches_golden(name, args, shared_data):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["render", *args, "--data", str(_data(shared_data, name)), "--limit", "2", "--json"]) == 0
+    path = GOLDEN / f"{name}.jsonl"
+    if os.environ.get("PROMPTKIT_UPDATE_GOLDEN"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(out.getvalue(), encoding="utf-8")
+    assert out.getvalue() == path.read_text(encoding="utf-8")
