@@ -79,3 +79,18 @@ def test_finished_requests_are_stored_before_the_call_returns(tmp_path):
     out = CachedEngine(resumed, path).generate([GenRequest("a"), GenRequest("b")])
     assert [c.text for c in out] == ["done", "fresh"]
     assert [r.prompt for r in resumed.calls[0]] == ["b"], "only the missing request is asked for"
+
+
+def test_a_request_for_sample_k_gets_sample_k_from_the_cache(tmp_path):
+    from promptkit import ScriptedEngine
+    from promptkit.engines import CachedEngine
+    from promptkit.types import GenRequest, Sampling
+
+    engine = CachedEngine(ScriptedEngine(lambda p: ["s0", "s1", "s2", "s3"]), tmp_path / "c.sqlite")
+    sampling = Sampling(max_tokens=4, temperature=0.7, n=1)
+    first = [engine.generate([GenRequest("p", sampling, first_sample=k)])[0].text for k in (2, 0, 3)]
+    assert first == ["s2", "s0", "s3"]
+    again = [engine.generate([GenRequest("p", sampling, first_sample=k)])[0].text for k in (0, 2, 3, 1)]
+    assert again == ["s0", "s2", "s3", "s1"] and engine.stats.hits == 3
+    both = engine.generate([GenRequest("p", Sampling(max_tokens=4, temperature=0.7, n=4))])[0]
+    assert both.texts == ("s0", "s1", "s2", "s3")

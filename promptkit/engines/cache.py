@@ -84,7 +84,7 @@ class CachedEngine:
 
     def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
         keys = [self.request_key(r) for r in requests]
-        stored = [self._load(k, r.sampling.n) for k, r in zip(keys, requests)]
+        stored = [self._load(k, r.first_sample, r.sampling.n) for k, r in zip(keys, requests)]
         results: list[Completion | None] = [None] * len(requests)
         todo: list[int] = []
         for i, rows in enumerate(stored):
@@ -103,12 +103,13 @@ class CachedEngine:
         # Only the missing samples are asked for, by index: sample k is the same whenever it is made.
         asks = []
         for i in todo:
-            have, sampling = len(stored[i]), requests[i].sampling
-            asks.append(replace(requests[i], sampling=replace(sampling, n=sampling.n - have), first_sample=have))
+            have, request = len(stored[i]), requests[i]
+            sampling = replace(request.sampling, n=request.sampling.n - have)
+            asks.append(replace(request, sampling=sampling, first_sample=request.first_sample + have))
 
         def store(j: int, completion: Completion) -> None:
             i = todo[j]
-            self._save(keys[i], len(stored[i]), completion)
+            self._save(keys[i], requests[i].first_sample + len(stored[i]), completion)
             self.stats.generated_tokens += completion.completion_tokens
             self.stats.served_tokens += sum(r[3] for r in stored[i])
             results[i] = _merge([*stored[i], *_rows(completion)])
@@ -121,12 +122,19 @@ class CachedEngine:
             raise RuntimeError(f"engine {self.identity.kind} returned without completing {len(missing)} requests")
         return results  # type: ignore[return-value]
 
-    def _load(self, key: str, n: int) -> list[tuple[str, str, int, int]]:
+    def _load(self, key: str, first: int, n: int) -> list[tuple[str, str, int, int]]:
+        """Samples first..first+n-1 as far as they are stored without a gap."""
         cur = self._db.execute(
-            "SELECT text, finish, prompt_tokens, tokens FROM generations WHERE request = ? AND idx < ? ORDER BY idx",
-            (key, n),
+            "SELECT idx, text, finish, prompt_tokens, tokens FROM generations "
+            "WHERE request = ? AND idx >= ? AND idx < ? ORDER BY idx",
+            (key, first, first + n),
         )
-        return cur.fetchall()
+        rows = []
+        for expected, (idx, *row) in enumerate(cur.fetchall(), start=first):
+            if idx != expected:
+                break
+            rows.append(tuple(row))
+        return rows
 
     def _save(self, key: str, offset: int, completion: Completion) -> None:
         rows = [(key, offset + k, self.identity.key(), *row) for k, row in enumerate(_rows(completion))]
