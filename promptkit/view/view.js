@@ -149,10 +149,12 @@
     if (e.samples) facts.push(`samples: ${JSON.stringify(e.samples)}`);
     if (e.subquestions) facts.push(`subquestions: ${JSON.stringify(e.subquestions)}`);
     if (e.fallback) facts.push(`fallback: ${JSON.stringify(e.fallback)}`);
+    if (e.error) facts.push(`failed: ${e.error}`);
     for (const f of facts) col.append(el("p", { class: "meta", text: f }));
     (e.trace || []).forEach((t, k) => {
       const stage = el("div", { class: "stage", "data-stage": t.stage });
-      stage.append(el("h4", { text: `${k + 1}. ${t.stage}` + (t.note ? ` — ${t.note}` : "") }));
+      const which = t.sample != null ? ` (sample ${t.sample + 1})` : "";
+      stage.append(el("h4", { text: `${k + 1}. ${t.stage}${which}` + (t.note ? ` — ${t.note}` : "") }));
       const prompt = typeof t.prompt === "string" ? t.prompt : t.prompt.map((m) => `[${m.role}]\n${m.content}`).join("\n\n");
       stage.append(el("div", { class: "meta", text: "prompt" }), pre(prompt, "prompt"));
       const outs = Array.isArray(t.completion) ? t.completion : [t.completion];
