@@ -33,7 +33,7 @@ def few_shot_cot_requests(data: str, n: int, max_tokens: int) -> list[GenRequest
     )
     built = build(spec)
     states = built.pipeline.run(built.task.examples, PlaceholderEngine())
-    sampling = Sampling(max_tokens=max_tokens, stop=FEW_SHOT_STOP)
+    sampling = Sampling(max_tokens=max_tokens, stop=tuple(FEW_SHOT_STOP))
     return [GenRequest(s.trace[0].prompt, sampling) for s in states]
 
 

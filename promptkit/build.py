@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from .ablations import Ablation
+from .autocot import AutoCoTSettings
 from .demos import Demo, exemplars_from_file, pool_from_task, shipped_exemplars
 from .engines import make_engine
 from .engines.base import Engine
@@ -23,6 +25,7 @@ from .prompts import ChatPrompt, PromptBuilder, TextPrompt
 from .spec import ChatSpec, RunSpec
 from .spec_io import validate
 from .stages import DECOMPOSERS, Decompose, Extract, First, Generate, PackDemos, SelectDemos, SolveInOrder, Vote
+from .stages.auto_cot import AutoCoTDemos
 from .tasks import TASKS, Task, load_task
 from .tasks.gsm8k import load_gsm8k_hub
 from .tasks.last_letters import generated_task
@@ -129,6 +132,13 @@ def demo_pool(pool: str | None, selector: str, task: Task) -> tuple[Demo, ...]:
     return pool_from_task(generated_task(count=1000, words=4, seed=1))
 
 
+def question_pool(pool: str | None, task: Task) -> Task:
+    """Questions for Auto-CoT: a data file of the task, else its training data."""
+    if pool:
+        return load_task(task.name, pool)
+    return load_gsm8k_hub("train") if task.name == "gsm8k" else generated_task(count=1000, words=4, seed=1)
+
+
 def _prompt(template: str | None, chat: ChatSpec | None, templates: Templates) -> PromptBuilder:
     if chat is not None:
         return ChatPrompt(chat.user, chat.assistant, chat.system, templates)
@@ -143,7 +153,15 @@ def _stage(s, task: Task, templates: Templates, extractor: Extractor):
     if s.kind == "select_demos":
         pool = demo_pool(s.pool, s.strategy, task)
         k = s.k if s.k is not None else (len(pool) if s.strategy == "fixed" else 8)
-        return SelectDemos(pool, k, s.strategy, s.order, s.seed)
+        if k > len(pool):
+            raise PromptkitError(f"select_demos: k={k} demonstrations asked for, but the pool holds {len(pool)}")
+        ablation = Ablation(s.answers, s.rationales, s.inputs)
+        return SelectDemos(pool, k, s.strategy, s.order, s.seed, ablation=ablation, order_seed=s.order_seed)
+    if s.kind == "auto_cot":
+        settings = AutoCoTSettings(
+            s.clusters, s.max_question_words, s.max_steps, s.tries, s.seed, s.embedder, s.max_tokens
+        )
+        return AutoCoTDemos(question_pool(s.pool, task), settings)
     if s.kind == "pack":
         return PackDemos(_prompt(s.template, s.chat, templates), s.max_tokens)
     if s.kind == "generate":
@@ -195,8 +213,9 @@ def run_options(spec: RunSpec, expanded: RunSpec) -> dict[str, Any]:
     stages = expanded.pipeline or []
     options: dict[str, Any] = {"stages": len(stages)}
     for s in stages:
-        if s.kind == "select_demos" and s.k is not None:
-            options["shots"] = s.k
+        if s.kind == "select_demos":
+            options.update({"shots": s.k} if s.k is not None else {})
+            options.update({f"demo_{k}": getattr(s, k) for k in ("answers", "rationales", "inputs")})
         if getattr(s, "n", 1) > 1:
             options["samples"] = s.n
     return options

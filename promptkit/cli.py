@@ -17,6 +17,17 @@ from .engines import default_cache_path
 from .engines.model_files import BUILTIN_MODEL
 from .engines.placeholder import PlaceholderEngine
 from .errors import PromptkitError
+from .experiments import (
+    order_line,
+    order_stats,
+    point_data,
+    point_label,
+    point_value,
+    sweep_grid,
+    swept_fields,
+    with_order_seed,
+    write_sweep,
+)
 from .presets import PRESETS, stage_names
 from .registry import unknown_name_message
 from .report import write_report
@@ -58,6 +69,12 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def _orders_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--orders", type=int, help="order sensitivity: K runs, the same demonstrations in K seeded orders (K >= 2)"
+    )
+
+
 def _method_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--extractor", help="default, answer_is, kojima, strict-match, flexible-extract (default: the method's)"
@@ -77,6 +94,9 @@ def _method_args(p: argparse.ArgumentParser) -> None:
     d.add_argument("--selector", help="fixed, random, similar, mmr or embedding (default: fixed)")
     d.add_argument("--order", help="given, random or similar_last (default: given)")
     d.add_argument("--selection-seed", type=int, help="seed of per-example draws (default: 0)")
+    d.add_argument("--demo-answers", help="ablation: gold, random (another demonstration's) or none (default: gold)")
+    d.add_argument("--demo-rationales", help="ablation: gold, shuffled or none (default: gold)")
+    d.add_argument("--demo-inputs", help="ablation: gold or random (another pool question) (default: gold)")
     d.add_argument("--pool", help="demonstration pool: an exemplars JSON file or a data file of the task")
     d.add_argument(
         "--chat", action="store_true", default=None, help="demonstrations as chat turns through the chat template"
@@ -97,13 +117,27 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--method", required=True, help=f"one of: {', '.join(PRESETS.names())}")
     _method_args(ev)
     _run_args(ev)
+    _orders_arg(ev)
     _engine_args(ev, defaults=True)
 
     run = sub.add_parser("run", help="run a YAML spec")
     run.add_argument("spec", help="YAML spec file")
     run.add_argument("--set", action="append", default=[], metavar="dotted.key=value", help="override a spec field")
     _run_args(run)
+    _orders_arg(run)
     _engine_args(run, defaults=False)
+
+    sw = sub.add_parser("sweep", help="one run per point of a grid of spec values, with a table (and report plots)")
+    sw.add_argument("spec", help="YAML spec file")
+    sw.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="dotted.key=v1,v2,...",
+        help="a field and its values (repeatable: a grid)",
+    )
+    _run_args(sw)
+    _engine_args(sw, defaults=False)
 
     render = sub.add_parser("render", help="print the exact prompts for chosen examples, calling no model")
     render.add_argument("spec", nargs="?", help="YAML spec file (or use --task and --method)")
@@ -180,7 +214,9 @@ def method_data(args: argparse.Namespace, method: str, task: str) -> dict[str, A
     """The method part of a spec: each flag is shorthand for the MethodSpec field, whose default applies."""
     PRESETS.get(method)
     data: dict[str, Any] = {"name": method}
-    for key in ("shots", "selector", "order", "selection_seed", "pool", "chat", "samples", "temperature", "seed"):
+    keys = ("shots", "selector", "order", "selection_seed", "pool", "chat", "samples", "temperature", "seed",
+            "demo_answers", "demo_rationales", "demo_inputs")  # fmt: skip
+    for key in keys:
         data[key] = getattr(args, key)
     data["templates"] = template_overrides(args.template, method, task)
     return {k: v for k, v in data.items() if v is not None}
@@ -222,6 +258,10 @@ def file_spec(args: argparse.Namespace, path: str, with_engine: bool = True) -> 
     data = read_yaml(path)
     for assignment in args.set:
         set_dotted(data, assignment)
+    return spec_from_data(args, data, path, with_engine)
+
+
+def spec_from_data(args: argparse.Namespace, data: dict[str, Any], path: str, with_engine: bool = True) -> RunSpec:
     task = data.setdefault("task", {})
     if isinstance(task, dict):
         if args.data:
@@ -254,6 +294,8 @@ def out_dir(args: argparse.Namespace, spec: RunSpec) -> Path:
 
 
 def _execute(args: argparse.Namespace, spec: RunSpec) -> int:
+    if args.orders is not None:
+        return _execute_orders(args, spec)
     built = build(spec)  # bad names and files fail here, before a model is loaded
     check_prompts(built)
     engine = open_engine(spec, cache_path(args, spec), progress=not args.quiet)
@@ -263,6 +305,31 @@ def _execute(args: argparse.Namespace, spec: RunSpec) -> int:
     finally:
         close_engine(engine)
     print(_one_line(result.summary, out))
+    return 0
+
+
+def _execute_orders(args: argparse.Namespace, spec: RunSpec) -> int:
+    if args.orders < 2:
+        raise PromptkitError(f"--orders must be >= 2, got {args.orders}")
+    specs = [with_order_seed(spec, k) for k in range(args.orders)]
+    builts = [build(s) for s in specs]
+    check_prompts(builts[0])
+    out = out_dir(args, spec)
+    runs = []
+    engine = open_engine(spec, cache_path(args, spec), progress=not args.quiet)
+    try:
+        for k, (s, built) in enumerate(zip(specs, builts)):
+            folder = out / f"order-{k}"
+            run_spec(s, engine, folder, progress=not args.quiet, built=built)
+            rows = [
+                json.loads(line) for line in (folder / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
+            ]
+            runs.append((folder.name, rows))
+    finally:
+        close_engine(engine)
+    stats = order_stats(runs)
+    (out / "orders.json").write_text(json.dumps(stats, indent=1) + "\n", encoding="utf-8")
+    print(f"{spec.task.name} {spec.label}: {order_line(stats)} -> {out}")
     return 0
 
 
@@ -379,6 +446,34 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    base = read_yaml(args.spec)
+    grid = sweep_grid(args.set)
+    fields = swept_fields(grid)
+    if not fields:
+        raise PromptkitError("sweep needs at least one --set field with two or more values (e.g. method.shots=0,2,4)")
+    specs = [spec_from_data(args, point_data(base, point), f"{args.spec} [{point_label(point)}]") for point in grid]
+    builts = [build(spec) for spec in specs]  # every point is checked before any model loads
+    check_prompts(builts[0])
+    root = Path(args.out) if args.out else Path("runs") / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
+    engines: dict[str, Any] = {}
+    rows = []
+    try:
+        for point, spec, built in zip(grid, specs, builts):
+            key = spec.engine.model_dump_json()
+            if key not in engines:
+                engines[key] = open_engine(spec, cache_path(args, spec), progress=not args.quiet)
+            label = point_label([a for a in point if a.split("=", 1)[0] in fields])
+            summary = run_spec(spec, engines[key], root / label, progress=not args.quiet, built=built).summary
+            rows.append({"values": {f: point_value(point, f) for f in fields}, "run": label, "summary": summary})
+    finally:
+        for engine in engines.values():
+            close_engine(engine)
+    print(write_sweep(root, fields, rows))
+    print(f"runs in {root}; plots: promptkit report {root}")
+    return 0
+
+
 def comparison_table(summaries: Sequence[dict[str, Any]]) -> str:
     lines = [
         "| task | method | accuracy | 95% CI | n | prompt tokens | completion tokens | engine calls | seconds |",
@@ -424,6 +519,7 @@ COMMANDS = {
     "run": cmd_run,
     "render": cmd_render,
     "compare": cmd_compare,
+    "sweep": cmd_sweep,
     "report": cmd_report,
     "schema": cmd_schema,
     "view": cmd_view,

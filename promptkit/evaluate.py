@@ -122,6 +122,9 @@ def evaluate(
         "wall_seconds": round(wall, 3),
         "options": options or {},
     }
+    packed = [s.fields["demos_packed"] for s in states if "demos_packed" in s.fields]
+    if packed:
+        summary["demos_used_mean"] = sum(packed) / len(packed)  # after packing into the window
     curve = maj_curve(states, extractor)
     if curve:
         summary["maj_at_k"] = curve  # the whole self-consistency curve from one run

@@ -74,6 +74,24 @@ def zero_shot_cot(o: Options) -> Stages:
     ]
 
 
+def _plan_and_solve(o: Options, trigger: str) -> Stages:
+    return [
+        o.generate("reason", f"plan_and_solve/{trigger}", "rationale", 256, split=True),
+        o.generate("answer", f"{o.task}/{trigger}_answer", "answer", 32),
+        o.extract(),
+    ]
+
+
+def plan_and_solve(o: Options) -> Stages:
+    """Wang et al. 2023, PS: plan, then carry out the plan; then Kojima et al.'s answer trigger."""
+    return _plan_and_solve(o, "ps")
+
+
+def plan_and_solve_plus(o: Options) -> Stages:
+    """Wang et al. 2023, PS+: PS with variables, intermediate results and care with calculation."""
+    return _plan_and_solve(o, "ps_plus")
+
+
 def _few_shot(o: Options, cot: bool) -> Stages:
     m = o.method
     if m.chat:
@@ -83,13 +101,23 @@ def _few_shot(o: Options, cot: bool) -> Stages:
         prompt = {"template": o.template("answer", "few_shot_cot" if cot else "few_shot")}
     sampling = o.sampling("answer", 256 if cot else 32, split=True, stop=FEW_SHOT_STOP)
     select = {"kind": "select_demos", "strategy": m.selector, "order": m.order, "seed": m.selection_seed}
-    select |= {k: v for k, v in {"pool": m.pool, "k": m.shots}.items() if v is not None}
+    select |= {k: v for k, v in {"pool": m.pool, "k": m.shots, "order_seed": m.order_seed}.items() if v is not None}
+    ablation = {"answers": m.demo_answers, "rationales": m.demo_rationales, "inputs": m.demo_inputs}
+    select |= {k: v for k, v in ablation.items() if v != "gold"}  # only what changes, so renders stay as they were
     return [
         select,
         {"kind": "pack", **prompt, "max_tokens": sampling["max_tokens"]},
         {"kind": "generate", **sampling, **prompt, "output": "answer"},
         o.extract(),
     ]
+
+
+def auto_cot(o: Options) -> Stages:
+    """Zhang et al. 2022: few-shot CoT whose demonstrations the model wrote (one per question cluster)."""
+    stages = _few_shot(o, cot=True)
+    build = {"kind": "auto_cot", **({"clusters": o.method.shots} if o.method.shots else {})}
+    build |= {"pool": o.method.pool} if o.method.pool else {}
+    return [build, *stages[1:]]
 
 
 def few_shot(o: Options) -> Stages:
@@ -139,9 +167,12 @@ PRESETS: Registry[Preset] = Registry(
     {
         "direct": Preset(direct, "default"),
         "zero_shot_cot": Preset(zero_shot_cot, "default"),
+        "plan_and_solve": Preset(plan_and_solve, "default"),
+        "plan_and_solve_plus": Preset(plan_and_solve_plus, "default"),
         "few_shot": Preset(few_shot, "answer_is"),
         "few_shot_cot": Preset(few_shot_cot, "answer_is"),
         "self_consistency": Preset(few_shot_cot, "answer_is", samples=5),
+        "auto_cot": Preset(auto_cot, "answer_is"),
         "least_to_most": Preset(least_to_most, "answer_is"),
         "least_to_most_promptkit": Preset(least_to_most_promptkit, "answer_is"),
     },

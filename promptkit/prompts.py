@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .errors import PromptkitError
 from .templating import Templates, default_templates
 from .types import Message, Prompt
 
@@ -52,6 +53,8 @@ class ChatPrompt:
         if self.system:
             messages.append({"role": "system", "content": self.system})
         for demo in variables.get("demos", ()):
+            if demo.get("answer") is None:
+                raise PromptkitError("demonstrations without answers need a text prompt: chat turns must alternate")
             messages.append({"role": "user", "content": self.templates.render(self.user_template, demo)})
             messages.append({"role": "assistant", "content": self.templates.render(self.assistant_template, demo)})
         messages.append({"role": "user", "content": self.templates.render(self.user_template, variables)})

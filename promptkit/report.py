@@ -76,6 +76,87 @@ def plot_lines(series: dict[str, list[tuple[float, dict[str, Any]]]], xlabel: st
     plt.close(fig)
 
 
+ABLATIONS = ("demo_answers", "demo_rationales", "demo_inputs")
+
+
+def ablation_label(s: dict[str, Any]) -> str | None:
+    """'answers=random' (or 'gold') for runs that record ablation options; None for others."""
+    options = s.get("options") or {}
+    if not any(k in options for k in ABLATIONS):
+        return None
+    changed = [f"{k.removeprefix('demo_')}={options[k]}" for k in ABLATIONS if options.get(k, "gold") != "gold"]
+    return ", ".join(changed) or "gold"
+
+
+def plot_bars(labels: list[str], summaries: list[dict[str, Any]], title: str, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(labels)), 4.5))
+    ax.bar(range(len(labels)), [100 * s["accuracy"] for s in summaries], yerr=_error_bars(summaries), capsize=4,
+           color="#55A868")  # fmt: skip
+    ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("accuracy (%), 95% interval")
+    ax.set_ylim(0, 100)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_sweep(sweep: dict[str, Any], title: str, path: Path) -> None:
+    """Accuracy against the first swept field; each point says how many demonstrations were used."""
+    import matplotlib.pyplot as plt
+
+    field = sweep["fields"][0]
+    points = sweep["points"]
+    values = [p["values"][field] for p in points]
+    numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    xs = values if numeric else list(range(len(values)))
+    summaries = [p["summary"] for p in points]
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    ys = [100 * s["accuracy"] for s in summaries]
+    ax.errorbar(xs, ys, yerr=_error_bars(summaries), marker="o", capsize=3)
+    for x, y, s in zip(xs, ys, summaries):
+        if s.get("demos_used_mean") is not None:
+            ax.annotate(f"{s['demos_used_mean']:.1f} used", (x, y), textcoords="offset points", xytext=(0, 8),
+                        ha="center", fontsize=7)  # fmt: skip
+    if not numeric:
+        ax.set_xticks(xs, [str(v) for v in values])
+    ax.set_xlabel(field)
+    ax.set_ylabel("accuracy (%), 95% interval")
+    ax.set_ylim(0, 100)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_orders(studies: list[tuple[str, dict[str, Any]]], path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.4 * len(studies)), 4.2))
+    ax.boxplot([[100 * a for a in st["accuracy"]] for _, st in studies])
+    for i, (_, st) in enumerate(studies, start=1):
+        ax.scatter([i] * len(st["accuracy"]), [100 * a for a in st["accuracy"]], s=12, alpha=0.6, color="#C44E52")
+    ax.set_xticks(range(1, len(studies) + 1), [name for name, _ in studies], rotation=15, ha="right", fontsize=8)
+    ax.set_ylabel("accuracy (%) per demonstration order")
+    ax.set_title("Order sensitivity")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _experiment_files(paths: Sequence[Path], name: str) -> list[tuple[Path, dict[str, Any]]]:
+    found = []
+    for path in paths:
+        for file in sorted(path.rglob(name)) if path.is_dir() else []:
+            try:
+                found.append((file.parent, json.loads(file.read_text(encoding="utf-8"))))
+            except json.JSONDecodeError as exc:
+                raise PromptkitError(f"{file}:{exc.lineno}: malformed JSON ({exc.msg})") from None
+    return found
+
+
 def write_report(paths: Sequence[Path], out: Path) -> Path:
     import matplotlib
 
@@ -113,6 +194,36 @@ def write_report(paths: Sequence[Path], out: Path) -> Path:
     if any(len({x for x, _ in pts}) > 1 for pts in by_length.values()):
         plot_lines(by_length, "words per question", "Last letters: accuracy by length", out / "accuracy_by_length.png")
         lines += ["", "![Last letters: accuracy by length](accuracy_by_length.png)"]
+    lines += _experiment_sections(paths, runs, out)
     report = out / "report.md"
     report.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return report
+
+
+def _experiment_sections(paths: Sequence[Path], runs: list[tuple[Path, dict[str, Any]]], out: Path) -> list[str]:
+    lines: list[str] = []
+    for i, (folder, sweep) in enumerate(_experiment_files(paths, "sweep.json")):
+        name = f"sweep_{i}.png"
+        first = sweep["points"][0]["summary"] if sweep["points"] else {}
+        plot_sweep(sweep, f"{first.get('task')} {first.get('method')}: {folder.name}", out / name)
+        lines += ["", f"## Sweep: {folder.name} ({', '.join(sweep['fields'])})", "", f"![sweep]({name})"]
+    studies = [(folder.name, st) for folder, st in _experiment_files(paths, "orders.json")]
+    if studies:
+        plot_orders(studies, out / "orders.png")
+        lines += ["", "## Order sensitivity", ""]
+        lines += [f"- {name}: mean {st['mean']:.1%}, min {st['min']:.1%}, max {st['max']:.1%}, std {st['std']:.1%}, "
+                  f"{st['flipped']} examples flip" for name, st in studies]  # fmt: skip
+        lines += ["", "![Order sensitivity](orders.png)"]
+    groups: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+    for _, s in runs:
+        label = ablation_label(s)
+        if label is not None:
+            groups[f"{s['task']} {_label(s)}"].append((label, s))
+    for i, (group, items) in enumerate(sorted(groups.items())):
+        if len({label for label, _ in items}) < 2:
+            continue
+        items.sort(key=lambda item: (item[0] != "gold", item[0]))
+        name = f"ablations_{i}.png"
+        plot_bars([label for label, _ in items], [s for _, s in items], f"Demonstration ablations: {group}", out / name)
+        lines += ["", f"## Demonstration ablations: {group}", "", f"![ablations]({name})"]
+    return lines

@@ -80,7 +80,7 @@ class MethodSpec(_Spec):
     """A named method: a preset that expands into a `pipeline:` list (see spec.resolved.yaml)."""
 
     name: str = Field(
-        description="direct, zero_shot_cot, few_shot, few_shot_cot, self_consistency, least_to_most, "
+        description="direct, zero_shot_cot, plan_and_solve, plan_and_solve_plus, few_shot, few_shot_cot, self_consistency, least_to_most, "
         "least_to_most_promptkit"
     )
     shots: int | None = Field(
@@ -91,6 +91,16 @@ class MethodSpec(_Spec):
     )
     order: Literal["given", "random", "similar_last"] = Field("given", description="demonstration order in the prompt")
     selection_seed: int = Field(0, description="seed of the per-example demonstration draws")
+    order_seed: int | None = Field(None, description="seed of the random order alone (default: selection_seed)")
+    demo_answers: Literal["gold", "random", "none"] = Field(
+        "gold", description="ablation: gold answers, another demonstration's, or none (question only)"
+    )
+    demo_rationales: Literal["gold", "shuffled", "none"] = Field(
+        "gold", description="ablation: gold rationales, another demonstration's, or none"
+    )
+    demo_inputs: Literal["gold", "random"] = Field(
+        "gold", description="ablation: gold questions, or another pool question (answer kept)"
+    )
     pool: str | None = Field(None, description="demonstration pool: exemplars JSON or a data file of the task")
     chat: bool = Field(False, description="demonstrations as chat turns")
     samples: int | None = Field(
@@ -149,6 +159,28 @@ class SelectDemosStage(_Spec):
     strategy: Literal["fixed", "random", "similar", "mmr", "embedding"] = "fixed"
     order: Literal["given", "random", "similar_last"] = "given"
     seed: int = Field(0, description="seed of the per-example draws")
+    order_seed: int | None = Field(None, description="seed of the random order alone (default: seed)")
+    answers: Literal["gold", "random", "none"] = Field("gold", description="ablation of the demonstrations' answers")
+    rationales: Literal["gold", "shuffled", "none"] = Field("gold", description="ablation of their rationales")
+    inputs: Literal["gold", "random"] = Field("gold", description="ablation of their questions")
+
+
+class AutoCoTStage(_Spec):
+    kind: Literal["auto_cot"]
+    pool: str | None = Field(
+        None, description="questions to cluster: a data file of the task (default: its training data)"
+    )
+    clusters: int | None = Field(
+        None, ge=1, description="demonstrations, one per cluster (default: 8; 4 for last letters)"
+    )
+    max_question_words: int = Field(60, ge=1, description="filter: longest question kept")
+    max_steps: int | None = Field(
+        None, ge=1, description="filter: most reasoning lines (default: 5; 7 for last letters)"
+    )
+    tries: int = Field(5, ge=1, description="questions tried per cluster, nearest the centroid first")
+    seed: int = Field(0, description="k-means seed")
+    embedder: Literal["tfidf", "embedding"] = Field("tfidf", description="question vectors for clustering")
+    max_tokens: int = Field(256, ge=1, description="zero-shot-CoT reasoning budget")
 
 
 class PackStage(_Prompted):
@@ -194,7 +226,15 @@ class FirstStage(_Spec):
 
 
 StageSpec = Annotated[
-    SelectDemosStage | PackStage | GenerateStage | ExtractStage | DecomposeStage | SolveStage | VoteStage | FirstStage,
+    SelectDemosStage
+    | AutoCoTStage
+    | PackStage
+    | GenerateStage
+    | ExtractStage
+    | DecomposeStage
+    | SolveStage
+    | VoteStage
+    | FirstStage,
     Field(discriminator="kind"),
 ]
 

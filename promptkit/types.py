@@ -37,6 +37,8 @@ class Sampling:
     seed: int | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.stop, tuple):  # a list would make the settings unhashable
+            object.__setattr__(self, "stop", tuple(self.stop))
         if self.max_tokens < 1:
             raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
         if self.n < 1:

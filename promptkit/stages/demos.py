@@ -13,6 +13,7 @@ from typing import ClassVar, Literal, Protocol
 
 import numpy as np
 
+from ..ablations import Ablation
 from ..demos import Demo
 from ..engines.base import Engine
 from ..errors import EngineUnavailable, PromptkitError
@@ -58,6 +59,9 @@ class SelectDemos:
     order: Order = "given"
     seed: int = 0
     mmr_lambda: float = 0.7
+    ablation: Ablation = field(default_factory=Ablation)
+    order_seed: int | None = None
+    """Seed of the `random` order alone (the draw keeps `seed`): K order seeds permute the same demonstrations."""
     embedder: Embedder | None = field(default=None, compare=False)
     name: str = "demos"
 
@@ -81,7 +85,11 @@ class SelectDemos:
 
     def _with_demos(self, state: State, picks: list[int]) -> State:
         order = self._ordered(state, picks)
-        return state.with_fields(demos=[{**self.pool[i].variables(), "rank": picks.index(i)} for i in order])
+        demos = [{**self.pool[i].variables(), "rank": picks.index(i)} for i in order]
+        if self.ablation.active:
+            question = str(state.example.inputs.get("question", ""))
+            demos = self.ablation.apply(demos, self.pool, question, self._rng(state, "ablation"))
+        return state.with_fields(demos=demos)
 
     # -- which -------------------------------------------------------------------------------------
     def _candidates(self, state: State) -> list[int]:
@@ -123,7 +131,8 @@ class SelectDemos:
     def _ordered(self, state: State, picks: list[int]) -> list[int]:
         if self.order == "random":
             shuffled = list(picks)
-            self._rng(state, "order").shuffle(shuffled)
+            seed = self.seed if self.order_seed is None else self.order_seed
+            random.Random(f"{seed}:order:{state.example.id}").shuffle(shuffled)
             return shuffled
         if self.order == "similar_last":
             return list(reversed(picks))  # the most relevant sits right before the question

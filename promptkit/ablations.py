@@ -1,0 +1,70 @@
+"""Demonstration ablations (Min et al., 2022, "Rethinking the Role of Demonstrations").
+
+Applied to the demonstrations an example was given, after selection and ordering, seeded from
+(seed, example id) so an example's ablated prompt does not depend on the others:
+- answers: `random` gives each demonstration another one's answer (a derangement of the chosen
+  ones; with a single demonstration, another pool entry's), `none` leaves the question alone;
+- rationales: `shuffled` gives each another one's rationale (answer kept), `none` drops them;
+- inputs: `random` swaps each question for another pool question (answer and rationale kept).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Answers = Literal["gold", "random", "none"]
+Rationales = Literal["gold", "shuffled", "none"]
+Inputs = Literal["gold", "random"]
+
+
+def derangement(n: int, rng: random.Random) -> list[int]:
+    """A permutation of range(n) that moves every index (identity when n < 2)."""
+    if n < 2:
+        return list(range(n))
+    while True:  # about e tries on average
+        order = list(range(n))
+        rng.shuffle(order)
+        if all(i != j for i, j in enumerate(order)):
+            return order
+
+
+@dataclass(frozen=True)
+class Ablation:
+    answers: Answers = "gold"
+    rationales: Rationales = "gold"
+    inputs: Inputs = "gold"
+
+    @property
+    def active(self) -> bool:
+        return (self.answers, self.rationales, self.inputs) != ("gold", "gold", "gold")
+
+    def apply(
+        self, demos: list[dict[str, Any]], pool: Sequence[Any], question: str, rng: random.Random
+    ) -> list[dict[str, Any]]:
+        out = [dict(d) for d in demos]
+        if self.answers == "random":
+            if len(out) >= 2:
+                for d, j in zip(out, derangement(len(out), rng)):
+                    d["answer"] = demos[j]["answer"]
+            else:
+                for d in out:
+                    others = [p.answer for p in pool if p.id != d["id"]]
+                    d["answer"] = rng.choice(others) if others else d["answer"]
+        elif self.answers == "none":
+            for d in out:
+                d["answer"] = None
+        if self.rationales == "shuffled":
+            for d, j in zip(out, derangement(len(out), rng)):
+                d["rationale"] = demos[j]["rationale"]
+        elif self.rationales == "none":
+            for d in out:
+                d["rationale"] = None
+        if self.inputs == "random":
+            shown = {d["question"] for d in demos} | {question}
+            others = [p.question for p in pool if p.question not in shown]
+            for d in out:
+                d["question"] = rng.choice(others) if others else d["question"]
+        return out
