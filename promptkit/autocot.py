@@ -62,7 +62,7 @@ class AutoCoTResult:
     def to_json(self, source: str) -> dict[str, Any]:
         return {
             "source": f"Auto-CoT (Zhang et al., 2022) over {source}",
-            "auto_cot": {**asdict(self.settings), "clusters": self.clusters},
+            "auto_cot": {**asdict(self.settings), "per_cluster": self.clusters},
             "exemplars": [{"question": d.question, "rationale": d.rationale, "answer": d.answer} for d in self.demos],
         }
 

@@ -132,11 +132,11 @@ def demo_pool(pool: str | None, selector: str, task: Task) -> tuple[Demo, ...]:
     return pool_from_task(generated_task(count=1000, words=4, seed=1))
 
 
-def question_pool(pool: str | None, task: Task) -> Task:
+def question_pool(pool: str | None, task: str) -> Task:
     """Questions for Auto-CoT: a data file of the task, else its training data."""
     if pool:
-        return load_task(task.name, pool)
-    return load_gsm8k_hub("train") if task.name == "gsm8k" else generated_task(count=1000, words=4, seed=1)
+        return load_task(task, pool)
+    return load_gsm8k_hub("train") if task == "gsm8k" else generated_task(count=1000, words=4, seed=1)
 
 
 def _prompt(template: str | None, chat: ChatSpec | None, templates: Templates) -> PromptBuilder:
@@ -161,7 +161,7 @@ def _stage(s, task: Task, templates: Templates, extractor: Extractor):
         settings = AutoCoTSettings(
             s.clusters, s.max_question_words, s.max_steps, s.tries, s.seed, s.embedder, s.max_tokens
         )
-        return AutoCoTDemos(question_pool(s.pool, task), settings)
+        return AutoCoTDemos(question_pool(s.pool, task.name), settings)
     if s.kind == "pack":
         return PackDemos(_prompt(s.template, s.chat, templates), s.max_tokens)
     if s.kind == "generate":

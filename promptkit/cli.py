@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .build import build, build_task, expand, open_engine, resolved_yaml, run_spec
+from .autocot import AutoCoTSettings, auto_cot, write_exemplars
+from .build import build, build_task, expand, open_engine, question_pool, resolved_yaml, run_spec
 from .engines import default_cache_path
 from .engines.model_files import BUILTIN_MODEL
 from .engines.placeholder import PlaceholderEngine
@@ -161,6 +162,25 @@ def build_parser() -> argparse.ArgumentParser:
     _method_args(cmp)
     _run_args(cmp)
     _engine_args(cmp, defaults=False)
+
+    ac = sub.add_parser(
+        "auto-cot", help="Auto-CoT: the model writes demonstrations for a pool; saved as an exemplars file"
+    )
+    ac.add_argument("--task", required=True, help=f"one of: {', '.join(TASKS.names())}")
+    ac.add_argument("--pool", help="questions to cluster: a data file of the task (default: its training data)")
+    ac.add_argument("--clusters", type=int, help="demonstrations, one per cluster (default: 8; 4 for last letters)")
+    ac.add_argument("--max-steps", type=int, help="most reasoning lines kept (default: 5; 7 for last letters)")
+    ac.add_argument("--max-question-words", type=int, default=60, help="longest question kept (default: 60)")
+    ac.add_argument("--tries", type=int, default=5, help="questions tried per cluster, nearest first (default: 5)")
+    ac.add_argument("--seed", type=int, default=0, help="k-means seed (default: 0)")
+    ac.add_argument("--embedder", default="tfidf", help="tfidf or embedding (default: tfidf)")
+    ac.add_argument("--max-tokens", type=int, default=256, help="zero-shot-CoT reasoning budget (default: 256)")
+    ac.add_argument("--out", required=True, help="exemplars JSON file to write (use it with --pool FILE)")
+    c = ac.add_mutually_exclusive_group()
+    c.add_argument("--cache", help="generation cache file")
+    c.add_argument("--no-cache", action="store_true", help="do not read or write the generation cache")
+    ac.add_argument("--quiet", action="store_true", help="no progress bars")
+    _engine_args(ac, defaults=True)
 
     rep = sub.add_parser("report", help="Markdown report and PNG plots from run folders")
     rep.add_argument("runs", nargs="+", help="run folders (or folders holding run folders)")
@@ -474,6 +494,31 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_auto_cot(args: argparse.Namespace) -> int:
+    TASKS.get(args.task)
+    for flag in ("clusters", "max_steps", "max_question_words", "tries", "max_tokens"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise PromptkitError(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
+    if args.embedder not in ("tfidf", "embedding"):
+        raise PromptkitError(f"--embedder must be tfidf or embedding, got {args.embedder!r}")
+    spec = validate(
+        {"task": {"name": args.task}, "engine": engine_data(args), "method": {"name": "zero_shot_cot"}}, "command line"
+    )
+    settings = AutoCoTSettings(args.clusters, args.max_question_words, args.max_steps, args.tries, args.seed,
+                               args.embedder, args.max_tokens)  # fmt: skip
+    pool = question_pool(args.pool, args.task)
+    engine = open_engine(spec, cache_path(args, spec), progress=not args.quiet)
+    try:
+        result = auto_cot(pool, engine, settings)
+    finally:
+        close_engine(engine)
+    write_exemplars(result, f"{pool.source} with {engine.identity.model}", Path(args.out))
+    chosen = sum(c["chosen"] is not None for c in result.clusters)
+    print(f"auto-cot: {chosen} of {len(result.clusters)} clusters gave a demonstration -> {args.out}")
+    return 0
+
+
 def comparison_table(summaries: Sequence[dict[str, Any]]) -> str:
     lines = [
         "| task | method | accuracy | 95% CI | n | prompt tokens | completion tokens | engine calls | seconds |",
@@ -520,6 +565,7 @@ COMMANDS = {
     "render": cmd_render,
     "compare": cmd_compare,
     "sweep": cmd_sweep,
+    "auto-cot": cmd_auto_cot,
     "report": cmd_report,
     "schema": cmd_schema,
     "view": cmd_view,

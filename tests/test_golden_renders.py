@@ -33,8 +33,9 @@ def _data(shared_data: Path, name: str) -> Path:
 @pytest.mark.parametrize("name, args", CASES, ids=[c[0] for c in CASES])
 def test_render_matches_golden(name, args, shared_data):
     out = io.StringIO()
+    pool = ["--pool", str(shared_data / "gsm8k" / "train.jsonl")] if name == "cli_gsm8k_auto_cot" else []
     with contextlib.redirect_stdout(out):
-        assert main(["render", *args, "--data", str(_data(shared_data, name)), "--limit", "2", "--json"]) == 0
+        assert main(["render", *args, *pool, "--data", str(_data(shared_data, name)), "--limit", "2", "--json"]) == 0
     path = GOLDEN / f"{name}.jsonl"
     if os.environ.get("PROMPTKIT_UPDATE_GOLDEN"):
         path.parent.mkdir(parents=True, exist_ok=True)

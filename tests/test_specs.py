@@ -42,6 +42,9 @@ def test_spec_runs_on_the_tiny_model(spec, tiny_model, gsm8k_file, tmp_path):
             "--set", "engine.dtype=float32"]  # fmt: skip
     if "gsm8k" in spec.stem:
         args += ["--data", str(gsm8k_file)]
+    if spec.stem.endswith("auto_cot"):  # questions to cluster: the small data file, two clusters
+        pool = gsm8k_file if "gsm8k" in spec.stem else None
+        args += ["--set", "method.shots=2"] + (["--set", f"method.pool={pool}"] if pool else [])
     assert main(args) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n"] == 2 and summary["engine_calls"] >= 1
