@@ -33,7 +33,8 @@ def _data(shared_data: Path, name: str) -> Path:
 @pytest.mark.parametrize("name, args", CASES, ids=[c[0] for c in CASES])
 def test_render_matches_golden(name, args, shared_data):
     out = io.StringIO()
-    pool = ["--pool", str(shared_data / "gsm8k" / "train.jsonl")] if name == "cli_gsm8k_auto_cot" else []
+    train = str(shared_data / "gsm8k" / "train.jsonl")
+    pool = {"cli_gsm8k_auto_cot": ["--pool", train], "gsm8k_auto_cot": ["--set", f"method.pool={train}"]}.get(name, [])
     with contextlib.redirect_stdout(out):
         assert main(["render", *args, *pool, "--data", str(_data(shared_data, name)), "--limit", "2", "--json"]) == 0
     path = GOLDEN / f"{name}.jsonl"
