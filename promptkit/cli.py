@@ -333,6 +333,8 @@ def _execute_orders(args: argparse.Namespace, spec: RunSpec) -> int:
         raise PromptkitError(f"--orders must be >= 2, got {args.orders}")
     specs = [with_order_seed(spec, k) for k in range(args.orders)]
     builts = [build(s) for s in specs]
+    if not any(s.kind == "select_demos" for s in builts[0].spec.pipeline or []):
+        raise PromptkitError(f"--orders needs demonstrations to order; {spec.label} selects none")
     check_prompts(builts[0])
     out = out_dir(args, spec)
     runs = []

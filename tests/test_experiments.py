@@ -267,3 +267,11 @@ def test_auto_cot_command_writes_exemplars_any_method_can_use(smollm2, tmp_path)
                  "--limit", "1", "--quiet", "--no-cache", "--out", str(run)]) == 0  # fmt: skip
     row = json.loads((run / "predictions.jsonl").read_text().splitlines()[0])
     assert row["trace"][0]["prompt"].startswith(f"Q: {demos[0].question}\nA: {demos[0].rationale}")
+
+
+def test_orders_need_demonstrations_and_at_least_two(tmp_path, ll_data, capsys):
+    base = ["eval", "--task", "last_letters", "--data", str(ll_data), "--engine", "replay", "--replay", "none.jsonl"]
+    assert main([*base, "--method", "zero_shot_cot", "--orders", "3"]) == 2
+    assert "--orders needs demonstrations" in capsys.readouterr().err
+    assert main([*base, "--method", "few_shot", "--orders", "1"]) == 2
+    assert "--orders must be >= 2" in capsys.readouterr().err
