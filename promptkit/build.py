@@ -11,12 +11,13 @@ from typing import Any
 import yaml
 
 from .ablations import Ablation
+from .atomic import staged
 from .autocot import AutoCoTSettings
 from .demos import Demo, exemplars_from_file, pool_from_task, shipped_exemplars
 from .engines import make_engine
 from .engines.base import Engine
 from .errors import PromptkitError
-from .evaluate import RunResult, evaluate
+from .evaluate import RunResult, evaluate, write_run
 from .extract import Extractor, get_extractor
 from .jsonl import read_json
 from .pipeline import Pipeline
@@ -196,13 +197,14 @@ def run_spec(
         engine,
         built.extractor,
         method=spec.label,
-        out_dir=out_dir,
         options=run_options(spec, built.spec),
         progress=progress,
     )
     if out_dir is not None:
-        write_resolved_spec(built.spec, out_dir / "spec.resolved.yaml")
-        write_view([out_dir], out_dir / "index.html")
+        with staged(out_dir) as stage:  # predictions, summary, spec and page appear together or not at all
+            write_run(stage, result.rows, result.summary)
+            write_resolved_spec(built.spec, stage / "spec.resolved.yaml")
+            write_view([stage], stage / "index.html", names=[out_dir.name])
     return result
 
 

@@ -10,12 +10,13 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+from .atomic import check_out_dir, check_root_dir, write_text_atomic
 from .autocot import AutoCoTSettings, auto_cot, write_exemplars
 from .build import build, build_task, expand, open_engine, question_pool, resolved_yaml, run_spec
 from .engines import default_cache_path
-from .engines.model_files import BUILTIN_MODEL
+from .engines.model_files import BUILTIN_MODEL, state_dir
 from .engines.placeholder import PlaceholderEngine
 from .errors import PromptkitError
 from .experiments import (
@@ -32,9 +33,11 @@ from .experiments import (
 from .presets import PRESETS, stage_names
 from .registry import unknown_name_message
 from .report import write_report
+from .sandbox import ReadPolicy, check_spec
 from .spec import RunSpec
 from .spec_io import read_yaml, set_dotted, validate
 from .tasks import TASKS, generate_last_letters
+from .tasks.last_letters import shipped_names
 from .view import write_view
 
 ENGINE_KINDS = ("hf", "vllm", "replay", "openai")
@@ -58,6 +61,7 @@ def _engine_args(p: argparse.ArgumentParser, defaults: bool) -> None:
     g.add_argument("--base-url", help="openai: the server's root, e.g. http://127.0.0.1:8000/v1")
     g.add_argument("--concurrency", type=int, help="openai: requests in flight at once")
     g.add_argument("--max-retries", type=int, help="openai: retries (with backoff) on rate limits, timeouts, 5xx")
+    g.add_argument("--api-key-env", help="openai: the environment variable holding the API key")
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:
@@ -68,6 +72,14 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     c.add_argument("--no-cache", action="store_true", help="do not read or write the generation cache")
     p.add_argument("--out", help="output folder (default: runs/TASK-METHOD-TIME)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _allow_path_arg(p)
+
+
+def _allow_path_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--allow-path", action="append", default=[], metavar="PATH",
+        help="a file or folder a spec may read besides its own folder (repeatable)",
+    )  # fmt: skip
 
 
 def _orders_arg(p: argparse.ArgumentParser) -> None:
@@ -109,8 +121,20 @@ def _display_path(path: Path) -> str:
     return "~" + str(path)[len(home) :] if str(path).startswith(home) else str(path)
 
 
+class _Parser(argparse.ArgumentParser):
+    """A bad flag is one line and exit 2, like every other mistake (argparse prints the usage too)."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"promptkit: error: {self.prog.removeprefix('promptkit ')}: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="promptkit", description="Prompting and reasoning pipelines over LLMs.")
+    parser = _Parser(
+        prog="promptkit",
+        description="Prompting and reasoning pipelines over LLMs.",
+        epilog="--debug anywhere on the line prints the traceback of an unexpected error.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     ev = sub.add_parser("eval", help="run a method over a task and score it")
@@ -150,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--example", action="append", default=[], help="example id to show (repeatable)")
     render.add_argument("--json", action="store_true", help="one JSON line per prompt: id, stage, prompt")
     render.add_argument("--stages", action="store_true", help="print the resolved spec (the method's stages) instead")
+    _allow_path_arg(render)
     _method_args(render)
 
     cmp = sub.add_parser("compare", help="several methods or specs on the same task and model, in one table")
@@ -221,6 +246,7 @@ def engine_data(args: argparse.Namespace, base: dict[str, Any] | None = None) ->
         "base_url": args.base_url if kind == "openai" else None,
         "concurrency": args.concurrency if kind == "openai" else None,
         "max_retries": args.max_retries if kind == "openai" else None,
+        "api_key_env": args.api_key_env if kind == "openai" else None,
     }
     data.update({k: v for k, v in flags.items() if v is not None})
     if kind == "replay" and not data.get("path"):
@@ -281,7 +307,10 @@ def file_spec(args: argparse.Namespace, path: str, with_engine: bool = True) -> 
     return spec_from_data(args, data, path, with_engine)
 
 
-def spec_from_data(args: argparse.Namespace, data: dict[str, Any], path: str, with_engine: bool = True) -> RunSpec:
+def spec_from_data(
+    args: argparse.Namespace, data: dict[str, Any], path: str, with_engine: bool = True, spec_file: str | None = None
+) -> RunSpec:
+    """A spec file's data with the command line's overrides, checked, its reads inside what it may read."""
     task = data.setdefault("task", {})
     if isinstance(task, dict):
         if args.data:
@@ -291,8 +320,20 @@ def spec_from_data(args: argparse.Namespace, data: dict[str, Any], path: str, wi
     if with_engine and isinstance(data.get("engine"), dict):
         data["engine"] = engine_data(args, data["engine"])
     spec = validate(data, path)
-    expand(spec)
+    policy = ReadPolicy.for_spec(spec_file or path, command_line_paths(args))
+    check_spec(expand(spec), policy, getattr(args, "api_key_env", None))
     return spec
+
+
+def command_line_paths(args: argparse.Namespace) -> list[str]:
+    """Paths the user named on the command line: a spec may read these besides its own folder."""
+    given = [getattr(args, name, None) for name in ("data", "replay", "pool")]
+    given += [value.rpartition("=")[2] for value in getattr(args, "template", [])]
+    given += list(getattr(args, "allow_path", []) or [])
+    for assignment in getattr(args, "set", []):  # a path set with --set is the user's own
+        value = assignment.partition("=")[2].strip()
+        given += [v.strip() for v in value.split(",") if v.strip() and Path(v.strip()).exists()]
+    return [g for g in given if g]
 
 
 def cache_path(args: argparse.Namespace, spec: RunSpec) -> Path | None:
@@ -318,8 +359,9 @@ def _execute(args: argparse.Namespace, spec: RunSpec) -> int:
         return _execute_orders(args, spec)
     built = build(spec)  # bad names and files fail here, before a model is loaded
     check_prompts(built)
-    engine = open_engine(spec, cache_path(args, spec), progress=not args.quiet)
     out = out_dir(args, spec)
+    check_out_dir(out)
+    engine = open_engine(spec, cache_path(args, spec), progress=not args.quiet)
     try:
         result = run_spec(spec, engine, out, progress=not args.quiet, built=built)
     finally:
@@ -337,6 +379,7 @@ def _execute_orders(args: argparse.Namespace, spec: RunSpec) -> int:
         raise PromptkitError(f"--orders needs demonstrations to order; {spec.label} selects none")
     check_prompts(builts[0])
     out = out_dir(args, spec)
+    check_root_dir(out)
     runs = []
     engine = open_engine(spec, cache_path(args, spec), progress=not args.quiet)
     try:
@@ -350,7 +393,7 @@ def _execute_orders(args: argparse.Namespace, spec: RunSpec) -> int:
     finally:
         close_engine(engine)
     stats = order_stats(runs)
-    (out / "orders.json").write_text(json.dumps(stats, indent=1) + "\n", encoding="utf-8")
+    write_text_atomic(out / "orders.json", json.dumps(stats, indent=1) + "\n")
     print(f"{spec.task.name} {spec.label}: {order_line(stats)} -> {out}")
     return 0
 
@@ -437,16 +480,20 @@ def cmd_render(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     if args.specs:
         specs = [file_spec(args, path) for path in args.specs]  # each keeps its engine unless --engine is given
-    elif args.task and args.methods:
+    elif args.task and args.methods is not None:
         args.engine = args.engine or "hf"
         engine = engine_data(args)
-        specs = [flags_spec(args, args.task, m.strip(), engine) for m in args.methods.split(",") if m.strip()]
+        methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+        if not methods:
+            raise PromptkitError(f"--methods names no method (known: {', '.join(PRESETS.names())})")
+        specs = [flags_spec(args, args.task, m, engine) for m in methods]
     else:
         raise PromptkitError("compare needs --specs FILE..., or --task and --methods a,b,c")
     builts = [build(spec) for spec in specs]
     for built in builts:
         check_prompts(built)
     root = Path(args.out) if args.out else Path("runs") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
+    check_root_dir(root)
     engines: dict[str, Any] = {}  # one engine per distinct engine spec: the model loads once
     summaries = []
     try:
@@ -474,10 +521,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     fields = swept_fields(grid)
     if not fields:
         raise PromptkitError("sweep needs at least one --set field with two or more values (e.g. method.shots=0,2,4)")
-    specs = [spec_from_data(args, point_data(base, point), f"{args.spec} [{point_label(point)}]") for point in grid]
+    specs = [
+        spec_from_data(args, point_data(base, point), f"{args.spec} [{point_label(point)}]", spec_file=args.spec)
+        for point in grid
+    ]
     builts = [build(spec) for spec in specs]  # every point is checked before any model loads
     check_prompts(builts[0])
     root = Path(args.out) if args.out else Path("runs") / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
+    check_root_dir(root)
     engines: dict[str, Any] = {}
     rows = []
     try:
@@ -554,7 +605,17 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_GENERATED = 1_000_000
+
+
 def cmd_make_last_letters(args: argparse.Namespace) -> int:
+    names = len(shipped_names())
+    if not 1 <= args.words <= names:
+        raise PromptkitError(f"--words must be in 1..{names} (the shipped names list), got {args.words}")
+    if not 1 <= args.count <= MAX_GENERATED:
+        raise PromptkitError(f"--count must be in 1..{MAX_GENERATED}, got {args.count}")
+    if not 0 <= args.seed < 2**64:
+        raise PromptkitError(f"--seed must be in 0..2^64-1, got {args.seed}")
     data = generate_last_letters(args.count, args.words, args.seed)
     Path(args.out).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {args.count} questions of {args.words} words to {args.out}")
@@ -576,7 +637,9 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    args = build_parser().parse_args([a for a in argv if a != "--debug"])
     try:
         return COMMANDS[args.command](args)
     except PromptkitError as exc:
@@ -588,6 +651,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("promptkit: interrupted; finished generations are in the cache", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, not the user's mistake: one line, and the traceback kept for a report
+        if debug:
+            raise
+        saved = save_traceback()
+        print(f"promptkit: internal error: {type(exc).__name__}: {exc} (traceback: {saved}; --debug prints it)",
+              file=sys.stderr)  # fmt: skip
+        return 1
+
+
+def save_traceback() -> str:
+    import tempfile
+    import traceback
+
+    try:
+        folder = state_dir() / "crashes"
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        folder = Path(tempfile.gettempdir())
+    path = folder / f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+    path.write_text(traceback.format_exc(), encoding="utf-8")
+    return str(path)
 
 
 class Terminated(KeyboardInterrupt):

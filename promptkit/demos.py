@@ -37,7 +37,7 @@ def shipped_exemplars(task: str) -> tuple[Demo, ...]:
 
 def exemplars_from_file(path: str | Path) -> tuple[Demo, ...]:
     """A JSON file {"exemplars": [{"question", "rationale", "answer"}, ...]}."""
-    from .jsonl import read_json
+    from .jsonl import read_json, text_field
 
     data = read_json(path)
     rows = data.get("exemplars") if isinstance(data, dict) else None
@@ -45,10 +45,15 @@ def exemplars_from_file(path: str | Path) -> tuple[Demo, ...]:
         raise PromptkitError(f"{path}: expected a JSON object with an 'exemplars' list")
     demos = []
     for i, row in enumerate(rows):
-        missing = {"question", "answer"} - set(row)
-        if missing:
-            raise PromptkitError(f"{path}: exemplars[{i}] lacks {', '.join(sorted(missing))}")
-        demos.append(Demo(f"exemplar-{i}", row["question"], row.get("rationale", ""), str(row["answer"])))
+        where = f"{path}: exemplars[{i}]"
+        if not isinstance(row, dict):
+            raise PromptkitError(f"{where}: expected an object, got {type(row).__name__}")
+        rationale = text_field(row, "rationale", where, empty=True) if "rationale" in row else ""
+        demos.append(
+            Demo(f"exemplar-{i}", text_field(row, "question", where), rationale, text_field(row, "answer", where))
+        )
+    if not demos:
+        raise PromptkitError(f"{path}: no exemplars")
     return tuple(demos)
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .atomic import staged
 from .engines.base import CountingEngine, Engine
 from .engines.cache import CachedEngine, CacheStats
 from .extract import Extractor
@@ -22,6 +23,8 @@ from .types import State
 class RunResult:
     states: tuple[State, ...]
     summary: dict[str, Any]
+    rows: tuple[dict[str, Any], ...] = ()
+    """What predictions.jsonl holds, one row per example."""
 
     @property
     def accuracy(self) -> float:
@@ -129,11 +132,12 @@ def evaluate(
     if curve:
         summary["maj_at_k"] = curve  # the whole self-consistency curve from one run
     if out_dir is not None:
-        write_run(Path(out_dir), rows, summary)
-    return RunResult(tuple(states), summary)
+        with staged(Path(out_dir)) as stage:  # the files appear together or not at all
+            write_run(stage, rows, summary)
+    return RunResult(tuple(states), summary, tuple(rows))
 
 
-def write_run(out_dir: Path, rows: list[dict[str, Any]], summary: dict[str, Any]) -> None:
+def write_run(out_dir: Path, rows: Sequence[dict[str, Any]], summary: dict[str, Any]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     with (out_dir / "predictions.jsonl").open("w", encoding="utf-8") as fh:
         for row in rows:

@@ -1,4 +1,9 @@
-"""Reading JSON and JSONL files with errors that name the file and line."""
+"""Reading JSON and JSONL files with errors that name the file and line.
+
+Files may come from someone else: bytes that are not UTF-8, binary files, absurdly deep nesting and
+lines that are not objects are each refused with one line naming the place. A UTF-8 BOM and CRLF
+line ends are accepted.
+"""
 
 from __future__ import annotations
 
@@ -17,27 +22,57 @@ def _check_exists(path: Path) -> None:
         raise PromptkitError(f"expected a file, got a directory: {path}")
 
 
-def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, object) for each non-blank line."""
+def read_text(path: str | Path) -> str:
+    """The file as text: UTF-8 (a BOM allowed), not binary."""
     path = Path(path)
     _check_exists(path)
-    with path.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise PromptkitError(f"{path}:{line_no}: malformed JSON ({exc.msg} at column {exc.colno})") from None
-            if not isinstance(row, dict):
-                raise PromptkitError(f"{path}:{line_no}: expected a JSON object, got {type(row).__name__}")
-            yield line_no, row
+    data = path.read_bytes()
+    if b"\x00" in data[:65536]:
+        raise PromptkitError(f"{path}: a binary file, not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise PromptkitError(f"{path}:{line}: bytes that are not UTF-8 ({exc.reason})") from None
+
+
+def _loads(text: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PromptkitError(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise PromptkitError(f"{where}: JSON nested too deeply") from None
+
+
+def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for each non-blank line."""
+    text = read_text(path)
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        row = _loads(line, f"{path}:{line_no}")
+        if not isinstance(row, dict):
+            raise PromptkitError(f"{path}:{line_no}: expected a JSON object, got {type(row).__name__}")
+        yield line_no, row
 
 
 def read_json(path: str | Path) -> Any:
-    path = Path(path)
-    _check_exists(path)
+    text = read_text(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise PromptkitError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from None
+    except RecursionError:
+        raise PromptkitError(f"{path}: JSON nested too deeply") from None
+
+
+def text_field(row: dict[str, Any], key: str, where: str, *, empty: bool = False) -> str:
+    """row[key] as a string; a number, null, list or object there is an error naming the place."""
+    value = row.get(key)
+    if not isinstance(value, str):
+        got = "missing" if key not in row else ("null" if value is None else type(value).__name__)
+        raise PromptkitError(f"{where}: '{key}' must be a string, got {got}")
+    if not empty and not value.strip():
+        raise PromptkitError(f"{where}: '{key}' is empty")
+    return value

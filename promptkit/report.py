@@ -17,6 +17,8 @@ def find_runs(paths: Sequence[Path]) -> list[tuple[Path, dict[str, Any]]]:
         if not path.exists():
             raise PromptkitError(f"run folder not found: {path}")
         for summary in sorted(path.rglob("summary.json")) if path.is_dir() else []:
+            if any(part.startswith(".") for part in summary.relative_to(path).parts):
+                continue  # a staging folder a kill left behind, never a run
             try:
                 runs.append((summary.parent, json.loads(summary.read_text(encoding="utf-8"))))
             except json.JSONDecodeError as exc:
@@ -97,7 +99,7 @@ def plot_bars(labels: list[str], summaries: list[dict[str, Any]], title: str, pa
     ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right", fontsize=8)
     ax.set_ylabel("accuracy (%), 95% interval")
     ax.set_ylim(0, 100)
-    ax.set_title(title)
+    ax.set_title(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -118,10 +120,12 @@ def plot_sweep(sweep: dict[str, Any], title: str, path: Path) -> None:
     ax.errorbar(xs, ys, yerr=_error_bars(summaries), marker="o", capsize=3)
     for x, y, s in zip(xs, ys, summaries):
         if s.get("demos_used_mean") is not None:
-            ax.annotate(f"{s['demos_used_mean']:.1f} used", (x, y), textcoords="offset points", xytext=(0, 8),
+            ax.annotate(f"{s['demos_used_mean']:.3g} used", (x, y), textcoords="offset points", xytext=(0, 8),
                         ha="center", fontsize=7)  # fmt: skip
     if not numeric:
         ax.set_xticks(xs, [str(v) for v in values])
+    elif all(isinstance(v, int) for v in values):
+        ax.set_xticks(sorted(set(values)))
     ax.set_xlabel(field)
     ax.set_ylabel("accuracy (%), 95% interval")
     ax.set_ylim(0, 100)
@@ -140,6 +144,7 @@ def plot_orders(studies: list[tuple[str, dict[str, Any]]], path: Path) -> None:
         ax.scatter([i] * len(st["accuracy"]), [100 * a for a in st["accuracy"]], s=12, alpha=0.6, color="#C44E52")
     ax.set_xticks(range(1, len(studies) + 1), [name for name, _ in studies], rotation=15, ha="right", fontsize=8)
     ax.set_ylabel("accuracy (%) per demonstration order")
+    ax.set_ylim(0, 100)
     ax.set_title("Order sensitivity")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -214,15 +219,17 @@ def _experiment_sections(paths: Sequence[Path], runs: list[tuple[Path, dict[str,
         lines += [f"- {name}: mean {st['mean']:.1%}, min {st['min']:.1%}, max {st['max']:.1%}, std {st['std']:.1%}, "
                   f"{st['flipped']} examples flip" for name, st in studies]  # fmt: skip
         lines += ["", "![Order sensitivity](orders.png)"]
-    groups: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+    # Runs that differ only in their ablation settings share a chart; one bar per setting.
+    groups: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
     for _, s in runs:
         label = ablation_label(s)
         if label is not None:
-            groups[f"{s['task']} {_label(s)}"].append((label, s))
-    for i, (group, items) in enumerate(sorted(groups.items())):
-        if len({label for label, _ in items}) < 2:
-            continue
-        items.sort(key=lambda item: (item[0] != "gold", item[0]))
+            rest = {k: v for k, v in (s.get("options") or {}).items() if k not in ABLATIONS}
+            key = (f"{s['task']} {_label(s)}", json.dumps(rest, sort_keys=True, default=str))
+            groups[key].setdefault(label, s)
+    charts = [(name, bars) for (name, _), bars in sorted(groups.items()) if len(bars) > 1]
+    for i, (group, bars) in enumerate(charts):
+        items = sorted(bars.items(), key=lambda item: (item[0] != "gold", item[0]))
         name = f"ablations_{i}.png"
         plot_bars([label for label, _ in items], [s for _, s in items], f"Demonstration ablations: {group}", out / name)
         lines += ["", f"## Demonstration ablations: {group}", "", f"![ablations]({name})"]

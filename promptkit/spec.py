@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .engines.model_files import BUILTIN_MODEL
 
+Seed = Annotated[int, Field(ge=0, le=2**64 - 1)]
+"""Seeds are unsigned 64-bit numbers."""
+
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -37,7 +40,7 @@ class HFEngineSpec(_Spec):
     )
     revision: str | None = Field(None, description="hub revision (branch, tag or commit)")
     dtype: str = Field("auto", description="auto, float32, float16 or bfloat16")
-    device: str = Field("auto", description="auto, cpu, cuda, cuda:N")
+    device: str = Field("auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$", description="auto, cpu, mps, cuda, cuda:N")
     max_batch_tokens: int = Field(16384, ge=1, description="rows x (longest prompt + max tokens) per batch")
     max_batch_size: int = Field(64, ge=1, description="requests per batch at most")
     trust_remote_code: bool = Field(False, description="allow model code from the hub")
@@ -90,8 +93,8 @@ class MethodSpec(_Spec):
         "fixed", description="how demonstrations are chosen"
     )
     order: Literal["given", "random", "similar_last"] = Field("given", description="demonstration order in the prompt")
-    selection_seed: int = Field(0, description="seed of the per-example demonstration draws")
-    order_seed: int | None = Field(None, description="seed of the random order alone (default: selection_seed)")
+    selection_seed: Seed = Field(0, description="seed of the per-example demonstration draws")
+    order_seed: Seed | None = Field(None, description="seed of the random order alone (default: selection_seed)")
     demo_answers: Literal["gold", "random", "none"] = Field(
         "gold", description="ablation: gold answers, another demonstration's, or none (question only)"
     )
@@ -114,7 +117,7 @@ class MethodSpec(_Spec):
         allow_inf_nan=False,
         description="sampling temperature (default: 0.7 with samples > 1, else 0 = greedy)",
     )
-    seed: int | None = Field(None, description="sampling seed")
+    seed: Seed | None = Field(None, description="sampling seed")
     max_tokens: dict[str, Annotated[int, Field(ge=1)]] = Field(
         default_factory=dict, description="stage name -> generation budget"
     )
@@ -147,7 +150,7 @@ class _Sampled(_Spec):
     top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling")
     n: int = Field(1, ge=1, description="samples per request")
     stop: list[str] = Field(default_factory=list, description="stop strings, cut from the text")
-    seed: int | None = Field(None, description="sampling seed")
+    seed: Seed | None = Field(None, description="sampling seed")
 
 
 class SelectDemosStage(_Spec):
@@ -158,8 +161,8 @@ class SelectDemosStage(_Spec):
     k: int | None = Field(None, ge=0, description="demonstrations per prompt (default: all of a fixed pool, else 8)")
     strategy: Literal["fixed", "random", "similar", "mmr", "embedding"] = "fixed"
     order: Literal["given", "random", "similar_last"] = "given"
-    seed: int = Field(0, description="seed of the per-example draws")
-    order_seed: int | None = Field(None, description="seed of the random order alone (default: seed)")
+    seed: Seed = Field(0, description="seed of the per-example draws")
+    order_seed: Seed | None = Field(None, description="seed of the random order alone (default: seed)")
     answers: Literal["gold", "random", "none"] = Field("gold", description="ablation of the demonstrations' answers")
     rationales: Literal["gold", "shuffled", "none"] = Field("gold", description="ablation of their rationales")
     inputs: Literal["gold", "random"] = Field("gold", description="ablation of their questions")
@@ -178,7 +181,7 @@ class AutoCoTStage(_Spec):
         None, ge=1, description="filter: most reasoning lines (default: 5; 7 for last letters)"
     )
     tries: int = Field(5, ge=1, description="questions tried per cluster, nearest the centroid first")
-    seed: int = Field(0, description="k-means seed")
+    seed: Seed = Field(0, description="k-means seed")
     embedder: Literal["tfidf", "embedding"] = Field("tfidf", description="question vectors for clustering")
     max_tokens: int = Field(256, ge=1, description="zero-shot-CoT reasoning budget")
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import signal
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -61,13 +64,49 @@ class Templates:
     def render(self, name: str, variables: Mapping[str, Any]) -> str:
         template = self.get(name)
         try:
-            return template.render(**variables)
+            with _deadline(RENDER_SECONDS, name):
+                return _bounded(template.generate(**variables), name)
         except jinja2.UndefinedError as exc:
             raise PromptkitError(
                 f"template {name!r}: {exc.message} (variables given: {', '.join(sorted(variables))})"
             ) from None
         except jinja2.exceptions.SecurityError as exc:
             raise PromptkitError(f"template {name!r}: unsafe operation refused by the sandbox: {exc}") from None
+
+
+RENDER_CHARS = 1_000_000
+RENDER_SECONDS = 5.0
+
+
+def _bounded(chunks: Iterator[str], name: str) -> str:
+    """Join the render's pieces, refusing one that grows past RENDER_CHARS."""
+    out: list[str] = []
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > RENDER_CHARS:
+            raise PromptkitError(f"template {name!r}: the render passed {RENDER_CHARS:,} characters; refused")
+        out.append(chunk)
+    return "".join(out)
+
+
+@contextmanager
+def _deadline(seconds: float, name: str) -> Iterator[None]:
+    """A render slower than `seconds` is stopped (main thread only: SIGALRM interrupts pure-Python loops)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expired(signum, frame):
+        raise PromptkitError(f"template {name!r}: rendering took over {seconds:g} s; refused")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @lru_cache(maxsize=1)

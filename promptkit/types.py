@@ -124,7 +124,8 @@ class State:
 
     def with_error(self, stage: str, exc: BaseException) -> State:
         message = str(exc) or type(exc).__name__
-        return replace(self, error=f"{stage}: {type(exc).__name__}: {message}")
+        kind = "" if type(exc).__name__ == "PromptkitError" else f"{type(exc).__name__}: "  # ours already explain
+        return replace(self, error=f"{stage}: {kind}{message}")
 
     def with_fields(self, **updates: Any) -> State:
         return replace(self, fields={**self.fields, **updates})

@@ -201,7 +201,11 @@ def test_compare_specs_keeps_each_specs_engine_and_opens_each_once(shared_data, 
     monkeypatch.setattr(
         cli, "open_engine", lambda spec, *a, **k: opened.append(spec.engine.path) or real_open(spec, *a, **k)
     )
-    assert main(["compare", "--specs", *specs, "--set", "task.limit=40", "--out", str(tmp_path / "c"), "--quiet"]) == 0
+    allow = ["--allow-path", str(shared_data)]  # the specs name data outside their own folder
+    assert (
+        main(["compare", "--specs", *specs, "--set", "task.limit=40", "--out", str(tmp_path / "c"), "--quiet", *allow])
+        == 0
+    )
     assert len(opened) == 2, "the two specs on one recording share its engine"
     summaries = [json.loads(p.read_text()) for p in sorted((tmp_path / "c").glob("*/summary.json"))]
     assert [s["method"] for s in summaries] == ["direct", "cot", "cot-default"]
@@ -211,5 +215,5 @@ def test_compare_specs_keeps_each_specs_engine_and_opens_each_once(shared_data, 
     assert all(s["n"] == 40 and s["unparsed"] < 40 for s in summaries)
     for summary, spec in zip(summaries, specs):  # the same figures as running each spec alone
         out = tmp_path / f"alone-{summary['method']}"
-        assert main(["run", spec, "--limit", "40", "--out", str(out), "--quiet"]) == 0
+        assert main(["run", spec, "--limit", "40", "--out", str(out), "--quiet", *allow]) == 0
         assert json.loads((out / "summary.json").read_text())["correct"] == summary["correct"]

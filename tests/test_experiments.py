@@ -142,6 +142,9 @@ def ll_data(tmp_path_factory):
 
 
 def _spec(tmp_path, ll_data, method):
+    local = tmp_path / "ll.json"  # beside the spec: a spec reads only from its own folder
+    local.write_bytes(ll_data.read_bytes())
+    ll_data = local
     spec = tmp_path / "spec.yaml"
     engine = {"kind": "hf", "dtype": "float32", "device": "cpu"}
     spec.write_text(
@@ -190,7 +193,11 @@ def test_a_sweep_over_shots_says_how_many_demonstrations_fit(tiny_model, tmp_pat
     spec.write_text(f"task: {{name: gsm8k, data: {gsm8k_file}, limit: 2}}\nengine: {{kind: hf, model: {tiny_model}}}\n"
                     "method: {name: few_shot_cot, max_tokens: {answer: 8}}\n")  # fmt: skip
     out = tmp_path / "sweep"
-    assert main(["sweep", str(spec), "--set", "method.shots=0,2,8", "--out", str(out), "--no-cache", "--quiet"]) == 0
+    allow = ["--allow-path", str(gsm8k_file)]
+    assert (
+        main(["sweep", str(spec), "--set", "method.shots=0,2,8", "--out", str(out), "--no-cache", "--quiet", *allow])
+        == 0
+    )
     points = json.loads((out / "sweep.json").read_text())["points"]
     assert [p["values"]["method.shots"] for p in points] == [0, 2, 8]
     assert [p["summary"]["demos_used_mean"] for p in points] == [0.0, 2.0, 8.0]

@@ -33,6 +33,8 @@ def test_method_runs_end_to_end(tiny_model, data_files, tmp_path, task, method):
     out = tmp_path / "run"
     args = ["eval", "--task", task, "--method", method, "--engine", "hf", "--model", str(tiny_model),
             "--data", str(data_files[task]), "--out", str(out), "--no-cache", "--quiet", "--samples", "3", "--shots", "2"]  # fmt: skip
+    if method == "auto_cot":  # the questions it clusters: the data file itself
+        args += ["--pool", str(data_files[task])]
     assert main(args) == 0
     summary = json.loads((out / "summary.json").read_text())
     rows = [json.loads(x) for x in (out / "predictions.jsonl").open()]
@@ -47,9 +49,12 @@ def test_method_runs_end_to_end(tiny_model, data_files, tmp_path, task, method):
             assert len(row["trace"][0]["completion"]) == 3 and "agreement" in row
         if method == "least_to_most":
             assert stages[0] == "decompose" and set(stages[1:]) == {"solve"}
-    expected_calls = {"direct": 1, "zero_shot_cot": 2, "few_shot": 1, "few_shot_cot": 1, "self_consistency": 1}
+    expected_calls = {"direct": 1, "zero_shot_cot": 2, "few_shot": 1, "few_shot_cot": 1, "self_consistency": 1,
+                      "plan_and_solve": 2, "plan_and_solve_plus": 2}  # fmt: skip
     if method in expected_calls:
         assert summary["engine_calls"] == expected_calls[method]
+    elif method == "auto_cot":
+        assert summary["engine_calls"] >= 1 + 2, "a zero-shot-CoT round (two calls), then the few-shot call"
     else:
         longest = max(len(r["subquestions"]) for r in rows)
         assert summary["engine_calls"] == 1 + longest

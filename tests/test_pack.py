@@ -55,9 +55,7 @@ def test_chat_packing_counts_the_chat_template(small_window):
 def test_a_question_that_cannot_fit_is_a_clear_error(small_window):
     state = State(Example("7", {"question": "apples " * 500}), {"demos": []})
     [packed] = PackDemos(TextPrompt("few_shot_cot"), max_tokens=32)([state], small_window)
-    assert re.search(
-        r"^pack: PromptkitError: example 7: the prompt needs \d+ tokens without demonstrations", packed.error
-    )
+    assert re.search(r"^pack: example 7: the prompt needs \d+ tokens without demonstrations", packed.error)
 
 
 def test_few_shot_cot_runs_in_a_small_window_for_real(small_window):

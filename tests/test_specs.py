@@ -54,6 +54,7 @@ def test_spec_runs_on_the_tiny_model(spec, tiny_model, gsm8k_file, tmp_path):
     assert data["engine"]["max_batch_tokens"] == 16384, "defaults are written out"
     # The resolved spec alone gives the same predictions.
     again = tmp_path / "again"
-    assert main(["run", str(resolved), "--no-cache", "--out", str(again), "--quiet"]) == 0
+    allow = ["--allow-path", str(gsm8k_file)]  # it names data outside its folder: the command line must allow it
+    assert main(["run", str(resolved), "--no-cache", "--out", str(again), "--quiet", *allow]) == 0
     first = [json.loads(x)["prediction"] for x in (out / "predictions.jsonl").open()]
     assert [json.loads(x)["prediction"] for x in (again / "predictions.jsonl").open()] == first

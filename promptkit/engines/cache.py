@@ -10,13 +10,19 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Sequence
+import sys
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
+from ..errors import PromptkitError
 from ..types import Completion, GenRequest, prompt_key
 from .base import Engine, OnComplete
 from .model_files import state_dir
+
+T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS generations (
@@ -39,6 +45,63 @@ def default_cache_path() -> Path:
     return state_dir() / "generations.sqlite"
 
 
+_COLUMNS = ["request", "idx", "engine", "text", "finish", "prompt_tokens", "tokens"]
+LOCK_WAIT_SECONDS = 60.0
+
+
+def open_cache(path: Path) -> sqlite3.Connection:
+    """Open (or create) a promptkit cache; anything else at that path is a one-line error naming it."""
+    if path.is_dir():
+        raise PromptkitError(f"cache {path}: a folder, not a cache file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, timeout=1.0)
+    except (OSError, sqlite3.Error) as exc:
+        raise PromptkitError(f"cache {path}: cannot open it ({exc})") from None
+    try:
+        patiently(path, lambda: _prepare(db))
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise PromptkitError(f"cache {path}: not a promptkit cache, or damaged ({exc})") from None
+    columns = [row[1] for row in db.execute("PRAGMA table_info(generations)")]
+    if columns != _COLUMNS:
+        db.close()
+        raise PromptkitError(f"cache {path}: an SQLite file of another kind (its 'generations' table differs)")
+    return db
+
+
+def _prepare(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute(_SCHEMA)
+    db.commit()
+    db.execute("SELECT request FROM generations LIMIT 1").fetchall()
+
+
+def patiently(path: Path, work: Callable[[], T], wait: float | None = None) -> T:
+    """work(), waiting with backoff while another process holds the cache's lock (saying so), then an error."""
+    wait = LOCK_WAIT_SECONDS if wait is None else wait
+    deadline, delay, told = time.monotonic() + wait, 0.05, False
+    while True:
+        try:
+            return work()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise PromptkitError(
+                    f"cache {path}: locked by another process for over {wait:g} s; finished rows are saved, "
+                    "run again when it is free"
+                ) from None
+            if not told:
+                print(
+                    f"promptkit: cache {path} is locked by another process; waiting up to {wait:g} s", file=sys.stderr
+                )
+                told = True
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
 @dataclass
 class CacheStats:
     """Requests served from the file vs. sent on; what the model itself was asked and generated."""
@@ -57,12 +120,7 @@ class CachedEngine:
         self.inner = inner
         self.identity = inner.identity
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(_SCHEMA)
-        self._db.commit()
+        self._db = open_cache(self.path)
         self.stats = CacheStats()
 
     def close(self) -> None:
@@ -124,13 +182,16 @@ class CachedEngine:
 
     def _load(self, key: str, first: int, n: int) -> list[tuple[str, str, int, int]]:
         """Samples first..first+n-1 as far as they are stored without a gap."""
-        cur = self._db.execute(
-            "SELECT idx, text, finish, prompt_tokens, tokens FROM generations "
-            "WHERE request = ? AND idx >= ? AND idx < ? ORDER BY idx",
-            (key, first, first + n),
+        found = patiently(
+            self.path,
+            lambda: self._db.execute(
+                "SELECT idx, text, finish, prompt_tokens, tokens FROM generations "
+                "WHERE request = ? AND idx >= ? AND idx < ? ORDER BY idx",
+                (key, first, first + n),
+            ).fetchall(),
         )
         rows = []
-        for expected, (idx, *row) in enumerate(cur.fetchall(), start=first):
+        for expected, (idx, *row) in enumerate(found, start=first):
             if idx != expected:
                 break
             rows.append(tuple(row))
@@ -138,8 +199,12 @@ class CachedEngine:
 
     def _save(self, key: str, offset: int, completion: Completion) -> None:
         rows = [(key, offset + k, self.identity.key(), *row) for k, row in enumerate(_rows(completion))]
-        self._db.executemany("INSERT OR REPLACE INTO generations VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-        self._db.commit()
+
+        def write() -> None:
+            with self._db:  # one transaction: committed, or rolled back to retry
+                self._db.executemany("INSERT OR REPLACE INTO generations VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+        patiently(self.path, write)
 
 
 def _rows(completion: Completion) -> list[tuple[str, str, int, int]]:

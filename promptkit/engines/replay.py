@@ -18,15 +18,24 @@ def _prompt_text(prompt: Prompt) -> str:
     return prompt if isinstance(prompt, str) else json.dumps([dict(m) for m in prompt], ensure_ascii=False)
 
 
+def _is_messages(value: object) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in value
+    )
+
+
 class ReplayEngine:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._records: dict[str, list[str]] = {}
         for line_no, row in read_jsonl(self.path):
             prompt, completions = row.get("prompt"), row.get("completions")
-            if prompt is None or not isinstance(completions, list):
-                raise PromptkitError(f"{self.path}:{line_no}: a replay line needs 'prompt' and a list 'completions'")
-            self._records.setdefault(_prompt_text(prompt), [str(c) for c in completions])
+            where = f"{self.path}:{line_no}"
+            if not (isinstance(prompt, str) or _is_messages(prompt)):
+                raise PromptkitError(f"{where}: 'prompt' must be a string or a list of {{role, content}} messages")
+            if not isinstance(completions, list) or not all(isinstance(c, str) for c in completions):
+                raise PromptkitError(f"{where}: 'completions' must be a list of strings")
+            self._records.setdefault(_prompt_text(prompt), list(completions))
         self._sorted = sorted(self._records)
         digest = hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
         self.identity = EngineIdentity("replay", str(self.path.name), digest)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PromptkitError
-from ..jsonl import read_jsonl
+from ..jsonl import read_jsonl, text_field
 from ..types import Example
 from .base import Task
 
@@ -20,30 +20,28 @@ def gold_answer(solution: str) -> str:
     return solution.split("#### ")[-1].strip()
 
 
+def _example(i: int, row: dict[str, Any], where: str) -> Example:
+    question = text_field(row, "question", where)
+    solution = text_field(row, "answer", where)
+    if "#### " not in solution:
+        raise PromptkitError(f"{where}: the answer has no '#### ' line with the final number")
+    gold = gold_answer(solution)
+    if not gold:
+        raise PromptkitError(f"{where}: the gold answer after '#### ' is empty")
+    # Stripped, as Kojima et al.'s reference reader does.
+    return Example(id=str(i), inputs={"question": question.strip(), "solution": solution}, target=gold)
+
+
 def _examples(rows: Iterable[dict[str, Any]], where: str) -> tuple[Example, ...]:
-    out = []
-    for i, row in enumerate(rows):
-        if "question" not in row or "answer" not in row:
-            raise PromptkitError(f"{where}: record {i + 1} needs 'question' and 'answer' fields")
-        out.append(
-            Example(
-                id=str(i),
-                # Stripped, as Kojima et al.'s reference reader does.
-                inputs={"question": row["question"].strip(), "solution": row["answer"]},
-                target=gold_answer(row["answer"]),
-            )
-        )
-    return tuple(out)
+    return tuple(_example(i, row, f"{where}: record {i + 1}") for i, row in enumerate(rows))
 
 
 def load_gsm8k_file(path: str | Path) -> Task:
     """A local JSONL file in the original format: {"question", "answer"} per line."""
-    rows = []
-    for line_no, row in read_jsonl(path):
-        if "question" not in row or "answer" not in row:
-            raise PromptkitError(f"{path}:{line_no}: a GSM8K line needs 'question' and 'answer'")
-        rows.append(row)
-    return Task("gsm8k", _examples(rows, str(path)), "number", str(path))
+    examples = tuple(_example(i, row, f"{path}:{line_no}") for i, (line_no, row) in enumerate(read_jsonl(path)))
+    if not examples:
+        raise PromptkitError(f"{path}: no examples")
+    return Task("gsm8k", examples, "number", str(path))
 
 
 def load_gsm8k_hub(split: str = "test", dataset: str = HUB_DATASET, config: str = HUB_CONFIG) -> Task:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PromptkitError
-from ..jsonl import read_json
+from ..jsonl import read_json, text_field
 from ..types import Example
 from .base import Task
 
@@ -22,9 +22,14 @@ def load_last_letters_file(path: str | Path) -> Task:
         raise PromptkitError(f"{path}: expected a JSON object with an 'examples' list")
     examples = []
     for i, row in enumerate(data["examples"]):
-        if not isinstance(row, dict) or "question" not in row or "answer" not in row:
-            raise PromptkitError(f"{path}: examples[{i}] needs 'question' and 'answer'")
-        examples.append(Example(str(i), question_inputs(row["question"]), str(row["answer"])))
+        where = f"{path}: examples[{i}]"
+        if not isinstance(row, dict):
+            raise PromptkitError(f"{where}: expected an object with 'question' and 'answer', got {type(row).__name__}")
+        examples.append(
+            Example(str(i), question_inputs(text_field(row, "question", where)), text_field(row, "answer", where))
+        )
+    if not examples:
+        raise PromptkitError(f"{path}: no examples")
     return Task("last_letters", tuple(examples), "letters", str(path), _word_count(examples))
 
 

@@ -22,7 +22,7 @@ from ..jsonl import read_jsonl
 ASSETS = Path(__file__).parent
 
 
-def load_run(folder: Path) -> dict[str, Any]:
+def load_run(folder: Path, name: str | None = None) -> dict[str, Any]:
     """A run folder's summary, resolved spec and examples, with each example's state named."""
     summary_path, predictions_path = folder / "summary.json", folder / "predictions.jsonl"
     if not summary_path.is_file() or not predictions_path.is_file():
@@ -37,7 +37,7 @@ def load_run(folder: Path) -> dict[str, Any]:
         examples.append({**row, "state": state})
     spec = folder / "spec.resolved.yaml"
     return {
-        "name": folder.name,
+        "name": name or folder.name,
         "summary": summary,
         "spec": spec.read_text(encoding="utf-8") if spec.is_file() else "",
         "examples": examples,
@@ -61,9 +61,9 @@ def page(runs: Sequence[dict[str, Any]]) -> str:
     )
 
 
-def write_view(folders: Sequence[Path], out: Path) -> Path:
+def write_view(folders: Sequence[Path], out: Path, names: Sequence[str] | None = None) -> Path:
     """Write the page for one run (or several runs of one task, side by side)."""
-    runs = [load_run(Path(f)) for f in folders]
+    runs = [load_run(Path(f), names[i] if names else None) for i, f in enumerate(folders)]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(page(runs), encoding="utf-8")
