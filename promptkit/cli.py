@@ -35,7 +35,7 @@ from .registry import unknown_name_message
 from .report import write_report
 from .sandbox import ReadPolicy, check_spec
 from .spec import RunSpec
-from .spec_io import read_yaml, set_dotted, validate
+from .spec_io import read_spec_file, set_dotted, validate
 from .tasks import TASKS, generate_last_letters
 from .tasks.last_letters import shipped_names
 from .view import write_view
@@ -301,7 +301,7 @@ def flags_spec(args: argparse.Namespace, task: str, method: str, engine: dict[st
 
 
 def file_spec(args: argparse.Namespace, path: str, with_engine: bool = True) -> RunSpec:
-    data = read_yaml(path)
+    data = read_spec_file(path)
     for assignment in args.set:
         set_dotted(data, assignment)
     return spec_from_data(args, data, path, with_engine)
@@ -516,7 +516,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    base = read_yaml(args.spec)
+    base = read_spec_file(args.spec)
     grid = sweep_grid(args.set)
     fields = swept_fields(grid)
     if not fields:

@@ -50,6 +50,51 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def read_spec_file(path: str | Path) -> dict[str, Any]:
+    """A spec file's data, its relative paths taken from the spec's own folder (not the working directory)."""
+    data = read_yaml(path)
+    anchor_paths(data, Path(path).resolve().parent)
+    return data
+
+
+def anchor_paths(data: dict[str, Any], folder: Path) -> None:
+    """Make the relative file paths of spec data absolute under `folder`; other values are left alone."""
+
+    def anchored(value: Any, is_template: bool = False) -> Any:
+        if not isinstance(value, str) or not value or Path(value).is_absolute():
+            return value
+        if is_template and not Path(value).suffix:
+            return value  # a template name (shipped, or in template_dirs), not a file
+        return str(folder / value)
+
+    task = data.get("task")
+    if isinstance(task, dict) and "data" in task:
+        task["data"] = anchored(task["data"])
+    engine = data.get("engine")
+    if isinstance(engine, dict) and engine.get("kind") == "replay" and "path" in engine:
+        engine["path"] = anchored(engine["path"])
+    if isinstance(data.get("template_dirs"), list):
+        data["template_dirs"] = [anchored(d) for d in data["template_dirs"]]
+    method = data.get("method")
+    if isinstance(method, dict):
+        if "pool" in method:
+            method["pool"] = anchored(method["pool"])
+        if isinstance(method.get("templates"), dict):
+            method["templates"] = {k: anchored(v, True) for k, v in method["templates"].items()}
+    for stage in data.get("pipeline") or [] if isinstance(data.get("pipeline"), list) else []:
+        if not isinstance(stage, dict):
+            continue
+        if "pool" in stage:
+            stage["pool"] = anchored(stage["pool"])
+        if "template" in stage:
+            stage["template"] = anchored(stage["template"], True)
+        if isinstance(stage.get("chat"), dict):
+            chat = stage["chat"]
+            for key in ("user", "assistant"):
+                if key in chat:
+                    chat[key] = anchored(chat[key], True)
+
+
 def set_dotted(data: dict[str, Any], assignment: str) -> None:
     """Apply 'a.b.0.c=value'; the value is read as YAML, so numbers, booleans and lists keep their type."""
     if "=" not in assignment:
@@ -124,7 +169,7 @@ def _dotted(loc: Sequence[Any], data: Any) -> str:
 
 
 def load_spec(path: str | Path, assignments: Sequence[str] = ()) -> RunSpec:
-    data = read_yaml(path)
+    data = read_spec_file(path)
     for assignment in assignments:
         set_dotted(data, assignment)
     return validate(data, str(path))

@@ -72,6 +72,12 @@ class Templates:
             ) from None
         except jinja2.exceptions.SecurityError as exc:
             raise PromptkitError(f"template {name!r}: unsafe operation refused by the sandbox: {exc}") from None
+        except jinja2.TemplateNotFound as exc:
+            raise PromptkitError(
+                f"template {name!r}: includes {exc.name!r}, which is not found in the template folders"
+            ) from None
+        except jinja2.TemplateError as exc:
+            raise PromptkitError(f"template {name!r}: {exc}") from None
 
 
 RENDER_CHARS = 1_000_000
