@@ -94,3 +94,32 @@ def test_a_request_for_sample_k_gets_sample_k_from_the_cache(tmp_path):
     assert again == ["s0", "s2", "s3", "s1"] and engine.stats.hits == 3
     both = engine.generate([GenRequest("p", Sampling(max_tokens=4, temperature=0.7, n=4))])[0]
     assert both.texts == ("s0", "s1", "s2", "s3")
+
+
+def test_a_locked_cache_is_waited_on_then_a_one_line_error(tmp_path, monkeypatch, capsys):
+    import sqlite3
+    import threading
+
+    import pytest
+
+    from promptkit import ScriptedEngine
+    from promptkit.engines import cache as cache_module
+    from promptkit.engines.cache import CachedEngine
+    from promptkit.errors import PromptkitError
+    from promptkit.types import GenRequest, Sampling
+
+    path = tmp_path / "c.sqlite"
+    engine = CachedEngine(ScriptedEngine(lambda p: "x"), path)
+    engine.generate([GenRequest("first", Sampling(max_tokens=2))])
+    holder = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")  # another process writing
+    monkeypatch.setattr(cache_module, "LOCK_WAIT_SECONDS", 1.0)
+    with pytest.raises(PromptkitError, match=r"locked by another process for over 1 s; finished rows are saved"):
+        engine.generate([GenRequest("second", Sampling(max_tokens=2))])
+    assert "is locked by another process; waiting up to 1 s" in capsys.readouterr().err
+    timer = threading.Timer(0.4, lambda: holder.execute("COMMIT"))
+    timer.start()
+    assert engine.generate([GenRequest("third", Sampling(max_tokens=2))])[0].text == "x"  # waited, then wrote
+    timer.join()
+    holder.close()
+    assert cache_rows(path) == 2  # 'first' and 'third'; 'second' was generated but could not be stored

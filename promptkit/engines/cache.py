@@ -55,7 +55,7 @@ def open_cache(path: Path) -> sqlite3.Connection:
         raise PromptkitError(f"cache {path}: a folder, not a cache file")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path, timeout=1.0)
+        db = sqlite3.connect(path, timeout=0.2)  # short: patiently() does the waiting
     except (OSError, sqlite3.Error) as exc:
         raise PromptkitError(f"cache {path}: cannot open it ({exc})") from None
     try:
