@@ -3,6 +3,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from helpers import cache_rows
 
 from promptkit.engines import CachedEngine, ScriptedEngine
 from promptkit.engines.base import CountingEngine, EngineIdentity
