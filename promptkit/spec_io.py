@@ -63,8 +63,8 @@ def anchor_paths(data: dict[str, Any], folder: Path) -> None:
     def anchored(value: Any, is_template: bool = False) -> Any:
         if not isinstance(value, str) or not value or Path(value).is_absolute():
             return value
-        if is_template and not Path(value).suffix:
-            return value  # a template name (shipped, or in template_dirs), not a file
+        if is_template and not (Path(value).suffix and (folder / value).is_file()):
+            return value  # a template name (shipped, or in template_dirs), not a file beside the spec
         return str(folder / value)
 
     task = data.get("task")

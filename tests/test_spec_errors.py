@@ -103,3 +103,21 @@ def test_missing_spec_file(tmp_path, missing):
         [sys.executable, "-m", "promptkit", "run", str(tmp_path / missing)], capture_output=True, text=True
     )
     assert f"spec file not found: {tmp_path / missing}" in _error_line(result)
+
+
+def test_paths_in_a_spec_are_taken_from_its_folder(tmp_path, monkeypatch):
+    from promptkit.spec_io import load_spec
+
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    (folder / "mine.j2").write_text("Q: {{ question }}\nA:")
+    (folder / "spec.yaml").write_text(
+        "task: {name: gsm8k, data: data/g.jsonl}\nengine: {kind: replay, path: r.jsonl}\n"
+        "pipeline:\n  - {kind: generate, template: mine.j2}\n  - {kind: generate, template: few_shot_cot.j2, name: b}\n"
+        "  - {kind: extract}\n"
+    )
+    monkeypatch.chdir(tmp_path)  # elsewhere: the paths still mean the spec's neighbours
+    spec = load_spec(folder / "spec.yaml")
+    assert spec.task.data == str(folder / "data" / "g.jsonl") and spec.engine.path == str(folder / "r.jsonl")
+    assert spec.pipeline[0].template == str(folder / "mine.j2")
+    assert spec.pipeline[1].template == "few_shot_cot.j2", "a shipped template's name stays a name"
