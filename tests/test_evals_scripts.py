@@ -75,3 +75,22 @@ def test_bench_openai_runs_against_a_local_server():
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert "served texts equal to in-process texts: 4/4" in run.stdout
+
+
+def test_pipelining_simulation_counts_steps_exactly():
+    sys.path.insert(0, str(ROOT / "evals"))
+    from pipelining_sim import simulate
+
+    chains = [[10, 1], [1, 10]]  # each example's long call is at a different stage
+    assert simulate(chains, slots=2, pipelined=False) == 20  # 10 for stage 1, then 10 for stage 2
+    assert simulate(chains, slots=2, pipelined=True) == 11  # the second example's stage 2 starts at step 1
+    assert simulate(chains, slots=1, pipelined=False) == simulate(chains, slots=1, pipelined=True) == 22
+    assert simulate([[3, 2, 1]], slots=4, pipelined=True) == 6
+
+
+def test_pipelining_simulation_runs_on_kojimas_rationales(shared_data):
+    records = shared_data / "replay" / "kojima" / "gsm8k_zero_shot_cot.records.jsonl"
+    run = subprocess.run([sys.executable, str(ROOT / "evals" / "pipelining_sim.py"), "--kojima", str(records),
+                          "--slots", "256"], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "1319 examples, 2638 calls" in run.stdout and "| 256 |" in run.stdout
