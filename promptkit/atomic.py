@@ -27,8 +27,7 @@ _AT_FDCWD = -100
 
 def check_out_dir(out: Path) -> None:
     """Before any work: the folder can be written, and holds nothing but a previous run, if anything."""
-    if out.exists() and not out.is_dir():
-        raise PromptkitError(f"--out {out}: a file, not a folder")
+    _not_a_file(out)
     if out.is_dir():
         foreign = [p.name for p in out.iterdir() if p.name not in RUN_MARKERS and not p.name.startswith(".")]
         if foreign:
@@ -36,27 +35,29 @@ def check_out_dir(out: Path) -> None:
                 f"--out {out}: the folder holds files that are not a promptkit run ({', '.join(sorted(foreign)[:3])}); "
                 "choose another folder"
             )
-    parent = out.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        probe = parent / f".{out.name}.probe-{uuid.uuid4().hex[:8]}"
-        probe.mkdir()
-        probe.rmdir()
-    except OSError as exc:
-        raise PromptkitError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+    _writable(out.parent, out)
 
 
 def check_root_dir(root: Path) -> None:
     """A folder that will hold several runs (sweep, compare, orders): a folder we can write."""
-    if root.exists() and not root.is_dir():
-        raise PromptkitError(f"--out {root}: a file, not a folder")
+    _not_a_file(root)
+    _writable(root, root)
+
+
+def _not_a_file(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise PromptkitError(f"--out {out}: a file, not a folder")
+
+
+def _writable(folder: Path, named: Path) -> None:
+    """Make `folder` if need be and create a folder in it: the test a run's staging folder must pass."""
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        probe = root / f".probe-{uuid.uuid4().hex[:8]}"
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".probe-{uuid.uuid4().hex[:8]}"
         probe.mkdir()
         probe.rmdir()
     except OSError as exc:
-        raise PromptkitError(f"--out {root}: cannot write there ({exc.strerror or exc})") from None
+        raise PromptkitError(f"--out {named}: cannot write there ({exc.strerror or exc})") from None
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -36,11 +36,14 @@ def read_text(path: str | Path) -> str:
         raise PromptkitError(f"{path}:{line}: bytes that are not UTF-8 ({exc.reason})") from None
 
 
-def _loads(text: str, where: str) -> Any:
+def _loads(text: str, where: str, *, line_of_error: bool = False) -> Any:
+    """json.loads; a syntax error or absurd nesting is one line naming `where` (and the line, for a whole file)."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PromptkitError(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})") from None
+        at = f"{where}:{exc.lineno}" if line_of_error else where
+        detail = exc.msg if line_of_error else f"{exc.msg} at column {exc.colno}"
+        raise PromptkitError(f"{at}: malformed JSON ({detail})") from None
     except RecursionError:
         raise PromptkitError(f"{where}: JSON nested too deeply") from None
 
@@ -58,13 +61,7 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def read_json(path: str | Path) -> Any:
-    text = read_text(path)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise PromptkitError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from None
-    except RecursionError:
-        raise PromptkitError(f"{path}: JSON nested too deeply") from None
+    return _loads(read_text(path), str(path), line_of_error=True)
 
 
 def text_field(row: dict[str, Any], key: str, where: str, *, empty: bool = False) -> str:
