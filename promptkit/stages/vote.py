@@ -68,6 +68,21 @@ def _merged(records: list[StageRecord]) -> StageRecord:
     return replace(records[0], completion=[str(r.completion) for r in records], note=notes, sample=None)
 
 
+def reduce_samples(states: Sequence[State], source: str, rule) -> list[State]:
+    """One state per example: rule(answers) gives the fields its samples' answers join into."""
+    out = []
+    for group in group_samples(states):
+        answers = [None if s.failed else s.fields.get(source) for s in group]
+        out.append(joined(group, samples=answers, **rule(answers)))
+    return out
+
+
+def _vote(answers: list) -> dict:
+    winner, votes = majority(answers)
+    agreement = votes.get(winner, 0) / len(answers) if winner is not None else 0.0
+    return {"prediction": winner, "votes": votes, "agreement": agreement}
+
+
 @dataclass(frozen=True)
 class Vote:
     source: str = "prediction"
@@ -82,13 +97,7 @@ class Vote:
         return ("prediction", "samples", "votes", "agreement")
 
     def __call__(self, states: Sequence[State], engine: Engine) -> list[State]:
-        out = []
-        for group in group_samples(states):
-            answers = [None if s.failed else s.fields.get(self.source) for s in group]
-            winner, votes = majority(answers)
-            agreement = votes.get(winner, 0) / len(answers) if winner is not None else 0.0
-            out.append(joined(group, samples=answers, prediction=winner, votes=votes, agreement=agreement))
-        return out
+        return reduce_samples(states, self.source, _vote)
 
 
 @dataclass(frozen=True)
@@ -105,8 +114,4 @@ class First:
         return ("prediction", "samples")
 
     def __call__(self, states: Sequence[State], engine: Engine) -> list[State]:
-        out = []
-        for group in group_samples(states):
-            answers = [None if s.failed else s.fields.get(self.source) for s in group]
-            out.append(joined(group, samples=answers, prediction=answers[0]))
-        return out
+        return reduce_samples(states, self.source, lambda answers: {"prediction": answers[0]})
