@@ -38,22 +38,25 @@ def _check(out):
 
 def test_sigkill_at_random_moments_leaves_a_whole_run(shared_data, tmp_path):
     out = tmp_path / "run"
-    start = time.perf_counter()
-    assert subprocess.run(_command(shared_data, out, 1319), capture_output=True).returncode == 0
-    whole = time.perf_counter() - start
+    durations = []
+    for _ in range(3):  # the first run is cold (imports from disk); kill times follow the warm ones
+        start = time.perf_counter()
+        assert subprocess.run(_command(shared_data, out, 1319), capture_output=True).returncode == 0
+        durations.append(time.perf_counter() - start)
+    whole = sorted(durations)[1]
     assert _check(out) == 1319
     rng = random.Random(0)
     seen, killed = set(), 0
     for i in range(40):
         limit = 1000 if i % 2 == 0 else 1319  # a mixed folder would show two limits
         proc = subprocess.Popen(_command(shared_data, out, limit), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.5, 1.05) * whole)
+        time.sleep(rng.uniform(0.3, 1.05) * whole)
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             killed += 1
         proc.wait()
         seen.add(_check(out))
-    assert seen <= {1000, 1319} and killed >= 20, (seen, killed)
+    assert seen <= {1000, 1319} and killed >= 15, (seen, killed)
     assert len(find_runs([tmp_path])) == 1, "staging folders a kill left behind are not read as runs"
 
 
