@@ -174,7 +174,7 @@ def _stage(s, task: Task, templates: Templates, extractor: Extractor):
         prompt = TextPrompt(s.template, templates)
         return Decompose(prompt, DECOMPOSERS.get(s.parser), _sampling(s), s.sized, s.name)
     if s.kind == "solve":
-        return SolveInOrder(TextPrompt(s.template, templates), _sampling(s), s.name)
+        return SolveInOrder(TextPrompt(s.template, templates), _sampling(s), s.name, s.pipelined)
     if s.kind == "vote":
         return Vote(s.source)
     if s.kind == "first":

@@ -56,7 +56,9 @@ def _engine_args(p: argparse.ArgumentParser, defaults: bool) -> None:
     g.add_argument("--replay", help="JSONL recording, for --engine replay")
     g.add_argument("--dtype", help="hf, vllm: auto, float32, float16 or bfloat16")
     g.add_argument("--device", help="hf: auto, cpu, cuda, cuda:1, ...")
-    g.add_argument("--max-batch-tokens", type=int, help="hf: rows x padded length per batch")
+    g.add_argument(
+        "--max-batch-tokens", type=int, help="hf: rows x padded length per batch (default: a 4 GiB KV cache)"
+    )
     g.add_argument("--tensor-parallel-size", type=int, help="vllm: GPUs per model")
     g.add_argument("--base-url", help="openai: the server's root, e.g. http://127.0.0.1:8000/v1")
     g.add_argument("--concurrency", type=int, help="openai: requests in flight at once")

@@ -41,7 +41,11 @@ class HFEngineSpec(_Spec):
     revision: str | None = Field(None, description="hub revision (branch, tag or commit)")
     dtype: str = Field("auto", description="auto, float32, float16 or bfloat16")
     device: str = Field("auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$", description="auto, cpu, mps, cuda, cuda:N")
-    max_batch_tokens: int = Field(16384, ge=1, description="rows x (longest prompt + max tokens) per batch")
+    max_batch_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="rows x (longest prompt + max tokens) per batch (default: what a 4 GiB KV cache holds for the model)",
+    )
     max_batch_size: int = Field(64, ge=1, description="requests per batch at most")
     trust_remote_code: bool = Field(False, description="allow model code from the hub")
 
@@ -216,6 +220,11 @@ class SolveStage(_Sampled):
     kind: Literal["solve"]
     name: str = Field("solve", description="stage name in the trace")
     template: str = Field(description="solving prompt template (sees question, solved, current)")
+    pipelined: bool = Field(
+        True,
+        description="on a streaming engine (vllm), an example's next subquestion is asked the moment its "
+        "previous answer ends; false: in rounds, one call per step for every example (same requests)",
+    )
 
 
 class VoteStage(_Spec):

@@ -132,3 +132,107 @@ def test_a_prompt_that_fills_the_window_is_an_error(tmp_path):
         PromptkitError, match=r"a prompt of \d+ tokens does not fit .*64-token window \(it starts 'apples apples"
     ):
         engine.generate([GenRequest("Q: Janet"), GenRequest("apples " * 100)])
+
+
+# -- shared work: the prefix once, the prompt once per n samples, finished rows leave -----------
+SHARED = "Q: Roger has 5 tennis balls. He buys 2 more cans of 3 tennis balls each. How many now?\nA: 11.\n\n"
+QUESTIONS = [
+    "Q: Janet has 3 apples.\nA:",
+    "Q: A robe takes 2 bolts of blue fiber and half that much white.\nA:",
+    "Q: 2+2?\nA:",
+]
+
+
+def plain_generate(engine, prompts, max_tokens):
+    """transformers' own generate(), one prompt at a time: the reference for greedy outputs."""
+    import torch
+
+    out = []
+    for p in prompts:
+        ids = torch.tensor([engine.encode(p)])
+        gen = engine.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_tokens,
+                                    do_sample=False, temperature=None, top_p=None, top_k=None,
+                                    pad_token_id=engine.pad_id, eos_token_id=engine.eos_ids or None)  # fmt: skip
+        out.append(tuple(gen[0, ids.shape[1] :].tolist()))
+    return out
+
+
+def forward_batch_shapes(engine):
+    """Record the (rows, tokens) of every forward pass of the engine's model."""
+    shapes = []
+    handle = engine.model.register_forward_pre_hook(
+        lambda _m, _a, kw: shapes.append(tuple(kw["input_ids"].shape)), with_kwargs=True
+    )
+    return shapes, handle
+
+
+def test_shared_prefix_length_leaves_each_prompt_a_token_and_skips_short_ones():
+    from promptkit.engines.hf_decode import MIN_SHARED_PREFIX, shared_prefix_length
+
+    long = list(range(100))
+    assert shared_prefix_length([[*long, 1], [*long, 2, 3]]) == 100
+    assert shared_prefix_length([long, [*long, 5]]) == 99, "the shorter prompt keeps its last token"
+    assert shared_prefix_length([long]) == 0, "one prompt has nothing to share"
+    assert shared_prefix_length([[*long[: MIN_SHARED_PREFIX - 1], 7], long]) == 0, "too short to be worth a pass"
+
+
+def test_a_shared_prefix_is_encoded_once_and_outputs_equal_plain_generate(hf_engine):
+    prompts = [SHARED * 3 + q for q in QUESTIONS]
+    shapes, handle = forward_batch_shapes(hf_engine)
+    try:
+        out = hf_engine.generate([GenRequest(p, Sampling(max_tokens=10)) for p in prompts])
+    finally:
+        handle.remove()
+    encoded = [hf_engine.encode(p) for p in prompts]
+    prefix = next(i for i, column in enumerate(zip(*encoded)) if len(set(column)) > 1)
+    assert shapes[0] == (1, prefix), "the demonstrations are encoded once, for one row"
+    assert shapes[1][0] == 3 and shapes[1][1] < max(map(len, encoded)) - prefix + 1, "then only each row's own tokens"
+    assert [c.token_ids[0] for c in out] == plain_generate(hf_engine, prompts, 10)
+
+
+def test_n_samples_encode_the_prompt_once_and_do_not_depend_on_the_batch(hf_engine):
+    sampling = Sampling(max_tokens=8, temperature=1.0, n=4, seed=5)
+    shapes, handle = forward_batch_shapes(hf_engine)
+    try:
+        alone = hf_engine.generate([GenRequest(QUESTIONS[0], sampling)])[0]
+    finally:
+        handle.remove()
+    assert shapes[0] == (1, hf_engine.count_tokens(QUESTIONS[0])), "one prompt row, not four"
+    assert shapes[1][0] == 4, "then the four samples decode side by side"
+    together = hf_engine.generate([GenRequest(q, sampling) for q in QUESTIONS])
+    assert together[0].texts == alone.texts
+
+
+def test_finished_rows_leave_the_batch(tmp_path):
+    from promptkit.testing import build_tiny_model
+
+    engine = HFEngine(str(build_tiny_model(tmp_path / "m", context=64)), device="cpu", progress=False)
+    prompts = ["Q: Janet", "apples " * 20 + "Q: Janet", "apples " * 40 + "Q: Janet"]  # less room, shorter rows
+    shapes, handle = forward_batch_shapes(engine)
+    try:
+        out = engine.generate([GenRequest(p, Sampling(max_tokens=100)) for p in prompts])
+    finally:
+        handle.remove()
+    rows = [r for r, _ in shapes[1:]]
+    assert rows[0] == 3 and rows[-1] == 1 and rows == sorted(rows, reverse=True), rows
+    assert len(rows) == max(c.completion_tokens for c in out) - 1, "no step runs after the last row ends"
+
+
+def test_real_model_few_shot_cot_equals_plain_generate(shared_data, smol_hf):
+    """SmolLM2, 8-shot CoT prompts batched with the shared prefix: the completions transformers gives."""
+    import sys
+    from pathlib import Path
+
+    from promptkit.engines.agreement import compare_greedy
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evals"))
+    from engine_agreement import few_shot_cot_requests
+
+    requests = few_shot_cot_requests(str(shared_data / "gsm8k" / "test.jsonl"), 6, 48)
+    ours = smol_hf.generate(requests)
+    plain = plain_generate(smol_hf, [r.prompt for r in requests], 48)
+    reference = [type(c)(texts=(c.texts[0],), finish_reasons=c.finish_reasons, token_ids=(ids[: len(c.token_ids[0])],))
+                 for c, ids in zip(ours, plain)]  # fmt: skip
+    # plain generate knows no stop strings: it agrees when our completion is the start of its own
+    agreement = compare_greedy(smol_hf, requests, reference, ours)
+    assert agreement.identical >= 5 and all(d.gap < 1e-3 for d in agreement.differences), agreement.summary()

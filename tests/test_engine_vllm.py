@@ -114,3 +114,52 @@ def test_samples_depend_only_on_seed_prompt_and_index(request, engine_fixture, t
     assert cached.generate([target])[0].texts == alone, "a resume tops up with the same samples"
     reseeded = engine.generate([GenRequest(PROMPTS[0], replace(sampling, seed=4))])[0].texts
     assert reseeded != alone
+
+
+def test_a_small_first_call_starts_vllm_eagerly_and_a_large_one_compiled(smollm2, vllm_engine):
+    from tests_support import VLLM_ARGS
+
+    from promptkit.engines.model_files import BUILTIN_MODEL
+    from promptkit.engines.vllm import EAGER_BELOW_TOKENS
+
+    args = {k: v for k, v in VLLM_ARGS.items() if k != "enforce_eager"}
+    engine = VLLMEngine(BUILTIN_MODEL, dtype="float32", engine_args=args, progress=False)
+    try:
+        large = [GenRequest(p, Sampling(max_tokens=EAGER_BELOW_TOKENS // 2)) for p in PROMPTS[:2]]
+        engine._choose_eager(large)
+        assert engine.args["enforce_eager"] is False, "a large run pays for compiling once"
+        out = engine.generate([GenRequest(p, Sampling(max_tokens=8)) for p in PROMPTS])
+        assert engine.engine.vllm_config.model_config.enforce_eager is True, "vLLM itself was started eagerly"
+        assert [c.text for c in out] == [
+            c.text for c in vllm_engine.generate([GenRequest(p, Sampling(max_tokens=8)) for p in PROMPTS])
+        ]
+        assert engine.identity == vllm_engine.identity, "eager or compiled, the same cache entries"
+    finally:
+        engine.close()
+    chosen = VLLMEngine(BUILTIN_MODEL, engine_args={**args, "enforce_eager": False}, progress=False)
+    chosen._choose_eager([GenRequest("Q", Sampling(max_tokens=1))])
+    assert chosen.args["enforce_eager"] is False, "the user's choice stands"
+
+
+def test_chains_stream_through_vllm_with_the_completions_of_rounds(vllm_engine):
+    from promptkit.engines.base import generate_chains
+
+    links = {0: 1, 1: 3, 2: 2}  # chain -> how many requests it makes
+
+    def run(pipelined):
+        texts = {i: [] for i in links}
+
+        def follow(i, completion):
+            texts[i].append(completion.text)
+            if len(texts[i]) == links[i]:
+                return None
+            prompt = f"{PROMPTS[i]}{''.join(texts[i])}\nQ: And then?\nA:"
+            return GenRequest(prompt, Sampling(max_tokens=12, stop=("\n",)))
+
+        first = [GenRequest(p, Sampling(max_tokens=12, stop=("\n",))) for p in PROMPTS]
+        generate_chains(vllm_engine, first, follow, pipelined=pipelined)
+        return texts
+
+    streamed = run(True)
+    assert [len(streamed[i]) for i in links] == list(links.values())
+    assert streamed == run(False)

@@ -88,3 +88,71 @@ def test_gsm8k_solving_prompt_has_the_problem_then_qa_pairs():
         "Tom has 2 cats and 3 dogs. How many pets?\n\nQ: How many cats?\nA: The answer is 2.\n\nQ: How many pets?\nA:"
     )
     assert result.summary["correct"] == 1 and result.summary["engine_calls"] == 3
+
+
+class StreamingScripted(ScriptedEngine):
+    """A streaming engine for chains: it completes one request at a time, newest first, and takes each
+    chain's next request the moment the previous one ends (as a continuous-batching engine may)."""
+
+    def generate_chains(self, first, follow):
+        self.chain_calls = getattr(self, "chain_calls", 0) + 1
+        self.order = []
+        queue = list(enumerate(first))
+        while queue:
+            chain, request = queue.pop()
+            completion = ScriptedEngine(self.script).generate([request])[0]
+            self.order.append(chain)
+            following = follow(chain, completion)
+            if following is not None:
+                queue.append((chain, following))
+
+
+def _traces(result):
+    return [
+        (s.example.id, s.fields["prediction"], [(r.stage, r.prompt, r.completion) for r in s.trace])
+        for s in result.states
+    ]
+
+
+def _task():
+    return Task(
+        "last_letters", tuple(Example(i, {"question": q}, "x") for i, q in QUESTIONS.items()), "letters", "inline"
+    )
+
+
+def test_on_a_streaming_engine_each_chain_goes_on_without_waiting_and_results_are_the_same():
+    stepwise, _ = _run()
+    engine = StreamingScripted(script)
+    pipelined = run_method(_task(), "least_to_most_promptkit", engine)
+    assert _traces(pipelined) == _traces(stepwise)
+    assert engine.order == [2, 1, 0, 0, 0], "the 3-step chain ran its steps back to back"
+    assert engine.chain_calls == 1 and len(engine.calls) == 1, "decompose is one call, solving one chain call"
+    assert pipelined.summary["engine_calls"] == 2
+
+
+def test_pipelined_false_solves_in_rounds_even_on_a_streaming_engine():
+    from dataclasses import replace
+
+    from promptkit import build_method, evaluate
+    from promptkit.pipeline import Pipeline
+    from promptkit.stages import SolveInOrder
+
+    engine = StreamingScripted(script)
+    built = build_method(_task(), "least_to_most_promptkit")
+    stages = [replace(s, pipelined=False) if isinstance(s, SolveInOrder) else s for s in built.pipeline.stages]
+    result = evaluate(_task(), Pipeline(tuple(stages)), engine, built.extractor, method="l2m")
+    assert not hasattr(engine, "chain_calls") and [len(c) for c in engine.calls] == [3, 3, 1, 1]
+    assert _traces(result) == _traces(_run()[0])
+
+
+def test_chains_through_the_cache_are_stored_and_a_rerun_asks_nothing(tmp_path):
+    from promptkit.engines import CachedEngine
+
+    engine = StreamingScripted(script)
+    first = run_method(_task(), "least_to_most_promptkit", CachedEngine(engine, tmp_path / "c.sqlite"))
+    again_engine = StreamingScripted(script)
+    cached = CachedEngine(again_engine, tmp_path / "c.sqlite")
+    again = run_method(_task(), "least_to_most_promptkit", cached)
+    assert _traces(again) == _traces(first)
+    assert not again_engine.calls and not hasattr(again_engine, "chain_calls"), "every link came from the cache"
+    assert cached.stats.hits == 3 + 5 and cached.stats.model_calls == 0

@@ -13,6 +13,9 @@ from ..types import Completion, GenRequest, Prompt, prompt_key
 OnComplete = Callable[[int, Completion], None]
 """Called with (request index, completion) as soon as a request is finished, e.g. to persist it."""
 
+Follow = Callable[[int, Completion], "GenRequest | None"]
+"""Called with (chain index, completion) as a chain's request ends; returns the chain's next request."""
+
 
 @dataclass(frozen=True)
 class EngineIdentity:
@@ -69,6 +72,28 @@ def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
     return (text[:cut], True) if cut >= 0 else (text, False)
 
 
+def generate_chains(engine: Engine, first: Sequence[GenRequest], follow: Follow, *, pipelined: bool = True) -> None:
+    """Run chains of requests, each link built from the previous one's completion.
+
+    An engine that streams (`generate_chains`) submits a chain's next request the moment its last
+    one ends, so it never drains between links. Any other engine, or pipelined=False, runs in
+    rounds: one call for the k-th link of every chain still going. The requests are the same.
+    """
+    streaming = getattr(engine, "generate_chains", None) if pipelined else None
+    if streaming is not None:
+        streaming(first, follow)
+        return
+    pending = dict(enumerate(first))
+    while pending:
+        chains = list(pending)
+        completions = engine.generate([pending[i] for i in chains])
+        pending = {}
+        for i, completion in zip(chains, completions):
+            following = follow(i, completion)
+            if following is not None:
+                pending[i] = following
+
+
 class CountingEngine:
     """Wraps an engine and counts the calls and requests that reach it."""
 
@@ -88,5 +113,25 @@ class CountingEngine:
         self.completion_tokens += sum(c.completion_tokens for c in results)
         return results
 
+    def _count(self, completion: Completion) -> None:
+        self.prompt_tokens += completion.prompt_tokens
+        self.completion_tokens += completion.completion_tokens
+
+    def chains(self, first: Sequence[GenRequest], follow: Follow) -> None:
+        """generate_chains through this counter: one call, every link counted."""
+        self.calls += 1
+        self.requests += len(first)
+
+        def counted(i: int, completion: Completion) -> GenRequest | None:
+            self._count(completion)
+            following = follow(i, completion)
+            self.requests += following is not None
+            return following
+
+        self.inner.generate_chains(first, counted)
+
     def __getattr__(self, name: str):  # optional abilities (count_tokens, ...) pass through
+        if name == "generate_chains":  # streaming only where the engine inside streams
+            getattr(self.inner, name)
+            return self.chains
         return getattr(self.inner, name)

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from ..errors import PromptkitError
 from ..types import Completion, GenRequest, prompt_key
-from .base import Engine, OnComplete
+from .base import Engine, Follow, OnComplete
 from .model_files import state_dir
 
 T = TypeVar("T")
@@ -131,6 +131,9 @@ class CachedEngine:
             inner_close()
 
     def __getattr__(self, name: str):  # optional abilities (count_tokens, ...) pass through
+        if name == "generate_chains":  # streaming only where the engine inside streams
+            getattr(self.inner, name)
+            return self._chains
         return getattr(self.inner, name)
 
     def request_key(self, request: GenRequest) -> str:
@@ -179,6 +182,49 @@ class CachedEngine:
         if missing:
             raise RuntimeError(f"engine {self.identity.kind} returned without completing {len(missing)} requests")
         return results  # type: ignore[return-value]
+
+    def _chains(self, first: Sequence[GenRequest], follow: Follow) -> None:
+        """generate_chains through the cache: stored links are served at once, the rest stream on."""
+        asked: list[tuple[int, GenRequest, str, list]] = []  # inner chain -> (our chain, request, key, stored)
+
+        def serve(i: int, request: GenRequest | None) -> GenRequest | None:
+            """Follow chain i through stored links; the first link not stored is asked for (its missing samples)."""
+            while request is not None:
+                key = self.request_key(request)
+                stored = self._load(key, request.first_sample, request.sampling.n)
+                if len(stored) < request.sampling.n:
+                    self.stats.misses += 1
+                    asked.append((i, request, key, stored))
+                    have = len(stored)
+                    sampling = replace(request.sampling, n=request.sampling.n - have)
+                    return replace(request, sampling=sampling, first_sample=request.first_sample + have)
+                self.stats.hits += 1
+                merged = _merge(stored)
+                self.stats.served_tokens += merged.completion_tokens
+                request = follow(i, merged)
+            return None
+
+        starts, chain_of = [], []
+        for i, request in enumerate(first):
+            ask = serve(i, request)
+            if ask is not None:
+                starts.append(ask)
+                chain_of.append(len(asked) - 1)
+        if not starts:
+            return
+        self.stats.model_calls += 1
+
+        def store(j: int, completion: Completion) -> GenRequest | None:
+            i, request, key, stored = asked[chain_of[j]]
+            self._save(key, request.first_sample + len(stored), completion)
+            self.stats.generated_tokens += completion.completion_tokens
+            self.stats.served_tokens += sum(r[3] for r in stored)
+            ask = serve(i, follow(i, _merge([*stored, *_rows(completion)])))
+            if ask is not None:
+                chain_of[j] = len(asked) - 1
+            return ask
+
+        self.inner.generate_chains(starts, store)
 
     def _load(self, key: str, first: int, n: int) -> list[tuple[str, str, int, int]]:
         """Samples first..first+n-1 as far as they are stored without a gap."""

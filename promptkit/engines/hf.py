@@ -2,33 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
-from transformers import (
-    AutoModelForCausalLM,
-    LogitsProcessor,
-    LogitsProcessorList,
-    StoppingCriteria,
-    StoppingCriteriaList,
-)
+from transformers import AutoModelForCausalLM
 from transformers.utils import logging as hf_logging
 
 from ..errors import EngineUnavailable
 from ..types import Completion, GenRequest, Prompt, Sampling
 from .base import EngineIdentity, OnComplete, cut_at_stop, sample_seeds
+from .hf_attention import use_grouped_sdpa
+from .hf_decode import BatchDecoder
 from .model_files import is_gguf, local_model, model_revision, require_gguf
 from .tokenization import Tokenization
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+KV_CACHE_BYTES = 4 << 30
+"""The default batch budget: rows x length whose keys and values fit in this many bytes (SmolLM2-135M
+in float32: 91k tokens; an 8B model with 8 key-value heads in bfloat16: 32k)."""
+
+
+def kv_bytes_per_token(config, dtype: torch.dtype) -> int:
+    """Bytes of keys and values one token takes in the cache, from the model's config."""
+    text = config.get_text_config(decoder=True)
+    heads = getattr(text, "num_key_value_heads", None) or text.num_attention_heads
+    head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
+    return text.num_hidden_layers * 2 * heads * head_dim * torch.finfo(dtype).bits // 8
 
 
 class HFEngine:
     """transformers generate() over length-sorted, left-padded batches capped by a token budget.
 
-    max_batch_tokens caps rows x (longest prompt + max_tokens) per batch, which bounds the KV cache.
+    max_batch_tokens caps rows x (longest prompt + max_tokens) per batch, which bounds the KV cache;
+    by default it is what KV_CACHE_BYTES hold for the model (its layers, key-value heads, dtype).
     The weights load on the first request that reaches the engine: a run served from the cache never
     loads them. Each sampled row draws from its own generator, seeded from (seed, prompt, sample
     index), so a sample does not depend on what else shares its batch.
@@ -41,7 +49,7 @@ class HFEngine:
         revision: str | None = None,
         device: str = "auto",
         dtype: str = "auto",
-        max_batch_tokens: int = 16384,
+        max_batch_tokens: int | None = None,
         max_batch_size: int = 64,
         progress: bool = True,
         trust_remote_code: bool = False,
@@ -67,7 +75,7 @@ class HFEngine:
             raise EngineUnavailable(f"cannot load model {model!r}: no such folder or file")
         self.source, self.gguf_file = source, gguf_file
         self.tokens = Tokenization(source, revision=revision, gguf_file=gguf_file, trust_remote_code=trust_remote_code)
-        self.max_batch_tokens = max_batch_tokens
+        self._max_batch_tokens = max_batch_tokens
         self.max_batch_size = max_batch_size
         revision_id = model_revision(str(Path(source) / gguf_file) if gguf_file else source, revision)
         # The device kind is part of the identity: GPU and CPU kernels round differently.
@@ -92,8 +100,18 @@ class HFEngine:
                     f"cannot load model {self.identity.model!r}: {str(exc).splitlines()[0]}"
                 ) from None
             self._model = model.to(self.device).eval()
+            if self.device == "cpu":
+                use_grouped_sdpa(self._model)
             self._eos = _eos_ids(self._model, self.tokenizer)
         return self._model
+
+    @property
+    def max_batch_tokens(self) -> int:
+        if self._max_batch_tokens is None:
+            self._max_batch_tokens = max(
+                1, KV_CACHE_BYTES // kv_bytes_per_token(self.model.config, _DTYPES[self.dtype])
+            )
+        return self._max_batch_tokens
 
     @property
     def loaded(self) -> bool:
@@ -162,22 +180,14 @@ class HFEngine:
                 batches.append(current)
         return batches
 
-    @torch.inference_mode()
     def _run_batch(self, requests: list[GenRequest], prompts: list[list[int]], report: OnComplete) -> None:
         """Generate one batch; each request is reported the moment its last row ends."""
-        model, window = self.model, self.context_window
+        window = self.context_window
         sampling = requests[0].sampling
         # Greedy samples are identical, so one row per request is generated and repeated.
         rows_each = 1 if sampling.greedy else sampling.n
-        row_prompts = [p for p in prompts for _ in range(rows_each)]
-        width = max(len(p) for p in prompts)
-        ids = torch.full((len(row_prompts), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(row_prompts), width), dtype=torch.long)
-        for row, p in enumerate(row_prompts):
-            ids[row, width - len(p) :] = torch.tensor(p, dtype=torch.long)
-            mask[row, width - len(p) :] = 1
         # Each row stops where its own prompt plus generation reaches the window (finish reason: length).
-        room = [min(sampling.max_tokens, window - len(p)) for p in row_prompts]
+        room = [min(sampling.max_tokens, window - len(p)) for p in prompts for _ in range(rows_each)]
         seeds = [] if sampling.greedy else [s for r in requests for s in sample_seeds(r)]
         rows_left = [rows_each] * len(requests)
         finished: dict[int, tuple[list[int], str, str]] = {}
@@ -187,29 +197,11 @@ class HFEngine:
             r = row // rows_each
             rows_left[r] -= 1
             if rows_left[r] == 0:
-                report(
-                    r,
-                    self._completion(
-                        prompts[r], [finished[k] for k in range(r * rows_each, (r + 1) * rows_each)], sampling
-                    ),
-                )
+                rows = [finished.pop(k) for k in range(r * rows_each, (r + 1) * rows_each)]
+                report(r, self._completion(prompts[r], rows, sampling))
 
-        tracker = _FinishTracker(self.tokenizer, sampling.stop, self.eos_ids, room, width, row_done)
-        processors = LogitsProcessorList([_RowSampler(sampling, seeds, self.device)] if seeds else [])
-        model.generate(
-            input_ids=ids.to(self.device),
-            attention_mask=mask.to(self.device),
-            max_new_tokens=max(room),
-            do_sample=False,  # sampled rows are drawn by _RowSampler, each from its own generator
-            temperature=None,
-            top_p=None,
-            top_k=None,
-            pad_token_id=self.pad_id,
-            eos_token_id=self.eos_ids or None,
-            stopping_criteria=StoppingCriteriaList([tracker]),
-            logits_processor=processors,
-        )
-        tracker.flush()
+        ended = _EndCheck(self.tokenizer, sampling.stop, self.eos_ids, room)
+        BatchDecoder(self.model, self.device, self.pad_id).run(prompts, rows_each, sampling, seeds, ended, row_done)
 
     @property
     def pad_id(self) -> int:
@@ -238,74 +230,26 @@ class HFEngine:
         )
 
 
-class _RowSampler(LogitsProcessor):
-    """Draws each sampled row's next token from that row's own generator (temperature, then top-p).
+class _EndCheck:
+    """Whether a row has ended: EOS, a stop string in its latest text, or its token room used up.
 
-    The token is forced by leaving it the only finite score, so generate's greedy step picks it.
+    Only the tail of the generated text is decoded, so the cost does not grow with length.
     """
 
-    def __init__(self, sampling: Sampling, seeds: list[int], device: str) -> None:
-        self.temperature = sampling.temperature
-        self.top_p = sampling.top_p
-        self.generators = [torch.Generator(device=device).manual_seed(s) for s in seeds]
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        probs = torch.softmax(scores.float() / self.temperature, dim=-1)
-        if self.top_p < 1.0:
-            ordered, order = probs.sort(dim=-1, descending=True)
-            outside = ordered.cumsum(dim=-1) - ordered > self.top_p  # keeps the token that crosses top_p
-            probs = probs.scatter(-1, order, ordered.masked_fill(outside, 0.0))
-        chosen = torch.stack([torch.multinomial(probs[row], 1, generator=g) for row, g in enumerate(self.generators)])
-        forced = torch.full_like(scores, float("-inf"))
-        return forced.scatter(-1, chosen, 0.0)
-
-
-class _FinishTracker(StoppingCriteria):
-    """Stops each row at EOS, at a stop string or at its room, and reports it at once.
-
-    Only the tail of the generated text is decoded each step, so the cost does not grow with length.
-    """
-
-    def __init__(self, tokenizer, stops: tuple[str, ...], eos_ids: list[int], room: list[int], prompt_width: int,
-                 on_row_done: Callable[[int, list[int]], None]) -> None:  # fmt: skip
+    def __init__(self, tokenizer, stops: tuple[str, ...], eos_ids: list[int], room: list[int]) -> None:
         self.tokenizer = tokenizer
         self.stops = [s for s in stops if s]
-        self.window = max((len(s) for s in self.stops), default=0) + 2
-        self.eos = torch.tensor(eos_ids or [-1])
-        self.prompt_width = prompt_width
+        self.tail = max((len(s) for s in self.stops), default=0) + 2
+        self.eos = set(eos_ids)
         self.room = room
-        self.on_row_done = on_row_done
-        self.done = [False] * len(room)
-        self.last_ids: torch.Tensor | None = None
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs) -> torch.BoolTensor:
-        generated = input_ids.shape[1] - self.prompt_width
-        last = input_ids[:, -1].cpu()
-        is_eos = torch.isin(last, self.eos)
-        tails = input_ids[:, -min(self.window, generated) :].cpu().tolist() if self.stops else None
-        self.last_ids = input_ids
-        for row in range(input_ids.shape[0]):
-            if self.done[row]:
-                continue
-            hit = bool(is_eos[row])
-            if not hit and tails is not None:
-                tail = self.tokenizer.decode(tails[row], skip_special_tokens=True)
-                hit = any(s in tail for s in self.stops)
-            if hit or generated >= self.room[row]:
-                self._report(row, input_ids, generated)
-        return torch.tensor(self.done, dtype=torch.bool, device=input_ids.device)
-
-    def _report(self, row: int, input_ids: torch.Tensor, generated: int) -> None:
-        self.done[row] = True
-        self.on_row_done(row, input_ids[row, self.prompt_width : self.prompt_width + generated].tolist())
-
-    def flush(self) -> None:
-        """Rows generate() ended without asking us (it stops when every row is done or at max length)."""
-        if self.last_ids is None:
-            return
-        for row in range(len(self.done)):
-            if not self.done[row]:
-                self._report(row, self.last_ids, self.last_ids.shape[1] - self.prompt_width)
+    def __call__(self, row: int, tokens: list[int]) -> bool:
+        if tokens[-1] in self.eos or len(tokens) >= self.room[row]:
+            return True
+        if not self.stops:
+            return False
+        text = self.tokenizer.decode(tokens[-self.tail :], skip_special_tokens=True)
+        return any(s in text for s in self.stops)
 
 
 def _eos_ids(model, tokenizer) -> list[int]:

@@ -6,6 +6,9 @@
   (seed, prompt, sample index): a sample does not depend on what else is in flight. Prefix caching
   shares the prompt's KV cache between them.
 - The engine starts on the first request that reaches it: a run served from the cache never starts it.
+- Small runs start fast: unless engine_args sets enforce_eager, vLLM runs eagerly (no torch.compile,
+  no CUDA graphs: a start of seconds, not a minute) when the first call that reaches it asks for
+  fewer than EAGER_BELOW_TOKENS tokens in all (requests x samples x max_tokens).
 """
 
 from __future__ import annotations
@@ -20,14 +23,25 @@ from tqdm.auto import tqdm
 
 from ..errors import EngineUnavailable
 from ..types import Completion, GenRequest, Prompt, Sampling
-from .base import EngineIdentity, OnComplete, sample_seeds
+from .base import EngineIdentity, Follow, OnComplete, sample_seeds
 from .model_files import is_gguf, local_model, model_revision
 from .tokenization import Tokenization
 
-# Engine arguments that size memory or the scheduler only; every other one is part of the identity.
+# Engine arguments that size memory, the scheduler or how the same kernels are launched (eager or
+# compiled); every other one is part of the identity.
 _RESOURCE_ARGS = frozenset(
-    {"gpu_memory_utilization", "kv_cache_memory_bytes", "swap_space", "disable_log_stats", "max_num_seqs"}
-)
+    {"gpu_memory_utilization", "kv_cache_memory_bytes", "swap_space", "disable_log_stats", "max_num_seqs",
+     "enforce_eager"}
+)  # fmt: skip
+
+EAGER_BELOW_TOKENS = 100_000
+"""A first call asking for less than this many tokens starts vLLM eagerly: compiling would cost a
+minute (35-60 s measured on 2 CPU cores, similar on a GPU) to save less than that."""
+
+
+def generation_budget(requests: Sequence[GenRequest]) -> int:
+    """Tokens a call may generate at most: every sample of every request to its max_tokens."""
+    return sum((1 if r.sampling.greedy else r.sampling.n) * r.sampling.max_tokens for r in requests)
 
 
 def sampling_params_kwargs(
@@ -95,6 +109,7 @@ class VLLMEngine:
         )
         self._llm = None
         self._ids = itertools.count()
+        self.eager_auto = "enforce_eager" not in self.args
 
     @property
     def engine(self):
@@ -110,6 +125,11 @@ class VLLMEngine:
     @property
     def loaded(self) -> bool:
         return self._llm is not None
+
+    def _choose_eager(self, requests: Sequence[GenRequest]) -> None:
+        """Before a start, unless the user chose: eager when the first call asks for little."""
+        if self.eager_auto and self._llm is None:
+            self.args["enforce_eager"] = generation_budget(requests) < EAGER_BELOW_TOKENS
 
     def close(self) -> None:
         """Stop the engine (and its processes) and free its memory; the next request starts it again."""
@@ -135,46 +155,68 @@ class VLLMEngine:
 
     # -- generation -----------------------------------------------------------------------------
     def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
+        results: list[Completion | None] = [None] * len(requests)
+
+        def done(i: int, completion: Completion) -> None:
+            results[i] = completion
+            if on_complete:
+                on_complete(i, completion)
+
+        self._drive(requests, done)
+        return results  # type: ignore[return-value]
+
+    def generate_chains(self, first: Sequence[GenRequest], follow: Follow) -> None:
+        """Each chain's next request joins the running batch the moment its previous one ends."""
+        self._drive(first, follow)
+
+    def _drive(self, first: Sequence[GenRequest], finished: Follow | OnComplete) -> None:
+        """Add the requests, step vLLM until all have ended; a request's successor (if any) joins at once."""
         from vllm.inputs import TokensPrompt
         from vllm.sampling_params import RequestOutputKind
 
-        encoded = [self.encode(r.prompt) for r in requests]
-        self.tokens.check_fits(list(requests), encoded, self.identity.model)
+        encoded = [self.encode(r.prompt) for r in first]
+        self.tokens.check_fits(list(first), encoded, self.identity.model)
+        self._choose_eager(first)
         engine = self.engine
         window = self.context_window
-        owner: dict[str, tuple[int, int]] = {}  # vLLM request id -> (request index, sample slot)
-        slots: list[list[Any]] = []
-        results: list[Completion | None] = [None] * len(requests)
-        bar = tqdm(
-            total=len(requests), desc="generate", unit="req", disable=None if self.progress else True, leave=False
-        )
+        owner: dict[str, tuple[int, int]] = {}  # vLLM request id -> (chain index, sample slot)
+        slots: dict[int, list[Any]] = {}
+        live: dict[int, tuple[GenRequest, list[int]]] = {}
+
+        def submit(i: int, request: GenRequest, ids: list[int]) -> None:
+            s = request.sampling
+            seeds = [None] if s.greedy else sample_seeds(request)  # greedy samples are all the same one
+            live[i], slots[i] = (request, ids), [None] * len(seeds)
+            room = min(s.max_tokens, window - len(ids))
+            for k, seed in enumerate(seeds):
+                params = self._vllm.SamplingParams(**sampling_params_kwargs(s, seed, room))
+                params.output_kind = RequestOutputKind.FINAL_ONLY
+                rid = f"pk-{next(self._ids)}"
+                owner[rid] = (i, k)
+                engine.add_request(rid, TokensPrompt(prompt_token_ids=ids), params)
+
+        bar = tqdm(total=len(first), desc="generate", unit="req", disable=None if self.progress else True, leave=False)
         try:
-            for i, (request, ids) in enumerate(zip(requests, encoded)):
-                s = request.sampling
-                seeds = [None] if s.greedy else sample_seeds(request)  # greedy samples are all the same one
-                slots.append([None] * len(seeds))
-                room = min(s.max_tokens, window - len(ids))
-                for k, seed in enumerate(seeds):
-                    params = self._vllm.SamplingParams(**sampling_params_kwargs(s, seed, room))
-                    params.output_kind = RequestOutputKind.FINAL_ONLY
-                    rid = f"pk-{next(self._ids)}"
-                    owner[rid] = (i, k)
-                    engine.add_request(rid, TokensPrompt(prompt_token_ids=ids), params)
-            left = [len(s) for s in slots]
+            for i, (request, ids) in enumerate(zip(first, encoded)):
+                submit(i, request, ids)
             while engine.has_unfinished_requests():
                 for out in engine.step():
                     if not out.finished or out.request_id not in owner:
                         continue
                     i, k = owner.pop(out.request_id)
-                    if list(out.prompt_token_ids or ()) != encoded[i]:
+                    request, ids = live[i]
+                    if list(out.prompt_token_ids or ()) != ids:
                         raise RuntimeError(f"vLLM was fed other token ids than promptkit sent (request {i})")
                     slots[i][k] = out.outputs[0]
-                    left[i] -= 1
-                    if left[i] == 0:
-                        results[i] = _completion(len(encoded[i]), slots[i], requests[i].sampling.n)
-                        bar.update(1)
-                        if on_complete:
-                            on_complete(i, results[i])
+                    if any(o is None for o in slots[i]):
+                        continue
+                    bar.update(1)
+                    following = finished(i, _completion(len(ids), slots[i], request.sampling.n))
+                    if following is not None:
+                        following_ids = self.encode(following.prompt)
+                        self.tokens.check_fits([following], [following_ids], self.identity.model)
+                        bar.total += 1
+                        submit(i, following, following_ids)
         except BaseException:
             if owner:  # an interrupted call must not leave its requests running in the engine
                 with contextlib.suppress(Exception):
@@ -182,7 +224,6 @@ class VLLMEngine:
             raise
         finally:
             bar.close()
-        return results  # type: ignore[return-value]
 
 
 def _completion(prompt_tokens: int, outputs: list[Any], n: int) -> Completion:

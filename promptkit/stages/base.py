@@ -52,6 +52,18 @@ class Call:
     completion: Completion | None = None
 
 
+def request_for(
+    name: str, state: State, prompt: PromptBuilder, settings: Sampling, extra: dict | None = None
+) -> tuple[GenRequest | None, Call]:
+    """One live state's request (its own sample's seed), or the state failed by its template."""
+    try:
+        built = prompt.build({**state.context(), **(extra or {})})
+    except Exception as exc:  # a template that fails on this example's data fails it alone
+        return None, Call(state.with_error(name, exc))
+    first = state.sample if state.sample is not None and not settings.greedy else 0
+    return GenRequest(built, settings, first_sample=first), Call(state, built)
+
+
 def call_engine(
     name: str,
     states: Sequence[State],
@@ -71,14 +83,9 @@ def call_engine(
         if state.failed:
             calls.append(Call(state))
             continue
-        try:
-            built = prompt.build({**state.context(), **extra(state)})
-        except Exception as exc:  # a template that fails on this example's data fails it alone
-            calls.append(Call(state.with_error(name, exc)))
-            continue
-        settings = sampling(state)
-        first = state.sample if state.sample is not None and not settings.greedy else 0
-        requests.append(GenRequest(built, settings, first_sample=first))
-        calls.append(Call(state, built))
+        request, call = request_for(name, state, prompt, sampling(state), extra(state))
+        calls.append(call)
+        if request is not None:
+            requests.append(request)
     completions = iter(engine.generate(requests) if requests else [])
     return [Call(c.state, c.prompt, next(completions)) if c.prompt is not None else c for c in calls]

@@ -12,11 +12,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..engines.base import Engine
+from ..engines.base import Engine, generate_chains
 from ..prompts import PromptBuilder, prompt_variables
 from ..registry import Registry
-from ..types import Sampling, StageRecord, State
-from .base import call_engine
+from ..types import Completion, GenRequest, Sampling, StageRecord, State
+from .base import Call, call_engine, request_for
 
 _QUOTED = re.compile(r'"([^"]+)"')
 _GSM8K = re.compile(r'To answer the question "(.+?)", we need to know:(.*)', re.S)
@@ -168,15 +168,18 @@ class Decompose:
 
 @dataclass(frozen=True)
 class SolveInOrder:
-    """Step k: one call for all examples with a k-th subquestion; its answer joins their context.
+    """Each example's subquestions in order, every answer joining the context of the next.
 
     The solve template sees `question`, `solved` (earlier {"question", "answer"} pairs) and `current`.
-    The last answer goes to `answer`.
+    The last answer goes to `answer`. On a streaming engine (pipelined), an example's next
+    subquestion is asked the moment its previous answer ends, so no example waits for the slowest
+    one at each step; otherwise step k is one call for all examples with a k-th subquestion.
     """
 
     prompt: PromptBuilder
     sampling: Sampling
     name: str = "solve"
+    pipelined: bool = True
 
     @property
     def reads(self) -> tuple[str, ...]:
@@ -188,24 +191,46 @@ class SolveInOrder:
 
     def __call__(self, states: Sequence[State], engine: Engine) -> list[State]:
         out = list(states)
-        longest = max((len(s.fields.get("subquestions", ())) for s in states if not s.failed), default=0)
-        for step in range(longest):
-            active = [i for i, s in enumerate(out) if not s.failed and step < len(s.fields["subquestions"])]
-            calls = call_engine(
-                self.name,
-                [out[i] for i in active],
-                self.prompt,
-                lambda s: replace(self.sampling, n=1),
-                engine,
-                extra=lambda s, step=step: {"current": s.fields["subquestions"][step]},
+        chains: list[int] = []  # chain -> index in out
+        asked: list[Call] = []  # chain -> the call of its current link
+
+        def ask(i: int) -> tuple[GenRequest, Call] | None:
+            state = out[i]
+            step = len(state.fields["solved"])
+            if step >= len(state.fields["subquestions"]):
+                return None
+            settings = replace(self.sampling, n=1)
+            request, call = request_for(
+                self.name, state, self.prompt, settings, {"current": state.fields["subquestions"][step]}
             )
-            for i, call in zip(active, calls):
-                if call.completion is None:
-                    out[i] = call.state
-                    continue
-                state, text = call.state, call.completion.text
-                answer = text.strip()
-                solved = [*state.fields["solved"], {"question": state.fields["subquestions"][step], "answer": answer}]
-                record = StageRecord(self.name, call.prompt, text, sample=state.sample)
-                out[i] = state.with_record(record, solved=solved, answer=answer)
+            if request is None:  # its template failed on this example: the example fails alone
+                out[i] = call.state
+                return None
+            return request, call
+
+        def answered(chain: int, completion: Completion) -> GenRequest | None:
+            i, call = chains[chain], asked[chain]
+            state, text = call.state, completion.text
+            answer = text.strip()
+            step = len(state.fields["solved"])
+            solved = [*state.fields["solved"], {"question": state.fields["subquestions"][step], "answer": answer}]
+            out[i] = state.with_record(
+                StageRecord(self.name, call.prompt, text, sample=state.sample), solved=solved, answer=answer
+            )
+            following = ask(i)
+            if following is None:
+                return None
+            asked[chain] = following[1]
+            return following[0]
+
+        first = []
+        for i, state in enumerate(out):
+            if state.failed:
+                continue
+            following = ask(i)
+            if following is not None:
+                chains.append(i)
+                asked.append(following[1])
+                first.append(following[0])
+        generate_chains(engine, first, answered, pipelined=self.pipelined)
         return out

@@ -1,0 +1,272 @@
+"""Side-by-side benchmark: the bare engine and promptkit on identical requests.
+
+    python evals/bench.py --engine hf --model smollm2 --data GSM8K_TEST.jsonl
+    python evals/bench.py --engine vllm --model smollm2 --data GSM8K_TEST.jsonl --scenarios zero_shot_cot
+
+Each scenario first runs promptkit once (untimed) and records every engine call it makes. Then, in
+alternating order for --rounds rounds, it times
+- bare: the recorded calls, in order, through the engine library alone: a plain transformers
+  `generate` per batch (the same batches as the hf engine forms, same stop strings, n samples as
+  num_return_sequences), or one `vllm.LLM.generate` per call;
+- promptkit: the whole method (render, generate, extract, vote, score) through promptkit's engine.
+Both sides use the same loaded weights. Medians are printed, with generated tokens per second and
+promptkit's speed-up over bare (above 1: promptkit is faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from promptkit import build_method
+from promptkit.engines.base import CountingEngine, sample_seeds
+from promptkit.evaluate import evaluate
+from promptkit.pipeline import Pipeline
+from promptkit.stages import SolveInOrder
+from promptkit.tasks import load_task
+from promptkit.types import GenRequest
+
+# scenario -> (method, MethodSpec options, the stage whose budget --max-tokens sets)
+SCENARIOS: dict[str, tuple[str, dict, str]] = {
+    "few_shot_cot": ("few_shot_cot", {"shots": 8}, "answer"),
+    "self_consistency": ("self_consistency", {"shots": 8, "samples": 5}, "answer"),
+    "zero_shot_cot": ("zero_shot_cot", {}, "reason"),
+    "least_to_most": ("least_to_most", {}, "solve"),
+    # The same solving in rounds (one call per step, each waiting for its slowest example): what
+    # pipelined chains save on a streaming engine. Its bare side replays the rounds' calls.
+    "least_to_most_rounds": ("least_to_most", {}, "solve"),
+}
+
+
+class Recorder(CountingEngine):
+    """Counts calls and keeps every request list, to replay them on the bare engine."""
+
+    def __init__(self, inner) -> None:
+        super().__init__(inner)
+        self.calls_made: list[list[GenRequest]] = []
+
+    def generate(self, requests, on_complete=None):
+        self.calls_made.append(list(requests))
+        return super().generate(requests, on_complete)
+
+    def __getattr__(self, name: str):
+        if name == "generate_chains":  # recorded in rounds: the calls a plain engine script makes
+            raise AttributeError(name)
+        return super().__getattr__(name)
+
+
+# -- the bare engines ---------------------------------------------------------------------------
+def bare_hf(engine) -> Callable[[list[list[GenRequest]]], int]:
+    """Plain transformers generate() over the hf engine's own batches; returns tokens generated.
+
+    The same loaded weights; transformers' own sdpa attention and DynamicCache.
+    """
+    import torch
+
+    model, tokenizer = engine.model, engine.tokenizer
+    pad = engine.pad_id
+    ends = {pad, *engine.eos_ids}
+
+    def run(calls: list[list[GenRequest]]) -> int:
+        own = model.config._attn_implementation
+        model.set_attn_implementation("sdpa")  # transformers' own attention, not the engine's grouped variant
+        try:
+            return generate_all(calls)
+        finally:
+            model.set_attn_implementation(own)
+
+    @torch.inference_mode()
+    def generate_all(calls: list[list[GenRequest]]) -> int:
+        tokens = 0
+        for requests in calls:
+            encoded = [engine.encode(r.prompt) for r in requests]
+            for batch in engine._batches(requests, encoded):
+                s = requests[batch[0]].sampling
+                width = max(len(encoded[i]) for i in batch)
+                ids = torch.full((len(batch), width), pad, dtype=torch.long)
+                mask = torch.zeros_like(ids)
+                for row, i in enumerate(batch):
+                    ids[row, width - len(encoded[i]) :] = torch.tensor(encoded[i])
+                    mask[row, width - len(encoded[i]) :] = 1
+                sampled = {"do_sample": True, "temperature": s.temperature, "top_p": s.top_p}
+                out = model.generate(
+                    input_ids=ids.to(engine.device),
+                    attention_mask=mask.to(engine.device),
+                    max_new_tokens=s.max_tokens,
+                    num_return_sequences=1 if s.greedy else s.n,
+                    pad_token_id=pad,
+                    eos_token_id=engine.eos_ids or None,
+                    **({"stop_strings": list(s.stop), "tokenizer": tokenizer} if s.stop else {}),
+                    **(
+                        {"do_sample": False, "temperature": None, "top_p": None, "top_k": None} if s.greedy else sampled
+                    ),
+                )
+                for row in out[:, width:].tolist():
+                    tokens += next((j + 1 for j, t in enumerate(row) if t in ends), len(row))
+        return tokens
+
+    return run
+
+
+def bare_vllm(engine) -> Callable[[list[list[GenRequest]]], int]:
+    """One plain vllm.LLM.generate per recorded call; returns tokens generated."""
+    from vllm import SamplingParams
+    from vllm.inputs import TokensPrompt
+
+    engine.engine  # noqa: B018 (starts vLLM)
+    llm = engine._llm
+
+    def run(calls: list[list[GenRequest]]) -> int:
+        tokens = 0
+        for requests in calls:
+            prompts, params = [], []
+            for r in requests:
+                s = r.sampling
+                prompts.append(TokensPrompt(prompt_token_ids=engine.encode(r.prompt)))
+                params.append(
+                    SamplingParams(
+                        n=1 if s.greedy else s.n,
+                        temperature=s.temperature,
+                        top_p=s.top_p,
+                        max_tokens=s.max_tokens,
+                        stop=list(s.stop) or None,
+                        seed=None if s.greedy else sample_seeds(r)[0],
+                    )
+                )
+            for out in llm.generate(prompts, params, use_tqdm=False):
+                tokens += sum(len(o.token_ids) for o in out.outputs)
+        return tokens
+
+    return run
+
+
+# -- engines and models ---------------------------------------------------------------------------
+def load_engine(kind: str, model: str, tmp: Path, vllm_args: dict):
+    if model == "tiny":
+        from promptkit.testing import build_tiny_model
+
+        model = str(build_tiny_model(tmp / "tiny", context=4096))
+    elif model == "smollm2":
+        from promptkit.engines.model_files import BUILTIN_MODEL
+
+        model = BUILTIN_MODEL
+    if kind == "hf":
+        from promptkit.engines.hf import HFEngine
+
+        return HFEngine(model, device="auto", progress=False)
+    from promptkit.engines.vllm import VLLMEngine
+
+    return VLLMEngine(model, engine_args=vllm_args, progress=False)
+
+
+def reset_engine_caches(engine) -> None:
+    """vLLM keeps prompt prefixes between calls; each timed run starts without them."""
+    llm = getattr(engine, "_llm", None)
+    if llm is not None:
+        llm.reset_prefix_cache()
+
+
+# -- one scenario ---------------------------------------------------------------------------------
+def run_scenario(name: str, task, engine, bare, args) -> dict:
+    method, options, stage = SCENARIOS[name]
+    built = build_method(task, method, max_tokens={stage: args.max_tokens}, **options)
+    if name.endswith("_rounds"):
+        stages = [replace(s, pipelined=False) if isinstance(s, SolveInOrder) else s for s in built.pipeline.stages]
+        built = replace(built, pipeline=Pipeline(tuple(stages)))
+
+    def promptkit_run() -> int:
+        counting = CountingEngine(engine)
+        evaluate(task, built.pipeline, counting, built.extractor, method=method)
+        return counting.completion_tokens
+
+    recorder = Recorder(engine)
+    evaluate(task, built.pipeline, recorder, built.extractor, method=method)  # warm-up, and the calls to replay
+    sides = {"bare": lambda: bare(recorder.calls_made), "promptkit": promptkit_run}
+    times: dict[str, list[float]] = {"bare": [], "promptkit": []}
+    tokens: dict[str, list[int]] = {"bare": [], "promptkit": []}
+    for round_ in range(args.rounds):
+        for side in ("bare", "promptkit") if round_ % 2 == 0 else ("promptkit", "bare"):
+            reset_engine_caches(engine)
+            start = time.perf_counter()
+            tokens[side].append(sides[side]())
+            times[side].append(time.perf_counter() - start)
+    row = {
+        "scenario": name,
+        "requests": recorder.requests,
+        "calls": recorder.calls,
+        "prompt_tokens": recorder.prompt_tokens,
+    }
+    for side in sides:
+        median = statistics.median(times[side])
+        row[side] = {
+            "seconds": times[side],
+            "median_s": median,
+            "tokens": int(statistics.median(tokens[side])),
+            "tok_per_s": statistics.median(tokens[side]) / median,
+        }
+    row["speedup"] = row["bare"]["median_s"] / row["promptkit"]["median_s"]
+    return row
+
+
+def print_table(rows: Sequence[dict], header: str) -> None:
+    print(header)
+    print(
+        f"{'scenario':<18}{'requests':>9}{'calls':>6}{'bare s':>9}{'promptkit s':>13}"
+        f"{'bare tok/s':>12}{'pk tok/s':>10}{'speed-up':>10}"
+    )
+    for r in rows:
+        b, p = r["bare"], r["promptkit"]
+        print(
+            f"{r['scenario']:<18}{r['requests']:>9}{r['calls']:>6}{b['median_s']:>9.2f}{p['median_s']:>13.2f}"
+            f"{b['tok_per_s']:>12.1f}{p['tok_per_s']:>10.1f}{r['speedup']:>9.2f}x"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--engine", choices=("hf", "vllm"), default="hf")
+    parser.add_argument(
+        "--model", default="tiny", help="tiny (random, built here), smollm2 (shipped), or a path/hub id"
+    )
+    parser.add_argument("--task", default="gsm8k", choices=("gsm8k", "last_letters"))
+    parser.add_argument("--data", help="the task's data file (default: the task's standard source)")
+    parser.add_argument("--scenarios", nargs="+", choices=list(SCENARIOS), default=list(SCENARIOS))
+    parser.add_argument("--examples", type=int, default=16, help="questions per scenario")
+    parser.add_argument("--max-tokens", type=int, default=128, help="budget of each scenario's main stage")
+    parser.add_argument("--rounds", type=int, default=3, help="timed runs per side, alternating")
+    parser.add_argument("--vllm-args", type=json.loads, default={"max_model_len": 4096, "kv_cache_memory_bytes": 1 << 30},
+                        help="vLLM engine_args as JSON")  # fmt: skip
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+
+    task = load_task(args.task, args.data).limit(args.examples)
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = load_engine(args.engine, args.model, Path(tmp), args.vllm_args)
+        bare = bare_hf(engine) if args.engine == "hf" else bare_vllm(engine)
+        rows = []
+        for name in args.scenarios:
+            rows.append(run_scenario(name, task, engine, bare, args))
+            print(f"{name}: bare {rows[-1]['bare']['median_s']:.2f} s, promptkit {rows[-1]['promptkit']['median_s']:.2f} s",
+                  file=sys.stderr, flush=True)  # fmt: skip
+    header = (
+        f"engine {args.engine}, model {args.model}, {args.task} x {len(task.examples)}, "
+        f"max_tokens {args.max_tokens}, medians of {args.rounds} rounds"
+    )
+    print_table(rows, header)
+    if args.json:
+        args.json.write_text(json.dumps({"setup": vars(args) | {"json": str(args.json)}, "rows": rows}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
