@@ -29,7 +29,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from promptkit import build_method
-from promptkit.engines.base import CountingEngine, sample_seeds
+from promptkit.engines.base import CountingEngine
 from promptkit.evaluate import evaluate
 from promptkit.pipeline import Pipeline
 from promptkit.stages import SolveInOrder
@@ -140,7 +140,7 @@ def bare_vllm(engine) -> Callable[[list[list[GenRequest]]], int]:
                         top_p=s.top_p,
                         max_tokens=s.max_tokens,
                         stop=list(s.stop) or None,
-                        seed=None if s.greedy else sample_seeds(r)[0],
+                        seed=None,  # vLLM's CPU build refuses seeded requests with n > 1
                     )
                 )
             for out in llm.generate(prompts, params, use_tqdm=False):
@@ -252,12 +252,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     task = load_task(args.task, args.data).limit(args.examples)
     with tempfile.TemporaryDirectory() as tmp:
         engine = load_engine(args.engine, args.model, Path(tmp), args.vllm_args)
-        bare = bare_hf(engine) if args.engine == "hf" else bare_vllm(engine)
-        rows = []
-        for name in args.scenarios:
-            rows.append(run_scenario(name, task, engine, bare, args))
-            print(f"{name}: bare {rows[-1]['bare']['median_s']:.2f} s, promptkit {rows[-1]['promptkit']['median_s']:.2f} s",
-                  file=sys.stderr, flush=True)  # fmt: skip
+        try:
+            bare = bare_hf(engine) if args.engine == "hf" else bare_vllm(engine)
+            rows = []
+            for name in args.scenarios:
+                rows.append(run_scenario(name, task, engine, bare, args))
+                print(f"{name}: bare {rows[-1]['bare']['median_s']:.2f} s, promptkit {rows[-1]['promptkit']['median_s']:.2f} s",
+                      file=sys.stderr, flush=True)  # fmt: skip
+        finally:
+            if hasattr(engine, "close"):  # vLLM's engine processes would keep this one alive
+                engine.close()
     header = (
         f"engine {args.engine}, model {args.model}, {args.task} x {len(task.examples)}, "
         f"max_tokens {args.max_tokens}, medians of {args.rounds} rounds"

@@ -236,3 +236,11 @@ def test_real_model_few_shot_cot_equals_plain_generate(shared_data, smol_hf):
     # plain generate knows no stop strings: it agrees when our completion is the start of its own
     agreement = compare_greedy(smol_hf, requests, reference, ours)
     assert agreement.identical >= 5 and all(d.gap < 1e-3 for d in agreement.differences), agreement.summary()
+
+
+def test_the_default_batch_budget_is_what_a_kv_cache_of_fixed_bytes_holds(hf_engine, tiny_model):
+    from promptkit.engines.hf import KV_CACHE_BYTES
+
+    # the tiny model: 2 layers x (keys + values) x 2 key-value heads x 8 dims x 4 bytes (float32)
+    assert hf_engine.max_batch_tokens == KV_CACHE_BYTES // (2 * 2 * 2 * 8 * 4)
+    assert HFEngine(str(tiny_model), device="cpu", progress=False, max_batch_tokens=40).max_batch_tokens == 40

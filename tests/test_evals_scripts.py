@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -94,3 +95,38 @@ def test_pipelining_simulation_runs_on_kojimas_rationales(shared_data):
                           "--slots", "256"], capture_output=True, text=True, timeout=300)  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
     assert "1319 examples, 2638 calls" in run.stdout and "| 256 |" in run.stdout
+
+
+def _bench(tmp_path, *args):
+    out = tmp_path / "bench.json"
+    run = subprocess.run([sys.executable, str(ROOT / "evals" / "bench.py"), "--examples", "2", "--rounds", "1",
+                          "--json", str(out), *args], capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "speed-up" in run.stdout
+    return json.loads(out.read_text())["rows"]
+
+
+def test_side_by_side_bench_runs_every_scenario_on_the_tiny_model(shared_data, tmp_path):
+    rows = _bench(tmp_path, "--engine", "hf", "--model", "tiny", "--data", str(shared_data / "gsm8k" / "test.jsonl"),
+                  "--max-tokens", "6")  # fmt: skip
+    by_name = {r["scenario"]: r for r in rows}
+    assert set(by_name) == {
+        "few_shot_cot",
+        "self_consistency",
+        "zero_shot_cot",
+        "least_to_most",
+        "least_to_most_rounds",
+    }
+    assert by_name["self_consistency"]["requests"] == 2 and by_name["zero_shot_cot"]["calls"] == 2
+    for r in rows:
+        assert r["bare"]["tokens"] > 0 and r["promptkit"]["tokens"] > 0, r
+        assert r["speedup"] == pytest.approx(r["bare"]["median_s"] / r["promptkit"]["median_s"])
+
+
+def test_side_by_side_bench_runs_on_vllm(shared_data, tmp_path, vllm_engine):
+    from tests_support import VLLM_ARGS
+
+    rows = _bench(tmp_path, "--engine", "vllm", "--model", "smollm2", "--data", str(shared_data / "gsm8k" / "test.jsonl"),
+                  "--max-tokens", "8", "--scenarios", "zero_shot_cot", "least_to_most", "--vllm-args", json.dumps(VLLM_ARGS))  # fmt: skip
+    assert [r["scenario"] for r in rows] == ["zero_shot_cot", "least_to_most"]
+    assert all(r["bare"]["tokens"] > 0 and r["promptkit"]["tokens"] > 0 for r in rows)
