@@ -156,3 +156,11 @@ def test_chains_through_the_cache_are_stored_and_a_rerun_asks_nothing(tmp_path):
     assert _traces(again) == _traces(first)
     assert not again_engine.calls and not hasattr(again_engine, "chain_calls"), "every link came from the cache"
     assert cached.stats.hits == 3 + 5 and cached.stats.model_calls == 0
+
+
+def test_no_chains_make_no_call():
+    from promptkit.engines.base import generate_chains
+
+    for engine in (ScriptedEngine(script), StreamingScripted(script)):
+        generate_chains(engine, [], lambda i, c: None)
+        assert not engine.calls and not hasattr(engine, "chain_calls")

@@ -79,6 +79,8 @@ def generate_chains(engine: Engine, first: Sequence[GenRequest], follow: Follow,
     one ends, so it never drains between links. Any other engine, or pipelined=False, runs in
     rounds: one call for the k-th link of every chain still going. The requests are the same.
     """
+    if not first:  # nothing to ask: no call, and no engine started for it
+        return
     streaming = getattr(engine, "generate_chains", None) if pipelined else None
     if streaming is not None:
         streaming(first, follow)
