@@ -51,7 +51,7 @@ def test_spec_runs_on_the_tiny_model(spec, tiny_model, gsm8k_file, tmp_path):
     resolved = out / "spec.resolved.yaml"
     data = yaml.safe_load(resolved.read_text())
     assert data["engine"]["model"] == str(tiny_model) and data["task"]["limit"] == 2
-    assert data["engine"]["max_batch_tokens"] == 16384, "defaults are written out"
+    assert data["engine"]["max_batch_size"] == 64, "defaults are written out"
     # The resolved spec alone gives the same predictions.
     again = tmp_path / "again"
     allow = ["--allow-path", str(gsm8k_file)]  # it names data outside its folder: the command line must allow it
