@@ -150,6 +150,65 @@ def bare_vllm(engine) -> Callable[[list[list[GenRequest]]], int]:
     return run
 
 
+def without_stops(calls: list[list[GenRequest]]) -> list[list[GenRequest]]:
+    """The calls with their stop strings dropped: transformers' generate_batch has none to honour."""
+    return [[replace(r, sampling=replace(r.sampling, stop=())) for r in requests] for requests in calls]
+
+
+def bare_generate_batch(engine) -> Callable[[list[list[GenRequest]]], int]:
+    """transformers' own continuous batching (generate_batch: paged attention, prefix block sharing).
+
+    One generate_batch per recorded call and sampling setting, on the same weights. It stops at the
+    end-of-sequence tokens only (it takes no stop strings), so compare it with `engine_nostop`: the
+    hf engine on the same calls without their stop strings.
+    """
+    from transformers import GenerationConfig
+
+    model = engine.model
+
+    def run(calls: list[list[GenRequest]]) -> int:
+        own = model.config._attn_implementation
+        model.set_attn_implementation("sdpa")  # generate_batch takes sdpa, eager or flash attention
+        try:
+            return generate_all(calls)
+        finally:
+            model.set_attn_implementation(own)
+
+    def generate_all(calls: list[list[GenRequest]]) -> int:  # generate_batch manages its own inference mode
+        tokens = 0
+        for requests in calls:
+            groups: dict = {}
+            for r in requests:
+                groups.setdefault(r.sampling, []).append(engine.encode(r.prompt))
+            for s, inputs in groups.items():
+                # Each sample as its own request: generate_batch (5.17) returns only the first of a
+                # request's num_return_sequences; its prefix block sharing still shares the prompt.
+                inputs = [ids for ids in inputs for _ in range(1 if s.greedy else s.n)]
+                config = GenerationConfig(
+                    max_new_tokens=s.max_tokens,
+                    eos_token_id=engine.eos_ids or None,
+                    pad_token_id=engine.pad_id,
+                    **({"do_sample": False} if s.greedy else {"do_sample": True, "temperature": s.temperature, "top_p": s.top_p}),
+                )
+                out = model.generate_batch(inputs, generation_config=config, progress_bar=False)
+                failed = [o.error for o in out.values() if o.error]
+                if len(out) < len(inputs) or failed:
+                    raise RuntimeError(f"generate_batch returned {len(out)} of {len(inputs)} requests: {failed[:1]}")
+                tokens += sum(len(o.generated_tokens) for o in out.values())
+        return tokens
+
+    return run
+
+
+def engine_alone(engine) -> Callable[[list[list[GenRequest]]], int]:
+    """promptkit's engine on the recorded calls, without the pipeline around it."""
+
+    def run(calls: list[list[GenRequest]]) -> int:
+        return sum(sum(c.sample_tokens) for requests in calls for c in engine.generate(requests))
+
+    return run
+
+
 # -- engines and models ---------------------------------------------------------------------------
 def load_engine(kind: str, model: str, tmp: Path, vllm_args: dict):
     if model == "tiny":
@@ -192,10 +251,19 @@ def run_scenario(name: str, task, engine, bare, args) -> dict:
     recorder = Recorder(engine)
     evaluate(task, built.pipeline, recorder, built.extractor, method=method)  # warm-up, and the calls to replay
     sides = {"bare": lambda: bare(recorder.calls_made), "promptkit": promptkit_run}
-    times: dict[str, list[float]] = {"bare": [], "promptkit": []}
-    tokens: dict[str, list[int]] = {"bare": [], "promptkit": []}
+    if args.generate_batch:
+        unstopped = without_stops(recorder.calls_made)
+        sides["generate_batch"] = lambda: bare_generate_batch(engine)(unstopped)
+        sides["engine_nostop"] = lambda: engine_alone(engine)(unstopped)
+    times: dict[str, list[float]] = {side: [] for side in sides}
+    tokens: dict[str, list[int]] = {side: [] for side in sides}
+    order = list(sides)
+    warmup = args.warmup if args.warmup is not None else int(str(getattr(engine, "device", "cpu")).startswith("cuda"))
+    for _ in range(warmup):  # untimed: a side's first run on a GPU pays for its kernels' first launches
+        for side in order:
+            sides[side]()
     for round_ in range(args.rounds):
-        for side in ("bare", "promptkit") if round_ % 2 == 0 else ("promptkit", "bare"):
+        for side in order if round_ % 2 == 0 else order[::-1]:
             reset_engine_caches(engine)
             start = time.perf_counter()
             tokens[side].append(sides[side]())
@@ -215,6 +283,8 @@ def run_scenario(name: str, task, engine, bare, args) -> dict:
             "tok_per_s": statistics.median(tokens[side]) / median,
         }
     row["speedup"] = row["bare"]["median_s"] / row["promptkit"]["median_s"]
+    if args.generate_batch:
+        row["speedup_vs_generate_batch"] = row["generate_batch"]["median_s"] / row["engine_nostop"]["median_s"]
     return row
 
 
@@ -230,6 +300,16 @@ def print_table(rows: Sequence[dict], header: str) -> None:
             f"{r['scenario']:<18}{r['requests']:>9}{r['calls']:>6}{b['median_s']:>9.2f}{p['median_s']:>13.2f}"
             f"{b['tok_per_s']:>12.1f}{p['tok_per_s']:>10.1f}{r['speedup']:>9.2f}x"
         )
+    extra = [r for r in rows if "generate_batch" in r]
+    if extra:
+        print("without stop strings: transformers generate_batch vs the hf engine alone")
+        print(f"{'scenario':<18}{'gen_batch s':>12}{'engine s':>10}{'gb tok/s':>10}{'eng tok/s':>11}{'speed-up':>10}")
+        for r in extra:
+            g, e = r["generate_batch"], r["engine_nostop"]
+            print(
+                f"{r['scenario']:<18}{g['median_s']:>12.2f}{e['median_s']:>10.2f}{g['tok_per_s']:>10.1f}"
+                f"{e['tok_per_s']:>11.1f}{r['speedup_vs_generate_batch']:>9.2f}x"
+            )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -246,7 +326,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="timed runs per side, alternating")
     parser.add_argument("--vllm-args", type=json.loads, default={"max_model_len": 4096, "kv_cache_memory_bytes": 1 << 30},
                         help="vLLM engine_args as JSON")  # fmt: skip
+    parser.add_argument("--warmup", type=int,
+                        help="untimed runs of each side before the timed ones (default: 1 on a GPU, else 0)")  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--generate-batch", action="store_true",
+                        help="hf only: also time transformers' continuous batching (generate_batch) against the hf "
+                        "engine alone, both without stop strings")  # fmt: skip
     args = parser.parse_args(argv)
 
     task = load_task(args.task, args.data).limit(args.examples)

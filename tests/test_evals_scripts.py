@@ -130,3 +130,16 @@ def test_side_by_side_bench_runs_on_vllm(shared_data, tmp_path, vllm_engine):
                   "--max-tokens", "8", "--scenarios", "zero_shot_cot", "least_to_most", "--vllm-args", json.dumps(VLLM_ARGS))  # fmt: skip
     assert [r["scenario"] for r in rows] == ["zero_shot_cot", "least_to_most"]
     assert all(r["bare"]["tokens"] > 0 and r["promptkit"]["tokens"] > 0 for r in rows)
+
+
+def test_side_by_side_bench_times_transformers_continuous_batching(shared_data, tmp_path):
+    rows = _bench(tmp_path, "--engine", "hf", "--model", "tiny", "--data", str(shared_data / "gsm8k" / "test.jsonl"),
+                  "--max-tokens", "6", "--scenarios", "few_shot_cot", "self_consistency", "--generate-batch")  # fmt: skip
+    few_shot, sc = rows
+    # Greedy, no stop strings, the same weights: both generate the same number of tokens.
+    assert few_shot["generate_batch"]["tokens"] == few_shot["engine_nostop"]["tokens"] > 0
+    # Each of the 5 samples of each of the 2 questions comes back (transformers returns one per request).
+    assert 10 <= sc["generate_batch"]["tokens"] <= 2 * 5 * 6
+    assert sc["speedup_vs_generate_batch"] == pytest.approx(
+        sc["generate_batch"]["median_s"] / sc["engine_nostop"]["median_s"]
+    )
