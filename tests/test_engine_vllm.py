@@ -163,3 +163,22 @@ def test_chains_stream_through_vllm_with_the_completions_of_rounds(vllm_engine):
     streamed = run(True)
     assert [len(streamed[i]) for i in links] == list(links.values())
     assert streamed == run(False)
+
+
+def test_on_cpu_prefills_are_whole_so_seeded_samples_survive_a_full_step():
+    from promptkit.engines.vllm import whole_prefills
+
+    assert whole_prefills({}, 8192) == {"enable_chunked_prefill": False, "max_num_batched_tokens": 8192}
+    assert whole_prefills({"max_num_batched_tokens": 16384}, 2048)["max_num_batched_tokens"] == 16384
+
+
+def test_sampled_prompts_beyond_one_steps_token_budget(vllm_engine):
+    # Six ~1,000-token prompts exceed vLLM's 4,096-token step: with chunked prefill, the CPU build
+    # died rewinding a seeded request's generator ("CPU Generator does not use offset").
+    story = " ".join(PROMPTS[0] for _ in range(40))
+    sampling = Sampling(max_tokens=3, temperature=0.7, n=2, seed=1)
+    requests = [GenRequest(f"Story {k}: {story}", sampling) for k in range(6)]
+    assert all(vllm_engine.count_tokens(r.prompt) > 900 for r in requests)
+    together = vllm_engine.generate(requests)
+    assert [len(c.texts) for c in together] == [2] * 6
+    assert together[5].texts == vllm_engine.generate([requests[5]])[0].texts, "seeded samples, batch or not"

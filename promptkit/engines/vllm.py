@@ -9,6 +9,8 @@
 - Small runs start fast: unless engine_args sets enforce_eager, vLLM runs eagerly (no torch.compile,
   no CUDA graphs: a start of seconds, not a minute) when the first call that reaches it asks for
   fewer than EAGER_BELOW_TOKENS tokens in all (requests x samples x max_tokens).
+- On vLLM's CPU build, prompts are prefilled whole (no chunked prefill): its seeded sampling dies
+  on a prompt split across steps (see whole_prefills).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from .tokenization import Tokenization
 # compiled); every other one is part of the identity.
 _RESOURCE_ARGS = frozenset(
     {"gpu_memory_utilization", "kv_cache_memory_bytes", "swap_space", "disable_log_stats", "max_num_seqs",
-     "enforce_eager"}
+     "enforce_eager", "enable_chunked_prefill", "max_num_batched_tokens"}
 )  # fmt: skip
 
 EAGER_BELOW_TOKENS = 100_000
@@ -69,6 +71,26 @@ def _import_vllm():
     return vllm
 
 
+def _on_cpu() -> bool:
+    from vllm.platforms import current_platform
+
+    return current_platform.is_cpu()
+
+
+def whole_prefills(args: Mapping[str, Any], context_window: int) -> dict[str, Any]:
+    """Engine arguments under which vLLM never splits a prompt's prefill across steps.
+
+    vLLM rewinds a seeded request's generator after a partial prefill, and the CPU build's torch
+    generators cannot rewind: the engine dies ("CPU Generator does not use offset") as soon as the
+    prompts in flight exceed one step's token budget. So on CPU every prefill is whole, and a step
+    must hold the longest prompt.
+    """
+    return {
+        "enable_chunked_prefill": False,
+        "max_num_batched_tokens": max(int(args.get("max_num_batched_tokens") or 0), context_window, 4096),
+    }
+
+
 class VLLMEngine:
     def __init__(
         self,
@@ -103,6 +125,8 @@ class VLLMEngine:
             trust_remote_code=bool(self.args.get("trust_remote_code")),
             max_model_len=self.args.get("max_model_len"),
         )
+        if _on_cpu() and "enable_chunked_prefill" not in self.args:
+            self.args.update(whole_prefills(self.args, self.tokens.context_window))
         settings = {k: v for k, v in self.args.items() if k not in _RESOURCE_ARGS and k not in ("model", "revision")}
         self.identity = EngineIdentity(
             "vllm", model, model_revision(source, revision), json.dumps(settings, sort_keys=True, default=str)
