@@ -333,6 +333,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="hf only: also time transformers' continuous batching (generate_batch) against the hf "
                         "engine alone, both without stop strings")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.generate_batch and args.engine != "hf":
+        parser.error("--generate-batch times transformers' generate_batch: it needs --engine hf")
 
     task = load_task(args.task, args.data).limit(args.examples)
     with tempfile.TemporaryDirectory() as tmp:

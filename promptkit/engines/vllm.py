@@ -83,7 +83,7 @@ def whole_prefills(args: Mapping[str, Any], context_window: int) -> dict[str, An
     vLLM rewinds a seeded request's generator after a partial prefill, and the CPU build's torch
     generators cannot rewind: the engine dies ("CPU Generator does not use offset") as soon as the
     prompts in flight exceed one step's token budget. So on CPU every prefill is whole, and a step
-    must hold the longest prompt.
+    holds the longest prompt (and at least 4,096 tokens, the CPU build's own default).
     """
     return {
         "enable_chunked_prefill": False,
