@@ -188,7 +188,11 @@ def bare_generate_batch(engine) -> Callable[[list[list[GenRequest]]], int]:
                     max_new_tokens=s.max_tokens,
                     eos_token_id=engine.eos_ids or None,
                     pad_token_id=engine.pad_id,
-                    **({"do_sample": False} if s.greedy else {"do_sample": True, "temperature": s.temperature, "top_p": s.top_p}),
+                    **(
+                        {"do_sample": False}
+                        if s.greedy
+                        else {"do_sample": True, "temperature": s.temperature, "top_p": s.top_p}
+                    ),
                 )
                 out = model.generate_batch(inputs, generation_config=config, progress_bar=False)
                 failed = [o.error for o in out.values() if o.error]
