@@ -66,6 +66,21 @@ class Recorder(CountingEngine):
 
 
 # -- the bare engines ---------------------------------------------------------------------------
+def with_sdpa(model, run: Callable[[list[list[GenRequest]]], int]) -> Callable[[list[list[GenRequest]]], int]:
+    """run with transformers' own sdpa attention: not the hf engine's grouped variant on CPU, which
+    neither generate's baseline nor generate_batch (sdpa, eager or flash only) should use."""
+
+    def wrapped(calls: list[list[GenRequest]]) -> int:
+        own = model.config._attn_implementation
+        model.set_attn_implementation("sdpa")
+        try:
+            return run(calls)
+        finally:
+            model.set_attn_implementation(own)
+
+    return wrapped
+
+
 def bare_hf(engine) -> Callable[[list[list[GenRequest]]], int]:
     """Plain transformers generate() over the hf engine's own batches; returns tokens generated.
 
@@ -76,14 +91,6 @@ def bare_hf(engine) -> Callable[[list[list[GenRequest]]], int]:
     model, tokenizer = engine.model, engine.tokenizer
     pad = engine.pad_id
     ends = {pad, *engine.eos_ids}
-
-    def run(calls: list[list[GenRequest]]) -> int:
-        own = model.config._attn_implementation
-        model.set_attn_implementation("sdpa")  # transformers' own attention, not the engine's grouped variant
-        try:
-            return generate_all(calls)
-        finally:
-            model.set_attn_implementation(own)
 
     @torch.inference_mode()
     def generate_all(calls: list[list[GenRequest]]) -> int:
@@ -115,7 +122,7 @@ def bare_hf(engine) -> Callable[[list[list[GenRequest]]], int]:
                     tokens += next((j + 1 for j, t in enumerate(row) if t in ends), len(row))
         return tokens
 
-    return run
+    return with_sdpa(model, generate_all)
 
 
 def bare_vllm(engine) -> Callable[[list[list[GenRequest]]], int]:
@@ -174,14 +181,6 @@ def bare_generate_batch(engine) -> Callable[[list[list[GenRequest]]], int]:
         blocks = sum(-(-(len(ids) + max_tokens) // BLOCK) for ids in inputs)
         return ContinuousBatchingConfig(block_size=BLOCK, num_blocks=blocks + 1, max_batch_tokens=4096)
 
-    def run(calls: list[list[GenRequest]]) -> int:
-        own = model.config._attn_implementation
-        model.set_attn_implementation("sdpa")  # generate_batch takes sdpa, eager or flash attention
-        try:
-            return generate_all(calls)
-        finally:
-            model.set_attn_implementation(own)
-
     def generate_all(calls: list[list[GenRequest]]) -> int:  # generate_batch manages its own inference mode
         tokens = 0
         for requests in calls:
@@ -214,7 +213,7 @@ def bare_generate_batch(engine) -> Callable[[list[list[GenRequest]]], int]:
                 tokens += sum(len(o.generated_tokens) for o in out.values())
         return tokens
 
-    return run
+    return with_sdpa(model, generate_all)
 
 
 def engine_alone(engine) -> Callable[[list[list[GenRequest]]], int]:
