@@ -19,51 +19,39 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import PromptkitError
+from .path_checks import check_output_folder
 
 RUN_MARKERS = ("summary.json", "predictions.jsonl", "spec.resolved.yaml", "index.html")
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
 
-def check_out_dir(out: Path) -> None:
+def check_out_dir(out: Path, label: str = "--out") -> None:
     """Before any work: the folder can be written, and holds nothing but a previous run, if anything."""
-    _not_a_file(out)
+    check_output_folder(label, out)
     if out.is_dir():
         foreign = [p.name for p in out.iterdir() if p.name not in RUN_MARKERS and not p.name.startswith(".")]
         if foreign:
             raise PromptkitError(
-                f"--out {out}: the folder holds files that are not a promptkit run ({', '.join(sorted(foreign)[:3])}); "
+                f"{label} {out}: the folder holds files that are not a promptkit run ({', '.join(sorted(foreign)[:3])}); "
                 "choose another folder"
             )
-    _writable(out.parent, out)
 
 
-def check_root_dir(root: Path) -> None:
+def check_root_dir(root: Path, label: str = "--out") -> None:
     """A folder that will hold several runs (sweep, compare, orders): a folder we can write."""
-    _not_a_file(root)
-    _writable(root, root)
-
-
-def _not_a_file(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise PromptkitError(f"--out {out}: a file, not a folder")
-
-
-def _writable(folder: Path, named: Path) -> None:
-    """Make `folder` if need be and create a folder in it: the test a run's staging folder must pass."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".probe-{uuid.uuid4().hex[:8]}"
-        probe.mkdir()
-        probe.rmdir()
-    except OSError as exc:
-        raise PromptkitError(f"--out {named}: cannot write there ({exc.strerror or exc})") from None
+    check_output_folder(label, root)
 
 
 def write_text_atomic(path: Path, text: str) -> None:
+    """The file appears whole or not at all (its missing folders are made first)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .atomic import write_text_atomic
 from .demos import Demo
 from .engines.base import Engine
 from .errors import PromptkitError
@@ -133,5 +134,4 @@ def auto_cot(pool: Task, engine: Engine, settings: AutoCoTSettings = AutoCoTSett
 
 
 def write_exemplars(result: AutoCoTResult, source: str, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result.to_json(source), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_text_atomic(path, json.dumps(result.to_json(source), indent=1, ensure_ascii=False) + "\n")

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 from .atomic import check_out_dir, check_root_dir, write_text_atomic
 from .autocot import AutoCoTSettings, auto_cot, write_exemplars
 from .build import build, build_task, expand, open_engine, question_pool, resolved_yaml, run_spec
+from .cli_paths import check_command_paths
 from .engines import default_cache_path
 from .engines.model_files import BUILTIN_MODEL, state_dir
 from .engines.placeholder import PlaceholderEngine
@@ -30,6 +31,7 @@ from .experiments import (
     with_order_seed,
     write_sweep,
 )
+from .path_checks import check_output_file
 from .presets import PRESETS, stage_names
 from .registry import unknown_name_message
 from .report import write_report
@@ -562,6 +564,7 @@ def cmd_auto_cot(args: argparse.Namespace) -> int:
     )
     settings = AutoCoTSettings(args.clusters, args.max_question_words, args.max_steps, args.tries, args.seed,
                                args.embedder, args.max_tokens)  # fmt: skip
+    check_output_file("--out", args.out)
     pool = question_pool(args.pool, args.task)
     engine = open_engine(spec, cache_path(args, spec), progress=not args.quiet)
     try:
@@ -589,6 +592,7 @@ def comparison_table(summaries: Sequence[dict[str, Any]]) -> str:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    check_root_dir(Path(args.out))
     path = write_report([Path(r) for r in args.runs], Path(args.out))
     print(f"report: {path}")
     return 0
@@ -597,7 +601,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_view(args: argparse.Namespace) -> int:
     folders = [Path(r) for r in args.runs]
     default = folders[0] / "index.html" if len(folders) == 1 else Path("view.html")
-    out = write_view(folders, Path(args.out) if args.out else default)
+    out = Path(args.out) if args.out else default
+    check_output_file("--out", out)
+    out = write_view(folders, out)
     print(f"view: {out}")
     return 0
 
@@ -618,8 +624,9 @@ def cmd_make_last_letters(args: argparse.Namespace) -> int:
         raise PromptkitError(f"--count must be in 1..{MAX_GENERATED}, got {args.count}")
     if not 0 <= args.seed < 2**64:
         raise PromptkitError(f"--seed must be in 0..2^64-1, got {args.seed}")
+    check_output_file("--out", args.out)
     data = generate_last_letters(args.count, args.words, args.seed)
-    Path(args.out).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    write_text_atomic(Path(args.out), json.dumps(data, indent=1) + "\n")
     print(f"wrote {args.count} questions of {args.words} words to {args.out}")
     return 0
 
@@ -643,6 +650,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     args = build_parser().parse_args([a for a in argv if a != "--debug"])
     try:
+        check_command_paths(args)  # every file and folder named, before any work
         return COMMANDS[args.command](args)
     except PromptkitError as exc:
         print(f"promptkit: error: {exc}", file=sys.stderr)

@@ -11,3 +11,7 @@ class ReplayMiss(PromptkitError):
 
 class EngineUnavailable(PromptkitError):
     """The engine cannot be used: a missing extra, an unreachable server."""
+
+
+class CacheFailed(PromptkitError):
+    """The cache file failed mid-run (a damaged page, a full disk); the run's finished work is kept."""

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import PromptkitError
+from .run_records import OrdersRecord, SweepRecord, read_record, read_summary
 
 
 def find_runs(paths: Sequence[Path]) -> list[tuple[Path, dict[str, Any]]]:
@@ -19,10 +20,7 @@ def find_runs(paths: Sequence[Path]) -> list[tuple[Path, dict[str, Any]]]:
         for summary in sorted(path.rglob("summary.json")) if path.is_dir() else []:
             if any(part.startswith(".") for part in summary.relative_to(path).parts):
                 continue  # a staging folder a kill left behind, never a run
-            try:
-                runs.append((summary.parent, json.loads(summary.read_text(encoding="utf-8"))))
-            except json.JSONDecodeError as exc:
-                raise PromptkitError(f"{summary}:{exc.lineno}: malformed JSON ({exc.msg})") from None
+            runs.append((summary.parent, read_summary(summary)))
     if not runs:
         raise PromptkitError(f"no summary.json under {', '.join(str(p) for p in paths)}")
     return runs
@@ -151,14 +149,14 @@ def plot_orders(studies: list[tuple[str, dict[str, Any]]], path: Path) -> None:
     plt.close(fig)
 
 
-def _experiment_files(paths: Sequence[Path], name: str) -> list[tuple[Path, dict[str, Any]]]:
+def _experiment_files(
+    paths: Sequence[Path], name: str, model: type[SweepRecord | OrdersRecord]
+) -> list[tuple[Path, dict[str, Any]]]:
     found = []
     for path in paths:
         for file in sorted(path.rglob(name)) if path.is_dir() else []:
-            try:
-                found.append((file.parent, json.loads(file.read_text(encoding="utf-8"))))
-            except json.JSONDecodeError as exc:
-                raise PromptkitError(f"{file}:{exc.lineno}: malformed JSON ({exc.msg})") from None
+            if not any(part.startswith(".") for part in file.relative_to(path).parts):
+                found.append((file.parent, read_record(file, model)))
     return found
 
 
@@ -167,6 +165,9 @@ def write_report(paths: Sequence[Path], out: Path) -> Path:
 
     matplotlib.use("Agg")  # files only, no display
     runs = find_runs(paths)
+    # Every record is read (and checked) before anything is written: a bad one leaves no half report.
+    sweeps = _experiment_files(paths, "sweep.json", SweepRecord)
+    studies = [(folder.name, st) for folder, st in _experiment_files(paths, "orders.json", OrdersRecord)]
     out.mkdir(parents=True, exist_ok=True)
     summaries = [s for _, s in runs]
     lines = ["# promptkit report", "", f"{len(runs)} runs.", ""]
@@ -199,20 +200,24 @@ def write_report(paths: Sequence[Path], out: Path) -> Path:
     if any(len({x for x, _ in pts}) > 1 for pts in by_length.values()):
         plot_lines(by_length, "words per question", "Last letters: accuracy by length", out / "accuracy_by_length.png")
         lines += ["", "![Last letters: accuracy by length](accuracy_by_length.png)"]
-    lines += _experiment_sections(paths, runs, out)
+    lines += _experiment_sections(sweeps, studies, runs, out)
     report = out / "report.md"
     report.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return report
 
 
-def _experiment_sections(paths: Sequence[Path], runs: list[tuple[Path, dict[str, Any]]], out: Path) -> list[str]:
+def _experiment_sections(
+    sweeps: list[tuple[Path, dict[str, Any]]],
+    studies: list[tuple[str, dict[str, Any]]],
+    runs: list[tuple[Path, dict[str, Any]]],
+    out: Path,
+) -> list[str]:
     lines: list[str] = []
-    for i, (folder, sweep) in enumerate(_experiment_files(paths, "sweep.json")):
+    for i, (folder, sweep) in enumerate(sweeps):
         name = f"sweep_{i}.png"
         first = sweep["points"][0]["summary"] if sweep["points"] else {}
         plot_sweep(sweep, f"{first.get('task')} {first.get('method')}: {folder.name}", out / name)
         lines += ["", f"## Sweep: {folder.name} ({', '.join(sweep['fields'])})", "", f"![sweep]({name})"]
-    studies = [(folder.name, st) for folder, st in _experiment_files(paths, "orders.json")]
     if studies:
         plot_orders(studies, out / "orders.png")
         lines += ["", "## Order sensitivity", ""]

@@ -15,6 +15,7 @@ import jinja2.meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .errors import PromptkitError
+from .jsonl import read_text
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -44,7 +45,7 @@ class Templates:
         path = Path(name)
         try:
             if path.suffix and path.is_file():
-                return self.env.from_string(path.read_text(encoding="utf-8"), globals={"__name__": str(path)})
+                return self.env.from_string(read_text(path), globals={"__name__": str(path)})
             return self.env.get_template(name if name.endswith(".j2") else f"{name}.j2")
         except jinja2.TemplateNotFound as exc:
             raise PromptkitError(f"template {name!r} not found (looked for {exc.name!r})") from None
@@ -55,10 +56,10 @@ class Templates:
         """The variables a template reads from its caller (not those it sets, not the environment's globals)."""
         path = Path(name)
         if path.suffix and path.is_file():
-            source = path.read_text(encoding="utf-8")
+            source = read_text(path)
         else:
             source = self.env.loader.get_source(self.env, self.get(name).name)[0]  # type: ignore[union-attr]
-        found = jinja2.meta.find_undeclared_variables(self.env.parse(source))
+        found = jinja2.meta.find_undeclared_variables(_parse(self.env, source, name))
         return tuple(sorted(found - set(self.env.globals)))
 
     def render(self, name: str, variables: Mapping[str, Any]) -> str:
@@ -78,6 +79,18 @@ class Templates:
             ) from None
         except jinja2.TemplateError as exc:
             raise PromptkitError(f"template {name!r}: {exc}") from None
+
+
+def _parse(env: jinja2.Environment, source: str, name: str) -> jinja2.nodes.Template:
+    try:
+        return env.parse(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise PromptkitError(f"{name}:{exc.lineno}: Jinja syntax error: {exc.message}") from None
+
+
+def parse_template_file(path: str | Path) -> jinja2.nodes.Template:
+    """A template file's syntax tree; bytes that are not UTF-8 or a syntax error name the file and line."""
+    return _parse(default_templates().env, read_text(path), str(path))
 
 
 RENDER_CHARS = 1_000_000

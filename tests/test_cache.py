@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -124,3 +125,116 @@ def test_a_locked_cache_is_waited_on_then_a_one_line_error(tmp_path, monkeypatch
     timer.join()
     holder.close()
     assert cache_rows(path) == 2  # 'first' and 'third'; 'second' was generated but could not be stored
+
+
+def _filled_cache(path, rows: int = 3000) -> None:
+    """A promptkit cache of `rows` stored generations, checkpointed into the main file and closed.
+
+    Keys are spread as real keys (SHA-256) are, so a later lookup lands on a page of the main file.
+    """
+    import hashlib
+
+    from promptkit.engines.cache import open_cache
+
+    db = open_cache(path)
+    with db:
+        db.executemany("INSERT INTO generations VALUES (?, 0, 'e', ?, 'stop', 1, 1)",
+                       [(hashlib.sha256(str(i).encode()).hexdigest(), "x" * 300) for i in range(rows)])  # fmt: skip
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+
+
+def _damage(path) -> None:
+    """Overwrite every page but the first two: what a failing disk or a stray write leaves."""
+    data = bytearray(path.read_bytes())
+    for offset in range(2 * 4096, len(data) - 4096, 4096):
+        data[offset : offset + 4096] = b"\xa5" * 4096
+    path.write_bytes(bytes(data))
+
+
+def test_a_damaged_cache_is_found_on_open(tmp_path):
+    from promptkit.engines.cache import open_cache
+    from promptkit.errors import PromptkitError
+
+    path = tmp_path / "c.sqlite"
+    _filled_cache(path)
+    _damage(path)
+    with pytest.raises(PromptkitError, match=r"cache .*c\.sqlite: not a promptkit cache, or damaged"):
+        open_cache(path)
+
+
+def test_damage_met_mid_run_keeps_the_runs_work_in_a_fresh_cache(tmp_path, monkeypatch):
+    """Past the size that is checked on open, damage surfaces mid-run: one error naming the cache and
+    a fresh cache holding every generation this run finished, which a rerun then serves."""
+    import promptkit.engines.cache as cache
+    from promptkit.errors import CacheFailed
+
+    path = tmp_path / "c.sqlite"
+    _filled_cache(path)
+    monkeypatch.setattr(cache, "QUICK_CHECK_MAX_BYTES", 0)  # as if the file were too large to check
+    counted = CountingEngine(ScriptedEngine(lambda p: f" {p[::-1]}"))
+    engine = CachedEngine(counted, path)
+    first = [GenRequest(f"first {i}", Sampling(max_tokens=4)) for i in range(20)]
+    done = engine.generate(first)
+    _damage(path)
+    with pytest.raises(CacheFailed) as failed:
+        engine.generate([GenRequest(f"second {i}", Sampling(max_tokens=4)) for i in range(20)])
+    engine.close()
+    message = str(failed.value)
+    assert "\n" not in message and f"cache {path}: failed mid-run" in message
+    rescued = next(tmp_path.glob("c.rescued-*.sqlite"))
+    assert f"the 20 generations this run finished are kept in {rescued}" in message
+    assert cache_rows(rescued) == 20
+    calls = counted.calls
+    again = CachedEngine(counted, rescued)
+    assert again.generate(first) == done
+    assert counted.calls == calls, "the rescued cache serves the finished work"
+
+
+def test_damage_met_before_any_generation_loses_nothing(tmp_path, monkeypatch):
+    import promptkit.engines.cache as cache
+    from promptkit.errors import CacheFailed
+
+    path = tmp_path / "c.sqlite"
+    _filled_cache(path)
+    monkeypatch.setattr(cache, "QUICK_CHECK_MAX_BYTES", 0)
+    engine = CachedEngine(ScriptedEngine(lambda p: " x"), path)
+    _damage(path)
+    with pytest.raises(CacheFailed, match="finished no generation, so nothing is lost"):
+        engine.generate([GenRequest(f"q {i}", Sampling(max_tokens=4)) for i in range(20)])
+    engine.close()
+    assert not list(tmp_path.glob("*.rescued-*"))
+
+
+def test_a_run_meeting_damage_mid_run_is_one_line_exit_2(tmp_path, monkeypatch, capsys):
+    """Zero-shot CoT makes two calls; the cache is damaged as the first ends (the replay engine is
+    wrapped to do it): the run stops in one line, its first call's generations kept."""
+    import promptkit.engines.cache as cache
+    from promptkit.cli import main
+    from promptkit.engines.replay import ReplayEngine
+
+    data = tmp_path / "g.jsonl"
+    data.write_text("".join(f'{{"question": "q{i}", "answer": "#### {i}"}}\n' for i in range(5)))
+    first = [f"Q: q{i}\nA: Let's think step by step." for i in range(5)]
+    replay = tmp_path / "r.jsonl"
+    replay.write_text("".join(json.dumps({"prompt": p, "completions": [" It is 3."]}) + "\n" for p in first))
+    path = tmp_path / "c.sqlite"
+    _filled_cache(path)
+    monkeypatch.setattr(cache, "QUICK_CHECK_MAX_BYTES", 0)  # too large to check on open
+    generate = ReplayEngine.generate
+
+    def generate_then_damage(self, requests, on_complete=None):
+        done = generate(self, requests, on_complete)
+        _damage(path)
+        return done
+
+    monkeypatch.setattr(ReplayEngine, "generate", generate_then_damage)
+    out = tmp_path / "run"
+    code = main(["eval", "--task", "gsm8k", "--method", "zero_shot_cot", "--data", str(data), "--engine", "replay",
+                 "--replay", str(replay), "--cache", str(path), "--out", str(out), "--quiet"])  # fmt: skip
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith(f"promptkit: error: cache {path}: failed mid-run"), err
+    assert "the 5 generations this run finished are kept in" in err[0]
+    assert cache_rows(next(tmp_path.glob("c.rescued-*.sqlite"))) == 5
+    assert not out.exists()

@@ -71,7 +71,7 @@ def _run_cli(*args):
         (["--task", "gsm8", "--method", "direct"], "unknown task 'gsm8'; did you mean 'gsm8k'"),
         (["--task", "gsm8k", "--method", "zero_shot_cto"], "unknown method 'zero_shot_cto'; did you mean 'zero_shot_cot'"),
         (["--task", "gsm8k", "--method", "direct", "--engine", "vlm", "--data", "{data}"], "unknown engine 'vlm'; did you mean 'vllm'"),
-        (["--task", "gsm8k", "--method", "direct", "--model", "m", "--data", "{missing}"], "file not found: {missing}"),
+        (["--task", "gsm8k", "--method", "direct", "--model", "m", "--data", "{missing}"], "--data {missing}: not found"),
         (["--task", "gsm8k", "--method", "direct", "--model", "m", "--data", "{bad}"], "{bad}:2: malformed JSON"),
         (["--task", "gsm8k", "--method", "direct", "--engine", "openai", "--data", "{data}"], "the openai engine needs --model"),
         (["--task", "gsm8k", "--method", "direct", "--engine", "replay", "--replay", "{rec}", "--data", "{data}"],

@@ -277,7 +277,9 @@ def test_auto_cot_command_writes_exemplars_any_method_can_use(smollm2, tmp_path)
 
 
 def test_orders_need_demonstrations_and_at_least_two(tmp_path, ll_data, capsys):
-    base = ["eval", "--task", "last_letters", "--data", str(ll_data), "--engine", "replay", "--replay", "none.jsonl"]
+    replay = tmp_path / "r.jsonl"
+    replay.write_text(json.dumps({"prompt": "x", "completions": ["y"]}) + "\n")
+    base = ["eval", "--task", "last_letters", "--data", str(ll_data), "--engine", "replay", "--replay", str(replay)]
     assert main([*base, "--method", "zero_shot_cot", "--orders", "3"]) == 2
     assert "--orders needs demonstrations" in capsys.readouterr().err
     assert main([*base, "--method", "few_shot", "--orders", "1"]) == 2

@@ -70,7 +70,7 @@ for name, content, words in [
     ("gsm8k-empty-gold", gsm8k_line(question="q", answer="2 + 3\n#### "), ["bad.jsonl:1", "gold answer", "empty"]),
     ("gsm8k-blank-gold", gsm8k_line(question="q", answer="2 + 3\n####    \n"), ["bad.jsonl:1"]),
     ("gsm8k-second-line-bad", GOOD_GSM8K + gsm8k_line(question="q", answer=3), ["bad.jsonl:2", "'answer'"]),
-    ("gsm8k-empty-file", "", ["bad.jsonl", "no examples"]),
+    ("gsm8k-empty-file", "", ["--data", "bad.jsonl", "empty"]),
     ("gsm8k-blank-lines", "\n\n  \n", ["bad.jsonl", "no examples"]),
 ]:
     case(name, {"bad.jsonl": content, "r.jsonl": GOOD_REPLAY}, [*EVAL_GSM8K, "--data", "{d}/bad.jsonl"], *words)
@@ -163,7 +163,7 @@ for name, text, words in [
     ("spec-yaml-syntax", "task: [\n", ["spec.yaml", "YAML syntax error"]),
     ("spec-a-list", "- 1\n- 2\n", ["spec.yaml", "a YAML mapping"]),
     ("spec-a-scalar", "hello\n", ["spec.yaml", "a YAML mapping"]),
-    ("spec-empty", "", ["spec.yaml", "a YAML mapping"]),
+    ("spec-empty", "", ["spec.yaml", "empty"]),
     ("spec-binary", b"\x00\x01task", ["spec.yaml", "binary"]),
     ("spec-not-utf8", b"task: {name: caf\xe9}\n", ["spec.yaml:1", "not UTF-8"]),
     ("spec-deep", "a: " + DEEP, ["spec.yaml", "nested too deeply"]),

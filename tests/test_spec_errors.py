@@ -102,7 +102,7 @@ def test_missing_spec_file(tmp_path, missing):
     result = subprocess.run(
         [sys.executable, "-m", "promptkit", "run", str(tmp_path / missing)], capture_output=True, text=True
     )
-    assert f"spec file not found: {tmp_path / missing}" in _error_line(result)
+    assert f"spec file {tmp_path / missing}: not found" in _error_line(result)
 
 
 def test_paths_in_a_spec_are_taken_from_its_folder(tmp_path, monkeypatch):

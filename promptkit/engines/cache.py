@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
-from ..errors import PromptkitError
+from ..errors import CacheFailed, PromptkitError
 from ..types import Completion, GenRequest, prompt_key
 from .base import Engine, Follow, OnComplete
 from .model_files import state_dir
@@ -47,27 +47,39 @@ def default_cache_path() -> Path:
 
 _COLUMNS = ["request", "idx", "engine", "text", "finish", "prompt_tokens", "tokens"]
 LOCK_WAIT_SECONDS = 60.0
+# SQLite's quick_check reads every page: about 0.1 s for 200 MB from the page cache. Larger caches
+# are not checked on open; a damaged page met later stops the run, keeping its work (CacheDamaged).
+QUICK_CHECK_MAX_BYTES = 1 << 30
 
 
-def open_cache(path: Path) -> sqlite3.Connection:
-    """Open (or create) a promptkit cache; anything else at that path is a one-line error naming it."""
+def open_cache(path: Path, label: str = "cache") -> sqlite3.Connection:
+    """Open (or create) a promptkit cache; anything else at that path is a one-line error naming it (as `label`)."""
     if path.is_dir():
-        raise PromptkitError(f"cache {path}: a folder, not a cache file")
+        raise PromptkitError(f"{label} {path}: a folder, not a cache file")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path, timeout=0.2)  # short: patiently() does the waiting
     except (OSError, sqlite3.Error) as exc:
-        raise PromptkitError(f"cache {path}: cannot open it ({exc})") from None
+        raise PromptkitError(f"{label} {path}: cannot open it ({exc})") from None
     try:
         patiently(path, lambda: _prepare(db))
+        if path.stat().st_size <= QUICK_CHECK_MAX_BYTES:
+            problems = patiently(path, lambda: [row[0] for row in db.execute("PRAGMA quick_check(3)")])
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError("; ".join(problems))
     except sqlite3.DatabaseError as exc:
         db.close()
-        raise PromptkitError(f"cache {path}: not a promptkit cache, or damaged ({exc})") from None
+        raise PromptkitError(f"{label} {path}: not a promptkit cache, or damaged ({_short(exc)})") from None
     columns = [row[1] for row in db.execute("PRAGMA table_info(generations)")]
     if columns != _COLUMNS:
         db.close()
-        raise PromptkitError(f"cache {path}: an SQLite file of another kind (its 'generations' table differs)")
+        raise PromptkitError(f"{label} {path}: an SQLite file of another kind (its 'generations' table differs)")
     return db
+
+
+def _short(exc: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _prepare(db: sqlite3.Connection) -> None:
@@ -122,6 +134,7 @@ class CachedEngine:
         self.path = Path(path)
         self._db = open_cache(self.path)
         self.stats = CacheStats()
+        self._written: list[tuple] = []  # this run's rows, kept elsewhere should the file fail
 
     def close(self) -> None:
         """Close the file and the engine inside (which stops what it started)."""
@@ -228,8 +241,7 @@ class CachedEngine:
 
     def _load(self, key: str, first: int, n: int) -> list[tuple[str, str, int, int]]:
         """Samples first..first+n-1 as far as they are stored without a gap."""
-        found = patiently(
-            self.path,
+        found = self._guard(
             lambda: self._db.execute(
                 "SELECT idx, text, finish, prompt_tokens, tokens FROM generations "
                 "WHERE request = ? AND idx >= ? AND idx < ? ORDER BY idx",
@@ -250,7 +262,32 @@ class CachedEngine:
             with self._db:  # one transaction: committed, or rolled back to retry
                 self._db.executemany("INSERT OR REPLACE INTO generations VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
-        patiently(self.path, write)
+        self._guard(write, rows)
+        self._written.extend(rows)
+
+    def _guard(self, work: Callable[[], T], pending: Sequence[tuple] = ()) -> T:
+        """work() on the file; should the file fail (damaged, full), this run's rows go to a fresh cache."""
+        try:
+            return patiently(self.path, work)
+        except sqlite3.DatabaseError as exc:
+            raise CacheFailed(self._rescue(exc, [*self._written, *pending])) from None
+
+    def _rescue(self, exc: sqlite3.DatabaseError, rows: Sequence[tuple]) -> str:
+        failed = f"cache {self.path}: failed mid-run ({_short(exc)})"
+        if not rows:
+            return f"{failed}; this run had finished no generation, so nothing is lost"
+        fresh = self.path.with_name(f"{self.path.stem}.rescued-{time.strftime('%Y%m%d-%H%M%S')}{self.path.suffix}")
+        try:
+            db = open_cache(fresh)
+            with db:
+                db.executemany("INSERT OR REPLACE INTO generations VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            db.close()
+        except (PromptkitError, sqlite3.Error, OSError) as again:
+            return f"{failed}; the {len(rows)} generations this run finished could not be kept either ({again})"
+        return (
+            f"{failed}; the {len(rows)} generations this run finished are kept in {fresh}: "
+            f"run again with --cache {fresh}"
+        )
 
 
 def _rows(completion: Completion) -> list[tuple[str, str, int, int]]:

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PromptkitError
-from ..jsonl import read_jsonl
+from ..jsonl import read_jsonl, read_text
+from ..run_records import read_summary
 
 ASSETS = Path(__file__).parent
 
@@ -27,10 +28,7 @@ def load_run(folder: Path, name: str | None = None) -> dict[str, Any]:
     summary_path, predictions_path = folder / "summary.json", folder / "predictions.jsonl"
     if not summary_path.is_file() or not predictions_path.is_file():
         raise PromptkitError(f"{folder}: not a run folder (needs summary.json and predictions.jsonl)")
-    try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PromptkitError(f"{summary_path}: not valid JSON ({exc})") from None
+    summary = read_summary(summary_path)
     examples = []
     for _, row in read_jsonl(predictions_path):
         state = "unparsed" if row.get("prediction") is None else ("correct" if row.get("correct") else "wrong")
@@ -39,7 +37,7 @@ def load_run(folder: Path, name: str | None = None) -> dict[str, Any]:
     return {
         "name": name or folder.name,
         "summary": summary,
-        "spec": spec.read_text(encoding="utf-8") if spec.is_file() else "",
+        "spec": read_text(spec) if spec.is_file() else "",
         "examples": examples,
     }
 
