@@ -6,6 +6,9 @@ hold memory (and a GPU's memory) until someone finds them. vLLM loads its genera
 of its processes at start-up (this one is registered under the `vllm.general_plugins` entry
 point), so each child asks the kernel for SIGKILL when its parent dies (PR_SET_PDEATHSIG). A
 chain of them (promptkit -> engine core -> workers) unwinds from the top.
+
+The plugin is loaded by every vLLM process of the environment, promptkit's or not; it acts only in
+those whose environment carries MARKER, which promptkit sets while it starts vLLM (`marked_children`).
 """
 
 from __future__ import annotations
@@ -14,12 +17,36 @@ import multiprocessing
 import os
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 PR_SET_PDEATHSIG = 1
 
 
+MARKER = "PROMPTKIT_DIE_WITH_PARENT"
+
+
+@contextmanager
+def marked_children() -> Iterator[None]:
+    """Processes started inside this block (vLLM's engine core, and through it its workers) carry MARKER.
+
+    Children inherit the environment when they start, so the variable is set for the block alone.
+    """
+    before = os.environ.get(MARKER)
+    os.environ[MARKER] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(MARKER, None)
+        else:
+            os.environ[MARKER] = before
+
+
 def die_with_parent() -> None:
-    """The plugin: in a process vLLM started (a multiprocessing child), ask to die with the parent."""
+    """The plugin: in a process promptkit's vLLM started (a multiprocessing child), ask to die with the parent."""
+    if os.environ.get(MARKER) != "1":
+        return  # a vLLM process someone else started: not ours to change
     parent = multiprocessing.parent_process()
     if parent is not None:
         ask_to_die_with_parent(parent.pid)

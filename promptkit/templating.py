@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import signal
+import ctypes
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -109,23 +109,44 @@ def _bounded(chunks: Iterator[str], name: str) -> str:
     return "".join(out)
 
 
+class _RenderTimeout(Exception):
+    """Raised inside the rendering thread by its watchdog."""
+
+
 @contextmanager
 def _deadline(seconds: float, name: str) -> Iterator[None]:
-    """A render slower than `seconds` is stopped (main thread only: SIGALRM interrupts pure-Python loops)."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        yield
-        return
+    """A render slower than `seconds` is stopped, in any thread, with no signal handler.
 
-    def expired(signum, frame):
-        raise PromptkitError(f"template {name!r}: rendering took over {seconds:g} s; refused")
+    A watchdog timer raises _RenderTimeout in the rendering thread (CPython's PyThreadState_SetAsyncExc,
+    delivered between bytecodes, as a signal would be); a lock keeps it from landing after the render.
+    """
+    thread = threading.get_ident()
+    lock = threading.Lock()
+    state = {"done": False, "fired": False}
 
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    def expire() -> None:
+        with lock:
+            if not state["done"]:
+                state["fired"] = True
+                _async_raise(thread, _RenderTimeout)
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
     try:
         yield
+    except _RenderTimeout:
+        raise PromptkitError(f"template {name!r}: rendering took over {seconds:g} s; refused") from None
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        with lock:
+            state["done"] = True
+            if state["fired"]:
+                _async_raise(thread, None)  # fired as the render ended: withdraw it if still pending
+        timer.cancel()
+
+
+def _async_raise(thread: int, exc: type[BaseException] | None) -> None:
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread), ctypes.py_object(exc) if exc else None)
 
 
 @lru_cache(maxsize=1)

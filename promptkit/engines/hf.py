@@ -8,14 +8,13 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM
-from transformers.utils import logging as hf_logging
 
 from ..errors import EngineUnavailable
 from ..types import Completion, GenRequest, Prompt, Sampling
 from .base import EngineIdentity, OnComplete, cut_at_stop, sample_seeds
 from .hf_attention import use_grouped_sdpa
 from .hf_decode import BatchDecoder
-from .model_files import is_gguf, local_model, model_revision, require_gguf
+from .model_files import is_gguf, local_model, model_revision, require_gguf, transformers_bars
 from .tokenization import Tokenization
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -63,9 +62,6 @@ class HFEngine:
         self.progress = progress
         self.revision = revision
         self.trust_remote_code = trust_remote_code
-        if not progress:
-            # transformers' own loading bars have no per-call switch; --quiet means quiet.
-            hf_logging.disable_progress_bar()
         source = local_model(model, progress)
         gguf_file = None
         if is_gguf(source):
@@ -94,7 +90,8 @@ class HFEngine:
             if self.gguf_file:
                 kwargs["gguf_file"] = self.gguf_file
             try:
-                model = AutoModelForCausalLM.from_pretrained(self.source, **kwargs)
+                with transformers_bars(self.progress):
+                    model = AutoModelForCausalLM.from_pretrained(self.source, **kwargs)
             except OSError as exc:
                 raise EngineUnavailable(
                     f"cannot load model {self.identity.model!r}: {str(exc).splitlines()[0]}"

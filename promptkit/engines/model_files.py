@@ -18,6 +18,8 @@ import re
 import shutil
 import sqlite3
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import EngineUnavailable
@@ -53,6 +55,21 @@ def builtin_gguf() -> Path:
     return path
 
 
+@contextmanager
+def transformers_bars(shown: bool) -> Iterator[None]:
+    """transformers' loading bars have no per-call switch: hide them for this block alone, then restore."""
+    from transformers.utils import logging as hf_logging
+
+    was = hf_logging.is_progress_bar_enabled()
+    if not shown:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was and not shown:
+            hf_logging.enable_progress_bar()
+
+
 def builtin_model_folder(progress: bool = False) -> Path:
     """The converted default model, made on first use and kept (keyed by the GGUF file's content)."""
     gguf = builtin_gguf()
@@ -67,12 +84,10 @@ def convert_gguf(gguf: Path, target: Path, progress: bool = False) -> None:
     """Dequantize a GGUF file into a transformers folder; the folder appears whole or not at all."""
     require_gguf()
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
-    if not progress:
-        hf_logging.disable_progress_bar()
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    with transformers_bars(progress):
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     # The weights are dequantized in memory: drop the GGUF marker so they save as a plain checkpoint.
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):

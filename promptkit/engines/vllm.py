@@ -24,6 +24,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ..errors import EngineUnavailable
+from ..lifetime import marked_children
 from ..types import Completion, GenRequest, Prompt, Sampling
 from .base import EngineIdentity, Follow, OnComplete, sample_seeds
 from .model_files import is_gguf, local_model, model_revision
@@ -140,7 +141,8 @@ class VLLMEngine:
         """vLLM's LLMEngine (started on first use), driven by our own step loop."""
         if self._llm is None:
             try:
-                self._llm = self._vllm.LLM(**self.args)
+                with marked_children():  # vLLM's processes die with this one (promptkit's plugin)
+                    self._llm = self._vllm.LLM(**self.args)
             except (OSError, ValueError, TypeError) as exc:
                 message = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
                 raise EngineUnavailable(f"vLLM cannot start {self.identity.model!r}: {message}") from None
