@@ -30,9 +30,9 @@ if __package__ in (None, ""):
 
 from promptkit import build_method
 from promptkit.engines.base import CountingEngine
-from promptkit.evaluate import evaluate
-from promptkit.pipeline import Pipeline
+from promptkit.runs.evaluate import evaluate
 from promptkit.stages import SolveInOrder
+from promptkit.stages.pipeline import Pipeline
 from promptkit.tasks import load_task
 from promptkit.types import GenRequest
 
@@ -228,7 +228,7 @@ def engine_alone(engine) -> Callable[[list[list[GenRequest]]], int]:
 # -- engines and models ---------------------------------------------------------------------------
 def load_engine(kind: str, model: str, tmp: Path, vllm_args: dict):
     if model == "tiny":
-        from promptkit.testing import build_tiny_model
+        from promptkit.testing.tiny_model import build_tiny_model
 
         model = str(build_tiny_model(tmp / "tiny", context=4096))
     elif model == "smollm2":

@@ -17,9 +17,9 @@ from promptkit import build_method
 from promptkit.engines.base import CountingEngine
 from promptkit.engines.cache import CachedEngine
 from promptkit.engines.hf import HFEngine
-from promptkit.evaluate import evaluate
+from promptkit.runs.evaluate import evaluate
 from promptkit.tasks.last_letters import generated_task
-from promptkit.testing import build_tiny_model
+from promptkit.testing.tiny_model import build_tiny_model
 from promptkit.types import GenRequest, Sampling
 
 

@@ -10,15 +10,20 @@ logit gap where it starts. Needs vLLM (its CPU build on a CPU machine).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
-from promptkit.build import build
-from promptkit.engines.agreement import compare_greedy
+if __package__ in (None, ""):  # run as a script: the repository root holds `evals`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from evals.agreement import compare_greedy
 from promptkit.engines.hf import HFEngine
 from promptkit.engines.model_files import BUILTIN_MODEL
 from promptkit.engines.placeholder import PlaceholderEngine
-from promptkit.presets import FEW_SHOT_STOP
-from promptkit.spec_io import validate
+from promptkit.runs.build import build
+from promptkit.spec.files import validate
+from promptkit.spec.presets import FEW_SHOT_STOP
 from promptkit.types import GenRequest, Sampling
 
 

@@ -1,17 +1,17 @@
 """promptkit: prompting and reasoning pipelines over large language models."""
 
-from .build import Built, build, build_method
-from .engines import CachedEngine, Engine, ReplayEngine, ScriptedEngine, make_engine
-from .errors import PromptkitError
-from .evaluate import RunResult, evaluate
-from .extract import EXTRACTORS, Extractor, get_extractor
-from .pipeline import Pipeline
-from .presets import PRESETS
-from .spec import HFEngineSpec, OpenAIEngineSpec, ReplayEngineSpec, RunSpec, VLLMEngineSpec
-from .stages import Extract, Generate
-from .tasks import TASKS, Task, load_task
-from .templating import Templates
-from .types import Completion, Example, GenRequest, Sampling, StageRecord, State
+from promptkit.engines import CachedEngine, Engine, ReplayEngine, ScriptedEngine, make_engine
+from promptkit.errors import PromptkitError
+from promptkit.runs.build import Built, build, build_method
+from promptkit.runs.evaluate import RunResult, evaluate
+from promptkit.spec.models import HFEngineSpec, OpenAIEngineSpec, ReplayEngineSpec, RunSpec, VLLMEngineSpec
+from promptkit.spec.presets import PRESETS
+from promptkit.stages import Extract, Generate
+from promptkit.stages.extractors import EXTRACTORS, Extractor, get_extractor
+from promptkit.stages.pipeline import Pipeline
+from promptkit.stages.templating import Templates
+from promptkit.tasks import TASKS, Task, load_task
+from promptkit.types import Completion, Example, GenRequest, Sampling, StageRecord, State
 
 __version__ = "0.1.0"
 

@@ -1,3 +1,3 @@
-from .cli import entry
+from promptkit.cli.commands import entry
 
 entry()

@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Iterator, Mapping
 from typing import Generic, TypeVar
 
-from .errors import PromptkitError
+from promptkit.errors import PromptkitError
 
 T = TypeVar("T")
 

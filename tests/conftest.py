@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from tests_support import VLLM_ARGS
 
-from promptkit.testing import build_tiny_model
+from promptkit.testing.tiny_model import build_tiny_model
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")

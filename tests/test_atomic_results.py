@@ -12,8 +12,8 @@ import time
 
 import yaml
 
-from promptkit.atomic import check_out_dir, staged
-from promptkit.report import find_runs
+from promptkit.files.atomic import check_out_dir, staged
+from promptkit.runs.report import find_runs
 
 
 def _command(shared_data, out, limit):

@@ -27,7 +27,7 @@ def test_second_run_is_served_entirely_from_the_cache(hf_engine, tmp_path):
 
 
 def test_another_model_never_gets_this_models_answers(tmp_path, tiny_model):
-    from promptkit.testing import build_tiny_model
+    from promptkit.testing.tiny_model import build_tiny_model
 
     other_path = build_tiny_model(tmp_path / "other", seed=1)
     a = HFEngine(str(tiny_model), device="cpu", progress=False)
@@ -210,7 +210,7 @@ def test_a_run_meeting_damage_mid_run_is_one_line_exit_2(tmp_path, monkeypatch, 
     """Zero-shot CoT makes two calls; the cache is damaged as the first ends (the replay engine is
     wrapped to do it): the run stops in one line, its first call's generations kept."""
     import promptkit.engines.cache as cache
-    from promptkit.cli import main
+    from promptkit.cli.commands import main
     from promptkit.engines.replay import ReplayEngine
 
     data = tmp_path / "g.jsonl"

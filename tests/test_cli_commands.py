@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from promptkit.cli import main
-from promptkit.testing import build_tiny_model
+from promptkit.cli.commands import main
+from promptkit.testing.tiny_model import build_tiny_model
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +180,7 @@ def test_quiet_hides_progress_bars_on_a_terminal_free_run(tiny_model, tmp_path):
 
 
 def test_compare_specs_keeps_each_specs_engine_and_opens_each_once(shared_data, tmp_path, monkeypatch, capsys):
-    import promptkit.cli as cli
+    import promptkit.cli.commands as cli
 
     replay = shared_data / "replay" / "kojima"
     data = shared_data / "gsm8k" / "test.jsonl"

@@ -5,9 +5,9 @@ import importlib.util
 import numpy as np
 import pytest
 
-from promptkit.demos import Demo, gsm8k_rationale, pool_from_task
 from promptkit.errors import EngineUnavailable, PromptkitError
 from promptkit.stages import SelectDemos
+from promptkit.stages.demo_pools import Demo, gsm8k_rationale, pool_from_task
 from promptkit.tasks.last_letters import generated_task
 from promptkit.types import Example, State
 

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-from promptkit.engines.agreement import compare_greedy
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evals"))
-from engine_agreement import few_shot_cot_requests
+from evals.agreement import compare_greedy
+from evals.engine_agreement import few_shot_cot_requests
 
 
 def test_hf_and_vllm_agree_on_32_gsm8k_few_shot_cot_prompts(shared_data, smol_hf, vllm_engine):

@@ -111,7 +111,7 @@ def test_missing_model_is_a_clear_error(tmp_path):
 
 
 def test_generation_stops_at_the_window_not_past_it(tmp_path):
-    from promptkit.testing import build_tiny_model
+    from promptkit.testing.tiny_model import build_tiny_model
 
     engine = HFEngine(str(build_tiny_model(tmp_path / "m", context=64)), device="cpu", progress=False)
     short, longer = "Q: Janet", "Q: Janet has 3 apples and buys 4 more. How"
@@ -125,7 +125,7 @@ def test_generation_stops_at_the_window_not_past_it(tmp_path):
 
 def test_a_prompt_that_fills_the_window_is_an_error(tmp_path):
     from promptkit.errors import PromptkitError
-    from promptkit.testing import build_tiny_model
+    from promptkit.testing.tiny_model import build_tiny_model
 
     engine = HFEngine(str(build_tiny_model(tmp_path / "m", context=64)), device="cpu", progress=False)
     with pytest.raises(
@@ -204,7 +204,7 @@ def test_n_samples_encode_the_prompt_once_and_do_not_depend_on_the_batch(hf_engi
 
 
 def test_finished_rows_leave_the_batch(tmp_path):
-    from promptkit.testing import build_tiny_model
+    from promptkit.testing.tiny_model import build_tiny_model
 
     engine = HFEngine(str(build_tiny_model(tmp_path / "m", context=64)), device="cpu", progress=False)
     prompts = ["Q: Janet", "apples " * 20 + "Q: Janet", "apples " * 40 + "Q: Janet"]  # less room, shorter rows
@@ -220,13 +220,8 @@ def test_finished_rows_leave_the_batch(tmp_path):
 
 def test_real_model_few_shot_cot_equals_plain_generate(shared_data, smol_hf):
     """SmolLM2, 8-shot CoT prompts batched with the shared prefix: the completions transformers gives."""
-    import sys
-    from pathlib import Path
-
-    from promptkit.engines.agreement import compare_greedy
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evals"))
-    from engine_agreement import few_shot_cot_requests
+    from evals.agreement import compare_greedy
+    from evals.engine_agreement import few_shot_cot_requests
 
     requests = few_shot_cot_requests(str(shared_data / "gsm8k" / "test.jsonl"), 6, 48)
     ours = smol_hf.generate(requests)

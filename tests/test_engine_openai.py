@@ -15,7 +15,7 @@ from helpers import cache_rows
 from promptkit.engines.hf import HFEngine
 from promptkit.engines.openai import OpenAIEngine, request_body
 from promptkit.errors import EngineUnavailable
-from promptkit.testing_server import LocalServer, free_port
+from promptkit.testing.servers import LocalServer, free_port
 from promptkit.types import GenRequest, Sampling
 
 pytest.importorskip("fastapi", reason="transformers serve needs the serving extra (fastapi, uvicorn)")

@@ -79,8 +79,7 @@ def test_bench_openai_runs_against_a_local_server():
 
 
 def test_pipelining_simulation_counts_steps_exactly():
-    sys.path.insert(0, str(ROOT / "evals"))
-    from pipelining_sim import simulate
+    from evals.pipelining_sim import simulate
 
     chains = [[10, 1], [1, 10]]  # each example's long call is at a different stage
     assert simulate(chains, slots=2, pipelined=False) == 20  # 10 for stage 1, then 10 for stage 2

@@ -10,11 +10,11 @@ import yaml
 from helpers import run_method
 
 from promptkit import ScriptedEngine
-from promptkit.ablations import derangement
-from promptkit.autocot import AutoCoTSettings, auto_cot, reasoning_steps
-from promptkit.cli import main
-from promptkit.demos import exemplars_from_file, shipped_exemplars
-from promptkit.experiments import order_stats, sweep_grid
+from promptkit.cli.commands import main
+from promptkit.runs.experiments import order_stats, sweep_grid
+from promptkit.stages.ablations import derangement
+from promptkit.stages.auto_cot_build import AutoCoTSettings, auto_cot, reasoning_steps
+from promptkit.stages.demo_pools import exemplars_from_file, shipped_exemplars
 from promptkit.tasks.base import Task
 from promptkit.types import Example
 
@@ -89,8 +89,8 @@ def test_random_inputs_swap_questions_and_keep_answers():
 
 
 def test_ablations_are_recorded_in_the_summary(tmp_path):
-    from promptkit.build import build, run_spec
-    from promptkit.spec_io import validate
+    from promptkit.runs.build import build, run_spec
+    from promptkit.spec.files import validate
 
     engine = ScriptedEngine(lambda p: " The answer is 7.")
     method = {"name": "few_shot_cot", "shots": 2, "demo_answers": "random", "demo_inputs": "random"}

@@ -8,9 +8,9 @@ import pytest
 from helpers import run_method
 
 from promptkit import ScriptedEngine, get_extractor
-from promptkit.demos import shipped_exemplars
-from promptkit.extract import lm_eval_exact_match, lm_eval_flexible, lm_eval_strict
-from promptkit.prompts import ChatPrompt
+from promptkit.stages.demo_pools import shipped_exemplars
+from promptkit.stages.extractors import lm_eval_exact_match, lm_eval_flexible, lm_eval_strict
+from promptkit.stages.prompts import ChatPrompt
 from promptkit.tasks.base import Task
 from promptkit.types import Example
 
@@ -125,7 +125,7 @@ def test_lm_eval_exact_match_ignores_commas_dollars_and_final_period():
 
 
 def test_the_same_completions_score_several_ways():
-    from promptkit.evaluate import prediction_rows
+    from promptkit.runs.evaluate import prediction_rows
 
     task = Task("gsm8k", (Example("0", {"question": "q"}, "1,000"),), "number", "inline")
     engine = ScriptedEngine(lambda p: " So we have $1,000. The answer is $1,000.")

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from promptkit.cli import main
-from promptkit.presets import PRESETS
+from promptkit.cli.commands import main
+from promptkit.spec.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden" / "renders"

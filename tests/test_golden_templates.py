@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from promptkit.demos import shipped_exemplars
-from promptkit.templating import default_templates, templates_dir
+from promptkit.stages.demo_pools import shipped_exemplars
+from promptkit.stages.templating import default_templates, templates_dir
 
 GOLDEN = Path(__file__).parent / "golden"
 DEMOS = [d.variables() for d in shipped_exemplars("gsm8k")[:2]]

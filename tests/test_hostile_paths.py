@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from promptkit.cli import build_parser, main
-from promptkit.cli_paths import check_command_paths
-from promptkit.path_checks import DATA, RECORDING, SPEC, TEMPLATE
-from promptkit.run_records import RECORD
+from promptkit.cli.commands import build_parser, main
+from promptkit.cli.paths import check_command_paths
+from promptkit.files.paths import DATA, RECORDING, SPEC, TEMPLATE
+from promptkit.runs.records import RECORD
 
 GOOD_GSM8K = json.dumps({"question": "Ann has 2 apples and buys 3. How many?", "answer": "2 + 3 = 5\n#### 5"}) + "\n"
 GOOD_REPLAY = json.dumps({"prompt": "x", "completions": [" 5"]}) + "\n"

@@ -134,8 +134,8 @@ def test_pipelined_false_solves_in_rounds_even_on_a_streaming_engine():
     from dataclasses import replace
 
     from promptkit import build_method, evaluate
-    from promptkit.pipeline import Pipeline
     from promptkit.stages import SolveInOrder
+    from promptkit.stages.pipeline import Pipeline
 
     engine = StreamingScripted(script)
     built = build_method(_task(), "least_to_most_promptkit")

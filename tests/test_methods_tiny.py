@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from promptkit.cli import main
-from promptkit.presets import PRESETS as METHODS
+from promptkit.cli.commands import main
+from promptkit.spec.presets import PRESETS as METHODS
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ SLOW = "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% end
 
 
 def _render_slow(tmp_path, monkeypatch):
-    import promptkit.templating as templating
+    import promptkit.stages.templating as templating
 
     monkeypatch.setattr(templating, "RENDER_SECONDS", 0.3)
     path = tmp_path / "slow.j2"
@@ -63,7 +63,7 @@ def test_the_render_bound_holds_in_any_thread(tmp_path, monkeypatch):
 def test_a_fast_render_is_not_interrupted_later(tmp_path, monkeypatch):
     import time
 
-    import promptkit.templating as templating
+    import promptkit.stages.templating as templating
 
     monkeypatch.setattr(templating, "RENDER_SECONDS", 0.05)
     engine = templating.Templates()
@@ -73,7 +73,7 @@ def test_a_fast_render_is_not_interrupted_later(tmp_path, monkeypatch):
 
 
 def test_the_vllm_plugin_acts_only_in_processes_promptkit_started(monkeypatch):
-    import promptkit.lifetime as lifetime
+    import promptkit.engines.lifetime as lifetime
 
     asked: list[object] = []
     monkeypatch.setattr(lifetime, "ask_to_die_with_parent", lambda pid=None: asked.append(pid))

@@ -7,12 +7,12 @@ import re
 import pytest
 from helpers import run_method
 
-from promptkit.demos import shipped_exemplars
 from promptkit.engines.hf import HFEngine
-from promptkit.prompts import ChatPrompt, TextPrompt
 from promptkit.stages import PackDemos, SelectDemos
+from promptkit.stages.demo_pools import shipped_exemplars
+from promptkit.stages.prompts import ChatPrompt, TextPrompt
 from promptkit.tasks.base import Task
-from promptkit.testing import build_tiny_model
+from promptkit.testing.tiny_model import build_tiny_model
 from promptkit.types import Example, State
 
 

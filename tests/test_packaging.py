@@ -27,7 +27,7 @@ def test_templates_are_found_from_a_built_wheel(tmp_path):
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     code = (
-        "import promptkit.templating as t; print(t.templates_dir()); "
+        "import promptkit.stages.templating as t; print(t.templates_dir()); "
         "print(repr(t.default_templates().render('gsm8k/direct', {'question': 'q'})))"
     )
     run = subprocess.run(

@@ -12,7 +12,7 @@ from helpers import run_method
 
 from promptkit import ScriptedEngine, build, build_method, evaluate
 from promptkit.errors import PromptkitError
-from promptkit.spec_io import validate
+from promptkit.spec.files import validate
 from promptkit.tasks.base import Task
 from promptkit.types import Completion, Example
 
@@ -111,7 +111,7 @@ def test_the_resolved_spec_of_a_method_reproduces_its_prompts(tmp_path):
     spec = _spec(method={"name": "zero_shot_cot"})
     built = build(spec, _task())
     first = evaluate(built.task, built.pipeline, engine, built.extractor, method="x")
-    from promptkit.build import resolved_yaml
+    from promptkit.runs.build import resolved_yaml
 
     again = build(validate(yaml.safe_load(resolved_yaml(built.spec)), "resolved"), _task())
     second = evaluate(again.task, again.pipeline, engine, again.extractor, method="x")
@@ -182,7 +182,7 @@ def test_least_to_most_with_samples_solves_each_decomposition():
 
 
 def test_self_consistency_on_the_real_model_reports_maj_at_k(smollm2, tmp_path):
-    from promptkit.cli import main
+    from promptkit.cli.commands import main
 
     data = tmp_path / "ll.json"
     assert main(["make-last-letters", "--words", "2", "--count", "2", "--out", str(data)]) == 0

@@ -8,8 +8,8 @@ import pytest
 from helpers import run_method
 
 from promptkit import ScriptedEngine
+from promptkit.stages.templating import default_templates
 from promptkit.tasks import load_task
-from promptkit.templating import default_templates
 
 # AGI-Edgerunners/Plan-and-Solve-Prompting, prompt.py: prompt_201 (PS) and prompt_301 (PS+), joined as there.
 PS = (

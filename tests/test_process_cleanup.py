@@ -166,7 +166,7 @@ def test_a_server_from_the_testing_helpers_dies_with_its_starter_even_by_sigkill
     starter = textwrap.dedent(
         """
         import sys, time
-        from promptkit.testing_server import LocalServer
+        from promptkit.testing.servers import LocalServer
         server = LocalServer(sys.argv[1]).start()
         print(server.proc.pid, flush=True)
         time.sleep(600)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from promptkit.errors import PromptkitError
-from promptkit.templating import Templates, default_templates
+from promptkit.stages.templating import Templates, default_templates
 
 Q = "Janet has 3 apples.  How many?"
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from promptkit.build import run_spec
-from promptkit.cli import main
+from promptkit.cli.commands import main
 from promptkit.engines import ScriptedEngine
-from promptkit.spec_io import validate
+from promptkit.runs.build import run_spec
+from promptkit.spec.files import validate
 
 QUESTIONS = {"Tom has 1 apple and finds 2.": "3", "Ann has 2 pears and buys 3.": "5",
              "Bo has 3 figs and gets 4.": "7", "Cy has 4 plums and picks 5.": "9"}  # fmt: skip

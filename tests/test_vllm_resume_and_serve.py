@@ -14,11 +14,11 @@ import yaml
 from helpers import cache_rows
 from tests_support import VLLM_ARGS
 
-from promptkit.build import run_spec
 from promptkit.engines import CachedEngine
 from promptkit.engines.openai import OpenAIEngine
-from promptkit.spec_io import read_yaml, validate
-from promptkit.testing_server import LocalServer
+from promptkit.runs.build import run_spec
+from promptkit.spec.files import read_yaml, validate
+from promptkit.testing.servers import LocalServer
 
 SPEC = {
     "task": {"name": "last_letters", "limit": 12},

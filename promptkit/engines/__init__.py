@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import CountingEngine, Engine, EngineIdentity, OnComplete, TokenCounter
-from .cache import CachedEngine, default_cache_path
-from .replay import ReplayEngine
-from .scripted import ScriptedEngine
+from promptkit.engines.base import CountingEngine, Engine, EngineIdentity, OnComplete, TokenCounter
+from promptkit.engines.cache import CachedEngine, default_cache_path
+from promptkit.engines.replay import ReplayEngine
+from promptkit.engines.scripted import ScriptedEngine
 
 
 def make_engine(spec, cache: str | Path | None = None, *, progress: bool = True) -> Engine:
@@ -18,12 +18,12 @@ def make_engine(spec, cache: str | Path | None = None, *, progress: bool = True)
 
 def _build(spec, progress: bool) -> Engine:
     if spec.kind == "hf":
-        from .hf import HFEngine
+        from promptkit.engines.hf import HFEngine
 
         options = spec.model_dump(exclude={"kind", "model"})
         return HFEngine(spec.model, progress=progress, **options)
     if spec.kind == "vllm":
-        from .vllm import VLLMEngine
+        from promptkit.engines.vllm import VLLMEngine
 
         return VLLMEngine(
             spec.model,
@@ -36,7 +36,7 @@ def _build(spec, progress: bool) -> Engine:
     if spec.kind == "replay":
         return ReplayEngine(spec.path)
     if spec.kind == "openai":
-        from .openai import OpenAIEngine
+        from promptkit.engines.openai import OpenAIEngine
 
         return OpenAIEngine(
             spec.model,

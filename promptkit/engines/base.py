@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from ..types import Completion, GenRequest, Prompt, prompt_key
+from promptkit.types import Completion, GenRequest, Prompt, prompt_key
 
 OnComplete = Callable[[int, Completion], None]
 """Called with (request index, completion) as soon as a request is finished, e.g. to persist it."""

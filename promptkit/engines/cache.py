@@ -17,10 +17,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
-from ..errors import CacheFailed, PromptkitError
-from ..types import Completion, GenRequest, prompt_key
-from .base import Engine, Follow, OnComplete
-from .model_files import state_dir
+from promptkit.engines.base import Engine, Follow, OnComplete
+from promptkit.engines.model_files import state_dir
+from promptkit.errors import CacheFailed, PromptkitError
+from promptkit.types import Completion, GenRequest, prompt_key
 
 T = TypeVar("T")
 

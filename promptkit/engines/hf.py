@@ -9,13 +9,13 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM
 
-from ..errors import EngineUnavailable
-from ..types import Completion, GenRequest, Prompt, Sampling
-from .base import EngineIdentity, OnComplete, cut_at_stop, sample_seeds
-from .hf_attention import use_grouped_sdpa
-from .hf_decode import BatchDecoder
-from .model_files import is_gguf, local_model, model_revision, require_gguf, transformers_bars
-from .tokenization import Tokenization
+from promptkit.engines.base import EngineIdentity, OnComplete, cut_at_stop, sample_seeds
+from promptkit.engines.hf_attention import use_grouped_sdpa
+from promptkit.engines.hf_decode import BatchDecoder
+from promptkit.engines.model_files import is_gguf, local_model, model_revision, require_gguf, transformers_bars
+from promptkit.engines.tokenization import Tokenization
+from promptkit.errors import EngineUnavailable
+from promptkit.types import Completion, GenRequest, Prompt, Sampling
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 KV_CACHE_BYTES = 4 << 30

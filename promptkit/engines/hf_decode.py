@@ -22,7 +22,7 @@ import torch
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
-from ..types import Sampling
+from promptkit.types import Sampling
 
 MIN_SHARED_PREFIX = 16
 """Shorter common prefixes (a BOS token, "Q:") are not worth a separate forward pass."""

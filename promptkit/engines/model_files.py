@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import EngineUnavailable
+from promptkit.errors import EngineUnavailable
 
 BUILTIN_MODEL = "smollm2-135m-instruct"
 """The name under which --model means the embedded default model."""

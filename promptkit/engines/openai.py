@@ -17,9 +17,9 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from ..errors import EngineUnavailable
-from ..types import Completion, GenRequest, Sampling
-from .base import EngineIdentity, OnComplete, cut_at_stop, sample_seeds
+from promptkit.engines.base import EngineIdentity, OnComplete, cut_at_stop, sample_seeds
+from promptkit.errors import EngineUnavailable
+from promptkit.types import Completion, GenRequest, Sampling
 
 
 def request_body(sampling: Sampling, n: int, seed: int | None) -> dict[str, Any]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..types import Completion, GenRequest
-from .base import EngineIdentity, OnComplete
+from promptkit.engines.base import EngineIdentity, OnComplete
+from promptkit.types import Completion, GenRequest
 
 PLACEHOLDER = "<<model output>>"
 

@@ -8,10 +8,10 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import PromptkitError, ReplayMiss
-from ..jsonl import read_jsonl
-from ..types import Completion, GenRequest, Prompt
-from .base import EngineIdentity, OnComplete, cut_at_stop
+from promptkit.engines.base import EngineIdentity, OnComplete, cut_at_stop
+from promptkit.errors import PromptkitError, ReplayMiss
+from promptkit.files.jsonl import read_jsonl
+from promptkit.types import Completion, GenRequest, Prompt
 
 
 def _prompt_text(prompt: Prompt) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ..types import Completion, GenRequest, Prompt
-from .base import EngineIdentity, OnComplete, cut_at_stop
+from promptkit.engines.base import EngineIdentity, OnComplete, cut_at_stop
+from promptkit.types import Completion, GenRequest, Prompt
 
 Script = Callable[[Prompt], "str | Sequence[str]"]
 

@@ -7,8 +7,8 @@ the tokenizer adds one to plain text.
 
 from __future__ import annotations
 
-from ..errors import PromptkitError
-from ..types import GenRequest, Prompt
+from promptkit.errors import PromptkitError
+from promptkit.types import GenRequest, Prompt
 
 
 class Tokenization:

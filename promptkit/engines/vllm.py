@@ -23,12 +23,12 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from ..errors import EngineUnavailable
-from ..lifetime import marked_children
-from ..types import Completion, GenRequest, Prompt, Sampling
-from .base import EngineIdentity, Follow, OnComplete, sample_seeds
-from .model_files import is_gguf, local_model, model_revision
-from .tokenization import Tokenization
+from promptkit.engines.base import EngineIdentity, Follow, OnComplete, sample_seeds
+from promptkit.engines.lifetime import marked_children
+from promptkit.engines.model_files import is_gguf, local_model, model_revision
+from promptkit.engines.tokenization import Tokenization
+from promptkit.errors import EngineUnavailable
+from promptkit.types import Completion, GenRequest, Prompt, Sampling
 
 # Engine arguments that size memory, the scheduler or how the same kernels are launched (eager or
 # compiled); every other one is part of the identity.

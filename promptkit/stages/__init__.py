@@ -1,10 +1,10 @@
-from .base import Stage, call_engine, map_states
-from .demos import SelectDemos
-from .extract import Extract
-from .generate import Generate
-from .least_to_most import DECOMPOSERS, Decompose, Decomposer, SolveInOrder
-from .pack import PackDemos
-from .vote import First, Vote, majority
+from promptkit.stages.base import Stage, call_engine, map_states
+from promptkit.stages.extract import Extract
+from promptkit.stages.generate import Generate
+from promptkit.stages.least_to_most import DECOMPOSERS, Decompose, Decomposer, SolveInOrder
+from promptkit.stages.pack import PackDemos
+from promptkit.stages.select_demos import SelectDemos
+from promptkit.stages.vote import First, Vote, majority
 
 __all__ = [
     "DECOMPOSERS",

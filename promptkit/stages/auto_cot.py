@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from ..autocot import AutoCoTSettings, auto_cot
-from ..engines.base import Engine
-from ..tasks.base import Task
-from ..types import State
-from .base import map_states
+from promptkit.engines.base import Engine
+from promptkit.stages.auto_cot_build import AutoCoTSettings, auto_cot
+from promptkit.stages.base import map_states
+from promptkit.tasks.base import Task
+from promptkit.types import State
 
 
 @dataclass(frozen=True)

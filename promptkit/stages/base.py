@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..engines.base import Engine
-from ..prompts import PromptBuilder
-from ..types import Completion, GenRequest, Prompt, Sampling, State
+from promptkit.engines.base import Engine
+from promptkit.stages.prompts import PromptBuilder
+from promptkit.types import Completion, GenRequest, Prompt, Sampling, State
 
 
 class Stage(Protocol):

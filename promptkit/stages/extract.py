@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..engines.base import Engine
-from ..extract import Extractor
-from ..types import State
-from .base import map_states
+from promptkit.engines.base import Engine
+from promptkit.stages.base import map_states
+from promptkit.stages.extractors import Extractor
+from promptkit.types import State
 
 
 @dataclass(frozen=True)

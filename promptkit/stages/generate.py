@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from ..engines.base import Engine
-from ..prompts import PromptBuilder, prompt_variables
-from ..types import Sampling, StageRecord, State
-from .base import call_engine
+from promptkit.engines.base import Engine
+from promptkit.stages.base import call_engine
+from promptkit.stages.prompts import PromptBuilder, prompt_variables
+from promptkit.types import Sampling, StageRecord, State
 
 
 @dataclass(frozen=True)

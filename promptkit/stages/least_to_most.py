@@ -12,11 +12,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..engines.base import Engine, generate_chains
-from ..prompts import PromptBuilder, prompt_variables
-from ..registry import Registry
-from ..types import Completion, GenRequest, Sampling, StageRecord, State
-from .base import Call, call_engine, request_for
+from promptkit.engines.base import Engine, generate_chains
+from promptkit.registry import Registry
+from promptkit.stages.base import Call, call_engine, request_for
+from promptkit.stages.prompts import PromptBuilder, prompt_variables
+from promptkit.types import Completion, GenRequest, Sampling, StageRecord, State
 
 _QUOTED = re.compile(r'"([^"]+)"')
 _GSM8K = re.compile(r'To answer the question "(.+?)", we need to know:(.*)', re.S)

@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..engines.base import Engine
-from ..errors import PromptkitError
-from ..prompts import PromptBuilder
-from ..types import State
-from .base import map_states
+from promptkit.engines.base import Engine
+from promptkit.errors import PromptkitError
+from promptkit.stages.base import map_states
+from promptkit.stages.prompts import PromptBuilder
+from promptkit.types import State
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from ..engines.base import Engine
-from ..types import StageRecord, State
+from promptkit.engines.base import Engine
+from promptkit.types import StageRecord, State
 
 
 def majority(answers: Sequence[str | None]) -> tuple[str | None, dict[str, int]]:

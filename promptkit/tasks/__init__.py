@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from ..registry import Registry
-from .base import AnswerKind, Task
-from .gsm8k import load_gsm8k
-from .last_letters import generate_last_letters, load_last_letters
+from promptkit.registry import Registry
+from promptkit.tasks.base import AnswerKind, Task
+from promptkit.tasks.gsm8k import load_gsm8k
+from promptkit.tasks.last_letters import generate_last_letters, load_last_letters
 
 TaskLoader = Callable[["str | Path | None"], Task]
 

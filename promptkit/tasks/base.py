@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..types import Example
+from promptkit.types import Example
 
 AnswerKind = Literal["number", "letters"]
 

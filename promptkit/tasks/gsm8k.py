@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..errors import PromptkitError
-from ..jsonl import read_jsonl, text_field
-from ..types import Example
-from .base import Task
+from promptkit.errors import PromptkitError
+from promptkit.files.jsonl import read_jsonl, text_field
+from promptkit.tasks.base import Task
+from promptkit.types import Example
 
 HUB_DATASET = "openai/gsm8k"
 HUB_CONFIG = "main"

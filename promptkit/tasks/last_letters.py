@@ -6,10 +6,10 @@ import random
 from pathlib import Path
 from typing import Any
 
-from ..errors import PromptkitError
-from ..jsonl import read_json, text_field
-from ..types import Example
-from .base import Task
+from promptkit.errors import PromptkitError
+from promptkit.files.jsonl import read_json, text_field
+from promptkit.tasks.base import Task
+from promptkit.types import Example
 
 NAMES_FILE = Path(__file__).with_name("names.txt")
 QUESTION = 'Take the last letters of each words in "{words}" and concatenate them.'

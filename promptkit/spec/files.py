@@ -9,9 +9,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .errors import PromptkitError
-from .jsonl import read_text
-from .spec import RunSpec
+from promptkit.errors import PromptkitError
+from promptkit.files.jsonl import read_text
+from promptkit.spec.models import RunSpec
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import PromptkitError
-from .path_checks import check_output_folder
+from promptkit.errors import PromptkitError
+from promptkit.files.paths import check_output_folder
 
 RUN_MARKERS = ("summary.json", "predictions.jsonl", "spec.resolved.yaml", "index.html")
 _RENAME_EXCHANGE = 2

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .engines.model_files import BUILTIN_MODEL
+from promptkit.engines.model_files import BUILTIN_MODEL
 
 Seed = Annotated[int, Field(ge=0, le=2**64 - 1)]
 """Seeds are unsigned 64-bit numbers."""

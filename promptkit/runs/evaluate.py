@@ -9,14 +9,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .atomic import staged
-from .engines.base import CountingEngine, Engine
-from .engines.cache import CachedEngine, CacheStats
-from .extract import Extractor
-from .metrics import maj_at_k, wilson_interval
-from .pipeline import Pipeline
-from .tasks.base import Task
-from .types import State
+from promptkit.files.atomic import staged
+from promptkit.engines.base import CountingEngine, Engine
+from promptkit.engines.cache import CachedEngine, CacheStats
+from promptkit.stages.extractors import Extractor
+from promptkit.runs.metrics import maj_at_k, wilson_interval
+from promptkit.stages.pipeline import Pipeline
+from promptkit.tasks.base import Task
+from promptkit.types import State
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .registry import Registry
-from .tasks.base import AnswerKind
+from promptkit.registry import Registry
+from promptkit.tasks.base import AnswerKind
 
 # A number: thousands groups only when well formed ("1,234" but not "3, 4"), decimals, ".5", and an
 # optional "/denominator" (not a date's "1/2/2020"). Signs and currency are read around it in code.
@@ -227,7 +227,7 @@ EXTRACTORS: Registry[Mapping[AnswerKind, Extractor]] = Registry(
 def get_extractor(name: str, kind: AnswerKind) -> Extractor:
     by_kind = EXTRACTORS.get(name)
     if kind not in by_kind:
-        from .errors import PromptkitError
+        from promptkit.errors import PromptkitError
 
         raise PromptkitError(f"extractor {name!r} does not handle {kind} answers (it handles: {', '.join(by_kind)})")
     return by_kind[kind]

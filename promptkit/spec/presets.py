@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import PromptkitError
-from .registry import Registry
-from .spec import MethodSpec
+from promptkit.errors import PromptkitError
+from promptkit.registry import Registry
+from promptkit.spec.models import MethodSpec
 
 # lm-evaluation-harness gsm8k_cot's `until`.
 FEW_SHOT_STOP = ["Q:", "</s>", "<|im_end|>"]

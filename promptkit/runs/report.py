@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import PromptkitError
-from .run_records import OrdersRecord, SweepRecord, read_record, read_summary
+from promptkit.errors import PromptkitError
+from promptkit.runs.records import OrdersRecord, SweepRecord, read_record, read_summary
 
 
 def find_runs(paths: Sequence[Path]) -> list[tuple[Path, dict[str, Any]]]:

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .errors import PromptkitError
-from .templating import Templates, default_templates
-from .types import Message, Prompt
+from promptkit.errors import PromptkitError
+from promptkit.stages.templating import Templates, default_templates
+from promptkit.types import Message, Prompt
 
 
 class PromptBuilder(Protocol):

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import PromptkitError
-from .jsonl import read_json, read_jsonl, read_text
+from promptkit.errors import PromptkitError
+from promptkit.files.jsonl import read_json, read_jsonl, read_text
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -27,13 +27,13 @@ Parse = Callable[[Path], object]
 
 
 def _parse_template(path: Path) -> object:
-    from .templating import parse_template_file
+    from promptkit.stages.templating import parse_template_file
 
     return parse_template_file(path)
 
 
 def _parse_yaml(path: Path) -> object:
-    from .spec_io import read_yaml
+    from promptkit.spec.files import read_yaml
 
     return read_yaml(path)
 

@@ -16,12 +16,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .atomic import write_text_atomic
-from .demos import Demo
-from .engines.base import Engine
-from .errors import PromptkitError
-from .tasks.base import Task
-from .types import Example
+from promptkit.engines.base import Engine
+from promptkit.errors import PromptkitError
+from promptkit.files.atomic import write_text_atomic
+from promptkit.stages.demo_pools import Demo
+from promptkit.tasks.base import Task
+from promptkit.types import Example
 
 TRIGGER = "Let's think step by step."
 # The paper's settings per task: (clusters, most reasoning steps); questions of at most 60 words.
@@ -75,7 +75,7 @@ def reasoning_steps(rationale: str) -> int:
 
 def _vectors(questions: Sequence[str], embedder: str):
     if embedder == "embedding":
-        from .stages.demos import sentence_transformer_embedder
+        from promptkit.stages.select_demos import sentence_transformer_embedder
 
         return np.asarray(sentence_transformer_embedder()(questions))
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -101,7 +101,7 @@ def clusters_by_distance(questions: Sequence[str], k: int, seed: int, embedder: 
 
 def auto_cot(pool: Task, engine: Engine, settings: AutoCoTSettings = AutoCoTSettings()) -> AutoCoTResult:
     """One demonstration per cluster (fewer when a cluster has no question that passes the filters)."""
-    from .build import build_method
+    from promptkit.runs.build import build_method
 
     settings = settings.resolved(pool.name)
     questions = [str(e.inputs["question"]) for e in pool.examples]

@@ -12,15 +12,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .atomic import check_out_dir, check_root_dir, write_text_atomic
-from .autocot import AutoCoTSettings, auto_cot, write_exemplars
-from .build import build, build_task, expand, open_engine, question_pool, resolved_yaml, run_spec
-from .cli_paths import check_command_paths
-from .engines import default_cache_path
-from .engines.model_files import BUILTIN_MODEL, state_dir
-from .engines.placeholder import PlaceholderEngine
-from .errors import PromptkitError
-from .experiments import (
+from promptkit.cli.paths import check_command_paths
+from promptkit.engines import default_cache_path
+from promptkit.engines.model_files import BUILTIN_MODEL, state_dir
+from promptkit.engines.placeholder import PlaceholderEngine
+from promptkit.errors import PromptkitError
+from promptkit.files.atomic import check_out_dir, check_root_dir, write_text_atomic
+from promptkit.files.paths import check_output_file
+from promptkit.registry import unknown_name_message
+from promptkit.runs.build import build, build_task, expand, open_engine, question_pool, resolved_yaml, run_spec
+from promptkit.runs.experiments import (
     order_line,
     order_stats,
     point_data,
@@ -31,16 +32,15 @@ from .experiments import (
     with_order_seed,
     write_sweep,
 )
-from .path_checks import check_output_file
-from .presets import PRESETS, stage_names
-from .registry import unknown_name_message
-from .report import write_report
-from .sandbox import ReadPolicy, check_spec
-from .spec import RunSpec
-from .spec_io import read_spec_file, set_dotted, validate
-from .tasks import TASKS, generate_last_letters
-from .tasks.last_letters import shipped_names
-from .view import write_view
+from promptkit.runs.report import write_report
+from promptkit.runs.view import write_view
+from promptkit.spec.files import read_spec_file, set_dotted, validate
+from promptkit.spec.models import RunSpec
+from promptkit.spec.presets import PRESETS, stage_names
+from promptkit.spec.read_policy import ReadPolicy, check_spec
+from promptkit.stages.auto_cot_build import AutoCoTSettings, auto_cot, write_exemplars
+from promptkit.tasks import TASKS, generate_last_letters
+from promptkit.tasks.last_letters import shipped_names
 
 ENGINE_KINDS = ("hf", "vllm", "replay", "openai")
 

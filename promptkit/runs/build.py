@@ -10,29 +10,29 @@ from typing import Any
 
 import yaml
 
-from .ablations import Ablation
-from .atomic import staged
-from .autocot import AutoCoTSettings
-from .demos import Demo, exemplars_from_file, pool_from_task, shipped_exemplars
-from .engines import make_engine
-from .engines.base import Engine
-from .errors import PromptkitError
-from .evaluate import RunResult, evaluate, write_run
-from .extract import Extractor, get_extractor
-from .jsonl import read_json
-from .pipeline import Pipeline
-from .presets import MODEL_CALLING, expand_method
-from .prompts import ChatPrompt, PromptBuilder, TextPrompt
-from .spec import ChatSpec, RunSpec
-from .spec_io import validate
-from .stages import DECOMPOSERS, Decompose, Extract, First, Generate, PackDemos, SelectDemos, SolveInOrder, Vote
-from .stages.auto_cot import AutoCoTDemos
-from .tasks import TASKS, Task, load_task
-from .tasks.gsm8k import load_gsm8k_hub
-from .tasks.last_letters import generated_task
-from .templating import Templates
-from .types import Sampling
-from .view import write_view
+from promptkit.stages.ablations import Ablation
+from promptkit.files.atomic import staged
+from promptkit.stages.auto_cot_build import AutoCoTSettings
+from promptkit.stages.demo_pools import Demo, exemplars_from_file, pool_from_task, shipped_exemplars
+from promptkit.engines import make_engine
+from promptkit.engines.base import Engine
+from promptkit.errors import PromptkitError
+from promptkit.runs.evaluate import RunResult, evaluate, write_run
+from promptkit.stages.extractors import Extractor, get_extractor
+from promptkit.files.jsonl import read_json
+from promptkit.stages.pipeline import Pipeline
+from promptkit.spec.presets import MODEL_CALLING, expand_method
+from promptkit.stages.prompts import ChatPrompt, PromptBuilder, TextPrompt
+from promptkit.spec.models import ChatSpec, RunSpec
+from promptkit.spec.files import validate
+from promptkit.stages import DECOMPOSERS, Decompose, Extract, First, Generate, PackDemos, SelectDemos, SolveInOrder, Vote
+from promptkit.stages.auto_cot import AutoCoTDemos
+from promptkit.tasks import TASKS, Task, load_task
+from promptkit.tasks.gsm8k import load_gsm8k_hub
+from promptkit.tasks.last_letters import generated_task
+from promptkit.stages.templating import Templates
+from promptkit.types import Sampling
+from promptkit.runs.view import write_view
 
 
 @dataclass(frozen=True)

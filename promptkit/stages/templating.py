@@ -14,10 +14,10 @@ import jinja2
 import jinja2.meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from .errors import PromptkitError
-from .jsonl import read_text
+from promptkit.errors import PromptkitError
+from promptkit.files.jsonl import read_text
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]  # promptkit/
 
 
 def templates_dir() -> Path:

@@ -13,12 +13,12 @@ from typing import ClassVar, Literal, Protocol
 
 import numpy as np
 
-from ..ablations import Ablation
-from ..demos import Demo
-from ..engines.base import Engine
-from ..errors import EngineUnavailable, PromptkitError
-from ..types import State
-from .base import map_states
+from promptkit.engines.base import Engine
+from promptkit.errors import EngineUnavailable, PromptkitError
+from promptkit.stages.ablations import Ablation
+from promptkit.stages.base import map_states
+from promptkit.stages.demo_pools import Demo
+from promptkit.types import State
 
 Strategy = Literal["fixed", "random", "similar", "mmr", "embedding"]
 Order = Literal["given", "random", "similar_last"]

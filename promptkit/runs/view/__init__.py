@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import PromptkitError
-from ..jsonl import read_jsonl, read_text
-from ..run_records import read_summary
+from promptkit.errors import PromptkitError
+from promptkit.files.jsonl import read_jsonl, read_text
+from promptkit.runs.records import read_summary
 
 ASSETS = Path(__file__).parent
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..types import Completion, GenRequest
+from promptkit.types import Completion, GenRequest
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import PromptkitError
-from .jsonl import read_json
-from .path_checks import FileKind, MiB, check_input_file
+from promptkit.errors import PromptkitError
+from promptkit.files.jsonl import read_json
+from promptkit.files.paths import FileKind, MiB, check_input_file
 
 RECORD = FileKind("a run record (JSON)", 64 * MiB, read_json)
 

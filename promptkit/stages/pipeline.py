@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from tqdm.auto import tqdm
 
-from .engines.base import Engine
-from .stages.base import Stage
-from .stages.vote import First
-from .types import Example, State
+from promptkit.engines.base import Engine
+from promptkit.stages.base import Stage
+from promptkit.stages.vote import First
+from promptkit.types import Example, State
 
 
 @dataclass(frozen=True)

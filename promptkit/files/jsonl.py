@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import PromptkitError
+from promptkit.errors import PromptkitError
 
 
 def _check_exists(path: Path) -> None:

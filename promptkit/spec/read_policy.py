@@ -12,9 +12,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import PromptkitError
-from .spec import RunSpec
-from .templating import templates_dir
+from promptkit.errors import PromptkitError
+from promptkit.spec.models import RunSpec
+from promptkit.stages.templating import templates_dir
 
 
 @dataclass(frozen=True)

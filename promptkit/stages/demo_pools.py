@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import PromptkitError
-from .tasks import Task
-from .templating import Templates, default_templates, templates_dir
+from promptkit.errors import PromptkitError
+from promptkit.stages.templating import Templates, default_templates, templates_dir
+from promptkit.tasks import Task
 
 _CALCULATOR = re.compile(r"<<[^>]*>>")
 
@@ -37,7 +37,7 @@ def shipped_exemplars(task: str) -> tuple[Demo, ...]:
 
 def exemplars_from_file(path: str | Path) -> tuple[Demo, ...]:
     """A JSON file {"exemplars": [{"question", "rationale", "answer"}, ...]}."""
-    from .jsonl import read_json, text_field
+    from promptkit.files.jsonl import read_json, text_field
 
     data = read_json(path)
     rows = data.get("exemplars") if isinstance(data, dict) else None

@@ -10,8 +10,8 @@ import argparse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .engines.cache import open_cache
-from .path_checks import (
+from promptkit.engines.cache import open_cache
+from promptkit.files.paths import (
     CACHE,
     DATA,
     RECORDING,

@@ -12,7 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from .lifetime import ask_to_die_with_parent
+from promptkit.engines.lifetime import ask_to_die_with_parent
 
 
 def free_port() -> int:

@@ -18,9 +18,9 @@ from typing import Any
 
 import yaml
 
-from .errors import PromptkitError
-from .spec import RunSpec
-from .spec_io import set_dotted, validate
+from promptkit.errors import PromptkitError
+from promptkit.spec.models import RunSpec
+from promptkit.spec.files import set_dotted, validate
 
 
 def sweep_grid(assignments: Sequence[str]) -> list[list[str]]:

@@ -1,0 +1,1 @@
+"""Runs: building a spec into objects, running and scoring it, experiments over specs, run folders, report and viewer."""
