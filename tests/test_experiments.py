@@ -11,6 +11,7 @@ from helpers import run_method
 
 from promptkit import ScriptedEngine
 from promptkit.cli.commands import main
+from promptkit.runs.build import zero_shot_reasoner
 from promptkit.runs.experiments import order_stats, sweep_grid
 from promptkit.stages.ablations import derangement
 from promptkit.stages.auto_cot_build import AutoCoTSettings, auto_cot, reasoning_steps
@@ -248,7 +249,7 @@ def test_auto_cot_clusters_filters_and_retries_in_batched_rounds():
         return " 5"
 
     engine = ScriptedEngine(script)
-    result = auto_cot(_pool(), engine, AutoCoTSettings(clusters=2, seed=0))
+    result = auto_cot(_pool(), engine, zero_shot_reasoner, AutoCoTSettings(clusters=2, seed=0))
     assert len(result.demos) == 2 and all(len(d.question.split()) <= 60 for d in result.demos)
     assert {("apples" in d.question) for d in result.demos} == {True, False}, "one demonstration per topic"
     assert all(d.rationale.startswith("Let's think step by step. step step") and d.answer == "5" for d in result.demos)

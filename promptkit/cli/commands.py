@@ -20,7 +20,7 @@ from promptkit.errors import PromptkitError
 from promptkit.files.atomic import check_out_dir, check_root_dir, write_text_atomic
 from promptkit.files.paths import check_output_file
 from promptkit.registry import unknown_name_message
-from promptkit.runs.build import build, build_task, expand, open_engine, question_pool, resolved_yaml, run_spec
+from promptkit.runs.build import build, build_task, expand, open_engine, resolved_yaml, run_spec, zero_shot_reasoner
 from promptkit.runs.experiments import (
     order_line,
     order_stats,
@@ -39,6 +39,7 @@ from promptkit.spec.models import RunSpec
 from promptkit.spec.presets import PRESETS, stage_names
 from promptkit.spec.read_policy import ReadPolicy, check_spec
 from promptkit.stages.auto_cot_build import AutoCoTSettings, auto_cot, write_exemplars
+from promptkit.stages.demo_pools import question_pool
 from promptkit.tasks import TASKS, generate_last_letters
 from promptkit.tasks.last_letters import shipped_names
 
@@ -568,7 +569,7 @@ def cmd_auto_cot(args: argparse.Namespace) -> int:
     pool = question_pool(args.pool, args.task)
     engine = open_engine(spec, cache_path(args, spec), progress=not args.quiet)
     try:
-        result = auto_cot(pool, engine, settings)
+        result = auto_cot(pool, engine, zero_shot_reasoner, settings)
     finally:
         close_engine(engine)
     write_exemplars(result, f"{pool.source} with {engine.identity.model}", Path(args.out))

@@ -9,11 +9,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from promptkit.files.atomic import staged
 from promptkit.engines.base import CountingEngine, Engine
 from promptkit.engines.cache import CachedEngine, CacheStats
-from promptkit.stages.extractors import Extractor
+from promptkit.files.atomic import staged
 from promptkit.runs.metrics import maj_at_k, wilson_interval
+from promptkit.stages.extractors import Extractor
 from promptkit.stages.pipeline import Pipeline
 from promptkit.tasks.base import Task
 from promptkit.types import State

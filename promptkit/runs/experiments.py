@@ -19,8 +19,9 @@ from typing import Any
 import yaml
 
 from promptkit.errors import PromptkitError
-from promptkit.spec.models import RunSpec
 from promptkit.spec.files import set_dotted, validate
+from promptkit.spec.models import RunSpec
+from promptkit.spec.presets import PRESETS
 
 
 def sweep_grid(assignments: Sequence[str]) -> list[list[str]]:
@@ -92,13 +93,15 @@ def write_sweep(out: Path, fields: list[str], rows: list[dict[str, Any]]) -> str
 
 def with_order_seed(spec: RunSpec, seed: int) -> RunSpec:
     """The spec with its demonstrations in a seeded random order; which demonstrations stays the same."""
-    data = spec.model_dump(mode="json", exclude_none=True)
+    data = spec.model_dump(mode="json", exclude_none=True, exclude_unset=True)
     if spec.method is not None:
+        if "order" not in PRESETS.get(spec.method.name).takes:
+            raise PromptkitError(f"--orders needs demonstrations to order; {spec.label} selects none")
         data["method"].update(order="random", order_seed=seed)
     else:
         selects = [s for s in data["pipeline"] if s["kind"] == "select_demos"]
         if not selects:
-            raise PromptkitError("--orders needs demonstrations: the pipeline has no select_demos stage")
+            raise PromptkitError(f"--orders needs demonstrations to order; {spec.label} has no select_demos stage")
         for s in selects:
             s.update(order="random", order_seed=seed)
     return validate(data, f"order {seed}")

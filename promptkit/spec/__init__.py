@@ -1,17 +1,18 @@
 """Specs: the pydantic models of a run, named methods (presets), reading spec files, and what a spec may read."""
 
 from promptkit.spec.models import (
-    ChatSpec,
     EngineSpec,
     HFEngineSpec,
     MethodSpec,
     OpenAIEngineSpec,
+    PipelineSpec,
     ReplayEngineSpec,
     RunSpec,
     StageSpec,
     TaskSpec,
     VLLMEngineSpec,
 )
+from promptkit.stages.spec_fields import ChatSpec
 
 __all__ = [
     "ChatSpec",
@@ -19,6 +20,7 @@ __all__ = [
     "HFEngineSpec",
     "MethodSpec",
     "OpenAIEngineSpec",
+    "PipelineSpec",
     "ReplayEngineSpec",
     "RunSpec",
     "StageSpec",

@@ -11,7 +11,8 @@ from pydantic import ValidationError
 
 from promptkit.errors import PromptkitError
 from promptkit.files.jsonl import read_text
-from promptkit.spec.models import RunSpec
+from promptkit.spec.models import PipelineSpec, RunSpec
+from promptkit.stages.kinds import STAGE_KINDS
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -82,17 +83,24 @@ def anchor_paths(data: dict[str, Any], folder: Path) -> None:
         if isinstance(method.get("templates"), dict):
             method["templates"] = {k: anchored(v, True) for k, v in method["templates"].items()}
     for stage in data.get("pipeline") or [] if isinstance(data.get("pipeline"), list) else []:
-        if not isinstance(stage, dict):
-            continue
-        if "pool" in stage:
-            stage["pool"] = anchored(stage["pool"])
-        if "template" in stage:
-            stage["template"] = anchored(stage["template"], True)
-        if isinstance(stage.get("chat"), dict):
-            chat = stage["chat"]
-            for key in ("user", "assistant"):
-                if key in chat:
-                    chat[key] = anchored(chat[key], True)
+        kind = STAGE_KINDS.get(stage["kind"]) if isinstance(stage, dict) and stage.get("kind") in STAGE_KINDS else None
+        if kind is None:
+            continue  # the schema will name what is wrong with it
+        for field in kind.files:
+            _update_dotted(stage, field, anchored)
+        for field in kind.templates:
+            _update_dotted(stage, field, lambda value: anchored(value, True))
+
+
+def _update_dotted(data: dict[str, Any], dotted: str, change: Any) -> None:
+    """data[a][b] = change(data[a][b]) for 'a.b', where that path exists."""
+    *parents, last = dotted.split(".")
+    for part in parents:
+        data = data.get(part)
+        if not isinstance(data, dict):
+            return
+    if last in data:
+        data[last] = change(data[last])
 
 
 def set_dotted(data: dict[str, Any], assignment: str) -> None:
@@ -134,9 +142,10 @@ def _index(node: list, part: str, key: str) -> int:
     return int(part)
 
 
-def validate(data: Mapping[str, Any], source: str) -> RunSpec:
+def validate(data: Mapping[str, Any], source: str, model: type[PipelineSpec] = RunSpec) -> Any:
+    """`data` as a checked spec (a RunSpec unless `model` says otherwise); errors name the dotted field."""
     try:
-        return RunSpec.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         problems = [f"{_dotted(e['loc'], data)}: {_message(e)}" for e in exc.errors()]
         raise PromptkitError(f"{source}: " + "; ".join(problems)) from None

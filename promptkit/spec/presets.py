@@ -14,6 +14,7 @@ from typing import Any
 from promptkit.errors import PromptkitError
 from promptkit.registry import Registry
 from promptkit.spec.models import MethodSpec
+from promptkit.stages.kinds import MODEL_CALLING
 
 # lm-evaluation-harness gsm8k_cot's `until`.
 FEW_SHOT_STOP = ["Q:", "</s>", "<|im_end|>"]
@@ -154,12 +155,25 @@ def least_to_most_promptkit(o: Options) -> Stages:
     return _least_to_most(o, f"{o.task}/l2m_decompose", f"{o.task}/l2m_solve", o.task)
 
 
+# MethodSpec fields every method takes: samples and how they are drawn, budgets and templates per stage.
+COMMON_OPTIONS = ("samples", "temperature", "seed", "max_tokens", "templates")
+# ... and those of methods with demonstrations chosen from a pool.
+DEMONSTRATION_OPTIONS = ("shots", "selector", "order", "selection_seed", "order_seed", "pool", "chat",
+                         "demo_answers", "demo_rationales", "demo_inputs")  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Preset:
     stages: Callable[[Options], Stages]
     extractor: str
     """Zero-shot answers start with the number; demonstrations teach 'The answer is ...'."""
     samples: int = 1
+    options: tuple[str, ...] = ()
+    """MethodSpec fields it takes beyond COMMON_OPTIONS; any other is refused, never silently ignored."""
+
+    @property
+    def takes(self) -> tuple[str, ...]:
+        return (*COMMON_OPTIONS, *self.options)
 
 
 PRESETS: Registry[Preset] = Registry(
@@ -169,22 +183,36 @@ PRESETS: Registry[Preset] = Registry(
         "zero_shot_cot": Preset(zero_shot_cot, "default"),
         "plan_and_solve": Preset(plan_and_solve, "default"),
         "plan_and_solve_plus": Preset(plan_and_solve_plus, "default"),
-        "few_shot": Preset(few_shot, "answer_is"),
-        "few_shot_cot": Preset(few_shot_cot, "answer_is"),
-        "self_consistency": Preset(few_shot_cot, "answer_is", samples=5),
-        "auto_cot": Preset(auto_cot, "answer_is"),
+        "few_shot": Preset(few_shot, "answer_is", options=DEMONSTRATION_OPTIONS),
+        "few_shot_cot": Preset(few_shot_cot, "answer_is", options=DEMONSTRATION_OPTIONS),
+        "self_consistency": Preset(few_shot_cot, "answer_is", samples=5, options=DEMONSTRATION_OPTIONS),
+        # The model writes the demonstrations: shots is the number of clusters, pool the questions to cluster.
+        "auto_cot": Preset(auto_cot, "answer_is", options=("shots", "pool", "chat")),
         "least_to_most": Preset(least_to_most, "answer_is"),
         "least_to_most_promptkit": Preset(least_to_most_promptkit, "answer_is"),
     },
 )
 
-SPLITTING = ("generate", "decompose")
-MODEL_CALLING = ("generate", "decompose", "solve")
+
+def check_options(method: MethodSpec) -> Preset:
+    """The method's preset; an option it does not take is a one-line error naming both."""
+    preset = PRESETS.get(method.name)
+    extra = sorted(method.model_fields_set - {"name"} - set(preset.takes))
+    if extra:
+        raise PromptkitError(
+            f"method.{extra[0]}: {method.name} does not take {extra[0]!r} (it takes: {', '.join(preset.takes)})"
+        )
+    return preset
+
+
+def used_options(method: MethodSpec) -> dict[str, Any]:
+    """What a run's summary records of its method: the options the method takes, as they were set."""
+    return method.model_dump(include=set(check_options(method).takes))
 
 
 def expand_method(method: MethodSpec, task: str, extractor: str | None = None) -> tuple[Stages, str]:
     """The stages a named method runs, and the extractor that scores it."""
-    preset = PRESETS.get(method.name)
+    preset = check_options(method)
     options = Options(method, task, method.samples or preset.samples, extractor or preset.extractor)
     stages = preset.stages(options)
     names = [s["name"] for s in stages if s["kind"] in MODEL_CALLING]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from promptkit.errors import PromptkitError
 from promptkit.spec.models import RunSpec
+from promptkit.stages.kinds import STAGE_KINDS
 from promptkit.stages.templating import templates_dir
 
 
@@ -41,16 +42,16 @@ class ReadPolicy:
             )
 
 
-def _template_refs(spec: RunSpec) -> Iterator[tuple[str, str]]:
+def _stage_refs(spec: RunSpec) -> Iterator[tuple[str, str, bool]]:
+    """(field, value, is a template) for every path field each stage kind declares."""
     for i, stage in enumerate(spec.pipeline or []):
-        for name in ("template",):
-            value = getattr(stage, name, None)
-            if value:
-                yield f"pipeline.{i}.{name}", value
-        chat = getattr(stage, "chat", None)
-        if chat is not None:
-            for name in ("user", "assistant"):
-                yield f"pipeline.{i}.chat.{name}", getattr(chat, name)
+        kind = STAGE_KINDS.get(stage.kind)
+        for field, is_template in [*((f, False) for f in kind.files), *((f, True) for f in kind.templates)]:
+            value: object = stage
+            for part in field.split("."):
+                value = getattr(value, part, None)
+            if isinstance(value, str) and value:
+                yield f"pipeline.{i}.{field}", value, is_template
 
 
 def check_spec(spec: RunSpec, policy: ReadPolicy, api_key_env: str | None = None) -> None:
@@ -61,13 +62,10 @@ def check_spec(spec: RunSpec, policy: ReadPolicy, api_key_env: str | None = None
         policy.check(spec.engine.path, "engine.path")
     for i, folder in enumerate(spec.template_dirs):
         policy.check(folder, f"template_dirs.{i}")
-    for i, stage in enumerate(spec.pipeline or []):
-        pool = getattr(stage, "pool", None)
-        if pool:
-            policy.check(pool, f"pipeline.{i}.pool")
-    for field, value in _template_refs(spec):
+    for field, value, is_template in _stage_refs(spec):
         path = Path(value)
-        if path.suffix and (path.is_file() or path.is_absolute() or ".." in path.parts):
+        # A template is a name (shipped, or in template_dirs) unless it looks like a file path.
+        if not is_template or (path.suffix and (path.is_file() or path.is_absolute() or ".." in path.parts)):
             policy.check(path, field)
     if spec.engine.kind == "openai":
         name = spec.engine.api_key_env

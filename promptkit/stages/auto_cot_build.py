@@ -9,7 +9,7 @@ round is one batched zero-shot-CoT run over all clusters still open.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +20,7 @@ from promptkit.engines.base import Engine
 from promptkit.errors import PromptkitError
 from promptkit.files.atomic import write_text_atomic
 from promptkit.stages.demo_pools import Demo
+from promptkit.stages.pipeline import Pipeline
 from promptkit.tasks.base import Task
 from promptkit.types import Example
 
@@ -99,17 +100,21 @@ def clusters_by_distance(questions: Sequence[str], k: int, seed: int, embedder: 
     return out
 
 
-def auto_cot(pool: Task, engine: Engine, settings: AutoCoTSettings = AutoCoTSettings()) -> AutoCoTResult:
-    """One demonstration per cluster (fewer when a cluster has no question that passes the filters)."""
-    from promptkit.runs.build import build_method
+Reasoner = Callable[[Task, int], Pipeline]
+"""reasoner(questions, max_tokens): a zero-shot-CoT pipeline over those questions, writing 'rationale'
+and 'prediction' (the run's builder makes it from the `zero_shot_cot` method)."""
 
+
+def auto_cot(
+    pool: Task, engine: Engine, reasoner: Reasoner, settings: AutoCoTSettings = AutoCoTSettings()
+) -> AutoCoTResult:
+    """One demonstration per cluster (fewer when a cluster has no question that passes the filters)."""
     settings = settings.resolved(pool.name)
     questions = [str(e.inputs["question"]) for e in pool.examples]
     ranked = clusters_by_distance(questions, settings.clusters or 1, settings.seed, settings.embedder)
     short = [[i for i in members if len(questions[i].split()) <= settings.max_question_words] for members in ranked]
     chosen: dict[int, Demo] = {}
     tried = [0] * len(ranked)
-    reason_budget = {"reason": settings.max_tokens}
     for attempt in range(settings.tries):
         open_clusters = [c for c in range(len(ranked)) if c not in chosen and attempt < len(short[c])]
         if not open_clusters:
@@ -117,8 +122,7 @@ def auto_cot(pool: Task, engine: Engine, settings: AutoCoTSettings = AutoCoTSett
         picks = [short[c][attempt] for c in open_clusters]
         examples = tuple(Example(pool.examples[i].id, pool.examples[i].inputs, None) for i in picks)
         batch = Task(pool.name, examples, pool.answer_kind, pool.source)
-        built = build_method(batch, "zero_shot_cot", max_tokens=reason_budget)
-        states = built.pipeline.run(batch.examples, engine)
+        states = reasoner(batch, settings.max_tokens).run(batch.examples, engine)
         for c, state in zip(open_clusters, states):
             tried[c] += 1
             rationale, answer = str(state.fields.get("rationale", "")), state.fields.get("prediction")

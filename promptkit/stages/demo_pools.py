@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from promptkit.errors import PromptkitError
+from promptkit.files.jsonl import read_json
 from promptkit.stages.templating import Templates, default_templates, templates_dir
-from promptkit.tasks import Task
+from promptkit.tasks import Task, load_task
+from promptkit.tasks.gsm8k import load_gsm8k_hub
+from promptkit.tasks.last_letters import generated_task
 
 _CALCULATOR = re.compile(r"<<[^>]*>>")
 
@@ -76,3 +79,25 @@ def pool_from_task(task: Task, templates: Templates | None = None) -> tuple[Demo
             rationale = templates.render("last_letters/rationale", {"words": words, "answer": answer})
         demos.append(Demo(f"pool-{e.id}", question, rationale, answer))
     return tuple(demos)
+
+
+def demo_pool(pool: str | None, selector: str, task: Task) -> tuple[Demo, ...]:
+    """The given pool; else the shipped exemplars for a fixed selector; else the task's training data."""
+    if pool:
+        data = read_json(pool) if pool.endswith(".json") else None
+        if isinstance(data, dict) and "exemplars" in data:
+            return exemplars_from_file(pool)
+        return pool_from_task(load_task(task.name, pool))
+    if selector == "fixed":
+        return shipped_exemplars(task.name)
+    return pool_from_task(training_questions(task.name))
+
+
+def question_pool(pool: str | None, task: str) -> Task:
+    """Questions for Auto-CoT: a data file of the task, else its training data."""
+    return load_task(task, pool) if pool else training_questions(task)
+
+
+def training_questions(task: str) -> Task:
+    """A task's training data: GSM8K's train split (from the hub), or a generated last-letter set."""
+    return load_gsm8k_hub("train") if task == "gsm8k" else generated_task(count=1000, words=4, seed=1)

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import Field
 
 from promptkit.engines.base import Engine
 from promptkit.stages.base import map_states
-from promptkit.stages.extractors import Extractor
+from promptkit.stages.extractors import Extractor, get_extractor
+from promptkit.stages.kind import BuildContext, StageKind
+from promptkit.stages.spec_fields import SpecModel
 from promptkit.types import State
 
 
@@ -32,3 +37,18 @@ class Extract:
     def _one(self, state: State) -> State:
         text = state.fields.get(self.source)
         return state.with_fields(**{self.output: None if text is None else self.extractor.extract(str(text))})
+
+
+class ExtractSpec(SpecModel):
+    kind: Literal["extract"]
+    extractor: str | None = Field(None, description="extractor name; the run's extractor when absent")
+    source: str = Field("answer", description="field to read")
+    output: str = Field("prediction", description="field to write")
+
+
+def _build(s: ExtractSpec, ctx: BuildContext) -> Extract:
+    chosen = get_extractor(s.extractor, ctx.task.answer_kind) if s.extractor else ctx.extractor
+    return Extract(chosen, s.source, s.output)
+
+
+KINDS = (StageKind(ExtractSpec, _build),)

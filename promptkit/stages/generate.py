@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from pydantic import Field
 
 from promptkit.engines.base import Engine
 from promptkit.stages.base import call_engine
+from promptkit.stages.kind import BuildContext, StageKind
 from promptkit.stages.prompts import PromptBuilder, prompt_variables
+from promptkit.stages.spec_fields import Prompted, Sampled
 from promptkit.types import Sampling, StageRecord, State
 
 
@@ -51,3 +56,16 @@ class Generate:
     def _sampling(self, state: State) -> Sampling:
         # A state that is already one sample asks for one more text: its own.
         return self.sampling if state.sample is None else replace(self.sampling, n=1)
+
+
+class GenerateSpec(Prompted, Sampled):
+    kind: Literal["generate"]
+    name: str = Field("answer", description="stage name in the trace")
+    output: str = Field("answer", description="field that receives the text")
+
+
+def _build(s: GenerateSpec, ctx: BuildContext) -> Generate:
+    return Generate(s.name, s.prompt(ctx.templates), s.output, s.sampling())
+
+
+KINDS = (StageKind(GenerateSpec, _build, calls_model=True, templates=("template", "chat.user", "chat.assistant")),)

@@ -10,12 +10,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from promptkit.engines.base import Engine, generate_chains
 from promptkit.registry import Registry
 from promptkit.stages.base import Call, call_engine, request_for
-from promptkit.stages.prompts import PromptBuilder, prompt_variables
+from promptkit.stages.kind import BuildContext, StageKind
+from promptkit.stages.prompts import PromptBuilder, TextPrompt, prompt_variables
+from promptkit.stages.spec_fields import Sampled
 from promptkit.types import Completion, GenRequest, Sampling, StageRecord, State
 
 _QUOTED = re.compile(r'"([^"]+)"')
@@ -234,3 +238,36 @@ class SolveInOrder:
                 first.append(following[0])
         generate_chains(engine, first, answered, pipelined=self.pipelined)
         return out
+
+
+class DecomposeSpec(Sampled):
+    kind: Literal["decompose"]
+    name: str = Field("decompose", description="stage name in the trace")
+    template: str = Field(description="decomposition prompt template")
+    parser: str = Field(description="decomposition parser: gsm8k, last_letters or last_letters_zhou")
+    sized: bool = Field(True, description="budget grows with the question (max_tokens is then a floor)")
+
+
+class SolveSpec(Sampled):
+    kind: Literal["solve"]
+    name: str = Field("solve", description="stage name in the trace")
+    template: str = Field(description="solving prompt template (sees question, solved, current)")
+    pipelined: bool = Field(
+        True,
+        description="on a streaming engine (vllm), an example's next subquestion is asked the moment its "
+        "previous answer ends; false: in rounds, one call per step for every example (same requests)",
+    )
+
+
+def _decompose(s: DecomposeSpec, ctx: BuildContext) -> Decompose:
+    return Decompose(TextPrompt(s.template, ctx.templates), DECOMPOSERS.get(s.parser), s.sampling(), s.sized, s.name)
+
+
+def _solve(s: SolveSpec, ctx: BuildContext) -> SolveInOrder:
+    return SolveInOrder(TextPrompt(s.template, ctx.templates), s.sampling(), s.name, s.pipelined)
+
+
+KINDS = (
+    StageKind(DecomposeSpec, _decompose, calls_model=True, templates=("template",)),
+    StageKind(SolveSpec, _solve, calls_model=True, templates=("template",)),
+)

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
+
+from pydantic import Field
 
 from promptkit.engines.base import Engine
 from promptkit.errors import PromptkitError
 from promptkit.stages.base import map_states
+from promptkit.stages.kind import StageKind
 from promptkit.stages.prompts import PromptBuilder
+from promptkit.stages.spec_fields import Prompted
 from promptkit.types import State
 
 
@@ -48,3 +52,17 @@ class PackDemos:
                     f"window leaves {budget} ({budget + self.max_tokens} minus {self.max_tokens} to generate)"
                 )
             demos.remove(max(demos, key=lambda d: d["rank"]))
+
+
+class PackSpec(Prompted):
+    kind: Literal["pack"]
+    max_tokens: int = Field(256, ge=1, description="the generation budget to leave room for")
+
+
+KINDS = (
+    StageKind(
+        PackSpec,
+        lambda s, ctx: PackDemos(s.prompt(ctx.templates), s.max_tokens),
+        templates=("template", "chat.user", "chat.assistant"),
+    ),
+)

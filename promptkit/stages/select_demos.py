@@ -12,12 +12,15 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Protocol
 
 import numpy as np
+from pydantic import Field
 
 from promptkit.engines.base import Engine
 from promptkit.errors import EngineUnavailable, PromptkitError
 from promptkit.stages.ablations import Ablation
 from promptkit.stages.base import map_states
-from promptkit.stages.demo_pools import Demo
+from promptkit.stages.demo_pools import Demo, demo_pool
+from promptkit.stages.kind import BuildContext, StageKind
+from promptkit.stages.spec_fields import Seed, SpecModel
 from promptkit.types import State
 
 Strategy = Literal["fixed", "random", "similar", "mmr", "embedding"]
@@ -153,3 +156,37 @@ def _top(scores: np.ndarray, candidates: list[int], k: int) -> list[int]:
     cand = np.asarray(candidates)
     order = np.argsort(-scores[cand], kind="stable")[:k]
     return [int(i) for i in cand[order]]
+
+
+Selector = Literal["fixed", "random", "similar", "mmr", "embedding"]
+Order = Literal["given", "random", "similar_last"]
+AnswersAblation = Literal["gold", "random", "none"]
+RationalesAblation = Literal["gold", "shuffled", "none"]
+InputsAblation = Literal["gold", "random"]
+
+
+class SelectDemosSpec(SpecModel):
+    kind: Literal["select_demos"]
+    pool: str | None = Field(
+        None, description="exemplars JSON or a data file of the task; the shipped exemplars when absent"
+    )
+    k: int | None = Field(None, ge=0, description="demonstrations per prompt (default: all of a fixed pool, else 8)")
+    strategy: Selector = "fixed"
+    order: Order = "given"
+    seed: Seed = Field(0, description="seed of the per-example draws")
+    order_seed: Seed | None = Field(None, description="seed of the random order alone (default: seed)")
+    answers: AnswersAblation = Field("gold", description="ablation of the demonstrations' answers")
+    rationales: RationalesAblation = Field("gold", description="ablation of their rationales")
+    inputs: InputsAblation = Field("gold", description="ablation of their questions")
+
+
+def _build(s: SelectDemosSpec, ctx: BuildContext) -> SelectDemos:
+    pool = demo_pool(s.pool, s.strategy, ctx.task)
+    k = s.k if s.k is not None else (len(pool) if s.strategy == "fixed" else 8)
+    if k > len(pool):
+        raise PromptkitError(f"select_demos: k={k} demonstrations asked for, but the pool holds {len(pool)}")
+    ablation = Ablation(s.answers, s.rationales, s.inputs)
+    return SelectDemos(pool, k, s.strategy, s.order, s.seed, ablation=ablation, order_seed=s.order_seed)
+
+
+KINDS = (StageKind(SelectDemosSpec, _build, files=("pool",)),)

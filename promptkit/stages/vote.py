@@ -9,8 +9,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Literal
+
+from pydantic import Field
 
 from promptkit.engines.base import Engine
+from promptkit.stages.kind import StageKind
+from promptkit.stages.spec_fields import SpecModel
 from promptkit.types import StageRecord, State
 
 
@@ -115,3 +120,16 @@ class First:
 
     def __call__(self, states: Sequence[State], engine: Engine) -> list[State]:
         return reduce_samples(states, self.source, lambda answers: {"prediction": answers[0]})
+
+
+class VoteSpec(SpecModel):
+    kind: Literal["vote"]
+    source: str = Field("prediction", description="field holding each sample's extracted answer")
+
+
+class FirstSpec(SpecModel):
+    kind: Literal["first"]
+    source: str = Field("prediction", description="field holding each sample's extracted answer")
+
+
+KINDS = (StageKind(VoteSpec, lambda s, ctx: Vote(s.source)), StageKind(FirstSpec, lambda s, ctx: First(s.source)))

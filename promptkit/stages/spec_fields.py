@@ -1,0 +1,56 @@
+"""The pydantic pieces every stage's spec model is made of: frozen, unknown fields refused, seeds bounded.
+
+Stage kinds declare their spec models next to their code (see `promptkit.stages.kinds`); the run spec
+(`promptkit.spec`) joins them into one union.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from promptkit.stages.prompts import ChatPrompt, PromptBuilder, TextPrompt
+from promptkit.stages.templating import Templates
+from promptkit.types import Sampling
+
+Seed = Annotated[int, Field(ge=0, le=2**64 - 1)]
+"""Seeds are unsigned 64-bit numbers."""
+
+
+class SpecModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ChatSpec(SpecModel):
+    user: str = Field("chat/user", description="template of a user turn (demonstrations and the question)")
+    assistant: str = Field("chat/assistant_cot", description="template of a demonstration's answer turn")
+    system: str | None = Field(None, description="system message")
+
+
+class Prompted(SpecModel):
+    template: str | None = Field(None, description="template name or file for a text prompt")
+    chat: ChatSpec | None = Field(None, description="chat prompt instead of a text template")
+
+    @model_validator(mode="after")
+    def _one_prompt(self):
+        if (self.template is None) == (self.chat is None):
+            raise ValueError("give exactly one of 'template' or 'chat'")
+        return self
+
+    def prompt(self, templates: Templates) -> PromptBuilder:
+        if self.chat is not None:
+            return ChatPrompt(self.chat.user, self.chat.assistant, self.chat.system, templates)
+        return TextPrompt(self.template or "", templates)
+
+
+class Sampled(SpecModel):
+    max_tokens: int = Field(256, ge=1, description="generation budget")
+    temperature: float = Field(0.0, ge=0, allow_inf_nan=False, description="sampling temperature (0 = greedy)")
+    top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling")
+    n: int = Field(1, ge=1, description="samples per request")
+    stop: list[str] = Field(default_factory=list, description="stop strings, cut from the text")
+    seed: Seed | None = Field(None, description="sampling seed")
+
+    def sampling(self) -> Sampling:
+        return Sampling(self.max_tokens, self.temperature, self.top_p, self.n, tuple(self.stop), self.seed)
