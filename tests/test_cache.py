@@ -7,7 +7,7 @@ import pytest
 from helpers import cache_rows
 
 from promptkit.engines import CachedEngine, ScriptedEngine
-from promptkit.engines.base import CountingEngine, EngineIdentity
+from promptkit.engines.base import CountingEngine, Engine, EngineIdentity
 from promptkit.engines.hf import HFEngine
 from promptkit.types import Completion, GenRequest, Sampling
 
@@ -23,7 +23,7 @@ def test_second_run_is_served_entirely_from_the_cache(hf_engine, tmp_path):
     again = again_engine.generate(requests)
     assert counted.calls == 1, "the rerun must not reach the engine"
     assert again == first
-    assert again_engine.stats.hits == 3 and again_engine.stats.misses == 0
+    assert again_engine.stats().hits == 3 and again_engine.stats().misses == 0
 
 
 def test_another_model_never_gets_this_models_answers(tmp_path, tiny_model):
@@ -36,7 +36,7 @@ def test_another_model_never_gets_this_models_answers(tmp_path, tiny_model):
     CachedEngine(a, tmp_path / "c.sqlite").generate(request)
     cached_b = CachedEngine(b, tmp_path / "c.sqlite")
     got = cached_b.generate(request)
-    assert cached_b.stats.misses == 1
+    assert cached_b.stats().misses == 1
     assert got == b.generate(request)
 
 
@@ -60,7 +60,7 @@ def test_more_samples_ask_only_for_the_missing_ones(tmp_path):
     assert (top_up.sampling.n, top_up.first_sample, top_up.sampling.seed) == (3, 2, 1)
 
 
-class _DiesAfterFirst:
+class _DiesAfterFirst(Engine):
     """Finishes the first request, then fails the way a killed process would."""
 
     identity = EngineIdentity("scripted", "dies")
@@ -93,7 +93,7 @@ def test_a_request_for_sample_k_gets_sample_k_from_the_cache(tmp_path):
     first = [engine.generate([GenRequest("p", sampling, first_sample=k)])[0].text for k in (2, 0, 3)]
     assert first == ["s2", "s0", "s3"]
     again = [engine.generate([GenRequest("p", sampling, first_sample=k)])[0].text for k in (0, 2, 3, 1)]
-    assert again == ["s0", "s2", "s3", "s1"] and engine.stats.hits == 3
+    assert again == ["s0", "s2", "s3", "s1"] and engine.stats().hits == 3
     both = engine.generate([GenRequest("p", Sampling(max_tokens=4, temperature=0.7, n=4))])[0]
     assert both.texts == ("s0", "s1", "s2", "s3")
 

@@ -95,7 +95,7 @@ def test_a_cached_run_never_starts_vllm(vllm_engine, tmp_path):
     fresh = VLLMEngine(BUILTIN_MODEL, dtype="float32", engine_args=VLLM_ARGS, progress=False)
     cached = CachedEngine(fresh, tmp_path / "c.sqlite")
     assert cached.generate(requests) == first
-    assert cached.stats.hits == 3 and cached.stats.model_calls == 0
+    assert cached.stats().hits == 3 and cached.stats().model_calls == 0
     assert not fresh.loaded
 
 

@@ -94,6 +94,8 @@ class StreamingScripted(ScriptedEngine):
     """A streaming engine for chains: it completes one request at a time, newest first, and takes each
     chain's next request the moment the previous one ends (as a continuous-batching engine may)."""
 
+    streams = True
+
     def generate_chains(self, first, follow):
         self.chain_calls = getattr(self, "chain_calls", 0) + 1
         self.order = []
@@ -155,7 +157,7 @@ def test_chains_through_the_cache_are_stored_and_a_rerun_asks_nothing(tmp_path):
     again = run_method(_task(), "least_to_most_promptkit", cached)
     assert _traces(again) == _traces(first)
     assert not again_engine.calls and not hasattr(again_engine, "chain_calls"), "every link came from the cache"
-    assert cached.stats.hits == 3 + 5 and cached.stats.model_calls == 0
+    assert cached.stats().hits == 3 + 5 and cached.stats().model_calls == 0
 
 
 def test_no_chains_make_no_call():

@@ -117,7 +117,7 @@ def test_weights_changed_in_place_with_size_and_mtime_kept_are_another_model(tin
     assert after.identity.revision != before.identity.revision
     cached = CachedEngine(after, tmp_path / "c.sqlite")
     cached.generate(request)
-    assert cached.stats.misses == 1 and cached.stats.hits == 0
+    assert cached.stats().misses == 1 and cached.stats().hits == 0
 
 
 def test_file_hashes_are_remembered_by_full_stat(tiny_model, tmp_path, monkeypatch):

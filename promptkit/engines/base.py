@@ -1,9 +1,16 @@
-"""The engine protocol: a list of requests in, completions out in input order."""
+"""The engine contract: a list of requests in, completions out in input order, each reported as it ends.
+
+Every engine subclasses `Engine`. Optional abilities are declared as attributes, never discovered:
+`tokens` (the engine's own tokenization, or None), `streams` (whether `generate_chains` submits a
+chain's next request the moment its last one ends; otherwise chains run in rounds), and `stats()`
+(what it counted, or None). Wrappers (the cache, the counter) declare what they pass through.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -31,24 +38,55 @@ class EngineIdentity:
 
 
 @runtime_checkable
-class Engine(Protocol):
-    identity: EngineIdentity
-
-    def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
-        """Return one completion per request, in input order; call on_complete as each finishes."""
-        ...
-
-
-@runtime_checkable
 class TokenCounter(Protocol):
-    """Optional ability: the exact ids the model is fed for a prompt (chat template included)."""
+    """The ability `Engine.tokens`: the exact ids the model is fed for a prompt (chat template included)."""
 
     def encode(self, prompt: Prompt) -> list[int]: ...
 
-    def count_tokens(self, prompt: Prompt) -> int: ...
-
     @property
     def context_window(self) -> int: ...
+
+
+@dataclass
+class EngineStats:
+    """Requests served from a cache vs. sent on; what the model itself was asked and generated."""
+
+    hits: int = 0
+    misses: int = 0
+    model_calls: int = 0
+    generated_tokens: int = 0
+    served_tokens: int = 0
+
+
+class Engine(ABC):
+    """What every engine does, and the optional abilities it declares."""
+
+    identity: EngineIdentity
+    tokens: TokenCounter | None = None
+    """Exact tokenization (counting for context packing), or None where the engine has none (a server)."""
+    streams: bool = False
+    """True where generate_chains keeps chains streaming; otherwise they run in rounds."""
+
+    @abstractmethod
+    def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
+        """Return one completion per request, in input order; call on_complete as each finishes."""
+
+    def generate_chains(self, first: Sequence[GenRequest], follow: Follow) -> None:
+        """Run chains of requests (see `generate_chains`); here in rounds, one generate per link."""
+        chains_in_rounds(self, first, follow)
+
+    def stats(self) -> EngineStats | None:
+        """What this engine counted (a cache: hits and misses), or None where it counts nothing."""
+        return None
+
+    def close(self) -> None:  # noqa: B027 (optional: most engines start nothing)
+        """Stop what the engine started (processes, connections); a later request may start it again."""
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def sample_seed(seed: int | None, prompt: Prompt, index: int) -> int:
@@ -72,19 +110,44 @@ def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
     return (text[:cut], True) if cut >= 0 else (text, False)
 
 
+def draw_seeds(request: GenRequest) -> list[int | None]:
+    """The draws a request needs, by seed: a greedy request's samples are all one text, drawn once
+    unseeded; a sampled request draws each sample with its own seed."""
+    return [None] if request.sampling.greedy else sample_seeds(request)
+
+
+def completion_of(
+    draws: Sequence[tuple[str, str, int, Sequence[int] | None]], n: int, prompt_tokens: int
+) -> Completion:
+    """A request's completion from its draws (text, finish reason, tokens, token ids): the one draw of a
+    greedy request stands for each of its n samples."""
+    k = n // len(draws)
+    ids = [d[3] for d in draws]
+    return Completion(
+        texts=tuple(d[0] for d in draws) * k,
+        finish_reasons=tuple(d[1] for d in draws) * k,  # type: ignore[arg-type]
+        prompt_tokens=prompt_tokens,
+        sample_tokens=tuple(d[2] for d in draws) * k,
+        token_ids=tuple(tuple(i) for i in ids) * k if all(i is not None for i in ids) else (),  # type: ignore[misc]
+    )
+
+
 def generate_chains(engine: Engine, first: Sequence[GenRequest], follow: Follow, *, pipelined: bool = True) -> None:
     """Run chains of requests, each link built from the previous one's completion.
 
-    An engine that streams (`generate_chains`) submits a chain's next request the moment its last
-    one ends, so it never drains between links. Any other engine, or pipelined=False, runs in
-    rounds: one call for the k-th link of every chain still going. The requests are the same.
+    An engine that streams submits a chain's next request the moment its last one ends, so it never
+    drains between links. Any other engine, or pipelined=False, runs in rounds: one call for the k-th
+    link of every chain still going. The requests are the same.
     """
     if not first:  # nothing to ask: no call, and no engine started for it
         return
-    streaming = getattr(engine, "generate_chains", None) if pipelined else None
-    if streaming is not None:
-        streaming(first, follow)
-        return
+    if pipelined and engine.streams:
+        engine.generate_chains(first, follow)
+    else:
+        chains_in_rounds(engine, first, follow)
+
+
+def chains_in_rounds(engine: Engine, first: Sequence[GenRequest], follow: Follow) -> None:
     pending = dict(enumerate(first))
     while pending:
         chains = list(pending)
@@ -96,12 +159,14 @@ def generate_chains(engine: Engine, first: Sequence[GenRequest], follow: Follow,
                 pending[i] = following
 
 
-class CountingEngine:
-    """Wraps an engine and counts the calls and requests that reach it."""
+class CountingEngine(Engine):
+    """Wraps an engine and counts the calls and requests that reach it; passes every ability through."""
 
     def __init__(self, inner: Engine) -> None:
         self.inner = inner
         self.identity = inner.identity
+        self.tokens = inner.tokens
+        self.streams = inner.streams
         self.calls = 0
         self.requests = 0
         self.prompt_tokens = 0
@@ -119,8 +184,11 @@ class CountingEngine:
         self.prompt_tokens += completion.prompt_tokens
         self.completion_tokens += completion.completion_tokens
 
-    def chains(self, first: Sequence[GenRequest], follow: Follow) -> None:
-        """generate_chains through this counter: one call, every link counted."""
+    def generate_chains(self, first: Sequence[GenRequest], follow: Follow) -> None:
+        """The engine inside's chains (streaming where it streams): one call, every link counted."""
+        if not self.streams:
+            chains_in_rounds(self, first, follow)
+            return
         self.calls += 1
         self.requests += len(first)
 
@@ -132,8 +200,8 @@ class CountingEngine:
 
         self.inner.generate_chains(first, counted)
 
-    def __getattr__(self, name: str):  # optional abilities (count_tokens, ...) pass through
-        if name == "generate_chains":  # streaming only where the engine inside streams
-            getattr(self.inner, name)
-            return self.chains
-        return getattr(self.inner, name)
+    def stats(self) -> EngineStats | None:
+        return self.inner.stats()
+
+    def close(self) -> None:
+        self.inner.close()

@@ -13,11 +13,11 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TypeVar
 
-from promptkit.engines.base import Engine, Follow, OnComplete
+from promptkit.engines.base import Engine, EngineStats, Follow, OnComplete
 from promptkit.engines.model_files import state_dir
 from promptkit.errors import CacheFailed, PromptkitError
 from promptkit.types import Completion, GenRequest, prompt_key
@@ -114,40 +114,27 @@ def patiently(path: Path, work: Callable[[], T], wait: float | None = None) -> T
             delay = min(delay * 2, 2.0)
 
 
-@dataclass
-class CacheStats:
-    """Requests served from the file vs. sent on; what the model itself was asked and generated."""
-
-    hits: int = 0
-    misses: int = 0
-    model_calls: int = 0
-    generated_tokens: int = 0
-    served_tokens: int = 0
-
-
-class CachedEngine:
-    """Wraps an engine; requests whose samples are all stored never reach it."""
+class CachedEngine(Engine):
+    """Wraps an engine; requests whose samples are all stored never reach it. Passes its tokenization and
+    streaming through; counts hits, misses and what the model generated (`stats()`)."""
 
     def __init__(self, inner: Engine, path: str | Path) -> None:
         self.inner = inner
         self.identity = inner.identity
+        self.tokens = inner.tokens
+        self.streams = inner.streams
         self.path = Path(path)
         self._db = open_cache(self.path)
-        self.stats = CacheStats()
+        self.counters = EngineStats()
         self._written: list[tuple] = []  # this run's rows, kept elsewhere should the file fail
 
     def close(self) -> None:
         """Close the file and the engine inside (which stops what it started)."""
         self._db.close()
-        inner_close = getattr(self.inner, "close", None)
-        if inner_close is not None:
-            inner_close()
+        self.inner.close()
 
-    def __getattr__(self, name: str):  # optional abilities (count_tokens, ...) pass through
-        if name == "generate_chains":  # streaming only where the engine inside streams
-            getattr(self.inner, name)
-            return self._chains
-        return getattr(self.inner, name)
+    def stats(self) -> EngineStats:
+        return replace(self.counters)
 
     def request_key(self, request: GenRequest) -> str:
         sampling = asdict(replace(request.sampling, n=1))
@@ -164,16 +151,16 @@ class CachedEngine:
         for i, rows in enumerate(stored):
             if len(rows) == requests[i].sampling.n:
                 results[i] = _merge(rows)
-                self.stats.hits += 1
-                self.stats.served_tokens += results[i].completion_tokens
+                self.counters.hits += 1
+                self.counters.served_tokens += results[i].completion_tokens
                 if on_complete:
                     on_complete(i, results[i])
             else:
                 todo.append(i)
         if not todo:
             return results  # type: ignore[return-value]
-        self.stats.misses += len(todo)
-        self.stats.model_calls += 1
+        self.counters.misses += len(todo)
+        self.counters.model_calls += 1
         # Only the missing samples are asked for, by index: sample k is the same whenever it is made.
         asks = []
         for i in todo:
@@ -184,8 +171,8 @@ class CachedEngine:
         def store(j: int, completion: Completion) -> None:
             i = todo[j]
             self._save(keys[i], requests[i].first_sample + len(stored[i]), completion)
-            self.stats.generated_tokens += completion.completion_tokens
-            self.stats.served_tokens += sum(r[3] for r in stored[i])
+            self.counters.generated_tokens += completion.completion_tokens
+            self.counters.served_tokens += sum(r[3] for r in stored[i])
             results[i] = _merge([*stored[i], *_rows(completion)])
             if on_complete:
                 on_complete(i, results[i])
@@ -196,8 +183,8 @@ class CachedEngine:
             raise RuntimeError(f"engine {self.identity.kind} returned without completing {len(missing)} requests")
         return results  # type: ignore[return-value]
 
-    def _chains(self, first: Sequence[GenRequest], follow: Follow) -> None:
-        """generate_chains through the cache: stored links are served at once, the rest stream on."""
+    def generate_chains(self, first: Sequence[GenRequest], follow: Follow) -> None:
+        """Chains through the cache: stored links are served at once, the rest go on to the engine inside."""
         asked: list[tuple[int, GenRequest, str, list]] = []  # inner chain -> (our chain, request, key, stored)
 
         def serve(i: int, request: GenRequest | None) -> GenRequest | None:
@@ -206,14 +193,14 @@ class CachedEngine:
                 key = self.request_key(request)
                 stored = self._load(key, request.first_sample, request.sampling.n)
                 if len(stored) < request.sampling.n:
-                    self.stats.misses += 1
+                    self.counters.misses += 1
                     asked.append((i, request, key, stored))
                     have = len(stored)
                     sampling = replace(request.sampling, n=request.sampling.n - have)
                     return replace(request, sampling=sampling, first_sample=request.first_sample + have)
-                self.stats.hits += 1
+                self.counters.hits += 1
                 merged = _merge(stored)
-                self.stats.served_tokens += merged.completion_tokens
+                self.counters.served_tokens += merged.completion_tokens
                 request = follow(i, merged)
             return None
 
@@ -225,13 +212,13 @@ class CachedEngine:
                 chain_of.append(len(asked) - 1)
         if not starts:
             return
-        self.stats.model_calls += 1
+        self.counters.model_calls += 1
 
         def store(j: int, completion: Completion) -> GenRequest | None:
             i, request, key, stored = asked[chain_of[j]]
             self._save(key, request.first_sample + len(stored), completion)
-            self.stats.generated_tokens += completion.completion_tokens
-            self.stats.served_tokens += sum(r[3] for r in stored)
+            self.counters.generated_tokens += completion.completion_tokens
+            self.counters.served_tokens += sum(r[3] for r in stored)
             ask = serve(i, follow(i, _merge([*stored, *_rows(completion)])))
             if ask is not None:
                 chain_of[j] = len(asked) - 1

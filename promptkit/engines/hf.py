@@ -9,7 +9,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM
 
-from promptkit.engines.base import EngineIdentity, OnComplete, cut_at_stop, sample_seeds
+from promptkit.engines.base import Engine, EngineIdentity, OnComplete, completion_of, cut_at_stop, sample_seeds
 from promptkit.engines.hf_attention import use_grouped_sdpa
 from promptkit.engines.hf_decode import BatchDecoder
 from promptkit.engines.model_files import is_gguf, local_model, model_revision, require_gguf, transformers_bars
@@ -31,7 +31,7 @@ def kv_bytes_per_token(config, dtype: torch.dtype) -> int:
     return text.num_hidden_layers * 2 * heads * head_dim * torch.finfo(dtype).bits // 8
 
 
-class HFEngine:
+class HFEngine(Engine):
     """transformers generate() over length-sorted, left-padded batches capped by a token budget.
 
     max_batch_tokens caps rows x (longest prompt + max_tokens) per batch, which bounds the KV cache;
@@ -217,14 +217,8 @@ class HFEngine:
 
     @staticmethod
     def _completion(prompt: list[int], rows: list[tuple[list[int], str, str]], sampling: Sampling) -> Completion:
-        k = sampling.n // len(rows)  # greedy: the one row stands for every sample
-        return Completion(
-            texts=tuple(text for _, text, _ in rows) * k,
-            finish_reasons=tuple(reason for _, _, reason in rows) * k,  # type: ignore[arg-type]
-            prompt_tokens=len(prompt),
-            sample_tokens=tuple(len(tokens) for tokens, _, _ in rows) * k,
-            token_ids=tuple(tuple(tokens) for tokens, _, _ in rows) * k,
-        )
+        draws = [(text, reason, len(tokens), tokens) for tokens, text, reason in rows]
+        return completion_of(draws, sampling.n, len(prompt))
 
 
 class _EndCheck:

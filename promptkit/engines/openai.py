@@ -17,7 +17,14 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from promptkit.engines.base import EngineIdentity, OnComplete, cut_at_stop, sample_seeds
+from promptkit.engines.base import (
+    Engine,
+    EngineIdentity,
+    OnComplete,
+    completion_of,
+    cut_at_stop,
+    draw_seeds,
+)
 from promptkit.errors import EngineUnavailable
 from promptkit.types import Completion, GenRequest, Sampling
 
@@ -37,7 +44,7 @@ def request_body(sampling: Sampling, n: int, seed: int | None) -> dict[str, Any]
     return body
 
 
-class OpenAIEngine:
+class OpenAIEngine(Engine):
     def __init__(
         self,
         model: str,
@@ -111,15 +118,9 @@ class OpenAIEngine:
     async def _complete(self, client, request: GenRequest) -> Completion:
         """One request: one call per distinct sample, each sampled one with its own (seed, prompt, index) seed."""
         s = request.sampling
-        seeds = [None] if s.greedy else sample_seeds(request)  # greedy samples are all the same one
-        samples = await asyncio.gather(*(self._sample(client, request, seed) for seed in seeds))
-        k = s.n // len(samples)
-        return Completion(
-            texts=tuple(text for text, _, _, _ in samples) * k,
-            finish_reasons=tuple(reason for _, reason, _, _ in samples) * k,  # type: ignore[arg-type]
-            prompt_tokens=samples[0][2],
-            sample_tokens=tuple(tokens for _, _, _, tokens in samples) * k,
-        )
+        samples = await asyncio.gather(*(self._sample(client, request, seed) for seed in draw_seeds(request)))
+        draws = [(text, reason, tokens, None) for text, reason, _, tokens in samples]
+        return completion_of(draws, s.n, samples[0][2])
 
     async def _sample(self, client, request: GenRequest, seed: int | None) -> tuple[str, str, int, int]:
         s = request.sampling

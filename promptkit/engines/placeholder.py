@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from promptkit.engines.base import EngineIdentity, OnComplete
+from promptkit.engines.base import Engine, EngineIdentity, OnComplete
 from promptkit.types import Completion, GenRequest
 
 PLACEHOLDER = "<<model output>>"
 
 
-class PlaceholderEngine:
+class PlaceholderEngine(Engine):
     identity = EngineIdentity("placeholder", "none")
 
     def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:

@@ -8,7 +8,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from promptkit.engines.base import EngineIdentity, OnComplete, cut_at_stop
+from promptkit.engines.base import Engine, EngineIdentity, OnComplete, cut_at_stop
 from promptkit.errors import PromptkitError, ReplayMiss
 from promptkit.files.jsonl import read_jsonl
 from promptkit.types import Completion, GenRequest, Prompt
@@ -24,7 +24,7 @@ def _is_messages(value: object) -> bool:
     )
 
 
-class ReplayEngine:
+class ReplayEngine(Engine):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._records: dict[str, list[str]] = {}

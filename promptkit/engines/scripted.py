@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from promptkit.engines.base import EngineIdentity, OnComplete, cut_at_stop
+from promptkit.engines.base import Engine, EngineIdentity, OnComplete, cut_at_stop
 from promptkit.types import Completion, GenRequest, Prompt
 
 Script = Callable[[Prompt], "str | Sequence[str]"]
 
 
-class ScriptedEngine:
+class ScriptedEngine(Engine):
     """Answers each prompt with script(prompt); records every call it receives.
 
     A script that returns a list gives sample k the list's k-th item.

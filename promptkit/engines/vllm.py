@@ -23,7 +23,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from promptkit.engines.base import EngineIdentity, Follow, OnComplete, sample_seeds
+from promptkit.engines.base import Engine, EngineIdentity, Follow, OnComplete, completion_of, draw_seeds
 from promptkit.engines.lifetime import marked_children
 from promptkit.engines.model_files import is_gguf, local_model, model_revision
 from promptkit.engines.tokenization import Tokenization
@@ -92,7 +92,9 @@ def whole_prefills(args: Mapping[str, Any], context_window: int) -> dict[str, An
     }
 
 
-class VLLMEngine:
+class VLLMEngine(Engine):
+    streams = True  # generate_chains submits each chain's next request the moment its last one ends
+
     def __init__(
         self,
         model: str,
@@ -211,7 +213,7 @@ class VLLMEngine:
 
         def submit(i: int, request: GenRequest, ids: list[int]) -> None:
             s = request.sampling
-            seeds = [None] if s.greedy else sample_seeds(request)  # greedy samples are all the same one
+            seeds = draw_seeds(request)
             live[i], slots[i] = (request, ids), [None] * len(seeds)
             room = min(s.max_tokens, window - len(ids))
             for k, seed in enumerate(seeds):
@@ -253,11 +255,7 @@ class VLLMEngine:
 
 
 def _completion(prompt_tokens: int, outputs: list[Any], n: int) -> Completion:
-    k = n // len(outputs)  # greedy: the one output stands for every sample
-    return Completion(
-        texts=tuple(o.text for o in outputs) * k,
-        finish_reasons=tuple("length" if o.finish_reason == "length" else "stop" for o in outputs) * k,
-        prompt_tokens=prompt_tokens,
-        sample_tokens=tuple(len(o.token_ids) for o in outputs) * k,
-        token_ids=tuple(tuple(o.token_ids) for o in outputs) * k,
+    finish = ["length" if o.finish_reason == "length" else "stop" for o in outputs]
+    return completion_of(
+        [(o.text, f, len(o.token_ids), o.token_ids) for o, f in zip(outputs, finish)], n, prompt_tokens
     )

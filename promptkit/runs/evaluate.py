@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from promptkit.engines.base import CountingEngine, Engine
-from promptkit.engines.cache import CachedEngine, CacheStats
+from promptkit.engines.base import CountingEngine, Engine, EngineStats
 from promptkit.files.atomic import staged
 from promptkit.runs.metrics import maj_at_k, wilson_interval
 from promptkit.stages.extractors import Extractor
@@ -87,11 +86,13 @@ def evaluate(
 ) -> RunResult:
     """Run, score and (with out_dir) write predictions.jsonl and summary.json; options go in the summary."""
     counting = CountingEngine(engine)
-    stats = getattr(_find_cache(engine), "stats", None)
-    before = replace(stats) if stats else CacheStats()  # an engine may serve several runs
+    before = engine.stats()  # an engine may serve several runs: this run's share is the difference
     start = time.perf_counter()
     states = pipeline.run(task.examples, counting, progress=progress)
     wall = time.perf_counter() - start
+    after = engine.stats()
+    # An engine that counts nothing (no cache) sent every request to the model.
+    stats = _difference(after, before) if after is not None and before is not None else None
     rows = prediction_rows(states, extractor)
     correct = sum(r["correct"] for r in rows)
     n = len(rows)
@@ -114,12 +115,12 @@ def evaluate(
         # Stage calls and their requests, whether the cache or the model answered them ...
         "engine_calls": counting.calls,
         "requests": counting.requests,
-        "cache_hits": stats.hits - before.hits if stats else 0,
-        "cache_misses": stats.misses - before.misses if stats else counting.requests,
+        "cache_hits": stats.hits if stats else 0,
+        "cache_misses": stats.misses if stats else counting.requests,
         # ... and what reached the model itself.
-        "model_calls": stats.model_calls - before.model_calls if stats else counting.calls,
-        "generated_tokens": stats.generated_tokens - before.generated_tokens if stats else counting.completion_tokens,
-        "cached_tokens": stats.served_tokens - before.served_tokens if stats else 0,
+        "model_calls": stats.model_calls if stats else counting.calls,
+        "generated_tokens": stats.generated_tokens if stats else counting.completion_tokens,
+        "cached_tokens": stats.served_tokens if stats else 0,
         "prompt_tokens": counting.prompt_tokens,
         "completion_tokens": counting.completion_tokens,
         "wall_seconds": round(wall, 3),
@@ -145,9 +146,5 @@ def write_run(out_dir: Path, rows: Sequence[dict[str, Any]], summary: dict[str, 
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
 
 
-def _find_cache(engine: Engine) -> CachedEngine | None:
-    while engine is not None:
-        if isinstance(engine, CachedEngine):
-            return engine
-        engine = getattr(engine, "inner", None)
-    return None
+def _difference(after: EngineStats, before: EngineStats) -> EngineStats:
+    return EngineStats(**{k: getattr(after, k) - getattr(before, k) for k in vars(after)})

@@ -18,7 +18,7 @@ from promptkit.stages.base import map_states
 from promptkit.stages.kind import StageKind
 from promptkit.stages.prompts import PromptBuilder
 from promptkit.stages.spec_fields import Prompted
-from promptkit.types import State
+from promptkit.types import Prompt, State
 
 
 @dataclass(frozen=True)
@@ -32,11 +32,14 @@ class PackDemos:
     writes: ClassVar[tuple[str, ...]] = ("demos", "demos_packed", "prompt_tokens")
 
     def __call__(self, states: Sequence[State], engine: Engine) -> list[State]:
-        count = getattr(engine, "count_tokens", None)
-        window = getattr(engine, "context_window", None)
-        if count is None or not window:  # engines that cannot count (replay, scripted) keep every demo
+        tokens = engine.tokens
+        if tokens is None:  # engines that cannot count (replay, scripted, a server) keep every demo
             return map_states(self.name, states, lambda s: s.with_fields(demos_packed=len(s.fields.get("demos", []))))
-        budget = int(window) - self.max_tokens
+        budget = int(tokens.context_window) - self.max_tokens
+
+        def count(prompt: Prompt) -> int:
+            return len(tokens.encode(prompt))
+
         return map_states(self.name, states, lambda s: self._pack(s, count, budget))
 
     def _pack(self, state: State, count, budget: int) -> State:
