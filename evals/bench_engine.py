@@ -93,7 +93,7 @@ def main() -> None:
 
         _, t_cached = timed(cached_run, args.repeats)
         print(
-            f"zero-shot-CoT, {result.summary['engine_calls']} engine calls, {result.summary['requests']} requests (fastest of {args.repeats}):"
+            f"zero-shot-CoT, {result.summary.engine_calls} engine calls, {result.summary.requests} requests (fastest of {args.repeats}):"
         )
         print(f"  bare engine on the same requests: {t_bare:.3f} s")
         print(

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from promptkit import build_method, evaluate
 from promptkit.engines import default_cache_path, make_engine
-from promptkit.spec.models import HFEngineSpec, VLLMEngineSpec
+from promptkit.runs.records import RunSummary
+from promptkit.spec import HFEngineSpec, VLLMEngineSpec
 from promptkit.tasks.last_letters import generated_task
 
 ZHOU_2023 = {  # L: (CoT, least-to-most), accuracy in percent, code-davinci-002
@@ -44,7 +45,7 @@ def sweep(engine, lengths: list[int], count: int, seed: int) -> dict[int, dict[s
     return results
 
 
-def table(results: dict[int, dict[str, dict]]) -> str:
+def table(results: dict[int, dict[str, RunSummary]]) -> str:
     lines = [
         "| L | CoT | least-to-most | L2M engine calls | Zhou et al. CoT | Zhou et al. L2M |",
         "|---|-----|---------------|------------------|-----------------|-----------------|",
@@ -53,7 +54,7 @@ def table(results: dict[int, dict[str, dict]]) -> str:
         cot, l2m = by_method["few_shot_cot"], by_method["least_to_most"]
         zhou = ZHOU_2023.get(length)
         ref = f"{zhou[0]:.1f} | {zhou[1]:.1f}" if zhou else "- | -"
-        lines.append(f"| {length} | {cot['accuracy']:.1%} | {l2m['accuracy']:.1%} | {l2m['engine_calls']} | {ref} |")
+        lines.append(f"| {length} | {cot.accuracy:.1%} | {l2m.accuracy:.1%} | {l2m.engine_calls} | {ref} |")
     return "\n".join(lines)
 
 

@@ -4,7 +4,7 @@ from promptkit.engines import CachedEngine, Engine, ReplayEngine, ScriptedEngine
 from promptkit.errors import PromptkitError
 from promptkit.runs.build import Built, build, build_method
 from promptkit.runs.evaluate import RunResult, evaluate
-from promptkit.spec.models import HFEngineSpec, OpenAIEngineSpec, ReplayEngineSpec, RunSpec, VLLMEngineSpec
+from promptkit.spec import HFEngineSpec, OpenAIEngineSpec, ReplayEngineSpec, RunSpec, VLLMEngineSpec
 from promptkit.spec.presets import PRESETS
 from promptkit.stages import Extract, Generate
 from promptkit.stages.extractors import EXTRACTORS, Extractor, get_extractor

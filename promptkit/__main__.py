@@ -1,3 +1,3 @@
-from promptkit.cli.commands import entry
+from promptkit.cli import entry
 
 entry()

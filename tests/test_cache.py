@@ -210,7 +210,7 @@ def test_a_run_meeting_damage_mid_run_is_one_line_exit_2(tmp_path, monkeypatch, 
     """Zero-shot CoT makes two calls; the cache is damaged as the first ends (the replay engine is
     wrapped to do it): the run stops in one line, its first call's generations kept."""
     import promptkit.engines.cache as cache
-    from promptkit.cli.commands import main
+    from promptkit.cli import main
     from promptkit.engines.replay import ReplayEngine
 
     data = tmp_path / "g.jsonl"

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from promptkit.cli.commands import main
+from promptkit.cli import main
 from promptkit.testing.tiny_model import build_tiny_model
 
 
@@ -180,7 +180,7 @@ def test_quiet_hides_progress_bars_on_a_terminal_free_run(tiny_model, tmp_path):
 
 
 def test_compare_specs_keeps_each_specs_engine_and_opens_each_once(shared_data, tmp_path, monkeypatch, capsys):
-    import promptkit.cli.commands as cli
+    import promptkit.runs.pool as pool
 
     replay = shared_data / "replay" / "kojima"
     data = shared_data / "gsm8k" / "test.jsonl"
@@ -197,10 +197,8 @@ def test_compare_specs_keeps_each_specs_engine_and_opens_each_once(shared_data, 
         )
         specs.append(str(spec))
     opened = []
-    real_open = cli.open_engine
-    monkeypatch.setattr(
-        cli, "open_engine", lambda spec, *a, **k: opened.append(spec.engine.path) or real_open(spec, *a, **k)
-    )
+    real_make = pool.make_engine
+    monkeypatch.setattr(pool, "make_engine", lambda spec, *a, **k: opened.append(spec.path) or real_make(spec, *a, **k))
     allow = ["--allow-path", str(shared_data)]  # the specs name data outside their own folder
     assert (
         main(["compare", "--specs", *specs, "--set", "task.limit=40", "--out", str(tmp_path / "c"), "--quiet", *allow])

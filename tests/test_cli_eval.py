@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from promptkit.cli.commands import main
+from promptkit.cli import main
 
 KOJIMA = [
     # task, method, recording, data, correct, n

@@ -7,11 +7,11 @@ from dataclasses import replace
 
 import pytest
 
-from promptkit.cli.commands import main
+from promptkit.cli import main
 from promptkit.engines import CachedEngine, make_engine
 from promptkit.engines.vllm import VLLMEngine, sampling_params_kwargs
 from promptkit.errors import EngineUnavailable
-from promptkit.spec.models import VLLMEngineSpec
+from promptkit.spec import VLLMEngineSpec
 from promptkit.types import GenRequest, Sampling
 
 PROMPTS = [

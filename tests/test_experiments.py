@@ -10,7 +10,7 @@ import yaml
 from helpers import run_method
 
 from promptkit import ScriptedEngine
-from promptkit.cli.commands import main
+from promptkit.cli import main
 from promptkit.runs.build import zero_shot_reasoner
 from promptkit.runs.experiments import order_stats, sweep_grid
 from promptkit.stages.ablations import derangement
@@ -98,7 +98,7 @@ def test_ablations_are_recorded_in_the_summary(tmp_path):
     spec = validate({"task": {"name": "gsm8k"}, "engine": {"kind": "replay", "path": "x"}, "method": method}, "test")
     result = run_spec(spec, engine, tmp_path / "run", progress=False, built=build(spec, _task()))
     options = json.loads((tmp_path / "run" / "summary.json").read_text())["options"]
-    assert options == result.summary["options"]
+    assert options == result.summary.options
     assert (options["demo_answers"], options["demo_rationales"], options["demo_inputs"]) == ("random", "gold", "random")
 
 

@@ -107,4 +107,4 @@ def test_the_long_number_that_ended_runs_now_scores(tmp_path):
     task = Task("gsm8k", (Example("0", {"question": "q"}, "5"),), "number", "inline")
     engine = ScriptedEngine(lambda p: " 123456789012345678901234567890 is big. The answer is 5.")
     result = run_method(task, "few_shot_cot", engine, shots=1)
-    assert result.summary["correct"] == 1 and result.summary["failed"] == 0
+    assert result.summary.correct == 1 and result.summary.failed == 0

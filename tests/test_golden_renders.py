@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from promptkit.cli.commands import main
+from promptkit.cli import main
 from promptkit.spec.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from promptkit.cli.commands import main
+from promptkit.cli import main
 
 GOOD_GSM8K = json.dumps({"question": "Ann has 2 apples and buys 3. How many?", "answer": "2 + 3 = 5\n#### 5"}) + "\n"
 GOOD_LL = json.dumps({"examples": [{"question": 'Take the last letters of each words in "Ada Bob" and concatenate them.',
@@ -602,10 +602,11 @@ def test_legitimate_oddities_still_run(name, content, tmp_path):
 
 
 def test_a_bug_is_one_line_with_the_traceback_saved(monkeypatch, tmp_path, capsys):
-    import promptkit.cli.commands as cli
+    import promptkit.cli.app as cli
+    import promptkit.cli.commands as commands
 
     monkeypatch.setenv("PROMPTKIT_HOME", str(tmp_path))
-    monkeypatch.setitem(cli.COMMANDS, "schema", lambda args: {}["missing"])
+    monkeypatch.setitem(commands.COMMANDS, "schema", lambda args: {}["missing"])
     assert cli.main(["schema"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("promptkit: internal error: KeyError")

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from promptkit.cli.commands import build_parser, main
+from promptkit.cli import main
+from promptkit.cli.parser import build_parser
 from promptkit.cli.paths import check_command_paths
 from promptkit.files.paths import DATA, RECORDING, SPEC, TEMPLATE
 from promptkit.runs.records import RECORD

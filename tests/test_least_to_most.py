@@ -35,7 +35,7 @@ def _run():
 
 def test_engine_calls_are_one_plus_the_longest_chain():
     result, engine = _run()
-    assert result.summary["engine_calls"] == 1 + 3
+    assert result.summary.engine_calls == 1 + 3
     assert [len(call) for call in engine.calls] == [3, 3, 1, 1]  # decompose all; step 1 all; then only the long one
 
 
@@ -87,7 +87,7 @@ def test_gsm8k_solving_prompt_has_the_problem_then_qa_pairs():
     assert final_prompt.endswith(
         "Tom has 2 cats and 3 dogs. How many pets?\n\nQ: How many cats?\nA: The answer is 2.\n\nQ: How many pets?\nA:"
     )
-    assert result.summary["correct"] == 1 and result.summary["engine_calls"] == 3
+    assert result.summary.correct == 1 and result.summary.engine_calls == 3
 
 
 class StreamingScripted(ScriptedEngine):
@@ -129,7 +129,7 @@ def test_on_a_streaming_engine_each_chain_goes_on_without_waiting_and_results_ar
     assert _traces(pipelined) == _traces(stepwise)
     assert engine.order == [2, 1, 0, 0, 0], "the 3-step chain ran its steps back to back"
     assert engine.chain_calls == 1 and len(engine.calls) == 1, "decompose is one call, solving one chain call"
-    assert pipelined.summary["engine_calls"] == 2
+    assert pipelined.summary.engine_calls == 2
 
 
 def test_pipelined_false_solves_in_rounds_even_on_a_streaming_engine():

@@ -87,4 +87,4 @@ def test_the_method_sends_these_prompts_and_solves_from_two_words(zhou):
     result = run_method(task, "least_to_most", engine)
     assert engine.calls[0][0].prompt == _qa(zhou["last_letters"]["decompose_exemplars"]) + '\n\nQ: "Ada, Bob, Cy"\nA:'
     assert result.states[0].fields["subquestions"] == ["Ada, Bob", "Ada, Bob, Cy"]  # Table 2 starts at two words
-    assert result.summary["correct"] == 1 and result.summary["engine_calls"] == 3
+    assert result.summary.correct == 1 and result.summary.engine_calls == 3

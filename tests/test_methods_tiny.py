@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from promptkit.cli.commands import main
+from promptkit.cli import main
 from promptkit.spec.presets import PRESETS as METHODS
 
 

@@ -126,7 +126,7 @@ def test_vote_after_one_sample_votes_over_answers_not_characters():
     built = _build([GEN, {"kind": "extract"}, {"kind": "vote"}])
     result = evaluate(built.task, built.pipeline, engine, built.extractor, method="x")
     assert [s.fields["prediction"] for s in result.states] == ["18"] * 3
-    assert result.states[0].fields["votes"] == {"18": 1} and result.summary["correct"] == 3
+    assert result.states[0].fields["votes"] == {"18": 1} and result.summary.correct == 3
 
 
 def test_n_samples_without_a_vote_are_scored_on_the_first():
@@ -136,7 +136,7 @@ def test_n_samples_without_a_vote_are_scored_on_the_first():
     result = evaluate(built.task, built.pipeline, engine, built.extractor, method="x")
     assert [s.fields["prediction"] for s in result.states] == ["18"] * 3
     assert result.states[0].fields["samples"] == ["18", "7", "7"]
-    assert result.summary["correct"] == 3
+    assert result.summary.correct == 3
 
 
 def test_zero_shot_cot_with_samples_answers_each_rationale_then_votes():
@@ -156,9 +156,9 @@ def test_zero_shot_cot_with_samples_answers_each_rationale_then_votes():
     state = result.states[0]
     assert state.fields["samples"] == ["18", "5", "5", "18", "5"]
     assert state.fields["prediction"] == "5" and state.fields["votes"] == {"18": 2, "5": 3}
-    assert result.summary["correct"] == 0 and result.summary["engine_calls"] == 2
+    assert result.summary.correct == 0 and result.summary.engine_calls == 2
     # maj@k over 5 samples with 2 right: k=1 -> 2/5; k=5 -> the vote (wrong)
-    curve = result.summary["maj_at_k"]
+    curve = result.summary.maj_at_k
     assert list(curve) == ["1", "2", "3", "4", "5"]
     assert curve["1"] == pytest.approx(0.4) and curve["5"] == 0.0
     assert curve["2"] == pytest.approx((1 + 0.5 * 6) / 10)  # both right, or one of each (a tie)
@@ -175,14 +175,14 @@ def test_least_to_most_with_samples_solves_each_decomposition():
     engine = ScriptedEngine(script)
     result = run_method(_task(1), "least_to_most_promptkit", engine, samples=2)
     state = result.states[0]
-    assert state.fields["samples"] == ["18", "18"] and result.summary["maj_at_k"] == {"1": 1.0, "2": 1.0}
+    assert state.fields["samples"] == ["18", "18"] and result.summary.maj_at_k == {"1": 1.0, "2": 1.0}
     notes = [r.note for r in state.trace if r.note]
     assert len(notes) == 1 and "could not be parsed" in notes[0]
     assert len(engine.calls) == 3  # decompose; step 1 (both samples); step 2 (the one with two subquestions)
 
 
 def test_self_consistency_on_the_real_model_reports_maj_at_k(smollm2, tmp_path):
-    from promptkit.cli.commands import main
+    from promptkit.cli import main
 
     data = tmp_path / "ll.json"
     assert main(["make-last-letters", "--words", "2", "--count", "2", "--out", str(data)]) == 0
@@ -217,7 +217,7 @@ def test_an_exception_for_one_example_fails_that_example_only(tmp_path):
     built = build(spec, task)
     engine = ScriptedEngine(lambda p: " 18")
     result = evaluate(task, built.pipeline, engine, built.extractor, method="x", out_dir=tmp_path / "run")
-    assert result.summary["failed"] == 1 and result.summary["correct"] == 2
+    assert result.summary.failed == 1 and result.summary.correct == 2
     assert len(engine.calls[0]) == 2  # the failed example was not sent
     rows = [json.loads(line) for line in (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()]
     assert rows[0]["error"].startswith("answer: ZeroDivisionError") and "error" not in rows[1]

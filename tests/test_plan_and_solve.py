@@ -77,8 +77,8 @@ def test_the_authors_recorded_outputs_flow_through_and_score_as_published(
     engine = ScriptedEngine(script)
     result = run_method(task_, "plan_and_solve_plus", engine)
     assert published == sum(r["ans"] for r in records.values())
-    assert result.summary["correct"] == sum(records[q]["ans"] for q in matched)
-    assert result.summary["engine_calls"] == 2
+    assert result.summary.correct == sum(records[q]["ans"] for q in matched)
+    assert result.summary.engine_calls == 2
     if task == "gsm8k":
         with_plan = [s for s in result.states if "Plan:" in s.fields["rationale"]]
         assert len(with_plan) > 1000 and all(s.fields["rationale"] in s.trace[1].prompt for s in with_plan)

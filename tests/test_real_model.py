@@ -10,7 +10,7 @@ import sys
 import pytest
 from safetensors.torch import load_file, save_file
 
-from promptkit.cli.commands import main
+from promptkit.cli import main
 from promptkit.engines import CachedEngine
 from promptkit.engines.hf import HFEngine
 from promptkit.engines.model_files import BUILTIN_MODEL, builtin_gguf, folder_digest

@@ -11,7 +11,7 @@ import time
 
 from helpers import cache_rows
 
-from promptkit.cli.commands import main
+from promptkit.cli import main
 
 
 def test_sigkill_then_resume(tiny_model, tmp_path):

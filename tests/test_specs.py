@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from promptkit.cli.commands import main
+from promptkit.cli import main
 from promptkit.spec.files import load_spec
 
 SPECS = sorted((Path(__file__).resolve().parents[1] / "evals" / "specs").glob("*.yaml"))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from promptkit.cli.commands import main
+from promptkit.cli import main
 from promptkit.engines import ScriptedEngine
 from promptkit.runs.build import run_spec
 from promptkit.spec.files import validate

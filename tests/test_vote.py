@@ -26,7 +26,7 @@ def test_self_consistency_is_one_call_with_n_samples_then_a_vote():
     samples = [" The answer is 7.", " The answer is 8.", " The answer is 7.", " no idea", " The answer is 7."]
     engine = ScriptedEngine(lambda p: samples)
     result = run_method(task, "self_consistency", engine, samples=5, shots=1)
-    assert result.summary["engine_calls"] == 1 and len(engine.calls[0]) == 3
+    assert result.summary.engine_calls == 1 and len(engine.calls[0]) == 3
     request = engine.calls[0][0]
     assert request.sampling.n == 5 and request.sampling.temperature > 0
     state = result.states[0]
@@ -34,4 +34,4 @@ def test_self_consistency_is_one_call_with_n_samples_then_a_vote():
     assert state.fields["votes"] == {"7": 3, "8": 1}
     assert state.fields["agreement"] == 3 / 5
     assert state.trace[0].completion == samples
-    assert result.summary["correct"] == 3
+    assert result.summary.correct == 3

@@ -1,5 +1,9 @@
-"""The `promptkit` command line: argument parsing and printing over the library (promptkit.runs)."""
+"""The `promptkit` command line: argument parsing and printing over the library (promptkit.runs).
 
-from promptkit.cli.commands import entry, main
+parser (the flags), paths (every path named, checked first), specs (flags to specs), commands (each
+command, thin over promptkit.runs.experiments), app (the entry point and its error handling).
+"""
+
+from promptkit.cli.app import entry, main
 
 __all__ = ["entry", "main"]

@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from promptkit.engines import make_engine
 from promptkit.engines.base import Engine
+from promptkit.engines.placeholder import PlaceholderEngine
 from promptkit.errors import PromptkitError
 from promptkit.files.atomic import staged
 from promptkit.runs.evaluate import RunResult, evaluate, write_run
@@ -110,8 +110,18 @@ def zero_shot_reasoner(questions: Task, max_tokens: int) -> Pipeline:
     return build_method(questions, "zero_shot_cot", max_tokens={"reason": max_tokens}).pipeline
 
 
-def open_engine(spec: RunSpec, cache: Path | None, progress: bool) -> Engine:
-    return make_engine(spec.engine, cache, progress=progress)
+def check_prompts(built: Built) -> None:
+    """Render the first example through every stage, calling no model: template mistakes surface now."""
+    for state in built.pipeline.run(built.task.examples[:1], PlaceholderEngine()):
+        if state.failed:
+            raise PromptkitError(f"example {state.example.id}: {state.error}")
+
+
+def prepare(spec: PipelineSpec) -> Built:
+    """Build a spec and render its first example: bad names, files and templates fail here, before any model."""
+    built = build(spec)
+    check_prompts(built)
+    return built
 
 
 def run_spec(

@@ -12,6 +12,7 @@ from typing import Any
 from promptkit.engines.base import CountingEngine, Engine, EngineStats
 from promptkit.files.atomic import staged
 from promptkit.runs.metrics import maj_at_k, wilson_interval
+from promptkit.runs.records import RunSummary
 from promptkit.stages.extractors import Extractor
 from promptkit.stages.pipeline import Pipeline
 from promptkit.tasks.base import Task
@@ -21,13 +22,13 @@ from promptkit.types import State
 @dataclass(frozen=True)
 class RunResult:
     states: tuple[State, ...]
-    summary: dict[str, Any]
+    summary: RunSummary
     rows: tuple[dict[str, Any], ...] = ()
     """What predictions.jsonl holds, one row per example."""
 
     @property
     def accuracy(self) -> float:
-        return self.summary["accuracy"]
+        return self.summary.accuracy
 
 
 def prediction_rows(states: Sequence[State], extractor: Extractor) -> list[dict[str, Any]]:
@@ -97,7 +98,7 @@ def evaluate(
     correct = sum(r["correct"] for r in rows)
     n = len(rows)
     low, high = wilson_interval(correct, n)
-    summary = {
+    fields: dict[str, Any] = {
         "task": task.name,
         "data": task.source,
         "task_meta": dict(task.meta),
@@ -128,22 +129,23 @@ def evaluate(
     }
     packed = [s.fields["demos_packed"] for s in states if "demos_packed" in s.fields]
     if packed:
-        summary["demos_used_mean"] = sum(packed) / len(packed)  # after packing into the window
+        fields["demos_used_mean"] = sum(packed) / len(packed)  # after packing into the window
     curve = maj_curve(states, extractor)
     if curve:
-        summary["maj_at_k"] = curve  # the whole self-consistency curve from one run
+        fields["maj_at_k"] = curve  # the whole self-consistency curve from one run
+    summary = RunSummary(**fields)
     if out_dir is not None:
         with staged(Path(out_dir)) as stage:  # the files appear together or not at all
             write_run(stage, rows, summary)
     return RunResult(tuple(states), summary, tuple(rows))
 
 
-def write_run(out_dir: Path, rows: Sequence[dict[str, Any]], summary: dict[str, Any]) -> None:
+def write_run(out_dir: Path, rows: Sequence[dict[str, Any]], summary: RunSummary) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     with (out_dir / "predictions.jsonl").open("w", encoding="utf-8") as fh:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    (out_dir / "summary.json").write_text(summary.to_json(), encoding="utf-8")
 
 
 def _difference(after: EngineStats, before: EngineStats) -> EngineStats:

@@ -6,13 +6,12 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from promptkit.errors import PromptkitError
-from promptkit.runs.records import OrdersRecord, SweepRecord, read_record, read_summary
+from promptkit.runs.records import OrdersRecord, R, RunSummary, SweepRecord, read_record, read_summary
 
 
-def find_runs(paths: Sequence[Path]) -> list[tuple[Path, dict[str, Any]]]:
+def find_runs(paths: Sequence[Path]) -> list[tuple[Path, RunSummary]]:
     runs = []
     for path in paths:
         if not path.exists():
@@ -26,25 +25,25 @@ def find_runs(paths: Sequence[Path]) -> list[tuple[Path, dict[str, Any]]]:
     return runs
 
 
-def _label(s: dict[str, Any]) -> str:
-    model = Path(str(s.get("model") or "")).name or str(s.get("model"))
-    return f"{s['method']} ({model})"
+def _label(s: RunSummary) -> str:
+    model = Path(str(s.model or "")).name or str(s.model)
+    return f"{s.method} ({model})"
 
 
-def _error_bars(summaries: Sequence[dict[str, Any]]) -> list[list[float]]:
+def _error_bars(summaries: Sequence[RunSummary]) -> list[list[float]]:
     return [
-        [100 * (s["accuracy"] - s["ci95"][0]) for s in summaries],
-        [100 * (s["ci95"][1] - s["accuracy"]) for s in summaries],
+        [100 * (s.accuracy - s.ci95[0]) for s in summaries],
+        [100 * (s.ci95[1] - s.accuracy) for s in summaries],
     ]
 
 
-def plot_by_method(runs: list[tuple[Path, dict[str, Any]]], path: Path) -> None:
+def plot_by_method(runs: list[tuple[Path, RunSummary]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(runs)), 4.5))
-    labels = [f"{folder.name}\n{s['task']} {s['method']}" for folder, s in runs]
+    labels = [f"{folder.name}\n{s.task} {s.method}" for folder, s in runs]
     runs = [s for _, s in runs]  # type: ignore[assignment]
-    ax.bar(range(len(runs)), [100 * s["accuracy"] for s in runs], yerr=_error_bars(runs), capsize=4, color="#4C72B0")
+    ax.bar(range(len(runs)), [100 * s.accuracy for s in runs], yerr=_error_bars(runs), capsize=4, color="#4C72B0")
     ax.set_xticks(range(len(runs)), labels, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("accuracy (%), 95% interval")
     ax.set_ylim(0, 100)
@@ -54,7 +53,7 @@ def plot_by_method(runs: list[tuple[Path, dict[str, Any]]], path: Path) -> None:
     plt.close(fig)
 
 
-def plot_lines(series: dict[str, list[tuple[float, dict[str, Any]]]], xlabel: str, title: str, path: Path) -> None:
+def plot_lines(series: dict[str, list[tuple[float, RunSummary]]], xlabel: str, title: str, path: Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
@@ -63,7 +62,7 @@ def plot_lines(series: dict[str, list[tuple[float, dict[str, Any]]]], xlabel: st
         points.sort(key=lambda p: p[0])
         xs, summaries = [p[0] for p in points], [p[1] for p in points]
         ax.errorbar(
-            xs, [100 * s["accuracy"] for s in summaries], yerr=_error_bars(summaries), marker="o", capsize=3, label=name
+            xs, [100 * s.accuracy for s in summaries], yerr=_error_bars(summaries), marker="o", capsize=3, label=name
         )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(xlabel)
@@ -79,20 +78,20 @@ def plot_lines(series: dict[str, list[tuple[float, dict[str, Any]]]], xlabel: st
 ABLATIONS = ("demo_answers", "demo_rationales", "demo_inputs")
 
 
-def ablation_label(s: dict[str, Any]) -> str | None:
+def ablation_label(s: RunSummary) -> str | None:
     """'answers=random' (or 'gold') for runs that record ablation options; None for others."""
-    options = s.get("options") or {}
+    options = s.options
     if not any(k in options for k in ABLATIONS):
         return None
     changed = [f"{k.removeprefix('demo_')}={options[k]}" for k in ABLATIONS if options.get(k, "gold") != "gold"]
     return ", ".join(changed) or "gold"
 
 
-def plot_bars(labels: list[str], summaries: list[dict[str, Any]], title: str, path: Path) -> None:
+def plot_bars(labels: list[str], summaries: list[RunSummary], title: str, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(labels)), 4.5))
-    ax.bar(range(len(labels)), [100 * s["accuracy"] for s in summaries], yerr=_error_bars(summaries), capsize=4,
+    ax.bar(range(len(labels)), [100 * s.accuracy for s in summaries], yerr=_error_bars(summaries), capsize=4,
            color="#55A868")  # fmt: skip
     ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right", fontsize=8)
     ax.set_ylabel("accuracy (%), 95% interval")
@@ -103,22 +102,22 @@ def plot_bars(labels: list[str], summaries: list[dict[str, Any]], title: str, pa
     plt.close(fig)
 
 
-def plot_sweep(sweep: dict[str, Any], title: str, path: Path) -> None:
+def plot_sweep(sweep: SweepRecord, title: str, path: Path) -> None:
     """Accuracy against the first swept field; each point says how many demonstrations were used."""
     import matplotlib.pyplot as plt
 
-    field = sweep["fields"][0]
-    points = sweep["points"]
-    values = [p["values"][field] for p in points]
+    field = sweep.fields[0]
+    points = sweep.points
+    values = [p.values[field] for p in points]
     numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
     xs = values if numeric else list(range(len(values)))
-    summaries = [p["summary"] for p in points]
+    summaries = [p.summary for p in points]
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    ys = [100 * s["accuracy"] for s in summaries]
+    ys = [100 * s.accuracy for s in summaries]
     ax.errorbar(xs, ys, yerr=_error_bars(summaries), marker="o", capsize=3)
     for x, y, s in zip(xs, ys, summaries):
-        if s.get("demos_used_mean") is not None:
-            ax.annotate(f"{s['demos_used_mean']:.3g} used", (x, y), textcoords="offset points", xytext=(0, 8),
+        if s.demos_used_mean is not None:
+            ax.annotate(f"{s.demos_used_mean:.3g} used", (x, y), textcoords="offset points", xytext=(0, 8),
                         ha="center", fontsize=7)  # fmt: skip
     if not numeric:
         ax.set_xticks(xs, [str(v) for v in values])
@@ -133,13 +132,13 @@ def plot_sweep(sweep: dict[str, Any], title: str, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_orders(studies: list[tuple[str, dict[str, Any]]], path: Path) -> None:
+def plot_orders(studies: list[tuple[str, OrdersRecord]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(max(4.5, 1.4 * len(studies)), 4.2))
-    ax.boxplot([[100 * a for a in st["accuracy"]] for _, st in studies])
+    ax.boxplot([[100 * a for a in st.accuracy] for _, st in studies])
     for i, (_, st) in enumerate(studies, start=1):
-        ax.scatter([i] * len(st["accuracy"]), [100 * a for a in st["accuracy"]], s=12, alpha=0.6, color="#C44E52")
+        ax.scatter([i] * len(st.accuracy), [100 * a for a in st.accuracy], s=12, alpha=0.6, color="#C44E52")
     ax.set_xticks(range(1, len(studies) + 1), [name for name, _ in studies], rotation=15, ha="right", fontsize=8)
     ax.set_ylabel("accuracy (%) per demonstration order")
     ax.set_ylim(0, 100)
@@ -149,9 +148,7 @@ def plot_orders(studies: list[tuple[str, dict[str, Any]]], path: Path) -> None:
     plt.close(fig)
 
 
-def _experiment_files(
-    paths: Sequence[Path], name: str, model: type[SweepRecord | OrdersRecord]
-) -> list[tuple[Path, dict[str, Any]]]:
+def _experiment_files(paths: Sequence[Path], name: str, model: type[R]) -> list[tuple[Path, R]]:
     found = []
     for path in paths:
         for file in sorted(path.rglob(name)) if path.is_dir() else []:
@@ -176,11 +173,11 @@ def write_report(paths: Sequence[Path], out: Path) -> Path:
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for folder, s in runs:
-        low, high = s["ci95"]
+        low, high = s.ci95
         lines.append(
-            f"| {folder.name} | {s['task']} | {s['method']} | {s.get('model')} | {s['accuracy']:.1%} | "
-            f"{low:.1%}-{high:.1%} | {s['n']} | {s['engine_calls']} | {s['prompt_tokens']} | "
-            f"{s['completion_tokens']} | {s['wall_seconds']:.1f} |"
+            f"| {folder.name} | {s.task} | {s.method} | {s.model} | {s.accuracy:.1%} | "
+            f"{low:.1%}-{high:.1%} | {s.n} | {s.engine_calls} | {s.prompt_tokens} | "
+            f"{s.completion_tokens} | {s.wall_seconds:.1f} |"
         )
     plot_by_method(runs, out / "accuracy_by_method.png")
     lines += ["", "![Accuracy by method](accuracy_by_method.png)"]
@@ -188,11 +185,11 @@ def write_report(paths: Sequence[Path], out: Path) -> Path:
     by_shots: dict[str, list] = defaultdict(list)
     by_length: dict[str, list] = defaultdict(list)
     for s in summaries:
-        shots = (s.get("options") or {}).get("shots")
+        shots = s.options.get("shots")
         if shots is not None:
-            by_shots[f"{s['task']} {_label(s)}"].append((shots, s))
-        words = (s.get("task_meta") or {}).get("words")
-        if s["task"] == "last_letters" and words is not None:
+            by_shots[f"{s.task} {_label(s)}"].append((shots, s))
+        words = s.task_meta.get("words")
+        if s.task == "last_letters" and words is not None:
             by_length[_label(s)].append((words, s))
     if any(len({x for x, _ in pts}) > 1 for pts in by_shots.values()):
         plot_lines(by_shots, "demonstrations (shots)", "Accuracy by number of shots", out / "accuracy_by_shots.png")
@@ -207,30 +204,30 @@ def write_report(paths: Sequence[Path], out: Path) -> Path:
 
 
 def _experiment_sections(
-    sweeps: list[tuple[Path, dict[str, Any]]],
-    studies: list[tuple[str, dict[str, Any]]],
-    runs: list[tuple[Path, dict[str, Any]]],
+    sweeps: list[tuple[Path, SweepRecord]],
+    studies: list[tuple[str, OrdersRecord]],
+    runs: list[tuple[Path, RunSummary]],
     out: Path,
 ) -> list[str]:
     lines: list[str] = []
     for i, (folder, sweep) in enumerate(sweeps):
         name = f"sweep_{i}.png"
-        first = sweep["points"][0]["summary"] if sweep["points"] else {}
-        plot_sweep(sweep, f"{first.get('task')} {first.get('method')}: {folder.name}", out / name)
-        lines += ["", f"## Sweep: {folder.name} ({', '.join(sweep['fields'])})", "", f"![sweep]({name})"]
+        title = f"{sweep.points[0].summary.task} {sweep.points[0].summary.method}: " if sweep.points else ""
+        plot_sweep(sweep, f"{title}{folder.name}", out / name)
+        lines += ["", f"## Sweep: {folder.name} ({', '.join(sweep.fields)})", "", f"![sweep]({name})"]
     if studies:
         plot_orders(studies, out / "orders.png")
         lines += ["", "## Order sensitivity", ""]
-        lines += [f"- {name}: mean {st['mean']:.1%}, min {st['min']:.1%}, max {st['max']:.1%}, std {st['std']:.1%}, "
-                  f"{st['flipped']} examples flip" for name, st in studies]  # fmt: skip
+        lines += [f"- {name}: mean {st.mean:.1%}, min {st.min:.1%}, max {st.max:.1%}, std {st.std:.1%}, "
+                  f"{st.flipped} examples flip" for name, st in studies]  # fmt: skip
         lines += ["", "![Order sensitivity](orders.png)"]
     # Runs that differ only in their ablation settings share a chart; one bar per setting.
-    groups: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+    groups: dict[tuple[str, str], dict[str, RunSummary]] = defaultdict(dict)
     for _, s in runs:
         label = ablation_label(s)
         if label is not None:
-            rest = {k: v for k, v in (s.get("options") or {}).items() if k not in ABLATIONS}
-            key = (f"{s['task']} {_label(s)}", json.dumps(rest, sort_keys=True, default=str))
+            rest = {k: v for k, v in s.options.items() if k not in ABLATIONS}
+            key = (f"{s.task} {_label(s)}", json.dumps(rest, sort_keys=True, default=str))
             groups[key].setdefault(label, s)
     charts = [(name, bars) for (name, _), bars in sorted(groups.items()) if len(bars) > 1]
     for i, (group, bars) in enumerate(charts):

@@ -1,16 +1,13 @@
 """Specs: the pydantic models of a run, named methods (presets), reading spec files, and what a spec may read."""
 
+from promptkit.engines.kinds import HFEngineSpec, OpenAIEngineSpec, ReplayEngineSpec, VLLMEngineSpec
 from promptkit.spec.models import (
     EngineSpec,
-    HFEngineSpec,
     MethodSpec,
-    OpenAIEngineSpec,
     PipelineSpec,
-    ReplayEngineSpec,
     RunSpec,
     StageSpec,
     TaskSpec,
-    VLLMEngineSpec,
 )
 from promptkit.stages.spec_fields import ChatSpec
 

@@ -5,11 +5,11 @@ Every model forbids unknown fields, so a typo is an error that names its dotted 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Union
 
 from pydantic import Field, model_validator
 
-from promptkit.engines.model_files import BUILTIN_MODEL
+from promptkit.engines.kinds import ENGINE_KINDS
 from promptkit.stages.kinds import STAGE_KINDS
 from promptkit.stages.select_demos import AnswersAblation, InputsAblation, Order, RationalesAblation, Selector
 from promptkit.stages.spec_fields import Seed, SpecModel
@@ -28,54 +28,10 @@ class TaskSpec(_Spec):
     limit: int | None = Field(None, ge=1, description="first N examples only")
 
 
-# --- engines ---------------------------------------------------------------------------------------
+# --- engines: each kind's model is declared with its factory (promptkit.engines.kinds) -------------
 
 
-class HFEngineSpec(_Spec):
-    kind: Literal["hf"] = "hf"
-    model: str = Field(
-        BUILTIN_MODEL, description="local folder, GGUF file or hub id; the embedded SmolLM2-135M-Instruct by default"
-    )
-    revision: str | None = Field(None, description="hub revision (branch, tag or commit)")
-    dtype: str = Field("auto", description="auto, float32, float16 or bfloat16")
-    device: str = Field("auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$", description="auto, cpu, mps, cuda, cuda:N")
-    max_batch_tokens: int | None = Field(
-        None,
-        ge=1,
-        description="rows x (longest prompt + max tokens) per batch (default: what a 4 GiB KV cache holds for the model)",
-    )
-    max_batch_size: int = Field(64, ge=1, description="requests per batch at most")
-    trust_remote_code: bool = Field(False, description="allow model code from the hub")
-
-
-class VLLMEngineSpec(_Spec):
-    kind: Literal["vllm"] = "vllm"
-    model: str = Field(
-        BUILTIN_MODEL, description="local folder or hub id; the embedded SmolLM2-135M-Instruct by default"
-    )
-    revision: str | None = Field(None, description="hub revision")
-    dtype: str = Field("auto", description="vLLM dtype")
-    tensor_parallel_size: int = Field(1, ge=1, description="GPUs per model")
-    engine_args: dict[str, Any] = Field(default_factory=dict, description="further vllm.LLM arguments")
-
-
-class ReplayEngineSpec(_Spec):
-    kind: Literal["replay"] = "replay"
-    path: str = Field(description="JSONL recording: {prompt, completions} per line")
-    model: str | None = Field(None, description="the recorded model's name, for the summary")
-
-
-class OpenAIEngineSpec(_Spec):
-    kind: Literal["openai"] = "openai"
-    model: str = Field(description="the model name the server knows")
-    base_url: str = Field("http://127.0.0.1:8000/v1", description="the server's OpenAI-compatible root")
-    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
-    concurrency: int = Field(16, ge=1, description="requests in flight at once")
-    max_retries: int = Field(5, ge=0, description="retries on rate limits, timeouts and server errors")
-    timeout: float = Field(120.0, gt=0, description="seconds per request")
-
-
-EngineSpec = Annotated[HFEngineSpec | VLLMEngineSpec | ReplayEngineSpec | OpenAIEngineSpec, Field(discriminator="kind")]
+EngineSpec = Annotated[Union[tuple(kind.spec for kind in ENGINE_KINDS.values())], Field(discriminator="kind")]  # noqa: UP007
 
 
 # --- a method by name ------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The pydantic pieces every stage's spec model is made of: frozen, unknown fields refused, seeds bounded.
+"""The pydantic pieces stages' spec models are made of: prompts (a template or chat turns) and sampling.
 
 Stage kinds declare their spec models next to their code (see `promptkit.stages.kinds`); the run spec
 (`promptkit.spec`) joins them into one union.
@@ -6,20 +6,12 @@ Stage kinds declare their spec models next to their code (see `promptkit.stages.
 
 from __future__ import annotations
 
-from typing import Annotated
+from pydantic import Field, model_validator
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
+from promptkit.schema import Seed, SpecModel
 from promptkit.stages.prompts import ChatPrompt, PromptBuilder, TextPrompt
 from promptkit.stages.templating import Templates
 from promptkit.types import Sampling
-
-Seed = Annotated[int, Field(ge=0, le=2**64 - 1)]
-"""Seeds are unsigned 64-bit numbers."""
-
-
-class SpecModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ChatSpec(SpecModel):

@@ -28,7 +28,7 @@ def load_run(folder: Path, name: str | None = None) -> dict[str, Any]:
     summary_path, predictions_path = folder / "summary.json", folder / "predictions.jsonl"
     if not summary_path.is_file() or not predictions_path.is_file():
         raise PromptkitError(f"{folder}: not a run folder (needs summary.json and predictions.jsonl)")
-    summary = read_summary(summary_path)
+    summary = read_summary(summary_path)  # checked: the page reads the fields it shows
     examples = []
     for _, row in read_jsonl(predictions_path):
         state = "unparsed" if row.get("prediction") is None else ("correct" if row.get("correct") else "wrong")
@@ -36,7 +36,7 @@ def load_run(folder: Path, name: str | None = None) -> dict[str, Any]:
     spec = folder / "spec.resolved.yaml"
     return {
         "name": name or folder.name,
-        "summary": summary,
+        "summary": summary.model_dump(mode="json", exclude_none=True),
         "spec": read_text(spec) if spec.is_file() else "",
         "examples": examples,
     }

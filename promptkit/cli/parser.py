@@ -1,0 +1,203 @@
+"""The command line's arguments: every command, its flags and their help (lists derived from their definitions)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, NoReturn, get_args
+
+from promptkit.engines import default_cache_path
+from promptkit.engines.kinds import ENGINE_KINDS
+from promptkit.engines.model_files import BUILTIN_MODEL
+from promptkit.spec.presets import PRESETS
+from promptkit.stages.extractors import EXTRACTORS
+from promptkit.stages.select_demos import AnswersAblation, InputsAblation, Order, RationalesAblation, Selector
+from promptkit.tasks import TASKS
+
+
+def _choices(literal: Any) -> str:
+    return ", ".join(get_args(literal))
+
+
+def _engine_args(p: argparse.ArgumentParser, defaults: bool) -> None:
+    g = p.add_argument_group("engine")
+    g.add_argument("--engine", default="hf" if defaults else None, help=", ".join(ENGINE_KINDS.names()))
+    g.add_argument(
+        "--model",
+        help=f"local folder, GGUF file (hf) or hub id; default: {BUILTIN_MODEL}, embedded (openai: the served name)",
+    )
+    g.add_argument("--replay", help="JSONL recording, for --engine replay")
+    g.add_argument("--dtype", help="hf, vllm: auto, float32, float16 or bfloat16")
+    g.add_argument("--device", help="hf: auto, cpu, cuda, cuda:1, ...")
+    g.add_argument(
+        "--max-batch-tokens", type=int, help="hf: rows x padded length per batch (default: a 4 GiB KV cache)"
+    )
+    g.add_argument("--tensor-parallel-size", type=int, help="vllm: GPUs per model")
+    g.add_argument("--base-url", help="openai: the server's root, e.g. http://127.0.0.1:8000/v1")
+    g.add_argument("--concurrency", type=int, help="openai: requests in flight at once")
+    g.add_argument("--max-retries", type=int, help="openai: retries (with backoff) on rate limits, timeouts, 5xx")
+    g.add_argument("--api-key-env", help="openai: the environment variable holding the API key")
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", help="local data file (GSM8K JSONL, last-letter JSON) or dataset folder")
+    p.add_argument("--limit", type=int, help="first N examples only")
+    c = p.add_mutually_exclusive_group()
+    c.add_argument("--cache", help=f"generation cache file (default: {_display_path(default_cache_path())})")
+    c.add_argument("--no-cache", action="store_true", help="do not read or write the generation cache")
+    p.add_argument("--out", help="output folder (default: runs/TASK-METHOD-TIME)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _allow_path_arg(p)
+
+
+def _allow_path_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--allow-path", action="append", default=[], metavar="PATH",
+        help="a file or folder a spec may read besides its own folder (repeatable)",
+    )  # fmt: skip
+
+
+def _orders_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--orders", type=int, help="order sensitivity: K runs, the same demonstrations in K seeded orders (K >= 2)"
+    )
+
+
+def _method_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--extractor", help=f"{', '.join(EXTRACTORS.names())} (default: the method's)")
+    p.add_argument(
+        "--samples",
+        type=int,
+        help="samples per question, joined by a majority vote (default: 5 for self_consistency, else 1)",
+    )
+    p.add_argument("--temperature", type=float, help="sampling temperature (default: 0.7 with --samples > 1, else 0)")
+    p.add_argument("--seed", type=int, help="sampling seed")
+    p.add_argument(
+        "--template", action="append", default=[], metavar="[STAGE=]FILE", help="swap a stage's template for a file"
+    )
+    d = p.add_argument_group("demonstrations (few_shot, few_shot_cot, self_consistency)")
+    d.add_argument("--shots", type=int, help="demonstrations per prompt (default: all exemplars, or 8 from a pool)")
+    d.add_argument("--selector", help=f"{_choices(Selector)} (default: fixed)")
+    d.add_argument("--order", help=f"{_choices(Order)} (default: given)")
+    d.add_argument("--selection-seed", type=int, help="seed of per-example draws (default: 0)")
+    d.add_argument(
+        "--demo-answers",
+        help=f"ablation: {_choices(AnswersAblation)}: another demonstration's, or none (default: gold)",
+    )
+    d.add_argument("--demo-rationales", help=f"ablation: {_choices(RationalesAblation)} (default: gold)")
+    d.add_argument("--demo-inputs", help=f"ablation: {_choices(InputsAblation)}: another pool question (default: gold)")
+    d.add_argument("--pool", help="demonstration pool: an exemplars JSON file or a data file of the task")
+    d.add_argument(
+        "--chat", action="store_true", default=None, help="demonstrations as chat turns through the chat template"
+    )
+
+
+def _display_path(path: Path) -> str:
+    home = str(Path.home())
+    return "~" + str(path)[len(home) :] if str(path).startswith(home) else str(path)
+
+
+class _Parser(argparse.ArgumentParser):
+    """A bad flag is one line and exit 2, like every other mistake (argparse prints the usage too)."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"promptkit: error: {self.prog.removeprefix('promptkit ')}: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="promptkit",
+        description="Prompting and reasoning pipelines over LLMs.",
+        epilog="--debug anywhere on the line prints the traceback of an unexpected error.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ev = sub.add_parser("eval", help="run a method over a task and score it")
+    ev.add_argument("--task", required=True, help=f"one of: {', '.join(TASKS.names())}")
+    ev.add_argument("--method", required=True, help=f"one of: {', '.join(PRESETS.names())}")
+    _method_args(ev)
+    _run_args(ev)
+    _orders_arg(ev)
+    _engine_args(ev, defaults=True)
+
+    run = sub.add_parser("run", help="run a YAML spec")
+    run.add_argument("spec", help="YAML spec file")
+    run.add_argument("--set", action="append", default=[], metavar="dotted.key=value", help="override a spec field")
+    _run_args(run)
+    _orders_arg(run)
+    _engine_args(run, defaults=False)
+
+    sw = sub.add_parser("sweep", help="one run per point of a grid of spec values, with a table (and report plots)")
+    sw.add_argument("spec", help="YAML spec file")
+    sw.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="dotted.key=v1,v2,...",
+        help="a field and its values (repeatable: a grid)",
+    )
+    _run_args(sw)
+    _engine_args(sw, defaults=False)
+
+    render = sub.add_parser("render", help="print the exact prompts for chosen examples, calling no model")
+    render.add_argument("spec", nargs="?", help="YAML spec file (or use --task and --method)")
+    render.add_argument("--task")
+    render.add_argument("--method")
+    render.add_argument("--set", action="append", default=[], metavar="dotted.key=value")
+    render.add_argument("--data")
+    render.add_argument("--limit", type=int, help="the first N examples (default: 1, unless --example)")
+    render.add_argument("--example", action="append", default=[], help="example id to show (repeatable)")
+    render.add_argument("--json", action="store_true", help="one JSON line per prompt: id, stage, prompt")
+    render.add_argument("--stages", action="store_true", help="print the resolved spec (the method's stages) instead")
+    _allow_path_arg(render)
+    _method_args(render)
+
+    cmp = sub.add_parser("compare", help="several methods or specs on the same task and model, in one table")
+    cmp.add_argument("--specs", nargs="+", help="YAML spec files")
+    cmp.add_argument("--task", help="with --methods")
+    cmp.add_argument("--methods", help="comma-separated method names")
+    cmp.add_argument(
+        "--set", action="append", default=[], metavar="dotted.key=value", help="override a field of every spec"
+    )
+    _method_args(cmp)
+    _run_args(cmp)
+    _engine_args(cmp, defaults=False)
+
+    ac = sub.add_parser(
+        "auto-cot", help="Auto-CoT: the model writes demonstrations for a pool; saved as an exemplars file"
+    )
+    ac.add_argument("--task", required=True, help=f"one of: {', '.join(TASKS.names())}")
+    ac.add_argument("--pool", help="questions to cluster: a data file of the task (default: its training data)")
+    ac.add_argument("--clusters", type=int, help="demonstrations, one per cluster (default: 8; 4 for last letters)")
+    ac.add_argument("--max-steps", type=int, help="most reasoning lines kept (default: 5; 7 for last letters)")
+    ac.add_argument("--max-question-words", type=int, default=60, help="longest question kept (default: 60)")
+    ac.add_argument("--tries", type=int, default=5, help="questions tried per cluster, nearest first (default: 5)")
+    ac.add_argument("--seed", type=int, default=0, help="k-means seed (default: 0)")
+    ac.add_argument("--embedder", default="tfidf", help="tfidf or embedding (default: tfidf)")
+    ac.add_argument("--max-tokens", type=int, default=256, help="zero-shot-CoT reasoning budget (default: 256)")
+    ac.add_argument("--out", required=True, help="exemplars JSON file to write (use it with --pool FILE)")
+    c = ac.add_mutually_exclusive_group()
+    c.add_argument("--cache", help="generation cache file")
+    c.add_argument("--no-cache", action="store_true", help="do not read or write the generation cache")
+    ac.add_argument("--quiet", action="store_true", help="no progress bars")
+    _engine_args(ac, defaults=True)
+
+    rep = sub.add_parser("report", help="Markdown report and PNG plots from run folders")
+    rep.add_argument("runs", nargs="+", help="run folders (or folders holding run folders)")
+    rep.add_argument("--out", default="report", help="output folder (default: report)")
+
+    view = sub.add_parser("view", help="one self-contained HTML page to read runs (several: side by side)")
+    view.add_argument("runs", nargs="+", help="run folders (several: runs of one task, compared per example)")
+    view.add_argument("--out", help="HTML file to write (default: RUN/index.html for one run, else view.html)")
+
+    schema = sub.add_parser("schema", help="print the JSON schema of run specs (or of summary.json)")
+    schema.add_argument("--summary", action="store_true", help="the schema of a run's summary.json instead")
+
+    ll = sub.add_parser("make-last-letters", help="generate a last-letter concatenation set")
+    ll.add_argument("--words", type=int, default=4)
+    ll.add_argument("--count", type=int, default=500)
+    ll.add_argument("--seed", type=int, default=0)
+    ll.add_argument("--out", required=True, help="JSON file to write")
+    return parser

@@ -1,0 +1,140 @@
+"""From the command line's arguments to checked specs: flags are shorthand for spec fields, whose defaults apply."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from promptkit.engines import default_cache_path
+from promptkit.engines.kinds import ENGINE_KINDS
+from promptkit.errors import PromptkitError
+from promptkit.runs.build import expand
+from promptkit.spec.files import read_spec_file, set_dotted, validate
+from promptkit.spec.models import MethodSpec, PipelineSpec, RunSpec
+from promptkit.spec.presets import PRESETS, stage_names
+from promptkit.spec.read_policy import ReadPolicy, check_spec
+from promptkit.tasks import TASKS
+
+# Flags whose destination is not the engine field of the same name.
+_ENGINE_FLAG_FIELDS = {"path": "replay"}
+
+
+def engine_data(args: argparse.Namespace, base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The engine part of a spec from flags, on top of a spec's own engine section; a flag applies where the
+    engine kind has that field."""
+    data = dict(base or {})
+    kind = args.engine or data.get("kind")
+    spec_model = ENGINE_KINDS.get(str(kind)).spec
+    if data.get("kind") != kind:  # another kind: only the model carries over
+        data = {"kind": kind, **({"model": data["model"]} if data.get("model") else {})}
+    for field in spec_model.model_fields:
+        value = getattr(args, _ENGINE_FLAG_FIELDS.get(field, field), None)
+        if field != "kind" and value is not None:
+            data[field] = value
+    if kind == "replay" and not data.get("path"):
+        raise PromptkitError("the replay engine needs --replay FILE (a JSONL recording)")
+    if kind == "openai" and not data.get("model"):
+        raise PromptkitError("the openai engine needs --model (the name the server knows the model by)")
+    return data
+
+
+def method_data(args: argparse.Namespace, method: str, task: str) -> dict[str, Any]:
+    """The method part of a spec: each flag given is the MethodSpec field of the same name."""
+    PRESETS.get(method)
+    data: dict[str, Any] = {"name": method}
+    for field in MethodSpec.model_fields:
+        if field not in ("name", "templates", "max_tokens", "order_seed") and getattr(args, field, None) is not None:
+            data[field] = getattr(args, field)
+    if args.template:
+        data["templates"] = template_overrides(args.template, method, task)
+    return data
+
+
+def template_overrides(values: Sequence[str], method: str, task: str) -> dict[str, str]:
+    out = {}
+    for value in values:
+        stage, sep, path = value.rpartition("=")
+        if not sep:
+            names = stage_names(method, task)
+            if len(names) != 1:
+                raise PromptkitError(
+                    f"--template: {method} has several prompt stages ({', '.join(names)}); write STAGE=FILE"
+                )
+            stage, path = names[0], value
+        out[stage] = path
+    return out
+
+
+def flags_spec(args: argparse.Namespace, task: str, method: str, engine: dict[str, Any] | None) -> RunSpec:
+    """A spec from --task, --method and the flags; without an engine, a PipelineSpec (render)."""
+    if args.limit is not None and args.limit < 1:
+        raise PromptkitError(f"--limit must be >= 1, got {args.limit}")
+    TASKS.get(task)
+    data = {
+        "task": {"name": task, "data": args.data, "limit": args.limit},
+        "method": method_data(args, method, task),
+        "extractor": args.extractor,
+        **({"engine": engine} if engine is not None else {}),
+    }
+    spec = validate(data, "command line", RunSpec if engine is not None else PipelineSpec)
+    expand(spec)  # stage names and sample settings are checked before any data loads
+    return spec
+
+
+def file_spec(args: argparse.Namespace, path: str, with_engine: bool = True) -> RunSpec:
+    data = read_spec_file(path)
+    for assignment in args.set:
+        set_dotted(data, assignment)
+    return spec_from_data(args, data, path, with_engine)
+
+
+def spec_from_data(
+    args: argparse.Namespace, data: dict[str, Any], path: str, with_engine: bool = True, spec_file: str | None = None
+) -> RunSpec:
+    """A spec file's data with the command line's overrides, checked, its reads inside what it may read."""
+    task = data.setdefault("task", {})
+    if isinstance(task, dict):
+        if args.data:
+            task["data"] = args.data
+        if args.limit is not None:
+            task["limit"] = args.limit
+    if with_engine and isinstance(data.get("engine"), dict):
+        data["engine"] = engine_data(args, data["engine"])
+    spec = validate(data, path)
+    policy = ReadPolicy.for_spec(spec_file or path, command_line_paths(args))
+    check_spec(expand(spec), policy, getattr(args, "api_key_env", None))
+    return spec
+
+
+def command_line_paths(args: argparse.Namespace) -> list[str]:
+    """Paths the user named on the command line: a spec may read these besides its own folder."""
+    given = [getattr(args, name, None) for name in ("data", "replay", "pool")]
+    given += [value.rpartition("=")[2] for value in getattr(args, "template", [])]
+    given += list(getattr(args, "allow_path", []) or [])
+    for assignment in getattr(args, "set", []):  # a path set with --set is the user's own
+        value = assignment.partition("=")[2].strip()
+        given += [v.strip() for v in value.split(",") if v.strip() and Path(v.strip()).exists()]
+    return [g for g in given if g]
+
+
+def cache_path(args: argparse.Namespace, spec: RunSpec) -> Path | None:
+    if args.no_cache:
+        return None
+    if args.cache:
+        return Path(args.cache)
+    # A recording costs nothing to read again, so replays are not cached unless asked.
+    return None if spec.engine.kind == "replay" else default_cache_path()
+
+
+def out_dir(args: argparse.Namespace, spec: RunSpec) -> Path:
+    return (
+        Path(args.out) if args.out else Path("runs") / f"{spec.task.name}-{spec.label}-{time.strftime('%Y%m%d-%H%M%S')}"
+    )
+
+
+def stamped(args: argparse.Namespace, kind: str) -> Path:
+    """--out, else runs/KIND-TIME."""
+    return Path(args.out) if args.out else Path("runs") / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
