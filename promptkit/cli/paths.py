@@ -15,14 +15,14 @@ from promptkit.files.paths import (
     CACHE,
     DATA,
     RECORDING,
-    SPEC,
-    TEMPLATE,
     FileKind,
     check_input,
     check_input_file,
     check_input_folder,
     check_output_file,
 )
+from promptkit.spec.files import SPEC_FILE
+from promptkit.stages.templating import TEMPLATE_FILE
 
 ANYTHING = FileKind("a file", 1 << 62, lambda path: None, may_be_empty=True)
 
@@ -45,12 +45,12 @@ def _cache(label: str, path: str) -> None:
 
 # argparse destination -> (the name in messages, the check)
 INPUTS: dict[str, tuple[str, Callable[[str, str], object]]] = {
-    "spec": ("spec file", _file(SPEC)),
-    "specs": ("--specs", _file(SPEC)),
+    "spec": ("spec file", _file(SPEC_FILE)),
+    "specs": ("--specs", _file(SPEC_FILE)),
     "data": ("--data", _file_or_folder(DATA)),  # a dataset folder, too
     "pool": ("--pool", _file_or_folder(DATA)),
     "replay": ("--replay", _file(RECORDING)),
-    "template": ("--template", _file(TEMPLATE)),
+    "template": ("--template", _file(TEMPLATE_FILE)),
     "allow_path": ("--allow-path", _file_or_folder(ANYTHING)),
     "runs": ("run folder", check_input_folder),
     "cache": ("--cache", _cache),

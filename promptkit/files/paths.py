@@ -22,20 +22,10 @@ from promptkit.files.jsonl import read_json, read_jsonl, read_text
 
 MiB = 1 << 20
 GiB = 1 << 30
+TEXT_LIMIT = 1 * MiB
+"""Templates and specs: text a person writes (their kinds live with their readers)."""
 
 Parse = Callable[[Path], object]
-
-
-def _parse_template(path: Path) -> object:
-    from promptkit.stages.templating import parse_template_file
-
-    return parse_template_file(path)
-
-
-def _parse_yaml(path: Path) -> object:
-    from promptkit.spec.files import read_yaml
-
-    return read_yaml(path)
 
 
 def _parse_by_suffix(path: Path) -> object:
@@ -65,8 +55,6 @@ class FileKind:
     may_be_empty: bool = False
 
 
-TEMPLATE = FileKind("a Jinja template", 1 * MiB, _parse_template)
-SPEC = FileKind("a YAML spec", 1 * MiB, _parse_yaml)
 DATA = FileKind("a data file", 1 * GiB, _parse_by_suffix)
 RECORDING = FileKind("a JSONL recording", 1 * GiB, lambda p: list(read_jsonl(p)))
 # A cache may be any size (a damaged one is found when it is opened); an empty file is a new cache.

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from promptkit.errors import PromptkitError
 from promptkit.files.jsonl import read_text
+from promptkit.files.paths import TEXT_LIMIT, FileKind
 from promptkit.spec.models import PipelineSpec, RunSpec
 from promptkit.stages.kinds import STAGE_KINDS
 
@@ -49,6 +50,10 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise PromptkitError(f"{path}: a spec is a YAML mapping with 'task', 'engine' and 'method' or 'pipeline'")
     return data
+
+
+SPEC_FILE = FileKind("a YAML spec", TEXT_LIMIT, read_yaml)
+"""What a spec file on the command line must be, checked before any work."""
 
 
 def read_spec_file(path: str | Path) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from promptkit.errors import PromptkitError
 from promptkit.files.jsonl import read_text
+from promptkit.files.paths import TEXT_LIMIT, FileKind
 
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]  # promptkit/
 
@@ -92,6 +93,9 @@ def parse_template_file(path: str | Path) -> jinja2.nodes.Template:
     """A template file's syntax tree; bytes that are not UTF-8 or a syntax error name the file and line."""
     return _parse(default_templates().env, read_text(path), str(path))
 
+
+TEMPLATE_FILE = FileKind("a Jinja template", TEXT_LIMIT, parse_template_file)
+"""What --template names: checked for size, encoding and syntax before any work."""
 
 RENDER_CHARS = 1_000_000
 RENDER_SECONDS = 5.0
