@@ -1,6 +1,6 @@
 # Two commands for a newcomer, each setting up what it needs in .venv first (a second run installs nothing new):
 #   make demo   the README's main job on the embedded model (SmolLM2-135M-Instruct)
-#   make test   the whole test suite, as CI runs it (.ci/run), then the import-layer contract
+#   make test   the import-layer contract, then the whole test suite, as CI runs it (.ci/run)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
@@ -12,8 +12,8 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
-	PATH="$(BIN):$$PATH" python -m pytest -q
 	PATH="$(BIN):$$PATH" lint-imports
+	PATH="$(BIN):$$PATH" python -m pytest -q
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

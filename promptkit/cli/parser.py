@@ -11,8 +11,9 @@ from promptkit.engines import default_cache_path
 from promptkit.engines.kinds import ENGINE_KINDS
 from promptkit.engines.model_files import BUILTIN_MODEL
 from promptkit.spec.presets import PRESETS
+from promptkit.stages.ablations import Answers, Inputs, Rationales
 from promptkit.stages.extractors import EXTRACTORS
-from promptkit.stages.select_demos import AnswersAblation, InputsAblation, Order, RationalesAblation, Selector
+from promptkit.stages.select_demos import Order, Strategy
 from promptkit.tasks import TASKS
 
 
@@ -78,15 +79,15 @@ def _method_args(p: argparse.ArgumentParser) -> None:
     )
     d = p.add_argument_group("demonstrations (few_shot, few_shot_cot, self_consistency)")
     d.add_argument("--shots", type=int, help="demonstrations per prompt (default: all exemplars, or 8 from a pool)")
-    d.add_argument("--selector", help=f"{_choices(Selector)} (default: fixed)")
+    d.add_argument("--selector", help=f"{_choices(Strategy)} (default: fixed)")
     d.add_argument("--order", help=f"{_choices(Order)} (default: given)")
     d.add_argument("--selection-seed", type=int, help="seed of per-example draws (default: 0)")
     d.add_argument(
         "--demo-answers",
-        help=f"ablation: {_choices(AnswersAblation)}: another demonstration's, or none (default: gold)",
+        help=f"ablation: {_choices(Answers)}: another demonstration's, or none (default: gold)",
     )
-    d.add_argument("--demo-rationales", help=f"ablation: {_choices(RationalesAblation)} (default: gold)")
-    d.add_argument("--demo-inputs", help=f"ablation: {_choices(InputsAblation)}: another pool question (default: gold)")
+    d.add_argument("--demo-rationales", help=f"ablation: {_choices(Rationales)} (default: gold)")
+    d.add_argument("--demo-inputs", help=f"ablation: {_choices(Inputs)}: another pool question (default: gold)")
     d.add_argument("--pool", help="demonstration pool: an exemplars JSON file or a data file of the task")
     d.add_argument(
         "--chat", action="store_true", default=None, help="demonstrations as chat turns through the chat template"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from promptkit.errors import PromptkitError
 from promptkit.runs.records import OrdersRecord, R, RunSummary, SweepRecord, read_record, read_summary
+from promptkit.spec.presets import ABLATION_OPTIONS
 
 
 def find_runs(paths: Sequence[Path]) -> list[tuple[Path, RunSummary]]:
@@ -75,7 +76,7 @@ def plot_lines(series: dict[str, list[tuple[float, RunSummary]]], xlabel: str, t
     plt.close(fig)
 
 
-ABLATIONS = ("demo_answers", "demo_rationales", "demo_inputs")
+ABLATIONS = ABLATION_OPTIONS
 
 
 def ablation_label(s: RunSummary) -> str | None:

@@ -10,8 +10,9 @@ from typing import Annotated, Union
 from pydantic import Field, model_validator
 
 from promptkit.engines.kinds import ENGINE_KINDS
+from promptkit.stages.ablations import Answers, Inputs, Rationales
 from promptkit.stages.kinds import STAGE_KINDS
-from promptkit.stages.select_demos import AnswersAblation, InputsAblation, Order, RationalesAblation, Selector
+from promptkit.stages.select_demos import Order, Strategy
 from promptkit.stages.spec_fields import Seed, SpecModel
 
 _Spec = SpecModel
@@ -21,7 +22,7 @@ _Spec = SpecModel
 
 
 class TaskSpec(_Spec):
-    name: str = Field(description="gsm8k or last_letters")
+    name: str = Field(description="a task by name (promptkit.TASKS; `promptkit eval --help` lists them)")
     data: str | None = Field(
         None, description="local data file or dataset folder; the task's default source when absent"
     )
@@ -40,26 +41,21 @@ EngineSpec = Annotated[Union[tuple(kind.spec for kind in ENGINE_KINDS.values())]
 class MethodSpec(_Spec):
     """A named method: a preset that expands into a `pipeline:` list (see spec.resolved.yaml)."""
 
-    name: str = Field(
-        description="direct, zero_shot_cot, plan_and_solve, plan_and_solve_plus, few_shot, few_shot_cot, self_consistency, least_to_most, "
-        "least_to_most_promptkit"
-    )
+    name: str = Field(description="a method by name (promptkit.PRESETS; `promptkit eval --help` lists them)")
     shots: int | None = Field(
         None, ge=0, description="demonstrations per prompt (default: all exemplars, or 8 from a pool)"
     )
-    selector: Selector = Field("fixed", description="how demonstrations are chosen")
+    selector: Strategy = Field("fixed", description="how demonstrations are chosen")
     order: Order = Field("given", description="demonstration order in the prompt")
     selection_seed: Seed = Field(0, description="seed of the per-example demonstration draws")
     order_seed: Seed | None = Field(None, description="seed of the random order alone (default: selection_seed)")
-    demo_answers: AnswersAblation = Field(
+    demo_answers: Answers = Field(
         "gold", description="ablation: gold answers, another demonstration's, or none (question only)"
     )
-    demo_rationales: RationalesAblation = Field(
+    demo_rationales: Rationales = Field(
         "gold", description="ablation: gold rationales, another demonstration's, or none"
     )
-    demo_inputs: InputsAblation = Field(
-        "gold", description="ablation: gold questions, or another pool question (answer kept)"
-    )
+    demo_inputs: Inputs = Field("gold", description="ablation: gold questions, or another pool question (answer kept)")
     pool: str | None = Field(None, description="demonstration pool: exemplars JSON or a data file of the task")
     chat: bool = Field(False, description="demonstrations as chat turns")
     samples: int | None = Field(

@@ -157,9 +157,19 @@ def least_to_most_promptkit(o: Options) -> Stages:
 
 # MethodSpec fields every method takes: samples and how they are drawn, budgets and templates per stage.
 COMMON_OPTIONS = ("samples", "temperature", "seed", "max_tokens", "templates")
-# ... and those of methods with demonstrations chosen from a pool.
-DEMONSTRATION_OPTIONS = ("shots", "selector", "order", "selection_seed", "order_seed", "pool", "chat",
-                         "demo_answers", "demo_rationales", "demo_inputs")  # fmt: skip
+# The demonstration ablations (Min et al.): the MethodSpec fields named demo_*.
+ABLATION_OPTIONS = tuple(name for name in MethodSpec.model_fields if name.startswith("demo_"))
+# ... and the options of methods with demonstrations chosen from a pool.
+DEMONSTRATION_OPTIONS = (
+    "shots",
+    "selector",
+    "order",
+    "selection_seed",
+    "order_seed",
+    "pool",
+    "chat",
+    *ABLATION_OPTIONS,
+)
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,14 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal, Protocol
+from typing import ClassVar, Literal, Protocol, get_args
 
 import numpy as np
 from pydantic import Field
 
 from promptkit.engines.base import Engine
 from promptkit.errors import EngineUnavailable, PromptkitError
-from promptkit.stages.ablations import Ablation
+from promptkit.stages.ablations import Ablation, Answers, Inputs, Rationales
 from promptkit.stages.base import map_states
 from promptkit.stages.demo_pools import Demo, demo_pool
 from promptkit.stages.kind import BuildContext, StageKind
@@ -25,8 +25,8 @@ from promptkit.types import State
 
 Strategy = Literal["fixed", "random", "similar", "mmr", "embedding"]
 Order = Literal["given", "random", "similar_last"]
-STRATEGIES: tuple[str, ...] = ("fixed", "random", "similar", "mmr", "embedding")
-ORDERS: tuple[str, ...] = ("given", "random", "similar_last")
+STRATEGIES: tuple[str, ...] = get_args(Strategy)
+ORDERS: tuple[str, ...] = get_args(Order)
 
 
 class Embedder(Protocol):
@@ -158,26 +158,19 @@ def _top(scores: np.ndarray, candidates: list[int], k: int) -> list[int]:
     return [int(i) for i in cand[order]]
 
 
-Selector = Literal["fixed", "random", "similar", "mmr", "embedding"]
-Order = Literal["given", "random", "similar_last"]
-AnswersAblation = Literal["gold", "random", "none"]
-RationalesAblation = Literal["gold", "shuffled", "none"]
-InputsAblation = Literal["gold", "random"]
-
-
 class SelectDemosSpec(SpecModel):
     kind: Literal["select_demos"]
     pool: str | None = Field(
         None, description="exemplars JSON or a data file of the task; the shipped exemplars when absent"
     )
     k: int | None = Field(None, ge=0, description="demonstrations per prompt (default: all of a fixed pool, else 8)")
-    strategy: Selector = "fixed"
+    strategy: Strategy = "fixed"
     order: Order = "given"
     seed: Seed = Field(0, description="seed of the per-example draws")
     order_seed: Seed | None = Field(None, description="seed of the random order alone (default: seed)")
-    answers: AnswersAblation = Field("gold", description="ablation of the demonstrations' answers")
-    rationales: RationalesAblation = Field("gold", description="ablation of their rationales")
-    inputs: InputsAblation = Field("gold", description="ablation of their questions")
+    answers: Answers = Field("gold", description="ablation of the demonstrations' answers")
+    rationales: Rationales = Field("gold", description="ablation of their rationales")
+    inputs: Inputs = Field("gold", description="ablation of their questions")
 
 
 def _build(s: SelectDemosSpec, ctx: BuildContext) -> SelectDemos:
