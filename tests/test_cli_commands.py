@@ -215,3 +215,15 @@ def test_compare_specs_keeps_each_specs_engine_and_opens_each_once(shared_data, 
         out = tmp_path / f"alone-{summary['method']}"
         assert main(["run", spec, "--limit", "40", "--out", str(out), "--quiet", *allow]) == 0
         assert json.loads((out / "summary.json").read_text())["correct"] == summary["correct"]
+
+
+def test_a_reader_that_goes_away_is_not_an_internal_error(tmp_path):
+    """`promptkit schema | head -1`: the pipe closes early; no 'internal error', no crash file."""
+    import subprocess
+    import sys
+
+    env = {**__import__("os").environ, "PROMPTKIT_HOME": str(tmp_path)}
+    run = subprocess.run(f"{sys.executable} -m promptkit schema | head -1", shell=True, capture_output=True,
+                         text=True, env=env, timeout=120)  # fmt: skip
+    assert run.stdout.strip() == "{" and "internal error" not in run.stderr
+    assert not (tmp_path / "crashes").exists()

@@ -36,6 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("promptkit: interrupted; finished generations are in the cache", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`promptkit schema | head`): not an error of anyone's
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail again
+        return 128 + signal.SIGPIPE
     except Exception as exc:  # a bug, not the user's mistake: one line, and the traceback kept for a report
         if debug:
             raise
