@@ -13,9 +13,8 @@ import yaml
 from promptkit.engines.base import Engine
 from promptkit.engines.placeholder import PlaceholderEngine
 from promptkit.errors import PromptkitError
-from promptkit.files.atomic import staged
-from promptkit.runs.evaluate import RunResult, evaluate, write_run
-from promptkit.runs.view import write_view
+from promptkit.runs.evaluate import RunResult, evaluate
+from promptkit.runs.folders import write_run_folder
 from promptkit.spec.files import validate
 from promptkit.spec.models import PipelineSpec, RunSpec
 from promptkit.spec.presets import expand_method, used_options
@@ -139,10 +138,7 @@ def run_spec(
         progress=progress,
     )
     if out_dir is not None:
-        with staged(out_dir) as stage:  # predictions, summary, spec and page appear together or not at all
-            write_run(stage, result.rows, result.summary)
-            write_resolved_spec(built.spec, stage / "spec.resolved.yaml")
-            write_view([stage], stage / "index.html", names=[out_dir.name])
+        write_run_folder(out_dir, result.rows, result.summary, resolved_yaml(built.spec))
     return result
 
 
@@ -183,7 +179,3 @@ class _Dumper(yaml.SafeDumper):
 _Dumper.add_representer(
     str, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style='"' if "\n" in s else None)
 )
-
-
-def write_resolved_spec(spec: PipelineSpec, path: Path) -> None:
-    path.write_text(resolved_yaml(spec), encoding="utf-8")

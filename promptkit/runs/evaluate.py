@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from promptkit.engines.base import CountingEngine, Engine, EngineStats
-from promptkit.files.atomic import staged
+from promptkit.runs.folders import write_run_folder
 from promptkit.runs.metrics import maj_at_k, wilson_interval
 from promptkit.runs.records import RunSummary
 from promptkit.stages.extractors import Extractor
@@ -85,7 +84,7 @@ def evaluate(
     options: dict[str, Any] | None = None,
     progress: bool = False,
 ) -> RunResult:
-    """Run, score and (with out_dir) write predictions.jsonl and summary.json; options go in the summary."""
+    """Run and score; with out_dir, write the run folder (promptkit.runs.folders). Options go in the summary."""
     counting = CountingEngine(engine)
     before = engine.stats()  # an engine may serve several runs: this run's share is the difference
     start = time.perf_counter()
@@ -135,17 +134,8 @@ def evaluate(
         fields["maj_at_k"] = curve  # the whole self-consistency curve from one run
     summary = RunSummary(**fields)
     if out_dir is not None:
-        with staged(Path(out_dir)) as stage:  # the files appear together or not at all
-            write_run(stage, rows, summary)
+        write_run_folder(Path(out_dir), rows, summary)
     return RunResult(tuple(states), summary, tuple(rows))
-
-
-def write_run(out_dir: Path, rows: Sequence[dict[str, Any]], summary: RunSummary) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with (out_dir / "predictions.jsonl").open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    (out_dir / "summary.json").write_text(summary.to_json(), encoding="utf-8")
 
 
 def _difference(after: EngineStats, before: EngineStats) -> EngineStats:
