@@ -6,6 +6,7 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from promptkit.errors import PromptkitError
 from promptkit.runs.records import OrdersRecord, R, RunSummary, SweepRecord, read_record, read_summary
@@ -38,6 +39,15 @@ def _error_bars(summaries: Sequence[RunSummary]) -> list[list[float]]:
     ]
 
 
+def _save(fig: Any, path: Path) -> None:
+    """Every plot's ending: laid out, written as a PNG, and its figure freed."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def plot_by_method(runs: list[tuple[Path, RunSummary]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
@@ -49,9 +59,7 @@ def plot_by_method(runs: list[tuple[Path, RunSummary]], path: Path) -> None:
     ax.set_ylabel("accuracy (%), 95% interval")
     ax.set_ylim(0, 100)
     ax.set_title("Accuracy by method")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_lines(series: dict[str, list[tuple[float, RunSummary]]], xlabel: str, title: str, path: Path) -> None:
@@ -71,9 +79,7 @@ def plot_lines(series: dict[str, list[tuple[float, RunSummary]]], xlabel: str, t
     ax.set_ylim(0, 100)
     ax.set_title(title)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)
 
 
 ABLATIONS = ABLATION_OPTIONS
@@ -98,9 +104,7 @@ def plot_bars(labels: list[str], summaries: list[RunSummary], title: str, path: 
     ax.set_ylabel("accuracy (%), 95% interval")
     ax.set_ylim(0, 100)
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_sweep(sweep: SweepRecord, title: str, path: Path) -> None:
@@ -128,9 +132,7 @@ def plot_sweep(sweep: SweepRecord, title: str, path: Path) -> None:
     ax.set_ylabel("accuracy (%), 95% interval")
     ax.set_ylim(0, 100)
     ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_orders(studies: list[tuple[str, OrdersRecord]], path: Path) -> None:
@@ -144,9 +146,7 @@ def plot_orders(studies: list[tuple[str, OrdersRecord]], path: Path) -> None:
     ax.set_ylabel("accuracy (%) per demonstration order")
     ax.set_ylim(0, 100)
     ax.set_title("Order sensitivity")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def _experiment_files(paths: Sequence[Path], name: str, model: type[R]) -> list[tuple[Path, R]]:
