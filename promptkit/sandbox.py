@@ -1,0 +1,120 @@
+"""The one Jinja sandbox: templates, task files and specs may come from someone else.
+
+Sandboxed (no reach into Python internals), strict about undefined variables, exact about
+whitespace, and bounded: a render that grows past RENDER_CHARS or runs past RENDER_SECONDS is
+refused with one line naming it. Prompt templates (promptkit.stages.templating) and task files'
+record mappings (promptkit.tasks) both render through here.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import jinja2
+import jinja2.meta
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from promptkit.errors import PromptkitError
+
+RENDER_CHARS = 1_000_000
+RENDER_SECONDS = 5.0
+
+
+def environment(
+    loader: jinja2.BaseLoader | None = None,
+    *,
+    globals: Mapping[str, Any] | None = None,
+    filters: Mapping[str, Callable[..., Any]] | None = None,
+) -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(
+        loader=loader, undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False
+    )
+    env.globals.update(globals or {})
+    env.filters.update(filters or {})
+    return env
+
+
+def parse(env: jinja2.Environment, source: str, name: str) -> jinja2.nodes.Template:
+    """The syntax tree; a syntax error is one line naming `name` and the line."""
+    try:
+        return env.parse(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise PromptkitError(f"{name}:{exc.lineno}: Jinja syntax error: {exc.message}") from None
+
+
+def undeclared(env: jinja2.Environment, source: str, name: str) -> set[str]:
+    """The variables a template reads from its caller (not those it sets, not the environment's globals)."""
+    return jinja2.meta.find_undeclared_variables(parse(env, source, name)) - set(env.globals)
+
+
+def render(template: jinja2.Template, variables: Mapping[str, Any], name: str) -> str:
+    """The whole render, bounded in size and time; any template error is one line naming `name`."""
+    try:
+        with _deadline(RENDER_SECONDS, name):
+            return _bounded(template.generate(**variables), name)
+    except jinja2.UndefinedError as exc:
+        raise PromptkitError(
+            f"template {name!r}: {exc.message} (variables given: {', '.join(sorted(variables))})"
+        ) from None
+    except jinja2.exceptions.SecurityError as exc:
+        raise PromptkitError(f"template {name!r}: unsafe operation refused by the sandbox: {exc}") from None
+    except jinja2.TemplateNotFound as exc:
+        raise PromptkitError(f"template {name!r}: includes {exc.name!r}, which is not found in the template folders") from None
+    except jinja2.TemplateError as exc:
+        raise PromptkitError(f"template {name!r}: {exc}") from None
+
+
+def _bounded(chunks: Iterator[str], name: str) -> str:
+    """Join the render's pieces, refusing one that grows past RENDER_CHARS."""
+    out: list[str] = []
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > RENDER_CHARS:
+            raise PromptkitError(f"template {name!r}: the render passed {RENDER_CHARS:,} characters; refused")
+        out.append(chunk)
+    return "".join(out)
+
+
+class _RenderTimeout(Exception):
+    """Raised inside the rendering thread by its watchdog."""
+
+
+@contextmanager
+def _deadline(seconds: float, name: str) -> Iterator[None]:
+    """A render slower than `seconds` is stopped, in any thread, with no signal handler.
+
+    A watchdog timer raises _RenderTimeout in the rendering thread (CPython's PyThreadState_SetAsyncExc,
+    delivered between bytecodes, as a signal would be); a lock keeps it from landing after the render.
+    """
+    thread = threading.get_ident()
+    lock = threading.Lock()
+    state = {"done": False, "fired": False}
+
+    def expire() -> None:
+        with lock:
+            if not state["done"]:
+                state["fired"] = True
+                _async_raise(thread, _RenderTimeout)
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    except _RenderTimeout:
+        raise PromptkitError(f"template {name!r}: rendering took over {seconds:g} s; refused") from None
+    finally:
+        with lock:
+            state["done"] = True
+            if state["fired"]:
+                _async_raise(thread, None)  # fired as the render ended: withdraw it if still pending
+        timer.cancel()
+
+
+def _async_raise(thread: int, exc: type[BaseException] | None) -> None:
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread), ctypes.py_object(exc) if exc else None)
