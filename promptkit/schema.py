@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from promptkit.errors import PromptkitError
 
 Seed = Annotated[int, Field(ge=0, le=2**64 - 1)]
 """Seeds are unsigned 64-bit numbers."""
@@ -12,3 +15,41 @@ Seed = Annotated[int, Field(ge=0, le=2**64 - 1)]
 
 class SpecModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def check_model(model: type[M], data: Mapping[str, Any], source: str) -> M:
+    """`data` as a checked `model`; every problem is named by its dotted field, on one line after `source`."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{_dotted(e['loc'], data)}: {_message(e)}" for e in exc.errors()]
+        raise PromptkitError(f"{source}: " + "; ".join(problems)) from None
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    if error["type"] == "union_tag_invalid":
+        ctx = error.get("ctx", {})
+        return f"unknown kind {ctx.get('tag')!r} (known: {ctx.get('expected_tags', '').replace(chr(39), '')})"
+    if error["type"] == "extra_forbidden":
+        return "unknown field (Extra inputs are not permitted)"
+    return error["msg"]
+
+
+def _dotted(loc: Sequence[Any], data: Any) -> str:
+    """pydantic's location without the union tags it inserts: pipeline.1.max_tokns, not pipeline.1.generate.max_tokns."""
+    parts: list[str] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and node.get("kind") == part and part not in node:
+            continue  # the discriminator's tag, not a key of the input
+        parts.append(str(part))
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return ".".join(parts) or "(spec)"

@@ -7,49 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
 from promptkit.errors import PromptkitError
-from promptkit.files.jsonl import read_text
 from promptkit.files.paths import TEXT_LIMIT, FileKind
+from promptkit.files.yaml_file import read_yaml_mapping
+from promptkit.schema import check_model
 from promptkit.spec.models import PipelineSpec, RunSpec
 from promptkit.stages.kinds import STAGE_KINDS
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML where a key given twice in one mapping is an error, not a silent override."""
-
-
-def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
-
-
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
+    if not Path(path).is_file():
         raise PromptkitError(f"spec file not found: {path}")
-    text = read_text(path)
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
-    except RecursionError:
-        raise PromptkitError(f"{path}: YAML nested too deeply") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise PromptkitError(f"{where}: YAML syntax error: {problem}") from None
-    if not isinstance(data, dict):
-        raise PromptkitError(f"{path}: a spec is a YAML mapping with 'task', 'engine' and 'method' or 'pipeline'")
-    return data
+    return read_yaml_mapping(path, "a spec is a YAML mapping with 'task', 'engine' and 'method' or 'pipeline'")
 
 
 SPEC_FILE = FileKind("a YAML spec", TEXT_LIMIT, read_yaml)
@@ -149,37 +119,7 @@ def _index(node: list, part: str, key: str) -> int:
 
 def validate(data: Mapping[str, Any], source: str, model: type[PipelineSpec] = RunSpec) -> Any:
     """`data` as a checked spec (a RunSpec unless `model` says otherwise); errors name the dotted field."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = [f"{_dotted(e['loc'], data)}: {_message(e)}" for e in exc.errors()]
-        raise PromptkitError(f"{source}: " + "; ".join(problems)) from None
-
-
-def _message(error: Mapping[str, Any]) -> str:
-    if error["type"] == "union_tag_invalid":
-        ctx = error.get("ctx", {})
-        return f"unknown kind {ctx.get('tag')!r} (known: {ctx.get('expected_tags', '').replace(chr(39), '')})"
-    if error["type"] == "extra_forbidden":
-        return "unknown field (Extra inputs are not permitted)"
-    return error["msg"]
-
-
-def _dotted(loc: Sequence[Any], data: Any) -> str:
-    """pydantic's location without the union tags it inserts: pipeline.1.max_tokns, not pipeline.1.generate.max_tokns."""
-    parts: list[str] = []
-    node = data
-    for part in loc:
-        if isinstance(node, dict) and node.get("kind") == part and part not in node:
-            continue  # the discriminator's tag, not a key of the input
-        parts.append(str(part))
-        if isinstance(node, dict):
-            node = node.get(part)
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            node = node[part]
-        else:
-            node = None
-    return ".".join(parts) or "(spec)"
+    return check_model(model, data, source)
 
 
 def load_spec(path: str | Path, assignments: Sequence[str] = ()) -> RunSpec:
