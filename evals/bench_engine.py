@@ -18,7 +18,7 @@ from promptkit.engines.base import CountingEngine
 from promptkit.engines.cache import CachedEngine
 from promptkit.engines.hf import HFEngine
 from promptkit.runs.evaluate import evaluate
-from promptkit.tasks.last_letters import generated_task
+from promptkit.tasks import generated_task
 from promptkit.testing.tiny_model import build_tiny_model
 from promptkit.types import GenRequest, Sampling
 

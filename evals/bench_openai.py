@@ -16,7 +16,7 @@ from pathlib import Path
 
 from promptkit.engines.hf import HFEngine
 from promptkit.engines.openai import OpenAIEngine
-from promptkit.tasks.last_letters import generated_task
+from promptkit.tasks import generated_task
 from promptkit.testing.servers import LocalServer
 from promptkit.testing.tiny_model import build_tiny_model
 from promptkit.types import GenRequest, Sampling

@@ -16,7 +16,7 @@ from promptkit.stages.extractors import EXTRACTORS, Extractor, get_extractor
 from promptkit.stages.kinds import STAGE_KINDS
 from promptkit.stages.pipeline import Pipeline
 from promptkit.stages.templating import Templates
-from promptkit.tasks import TASKS, Task, load_task
+from promptkit.tasks import Task, TaskDefinition, load_task, read_definition, shipped_names
 from promptkit.types import Completion, Example, GenRequest, Sampling, StageRecord, State
 
 __version__ = "0.1.0"
@@ -26,7 +26,6 @@ __all__ = [
     "EXTRACTORS",
     "PRESETS",
     "STAGE_KINDS",
-    "TASKS",
     "Built",
     "CachedEngine",
     "Completion",
@@ -53,6 +52,7 @@ __all__ = [
     "State",
     "SweepResult",
     "Task",
+    "TaskDefinition",
     "Templates",
     "VLLMEngineSpec",
     "auto_cot_exemplars",
@@ -65,7 +65,9 @@ __all__ = [
     "load_task",
     "make_engine",
     "orders",
+    "read_definition",
     "read_summary",
     "run",
+    "shipped_names",
     "sweep",
 ]

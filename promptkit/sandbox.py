@@ -31,11 +31,22 @@ def environment(
     filters: Mapping[str, Callable[..., Any]] | None = None,
 ) -> ImmutableSandboxedEnvironment:
     env = ImmutableSandboxedEnvironment(
-        loader=loader, undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False
+        loader=loader,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+        finalize=_printable,
     )
     env.globals.update(globals or {})
     env.filters.update(filters or {})
     return env
+
+
+def _printable(value: Any) -> Any:
+    """What `{{ ... }}` may print: text and numbers, not a Python repr of a list, mapping or None."""
+    if value is None or isinstance(value, (list, tuple, dict, set)):
+        raise PromptkitError(f"prints {'null' if value is None else type(value).__name__} where text belongs")
+    return value
 
 
 def parse(env: jinja2.Environment, source: str, name: str) -> jinja2.nodes.Template:
@@ -63,9 +74,16 @@ def render(template: jinja2.Template, variables: Mapping[str, Any], name: str) -
     except jinja2.exceptions.SecurityError as exc:
         raise PromptkitError(f"template {name!r}: unsafe operation refused by the sandbox: {exc}") from None
     except jinja2.TemplateNotFound as exc:
-        raise PromptkitError(f"template {name!r}: includes {exc.name!r}, which is not found in the template folders") from None
+        raise PromptkitError(
+            f"template {name!r}: includes {exc.name!r}, which is not found in the template folders"
+        ) from None
     except jinja2.TemplateError as exc:
         raise PromptkitError(f"template {name!r}: {exc}") from None
+    except PromptkitError as exc:
+        raise PromptkitError(f"template {name!r}: {exc}") from None
+    except (TypeError, ValueError, LookupError, AttributeError, ArithmeticError) as exc:
+        # A template from someone else applied to data from someone else: a wrong type is their mistake.
+        raise PromptkitError(f"template {name!r}: {type(exc).__name__}: {exc}") from None
 
 
 def _bounded(chunks: Iterator[str], name: str) -> str:

@@ -1,14 +1,15 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 
 import numpy as np
 import pytest
 
 from promptkit.errors import EngineUnavailable, PromptkitError
 from promptkit.stages import SelectDemos
-from promptkit.stages.demo_pools import Demo, gsm8k_rationale, pool_from_task
-from promptkit.tasks.last_letters import generated_task
+from promptkit.stages.demo_pools import Demo, pool_from_task
+from promptkit.tasks import generated_task, load_task
 from promptkit.types import Example, State
 
 POOL = tuple(Demo(f"p{i}", q, "", str(i)) for i, q in enumerate([
@@ -90,11 +91,30 @@ def test_bad_selector_and_order_are_clear_errors():
         SelectDemos(POOL, 1, "fixed", "backwards")  # type: ignore[arg-type]
 
 
-def test_gsm8k_solution_becomes_a_wei_style_rationale():
+def _reference_gsm8k_rationale(solution: str) -> str:
+    """What promptkit's Python GSM8K reader wrote, before GSM8K became a task file: the file must agree."""
+    import re
+
+    lines = [ln.strip() for ln in re.sub(r"<<[^>]*>>", "", solution).splitlines()]
+    return " ".join(ln for ln in lines if ln and not ln.startswith("####"))
+
+
+def test_gsm8k_pool_rationales_drop_calculator_notes_and_the_final_line(tmp_path):
     solution = (
         "Janet sells 16 - 3 - 4 = <<16-3-4=9>>9 duck eggs a day.\nShe makes 9 * 2 = $<<9*2=18>>18 every day.\n#### 18"
     )
-    assert gsm8k_rationale(solution) == "Janet sells 16 - 3 - 4 = 9 duck eggs a day. She makes 9 * 2 = $18 every day."
+    path = tmp_path / "train.jsonl"
+    path.write_text(json.dumps({"question": "Janet?", "answer": solution}) + "\n")
+    demo = pool_from_task(load_task("gsm8k", path))[0]
+    assert demo.rationale == "Janet sells 16 - 3 - 4 = 9 duck eggs a day. She makes 9 * 2 = $18 every day."
+    assert demo.answer == "18"
+
+
+def test_gsm8k_task_file_writes_every_train_rationale_as_the_python_reader_did(shared_data):
+    path = shared_data / "gsm8k" / "train.jsonl"
+    task = load_task("gsm8k", path)
+    solutions = [json.loads(line)["answer"] for line in path.read_text().splitlines()]
+    assert [d.rationale for d in pool_from_task(task)] == [_reference_gsm8k_rationale(s) for s in solutions]
 
 
 def test_last_letter_pool_rationales_come_from_the_template():

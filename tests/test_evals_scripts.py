@@ -50,7 +50,7 @@ def test_last_letter_sweep_runs_on_the_tiny_model(tiny_model, tmp_path):
 
 
 def test_generated_sweep_sets_have_the_asked_lengths():
-    from promptkit.tasks.last_letters import generated_task
+    from promptkit.tasks import generated_task
 
     for words in range(2, 13):
         task = generated_task(count=5, words=words, seed=0)

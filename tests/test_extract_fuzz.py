@@ -10,7 +10,8 @@ from promptkit.stages.extractors import EXTRACTORS, first_number, normalize_numb
 # Text biased towards what breaks number parsing: digits, signs, separators, currency, fractions.
 NUMBERISH = st.text(alphabet="0123456789-−+.,/$€£ eE%()ab\n\"'“”", max_size=80)
 ANY_TEXT = st.one_of(st.text(max_size=200), NUMBERISH)
-EXTRACTORS_ALL = [ex for name in EXTRACTORS.names() for ex in EXTRACTORS.get(name).values()]
+LABELS = ("A", "B", "C", "D", "E")
+EXTRACTORS_ALL = [make(LABELS) for name in EXTRACTORS.names() for make in EXTRACTORS.get(name).values()]
 
 
 @settings(max_examples=400, deadline=None)

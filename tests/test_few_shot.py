@@ -81,7 +81,7 @@ def test_few_shot_without_rationales():
 def test_last_letters_few_shot_cot_uses_the_projects_exemplars():
     prompt = _prompts_sent(
         "few_shot_cot",
-        _task(['Take the last letters of each words in "Ada Bob" and concatenate them.'], "last_letters", "letters"),
+        _task(['Take the last letters of each words in "Ada Bob" and concatenate them.'], "last_letters", "text"),
     )[0][0]
     assert prompt.startswith(
         'Q: Take the last letters of each words in "Elon Musk" and concatenate them.\n'

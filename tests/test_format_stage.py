@@ -63,6 +63,6 @@ def test_its_template_path_obeys_the_spec_read_policy(tmp_path, data, capsys):
     spec = folder / "s.yaml"
     spec.write_text("task: {name: gsm8k, data: g.jsonl}\nengine: {kind: replay, path: r.jsonl}\n"
                     "pipeline:\n  - {kind: format, template: ../x.j2, output: loud}\n"
-                    "  - {kind: generate, template: gsm8k/direct}\n  - {kind: extract}\n")  # fmt: skip
+                    "  - {kind: generate, template: direct}\n  - {kind: extract}\n")  # fmt: skip
     assert main(["run", str(spec), "--quiet"]) == 2
     assert "pipeline.0.template" in capsys.readouterr().err

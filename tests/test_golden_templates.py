@@ -13,6 +13,7 @@ import pytest
 
 from promptkit.stages.demo_pools import shipped_exemplars
 from promptkit.stages.templating import default_templates, templates_dir
+from promptkit.tasks import read_definition
 
 GOLDEN = Path(__file__).parent / "golden"
 DEMOS = [d.variables() for d in shipped_exemplars("gsm8k")[:2]]
@@ -24,6 +25,7 @@ VARIABLES = {
     "words": ["Ada", "Bob"],
     "solved": [{"question": "Ada", "answer": 'The last letter of "Ada" is "a". So, "Ada" outputs "a".'}],
     "current": "Ada Bob",
+    **read_definition("gsm8k").prompts.words(),  # what a task gives every template: answer prefix and trigger
 }
 TEMPLATES = sorted(str(p.relative_to(templates_dir()).with_suffix("")) for p in templates_dir().rglob("*.j2"))
 
@@ -32,6 +34,8 @@ def test_every_template_has_a_golden():
     assert TEMPLATES, "no templates found"
     missing = [t for t in TEMPLATES if not (GOLDEN / f"{t}.txt").is_file()]
     assert not missing or os.environ.get("PROMPTKIT_UPDATE_GOLDEN"), f"no golden render for {missing}"
+    stale = [p for p in GOLDEN.rglob("*.txt") if str(p.relative_to(GOLDEN).with_suffix("")) not in TEMPLATES]
+    assert not stale, f"golden renders of templates that no longer exist: {stale}"
 
 
 @pytest.mark.parametrize("name", TEMPLATES)

@@ -66,7 +66,7 @@ for name, content, words in [
     ("gsm8k-answer-number", gsm8k_line(question="q", answer=5), ["bad.jsonl:1", "'answer' must be a string"]),
     ("gsm8k-answer-null", gsm8k_line(question="q", answer=None), ["bad.jsonl:1", "'answer'", "null"]),
     ("gsm8k-answer-missing", gsm8k_line(question="q"), ["bad.jsonl:1", "'answer'", "missing"]),
-    ("gsm8k-no-hashes", gsm8k_line(question="q", answer="the answer is 5"), ["bad.jsonl:1", "no '#### ' line"]),
+    ("gsm8k-no-hashes", gsm8k_line(question="q", answer="the answer is 5"), ["bad.jsonl:1", "'the answer is 5' is not a number"]),
     ("gsm8k-empty-gold", gsm8k_line(question="q", answer="2 + 3\n#### "), ["bad.jsonl:1", "gold answer", "empty"]),
     ("gsm8k-blank-gold", gsm8k_line(question="q", answer="2 + 3\n####    \n"), ["bad.jsonl:1"]),
     ("gsm8k-second-line-bad", GOOD_GSM8K + gsm8k_line(question="q", answer=3), ["bad.jsonl:2", "'answer'"]),
@@ -87,7 +87,7 @@ for name, content, words in [
     ("ll-malformed", '{"examples": [', ["bad.json", "malformed JSON"]),
     ("ll-list-top", "[]", ["bad.json", "'examples' list"]),
     ("ll-no-examples-key", "{}", ["bad.json", "'examples' list"]),
-    ("ll-examples-not-list", '{"examples": {"a": 1}}', ["bad.json", "'examples' list"]),
+    ("ll-examples-not-list", '{"examples": {"a": 1}}', ["bad.json", "examples", "expected a list of records"]),
     ("ll-empty", ll([]), ["bad.json", "no examples"]),
     ("ll-row-string", ll(["q"]), ["bad.json", "examples[0]", "str"]),
     ("ll-question-number", ll([{"question": 3, "answer": "a"}]), ["examples[0]", "'question'", "int"]),
@@ -190,28 +190,28 @@ for name, text, words in [
     ),
     (
         "spec-no-scoring",
-        BASE_SPEC.format(rest="pipeline:\n  - {kind: generate, template: gsm8k/direct}\n"),
+        BASE_SPEC.format(rest="pipeline:\n  - {kind: generate, template: direct}\n"),
         ["'prediction'"],
     ),
     (
         "spec-source-typo",
         BASE_SPEC.format(
-            rest="pipeline:\n  - {kind: generate, template: gsm8k/direct}\n  - {kind: extract, source: answr}\n"
+            rest="pipeline:\n  - {kind: generate, template: direct}\n  - {kind: extract, source: answr}\n"
         ),
         ["pipeline.1", "'answr'", "answer"],
     ),
     (
         "spec-output-typo",
         BASE_SPEC.format(
-            rest="pipeline:\n  - {kind: generate, template: gsm8k/direct, output: answr}\n  - {kind: extract}\n"
+            rest="pipeline:\n  - {kind: generate, template: direct, output: answr}\n  - {kind: extract}\n"
         ),
         ["pipeline.1", "'answer'", "answr"],
     ),
     (
         "spec-duplicate-stage-names",
         BASE_SPEC.format(
-            rest="pipeline:\n  - {kind: generate, template: gsm8k/direct}\n"
-            "  - {kind: generate, template: gsm8k/direct}\n"
+            rest="pipeline:\n  - {kind: generate, template: direct}\n"
+            "  - {kind: generate, template: direct}\n"
             "  - {kind: extract}\n"
         ),
         ["stage name 'answer'"],
@@ -219,8 +219,8 @@ for name, text, words in [
     (
         "spec-two-splits",
         BASE_SPEC.format(
-            rest="pipeline:\n  - {kind: generate, template: gsm8k/direct, n: 2, name: a, output: a}\n"
-            "  - {kind: generate, template: gsm8k/direct, n: 2}\n  - {kind: extract}\n"
+            rest="pipeline:\n  - {kind: generate, template: direct, n: 2, name: a, output: a}\n"
+            "  - {kind: generate, template: direct, n: 2}\n  - {kind: extract}\n"
         ),
         ["only one stage may draw"],
     ),
@@ -278,13 +278,13 @@ for name, text, words in [
     (
         "spec-top-p",
         BASE_SPEC.format(
-            rest="pipeline:\n  - {kind: generate, template: gsm8k/direct, top_p: 2}\n  - {kind: extract}\n"
+            rest="pipeline:\n  - {kind: generate, template: direct, top_p: 2}\n  - {kind: extract}\n"
         ),
         ["pipeline.0.top_p"],
     ),
     (
         "spec-n-zero",
-        BASE_SPEC.format(rest="pipeline:\n  - {kind: generate, template: gsm8k/direct, n: 0}\n  - {kind: extract}\n"),
+        BASE_SPEC.format(rest="pipeline:\n  - {kind: generate, template: direct, n: 0}\n  - {kind: extract}\n"),
         ["pipeline.0.n"],
     ),
     (

@@ -26,7 +26,7 @@ def script(prompt: str) -> str:
 
 def _run():
     task = Task(
-        "last_letters", tuple(Example(i, {"question": q}, "x") for i, q in QUESTIONS.items()), "letters", "inline"
+        "last_letters", tuple(Example(i, {"question": q}, "x") for i, q in QUESTIONS.items()), "text", "inline"
     )
     engine = ScriptedEngine(script)
     result = run_method(task, "least_to_most_promptkit", engine)
@@ -118,7 +118,7 @@ def _traces(result):
 
 def _task():
     return Task(
-        "last_letters", tuple(Example(i, {"question": q}, "x") for i, q in QUESTIONS.items()), "letters", "inline"
+        "last_letters", tuple(Example(i, {"question": q}, "x") for i, q in QUESTIONS.items()), "text", "inline"
     )
 
 

@@ -63,16 +63,14 @@ def test_gsm8k_solving_is_the_four_example_prompt(zhou):
     assert rendered == expected
 
 
-def test_the_method_sends_these_prompts_and_solves_from_two_words(zhou):
+def test_the_method_sends_these_prompts_and_solves_from_two_words(zhou, tmp_path):
     from helpers import run_method
 
     from promptkit import ScriptedEngine
-    from promptkit.tasks.base import Task
-    from promptkit.tasks.last_letters import question_inputs
-    from promptkit.types import Example
+    from promptkit.tasks import load_task
 
     question = 'Take the last letters of each words in "Ada Bob Cy" and concatenate them.'
-    task = Task("last_letters", (Example("0", question_inputs(question), "aby"),), "letters", "inline")
+    task = load_task("last_letters", _one_question_file(tmp_path, question, "aby"))
 
     def script(prompt: str) -> str:
         if prompt.endswith('Q: "Ada, Bob, Cy"\nA:') and "Concatenating" not in prompt:
@@ -88,3 +86,11 @@ def test_the_method_sends_these_prompts_and_solves_from_two_words(zhou):
     assert engine.calls[0][0].prompt == _qa(zhou["last_letters"]["decompose_exemplars"]) + '\n\nQ: "Ada, Bob, Cy"\nA:'
     assert result.states[0].fields["subquestions"] == ["Ada, Bob", "Ada, Bob, Cy"]  # Table 2 starts at two words
     assert result.summary.correct == 1 and result.summary.engine_calls == 3
+
+
+def _one_question_file(tmp_path, question, answer):
+    import json
+
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps({"question": question, "answer": answer}) + "\n")
+    return path

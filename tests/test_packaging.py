@@ -22,13 +22,15 @@ def test_templates_are_found_from_a_built_wheel(tmp_path):
     assert build.returncode == 0, build.stderr[-2000:]
     wheel = next(tmp_path.glob("promptkit-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    assert "promptkit/templates/gsm8k/direct.j2" in names
+    assert "promptkit/templates/direct.j2" in names
     assert "promptkit/tasks/names.txt" in names
+    assert "promptkit/tasks/shipped/svamp.yaml" in names
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     code = (
-        "import promptkit.stages.templating as t; print(t.templates_dir()); "
-        "print(repr(t.default_templates().render('gsm8k/direct', {'question': 'q'})))"
+        "import promptkit.stages.templating as t; from promptkit.tasks import read_definition; "
+        "print(t.templates_dir()); words = read_definition('gsm8k').prompts.words(); "
+        "print(repr(t.Templates(words=words).render('direct', {'question': 'q'})))"
     )
     run = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env={"PYTHONPATH": str(site)}

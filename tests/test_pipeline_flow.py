@@ -37,7 +37,7 @@ def _build(pipeline=None, method=None, **extra):
     return build(_spec(pipeline, method, **extra), _task())
 
 
-GEN = {"kind": "generate", "template": "gsm8k/direct", "max_tokens": 8}
+GEN = {"kind": "generate", "template": "direct", "max_tokens": 8}
 
 
 # --- names, sources and outputs are checked before anything runs --------------------------------
@@ -45,7 +45,7 @@ GEN = {"kind": "generate", "template": "gsm8k/direct", "max_tokens": 8}
 
 @pytest.mark.parametrize("field", ["max_tokens", "templates"])
 def test_a_misspelled_stage_name_in_method_options_lists_the_stages(field):
-    value = 8 if field == "max_tokens" else "gsm8k/direct"
+    value = 8 if field == "max_tokens" else "direct"
     with pytest.raises(
         PromptkitError, match=rf"method.{field}: zero_shot_cot has no stage 'reasn' \(its stages: reason, answer\)"
     ):
@@ -69,9 +69,9 @@ def test_a_misspelled_output_is_caught_where_it_is_read():
 def test_a_template_variable_nothing_provides_names_the_template():
     with pytest.raises(
         PromptkitError,
-        match=r"pipeline.1 \(generate\): template 'gsm8k/zero_shot_cot_answer' reads 'rationale'.*question, x",
+        match=r"pipeline.1 \(generate\): template 'zero_shot_cot/answer' reads 'rationale'.*question, x",
     ):
-        _build([{**GEN, "output": "x"}, {**GEN, "template": "gsm8k/zero_shot_cot_answer"}, {"kind": "extract"}])
+        _build([{**GEN, "output": "x"}, {**GEN, "template": "zero_shot_cot/answer"}, {"kind": "extract"}])
 
 
 def test_a_pipeline_must_call_a_model_and_may_split_once():
@@ -233,7 +233,7 @@ def test_a_decomposition_cut_by_length_falls_back_and_says_so():
     task = Task(
         "last_letters",
         (Example("0", {"question": 'in "Ada Bob" and', "words": ["Ada", "Bob"]}, "ab"),),
-        "letters",
+        "text",
         "inline",
     )
     result = run_method(task, "least_to_most", engine)
@@ -248,7 +248,7 @@ def test_a_decomposition_that_misses_the_whole_problem_falls_back():
     task = Task(
         "last_letters",
         (Example("0", {"question": question, "words": ["Ada", "Bob", "Cy"]}, "aby"),),
-        "letters",
+        "text",
         "inline",
     )
     result = run_method(task, "least_to_most", engine)
@@ -263,7 +263,7 @@ def test_the_decomposition_budget_grows_with_the_list():
     task = Task(
         "last_letters",
         (Example("0", {"question": f'in "{" ".join(words)}"', "words": words}, "x"),),
-        "letters",
+        "text",
         "inline",
     )
     run_method(task, "least_to_most", engine)

@@ -8,8 +8,8 @@ import pytest
 from helpers import run_method
 
 from promptkit import ScriptedEngine
-from promptkit.stages.templating import default_templates
-from promptkit.tasks import load_task
+from promptkit.stages.templating import Templates, default_templates
+from promptkit.tasks import load_task, read_definition
 
 # AGI-Edgerunners/Plan-and-Solve-Prompting, prompt.py: prompt_201 (PS) and prompt_301 (PS+), joined as there.
 PS = (
@@ -36,7 +36,8 @@ def test_the_reasoning_prompt_is_the_authors_construct_input(name, trigger):
 @pytest.mark.parametrize("task, answer_trigger", [("gsm8k", " \nTherefore, the answer (arabic numerals) is"),
                                                   ("last_letters", " \nTherefore, the answer is")])  # fmt: skip
 def test_the_answer_stage_is_kojimas_after_the_plan(task, answer_trigger):
-    rendered = default_templates().render(f"{task}/ps_plus_answer", {"question": QUESTION, "rationale": " R."})
+    words = read_definition(task).prompts.words()
+    rendered = Templates(words=words).render("plan_and_solve/ps_plus_answer", {"question": QUESTION, "rationale": " R."})
     assert rendered == "Q:" + QUESTION + "\nA: " + PS_PLUS + " R." + answer_trigger
 
 
@@ -61,7 +62,7 @@ def test_the_authors_recorded_outputs_flow_through_and_score_as_published(
     records = _records(shared_data, recording)
     full = load_task(task, str(shared_data / data))
     examples = tuple(e for e in full.examples if " ".join(e.inputs["question"].split()) in records)
-    task_ = type(full)(full.name, examples, full.answer_kind, full.source, full.meta)
+    task_ = full.with_examples(examples)
     matched = {" ".join(e.inputs["question"].split()) for e in examples}
     assert len(matched) >= len(records) - 4  # a few questions were re-typed in the authors' copy
 

@@ -6,7 +6,6 @@ import pytest
 
 from promptkit.errors import PromptkitError
 from promptkit.tasks import generate_last_letters, load_task
-from promptkit.tasks.gsm8k import load_gsm8k_hub
 
 ROWS = [
     {"question": "  Janet has 3 apples. How many?  ", "answer": "She has 3.\n#### 3"},
@@ -38,14 +37,17 @@ def test_gsm8k_through_datasets_from_a_local_folder_laid_out_like_the_hub(tmp_pa
     (repo / "README.md").write_text(
         "---\nconfigs:\n- config_name: main\n  data_files:\n  - split: test\n    path: main/test-*\n---\n"
     )
-    task = load_gsm8k_hub("test", dataset=str(repo))
+    task = load_task("gsm8k", repo)
     assert [e.target for e in task.examples] == ["3", "2,125"]
-    assert load_task("gsm8k", repo).examples == task.examples
+    assert task.examples[0].inputs["question"] == "Janet has 3 apples. How many?"
 
 
 def test_gsm8k_hub_failure_is_a_clear_error(tmp_path):
-    with pytest.raises(PromptkitError, match="cannot load GSM8K"):
-        load_gsm8k_hub("test", dataset=str(tmp_path / "missing"))
+    from promptkit.tasks.definition import HubSource
+    from promptkit.tasks.records import read_hub_records
+
+    with pytest.raises(PromptkitError, match=r"cannot load '.*missing'"):
+        read_hub_records(HubSource(path=str(tmp_path / "missing"), split="test"))
 
 
 def test_malformed_jsonl_names_file_and_line(tmp_path):
@@ -66,7 +68,7 @@ def test_last_letters_file(tmp_path):
         json.dumps({"examples": [{"question": 'Take the last letters of each words in "Ab Cd"', "answer": "bd"}]})
     )
     task = load_task("last_letters", path)
-    assert task.answer_kind == "letters" and task.examples[0].target == "bd"
+    assert task.answer_kind == "text" and task.examples[0].target == "bd"
 
 
 def test_last_letters_file_with_wrong_shape(tmp_path):

@@ -6,35 +6,39 @@ import pytest
 
 from promptkit.errors import PromptkitError
 from promptkit.stages.templating import Templates, default_templates
+from promptkit.tasks import read_definition
 
 Q = "Janet has 3 apples.  How many?"
 
 
 @pytest.mark.parametrize(
-    "name, variables, expected",
+    "task, name, variables, expected",
     [
-        ("gsm8k/direct", {"question": Q}, f"Q: {Q}\nA: The answer (arabic numerals) is"),
-        ("last_letters/direct", {"question": Q}, f"Q: {Q}\nA: The answer is"),
-        ("zero_shot_cot/reason", {"question": Q}, f"Q: {Q}\nA: Let's think step by step."),
+        ("gsm8k", "direct", {"question": Q}, f"Q: {Q}\nA: The answer (arabic numerals) is"),
+        ("last_letters", "direct", {"question": Q}, f"Q: {Q}\nA: The answer is"),
+        ("gsm8k", "zero_shot_cot/reason", {"question": Q}, f"Q: {Q}\nA: Let's think step by step."),
         (
-            "gsm8k/zero_shot_cot_answer",
+            "gsm8k",
+            "zero_shot_cot/answer",
             {"question": Q, "rationale": " She has 3.\n\n"},
             f"Q: {Q}\nA: Let's think step by step. She has 3.\n\n \nTherefore, the answer (arabic numerals) is",
         ),
         (
-            "last_letters/zero_shot_cot_answer",
+            "last_letters",
+            "zero_shot_cot/answer",
             {"question": Q, "rationale": " ab"},
             f"Q: {Q}\nA: Let's think step by step. ab \nTherefore, the answer is",
         ),
     ],
 )
-def test_golden_render(name, variables, expected):
-    assert default_templates().render(name, variables) == expected
+def test_golden_render(task, name, variables, expected):
+    words = read_definition(task).prompts.words()
+    assert Templates(words=words).render(name, variables) == expected
 
 
 def test_missing_variable_names_it_and_the_template():
-    with pytest.raises(PromptkitError, match=r"template 'gsm8k/direct': 'question' is undefined"):
-        default_templates().render("gsm8k/direct", {"questoin": Q})
+    with pytest.raises(PromptkitError, match=r"template 'direct': 'question' is undefined"):
+        default_templates().render("direct", {"questoin": Q})
 
 
 def test_user_file_template(tmp_path):

@@ -20,8 +20,8 @@ from promptkit.spec.files import read_spec_file, validate
 from promptkit.spec.models import RunSpec
 from promptkit.spec.presets import PRESETS
 from promptkit.stages.auto_cot_build import AutoCoTSettings
-from promptkit.tasks import TASKS, generate_last_letters
-from promptkit.tasks.last_letters import shipped_names
+from promptkit.tasks import generate_last_letters, read_definition
+from promptkit.tasks.generators import shipped_names as shipped_first_names
 
 
 def _execute(args: argparse.Namespace, spec: RunSpec) -> int:
@@ -49,7 +49,7 @@ def _one_line(s: RunSummary, out: Path) -> str:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    TASKS.get(args.task)
+    read_definition(args.task)
     PRESETS.get(args.method)
     return _execute(args, flags_spec(args, args.task, args.method, engine_data(args)))
 
@@ -71,9 +71,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         missing = [i for i in args.example if i not in known]
         if missing:
             raise PromptkitError(f"no example with id {', '.join(missing)} in {task.source}")
-        task = type(task)(
-            task.name, tuple(e for e in task.examples if e.id in args.example), task.answer_kind, task.source, task.meta
-        )
+        task = task.with_examples(tuple(e for e in task.examples if e.id in args.example))
     elif spec.task.limit is None:
         task = task.limit(1)
     built = build(spec, task)
@@ -125,7 +123,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_auto_cot(args: argparse.Namespace) -> int:
-    TASKS.get(args.task)
+    read_definition(args.task)
     for flag in ("clusters", "max_steps", "max_question_words", "tries", "max_tokens"):
         value = getattr(args, flag)
         if value is not None and value < 1:
@@ -167,7 +165,7 @@ MAX_GENERATED = 1_000_000
 
 
 def cmd_make_last_letters(args: argparse.Namespace) -> int:
-    names = len(shipped_names())
+    names = len(shipped_first_names())
     if not 1 <= args.words <= names:
         raise PromptkitError(f"--words must be in 1..{names} (the shipped names list), got {args.words}")
     if not 1 <= args.count <= MAX_GENERATED:

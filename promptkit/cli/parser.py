@@ -14,7 +14,7 @@ from promptkit.spec.presets import PRESETS
 from promptkit.stages.ablations import Answers, Inputs, Rationales
 from promptkit.stages.extractors import EXTRACTORS
 from promptkit.stages.select_demos import Order, Strategy
-from promptkit.tasks import TASKS
+from promptkit.tasks import shipped_names
 
 
 def _choices(literal: Any) -> str:
@@ -116,7 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     ev = sub.add_parser("eval", help="run a method over a task and score it")
-    ev.add_argument("--task", required=True, help=f"one of: {', '.join(TASKS.names())}")
+    ev.add_argument(
+        "--task", required=True, help=f"a shipped task ({', '.join(shipped_names())}) or a task file (.yaml)"
+    )
     ev.add_argument("--method", required=True, help=f"one of: {', '.join(PRESETS.names())}")
     _method_args(ev)
     _run_args(ev)
@@ -169,7 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     ac = sub.add_parser(
         "auto-cot", help="Auto-CoT: the model writes demonstrations for a pool; saved as an exemplars file"
     )
-    ac.add_argument("--task", required=True, help=f"one of: {', '.join(TASKS.names())}")
+    ac.add_argument(
+        "--task", required=True, help=f"a shipped task ({', '.join(shipped_names())}) or a task file (.yaml)"
+    )
     ac.add_argument("--pool", help="questions to cluster: a data file of the task (default: its training data)")
     ac.add_argument("--clusters", type=int, help="demonstrations, one per cluster (default: 8; 4 for last letters)")
     ac.add_argument("--max-steps", type=int, help="most reasoning lines kept (default: 5; 7 for last letters)")

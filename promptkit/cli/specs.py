@@ -16,7 +16,7 @@ from promptkit.spec.files import read_spec_file, set_dotted, validate
 from promptkit.spec.models import MethodSpec, PipelineSpec, RunSpec
 from promptkit.spec.presets import PRESETS, stage_names
 from promptkit.spec.read_policy import ReadPolicy, check_spec
-from promptkit.tasks import TASKS
+from promptkit.tasks import read_definition
 
 # Flags whose destination is not the engine field of the same name.
 _ENGINE_FLAG_FIELDS = {"path": "replay"}
@@ -58,7 +58,7 @@ def template_overrides(values: Sequence[str], method: str, task: str) -> dict[st
     for value in values:
         stage, sep, path = value.rpartition("=")
         if not sep:
-            names = stage_names(method, task)
+            names = stage_names(method, read_definition(task))
             if len(names) != 1:
                 raise PromptkitError(
                     f"--template: {method} has several prompt stages ({', '.join(names)}); write STAGE=FILE"
@@ -72,7 +72,7 @@ def flags_spec(args: argparse.Namespace, task: str, method: str, engine: dict[st
     """A spec from --task, --method and the flags; without an engine, a PipelineSpec (render)."""
     if args.limit is not None and args.limit < 1:
         raise PromptkitError(f"--limit must be >= 1, got {args.limit}")
-    TASKS.get(task)
+    read_definition(task)
     data = {
         "task": {"name": task, "data": args.data, "limit": args.limit},
         "method": method_data(args, method, task),

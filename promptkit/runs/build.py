@@ -18,12 +18,13 @@ from promptkit.runs.folders import write_run_folder
 from promptkit.spec.files import validate
 from promptkit.spec.models import PipelineSpec, RunSpec
 from promptkit.spec.presets import expand_method, used_options
+from promptkit.stages.demo_pools import definition_of
 from promptkit.stages.extractors import Extractor, get_extractor
 from promptkit.stages.kind import BuildContext
 from promptkit.stages.kinds import STAGE_KINDS
 from promptkit.stages.pipeline import Pipeline
 from promptkit.stages.templating import Templates
-from promptkit.tasks import TASKS, Task, load_task
+from promptkit.tasks import Task, TaskDefinition, load_task, read_definition
 
 
 @dataclass(frozen=True)
@@ -36,15 +37,14 @@ class Built:
 
 
 def build_task(spec: PipelineSpec) -> Task:
-    TASKS.get(spec.task.name)
     return load_task(spec.task.name, spec.task.data).limit(spec.task.limit)
 
 
-def expand(spec: PipelineSpec) -> PipelineSpec:
+def expand(spec: PipelineSpec, task: TaskDefinition | None = None) -> PipelineSpec:
     """The spec with its method written out as the pipeline it runs (what spec.resolved.yaml holds)."""
     data: dict[str, Any] = spec.model_dump(mode="json", exclude_none=True)
     if spec.method is not None:
-        stages, extractor = expand_method(spec.method, spec.task.name, spec.extractor)
+        stages, extractor = expand_method(spec.method, task or read_definition(spec.task.name), spec.extractor)
         data.pop("method")
         data.update(name=spec.label, pipeline=stages, extractor=extractor)
     stages = data["pipeline"]
@@ -59,11 +59,13 @@ def expand(spec: PipelineSpec) -> PipelineSpec:
 def build(spec: PipelineSpec, task: Task | None = None) -> Built:
     """Task, checked pipeline and scoring extractor; nothing runs and no model loads."""
     task = task or build_task(spec)
-    spec = expand(spec)
-    templates = Templates(tuple(Path(d) for d in spec.template_dirs))
+    definition = definition_of(task)
+    spec = expand(spec, definition)
+    templates = Templates(tuple(Path(d) for d in spec.template_dirs), words=definition.prompts.words())
     stage_specs = spec.pipeline or []
     extractors = [s.extractor for s in stage_specs if s.kind == "extract" and s.extractor]
-    extractor = get_extractor(spec.extractor or (extractors[-1] if extractors else "default"), task.answer_kind)
+    name = spec.extractor or (extractors[-1] if extractors else "default")
+    extractor = get_extractor(name, task.answer_kind, task.labels)
     context = BuildContext(task, templates, extractor, reasoner=zero_shot_reasoner)
     stages = tuple(STAGE_KINDS.get(s.kind).build(s, context) for s in stage_specs)
     check_flow(stages, stage_specs, task)

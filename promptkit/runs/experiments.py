@@ -24,7 +24,7 @@ import yaml
 from promptkit.errors import PromptkitError
 from promptkit.files.atomic import check_out_dir, check_root_dir, write_text_atomic
 from promptkit.files.paths import check_output_file
-from promptkit.runs.build import build, check_prompts, prepare, run_spec, zero_shot_reasoner
+from promptkit.runs.build import build, build_task, check_prompts, prepare, run_spec, zero_shot_reasoner
 from promptkit.runs.evaluate import RunResult
 from promptkit.runs.pool import CacheFor, EnginePool
 from promptkit.runs.records import RunSummary
@@ -34,6 +34,7 @@ from promptkit.spec.models import RunSpec
 from promptkit.spec.presets import PRESETS
 from promptkit.stages.auto_cot_build import AutoCoTResult, AutoCoTSettings, auto_cot, write_exemplars
 from promptkit.stages.demo_pools import question_pool
+from promptkit.tasks import read_definition
 
 
 def sweep_grid(assignments: Sequence[str]) -> list[list[str]]:
@@ -257,10 +258,10 @@ def auto_cot_exemplars(
     cache: CacheFor | Path | None = None,
     progress: bool = False,
 ) -> AutoCoTResult:
-    """Auto-CoT over `pool` (a data file of the spec's task; its training data when None) with the spec's
+    """Auto-CoT over `pool` (a data file of the spec's task; the spec's own data when None) with the spec's
     engine; the demonstrations are saved as an exemplars file (use it with --pool)."""
     check_output_file("--out", out)
-    questions = question_pool(pool, spec.task.name)
+    questions = question_pool(pool, read_definition(spec.task.name) if pool else build_task(spec))
     with EnginePool(cache, progress=progress) as engines:
         engine = engines.engine(spec)
         result = auto_cot(questions, engine, zero_shot_reasoner, settings or AutoCoTSettings())

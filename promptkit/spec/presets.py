@@ -15,6 +15,7 @@ from promptkit.errors import PromptkitError
 from promptkit.registry import Registry
 from promptkit.spec.models import MethodSpec
 from promptkit.stages.kinds import MODEL_CALLING
+from promptkit.tasks import TaskDefinition
 
 # lm-evaluation-harness gsm8k_cot's `until`.
 FEW_SHOT_STOP = ["Q:", "</s>", "<|im_end|>"]
@@ -28,7 +29,7 @@ class Options:
     """A method spec with the preset's defaults filled in; helpers that write stage data."""
 
     method: MethodSpec
-    task: str
+    task: TaskDefinition
     samples: int
     extractor: str
 
@@ -63,14 +64,14 @@ class Options:
 
 def direct(o: Options) -> Stages:
     """Zero-shot: the question and an answer prefix (Kojima et al.'s zero-shot baseline)."""
-    return [o.generate("answer", f"{o.task}/direct", "answer", 32, split=True), o.extract()]
+    return [o.generate("answer", "direct", "answer", 32, split=True), o.extract()]
 
 
 def zero_shot_cot(o: Options) -> Stages:
     """Kojima et al.: 'Let's think step by step.' then the answer trigger, two batched calls."""
     return [
         o.generate("reason", "zero_shot_cot/reason", "rationale", 256, split=True),
-        o.generate("answer", f"{o.task}/zero_shot_cot_answer", "answer", 32),
+        o.generate("answer", "zero_shot_cot/answer", "answer", 32),
         o.extract(),
     ]
 
@@ -78,7 +79,7 @@ def zero_shot_cot(o: Options) -> Stages:
 def _plan_and_solve(o: Options, trigger: str) -> Stages:
     return [
         o.generate("reason", f"plan_and_solve/{trigger}", "rationale", 256, split=True),
-        o.generate("answer", f"{o.task}/{trigger}_answer", "answer", 32),
+        o.generate("answer", f"plan_and_solve/{trigger}_answer", "answer", 32),
         o.extract(),
     ]
 
@@ -131,28 +132,27 @@ def few_shot_cot(o: Options) -> Stages:
     return _few_shot(o, cot=True)
 
 
-def _least_to_most(o: Options, decompose: str, solve: str, parser: str) -> Stages:
+def least_to_most(o: Options) -> Stages:
+    """Decompose, then solve the subproblems in order, with the prompts the task file gives this method.
+
+    least_to_most is Zhou et al.'s published prompts; least_to_most_promptkit our own shorter ones.
+    """
+    steps = o.task.prompts.least_to_most.get(o.method.name)
+    if steps is None:
+        raise PromptkitError(
+            f"{o.method.name} needs prompts written for the task, and task {o.task.name!r} has none "
+            f"(prompts.least_to_most.{o.method.name} in its task file)"
+        )
     return [
         {
             "kind": "decompose",
             **o.sampling("decompose", 128, split=True, stop=STEP_STOP),
-            "template": o.template("decompose", decompose),
-            "parser": parser,
+            "template": o.template("decompose", steps.decompose),
+            "parser": steps.parser,
         },
-        {"kind": "solve", **o.sampling("solve", 128, stop=STEP_STOP), "template": o.template("solve", solve)},
+        {"kind": "solve", **o.sampling("solve", 128, stop=STEP_STOP), "template": o.template("solve", steps.solve)},
         o.extract(),
     ]
-
-
-def least_to_most(o: Options) -> Stages:
-    """Zhou et al.'s published prompts: decompose, then solve the subproblems in order."""
-    parser = "last_letters_zhou" if o.task == "last_letters" else o.task
-    return _least_to_most(o, f"{o.task}/l2m_zhou_decompose", f"{o.task}/l2m_zhou_solve", parser)
-
-
-def least_to_most_promptkit(o: Options) -> Stages:
-    """Least-to-most with our own shorter prompts (the task's own question wording)."""
-    return _least_to_most(o, f"{o.task}/l2m_decompose", f"{o.task}/l2m_solve", o.task)
 
 
 # MethodSpec fields every method takes: samples and how they are drawn, budgets and templates per stage.
@@ -199,7 +199,7 @@ PRESETS: Registry[Preset] = Registry(
         # The model writes the demonstrations: shots is the number of clusters, pool the questions to cluster.
         "auto_cot": Preset(auto_cot, "answer_is", options=("shots", "pool", "chat")),
         "least_to_most": Preset(least_to_most, "answer_is"),
-        "least_to_most_promptkit": Preset(least_to_most_promptkit, "answer_is"),
+        "least_to_most_promptkit": Preset(least_to_most, "answer_is"),
     },
 )
 
@@ -220,7 +220,7 @@ def used_options(method: MethodSpec) -> dict[str, Any]:
     return method.model_dump(include=set(check_options(method).takes))
 
 
-def expand_method(method: MethodSpec, task: str, extractor: str | None = None) -> tuple[Stages, str]:
+def expand_method(method: MethodSpec, task: TaskDefinition, extractor: str | None = None) -> tuple[Stages, str]:
     """The stages a named method runs, and the extractor that scores it."""
     preset = check_options(method)
     options = Options(method, task, method.samples or preset.samples, extractor or preset.extractor)
@@ -237,7 +237,7 @@ def expand_method(method: MethodSpec, task: str, extractor: str | None = None) -
     return stages, options.extractor
 
 
-def stage_names(method: str, task: str) -> list[str]:
+def stage_names(method: str, task: TaskDefinition) -> list[str]:
     """The names of a method's model-calling stages, for messages about flags."""
     stages, _ = expand_method(MethodSpec(name=method), task)
     return [s["name"] for s in stages if s["kind"] in MODEL_CALLING]

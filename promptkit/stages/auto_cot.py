@@ -39,7 +39,8 @@ class AutoCoTDemos:
 class AutoCoTSpec(SpecModel):
     kind: Literal["auto_cot"]
     pool: str | None = Field(
-        None, description="questions to cluster: a data file of the task (default: its training data)"
+        None,
+        description="questions to cluster: a data file of the task (default: the data being evaluated, as the paper)",
     )
     clusters: int | None = Field(
         None, ge=1, description="demonstrations, one per cluster (default: 8; 4 for last letters)"
@@ -56,7 +57,7 @@ class AutoCoTSpec(SpecModel):
 
 def _build(s: AutoCoTSpec, ctx: BuildContext) -> AutoCoTDemos:
     settings = AutoCoTSettings(s.clusters, s.max_question_words, s.max_steps, s.tries, s.seed, s.embedder, s.max_tokens)
-    return AutoCoTDemos(question_pool(s.pool, ctx.task.name), ctx.reasoner, settings)
+    return AutoCoTDemos(question_pool(s.pool, ctx.task), ctx.reasoner, settings)
 
 
 KINDS = (StageKind(AutoCoTSpec, _build, files=("pool",)),)

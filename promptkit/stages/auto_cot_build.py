@@ -121,7 +121,7 @@ def auto_cot(
             break
         picks = [short[c][attempt] for c in open_clusters]
         examples = tuple(Example(pool.examples[i].id, pool.examples[i].inputs, None) for i in picks)
-        batch = Task(pool.name, examples, pool.answer_kind, pool.source)
+        batch = pool.with_examples(examples)
         states = reasoner(batch, settings.max_tokens).run(batch.examples, engine)
         for c, state in zip(open_clusters, states):
             tried[c] += 1

@@ -1,20 +1,15 @@
-"""Demonstration pools: the shipped exemplars, or examples from a training set."""
+"""Demonstration pools: a task's exemplars, a pool file, or examples from a training set."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from promptkit.errors import PromptkitError
-from promptkit.files.jsonl import read_json
-from promptkit.stages.templating import Templates, default_templates, templates_dir
-from promptkit.tasks import Task, load_task
-from promptkit.tasks.gsm8k import load_gsm8k_hub
-from promptkit.tasks.last_letters import generated_task
-
-_CALCULATOR = re.compile(r"<<[^>]*>>")
+from promptkit.files.jsonl import read_json, text_field
+from promptkit.stages.templating import templates_dir
+from promptkit.tasks import Task, TaskDefinition, load_task, load_train, read_definition
 
 
 @dataclass(frozen=True)
@@ -30,18 +25,31 @@ class Demo:
         return {"id": self.id, "question": self.question, "rationale": self.rationale, "answer": self.answer}
 
 
+def definition_of(task: Task) -> TaskDefinition:
+    """The task file a task was read by; for a task made in code, the shipped task of its name."""
+    return task.definition or read_definition(task.name)
+
+
 def shipped_exemplars(task: str) -> tuple[Demo, ...]:
-    """The CoT exemplars shipped for a task (GSM8K: Wei et al.'s 8, in lm-eval's order)."""
-    path = templates_dir() / "exemplars" / f"{task}_cot.json"
+    """The exemplars a shipped task names (GSM8K: Wei et al.'s 8, in lm-eval's order)."""
+    return task_exemplars(read_definition(task))
+
+
+def task_exemplars(definition: TaskDefinition) -> tuple[Demo, ...]:
+    """The task file's exemplars: a file beside it (made absolute when read), or a shipped exemplars file."""
+    name = definition.prompts.exemplars
+    if not name:
+        raise PromptkitError(
+            f"task {definition.name!r} names no exemplars (prompts.exemplars): give a pool (--pool FILE)"
+        )
+    path = Path(name) if Path(name).is_absolute() else templates_dir() / name
     if not path.is_file():
-        raise PromptkitError(f"no exemplars ship for task {task!r} ({path.name} is missing)")
+        raise PromptkitError(f"task {definition.name!r}: exemplars {name!r} not found")
     return exemplars_from_file(path)
 
 
 def exemplars_from_file(path: str | Path) -> tuple[Demo, ...]:
     """A JSON file {"exemplars": [{"question", "rationale", "answer"}, ...]}."""
-    from promptkit.files.jsonl import read_json, text_field
-
     data = read_json(path)
     rows = data.get("exemplars") if isinstance(data, dict) else None
     if not isinstance(rows, list):
@@ -60,44 +68,30 @@ def exemplars_from_file(path: str | Path) -> tuple[Demo, ...]:
     return tuple(demos)
 
 
-def gsm8k_rationale(solution: str) -> str:
-    """A GSM8K solution as one Wei-style paragraph: calculator notes and the '####' line removed."""
-    lines = [ln.strip() for ln in _CALCULATOR.sub("", solution).splitlines()]
-    return " ".join(ln for ln in lines if ln and not ln.startswith("####"))
-
-
-def pool_from_task(task: Task, templates: Templates | None = None) -> tuple[Demo, ...]:
-    """Every example of a (training) task as a demonstration, with a rationale in the exemplars' style."""
-    templates = templates or default_templates()
-    demos = []
-    for e in task.examples:
-        question, answer = e.inputs["question"], e.target or ""
-        if task.name == "gsm8k":
-            rationale = gsm8k_rationale(e.inputs.get("solution", ""))
-        else:
-            words = question.split('"')[1].split() if question.count('"') >= 2 else []
-            rationale = templates.render("last_letters/rationale", {"words": words, "answer": answer})
-        demos.append(Demo(f"pool-{e.id}", question, rationale, answer))
-    return tuple(demos)
+def pool_from_task(task: Task) -> tuple[Demo, ...]:
+    """Every example of a (training) task as a demonstration, with the worked solution its task file writes."""
+    return tuple(
+        Demo(f"pool-{e.id}", e.inputs["question"], task.rationales.get(e.id, ""), e.target or "") for e in task.examples
+    )
 
 
 def demo_pool(pool: str | None, selector: str, task: Task) -> tuple[Demo, ...]:
-    """The given pool; else the shipped exemplars for a fixed selector; else the task's training data."""
+    """The given pool; else the task's exemplars for a fixed selector; else the task's training data."""
+    definition = definition_of(task)
     if pool:
         data = read_json(pool) if pool.endswith(".json") else None
         if isinstance(data, dict) and "exemplars" in data:
             return exemplars_from_file(pool)
-        return pool_from_task(load_task(task.name, pool))
+        return pool_from_task(load_task(definition, pool))
     if selector == "fixed":
-        return shipped_exemplars(task.name)
-    return pool_from_task(training_questions(task.name))
+        return task_exemplars(definition)
+    return pool_from_task(load_train(definition))
 
 
-def question_pool(pool: str | None, task: str) -> Task:
-    """Questions for Auto-CoT: a data file of the task, else its training data."""
-    return load_task(task, pool) if pool else training_questions(task)
-
-
-def training_questions(task: str) -> Task:
-    """A task's training data: GSM8K's train split (from the hub), or a generated last-letter set."""
-    return load_gsm8k_hub("train") if task == "gsm8k" else generated_task(count=1000, words=4, seed=1)
+def question_pool(pool: str | None, task: Task | TaskDefinition) -> Task:
+    """Questions for Auto-CoT: a data file of the task, else the data being evaluated (all of it, as the paper)."""
+    if pool:
+        return load_task(task if isinstance(task, TaskDefinition) else definition_of(task), pool)
+    if not isinstance(task, Task):
+        raise TypeError("without a pool, Auto-CoT clusters the evaluated task's questions: pass the Task")
+    return task.whole or task

@@ -47,7 +47,7 @@ class ExtractSpec(SpecModel):
 
 
 def _build(s: ExtractSpec, ctx: BuildContext) -> Extract:
-    chosen = get_extractor(s.extractor, ctx.task.answer_kind) if s.extractor else ctx.extractor
+    chosen = get_extractor(s.extractor, ctx.task.answer_kind, ctx.task.labels) if s.extractor else ctx.extractor
     return Extract(chosen, s.source, s.output)
 
 

@@ -1,18 +1,21 @@
 """Answer extractors: text -> answer string, or None when nothing can be parsed (never 0).
 
-Each named extractor has a version per answer kind and says how its answers compare with gold,
-so the same completions can be scored several ways without generating again.
+Each named extractor has a version per answer type (number, choice, yes_no, text) and says how its
+answers compare with gold, so the same completions can be scored several ways without generating
+again. A choice task's extractors are given its allowed labels.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import partial
 
+from promptkit.errors import PromptkitError
 from promptkit.registry import Registry
-from promptkit.tasks.base import AnswerKind
+from promptkit.tasks import AnswerKind
 
 # A number: thousands groups only when well formed ("1,234" but not "3, 4"), decimals, ".5", and an
 # optional "/denominator" (not a date's "1/2/2020"). Signs and currency are read around it in code.
@@ -132,8 +135,53 @@ def kojima_letters(text: str) -> str | None:
     return _kojima_tail(re.sub("\"|'|\n|\\.|\\s", "", text)) or None
 
 
+def kojima_choice(text: str, labels: Sequence[str]) -> str | None:
+    """re.findall(r'A|B|C|D|E', text)[0]: the first allowed letter anywhere, inside a word too."""
+    found = re.findall("|".join(re.escape(label) for label in labels), text)
+    return _kojima_tail(found[0]) if found else None
+
+
+def kojima_yes_no(text: str) -> str | None:
+    """Lowercased, quotes, newlines, periods, spaces, colons and commas made spaces; the first yes or no word."""
+    words = re.sub("\"|'|\n|\\.|\\s|\\:|\\,", " ", text.lower()).split(" ")
+    found = [w for w in words if w in ("yes", "no")]
+    return _kojima_tail(found[0]) if found else None
+
+
 def _kojima_tail(pred: str) -> str:
     return pred.removesuffix(".")
+
+
+# --- choices and yes/no: a label or word standing on its own ----------------------------------------
+
+
+def _label_pattern(labels: Sequence[str]) -> re.Pattern[str]:
+    """'(C)', or C alone: not inside a word, not the article of a following word ('A pond')."""
+    alternatives = "|".join(re.escape(label) for label in sorted(labels, key=len, reverse=True))
+    return re.compile(rf"\(({alternatives})\)|(?<![\w])({alternatives})(?![\w])(?!\s+[a-z])")
+
+
+def first_label(text: str, labels: Sequence[str]) -> str | None:
+    m = _label_pattern(labels).search(text)
+    return (m.group(1) or m.group(2)) if m else None
+
+
+def last_label(text: str, labels: Sequence[str]) -> str | None:
+    found = _label_pattern(labels).findall(text)
+    return (found[-1][0] or found[-1][1]) if found else None
+
+
+_YES_NO = re.compile(r"\b(yes|no)\b", re.IGNORECASE)
+
+
+def first_yes_no(text: str) -> str | None:
+    m = _YES_NO.search(text)
+    return m.group(1).lower() if m else None
+
+
+def last_yes_no(text: str) -> str | None:
+    found = _YES_NO.findall(text)
+    return found[-1].lower() if found else None
 
 
 # --- "The answer is ..." (few-shot CoT exemplars; least-to-most's 'outputs "..."' for letters) ------
@@ -147,6 +195,19 @@ def answer_is_number(text: str) -> str | None:
     m = _ANSWER_IS.search(text)
     found = first_number(m.group(1)) if m else None
     return found if found is not None else last_number(text)
+
+
+def answer_is_label(text: str, labels: Sequence[str]) -> str | None:
+    """The first label after 'The answer is'; without that phrase, the last label."""
+    m = _ANSWER_IS.search(text)
+    found = first_label(m.group(1), labels) if m else None
+    return found if found is not None else last_label(text, labels)
+
+
+def answer_is_yes_no(text: str) -> str | None:
+    m = _ANSWER_IS.search(text)
+    found = first_yes_no(m.group(1)) if m else None
+    return found if found is not None else last_yes_no(text)
 
 
 def answer_is_letters(text: str) -> str | None:
@@ -202,32 +263,52 @@ class Extractor:
         return prediction is not None and gold is not None and self.matches(prediction, gold)
 
 
-EXTRACTORS: Registry[Mapping[AnswerKind, Extractor]] = Registry(
+Make = Callable[[Sequence[str]], Extractor]
+"""The task's allowed labels (a choice task's; empty otherwise) -> the extractor."""
+
+
+def _plain(name: str, extract: Callable[[str], str | None], matches: Callable[[str, str], bool]) -> Make:
+    return lambda labels: Extractor(name, extract, matches)
+
+
+def _labelled(name: str, extract: Callable[..., str | None], matches: Callable[[str, str], bool]) -> Make:
+    return lambda labels: Extractor(name, partial(extract, labels=tuple(labels)), matches)
+
+
+EXTRACTORS: Registry[Mapping[AnswerKind, Make]] = Registry(
     "extractor",
     {
         "default": {
-            "number": Extractor("default", first_number, numbers_match),
-            "letters": Extractor("default", letters, letters_match),
+            "number": _plain("default", first_number, numbers_match),
+            "choice": _labelled("default", first_label, exact_match),
+            "yes_no": _plain("default", first_yes_no, exact_match),
+            "text": _plain("default", letters, letters_match),
         },
         "answer_is": {
-            "number": Extractor("answer_is", answer_is_number, numbers_match),
-            "letters": Extractor("answer_is", answer_is_letters, letters_match),
+            "number": _plain("answer_is", answer_is_number, numbers_match),
+            "choice": _labelled("answer_is", answer_is_label, exact_match),
+            "yes_no": _plain("answer_is", answer_is_yes_no, exact_match),
+            "text": _plain("answer_is", answer_is_letters, letters_match),
         },
-        "strict-match": {"number": Extractor("strict-match", lm_eval_strict, lm_eval_exact_match)},
-        "flexible-extract": {"number": Extractor("flexible-extract", lm_eval_flexible, lm_eval_exact_match)},
-        # The reference code compares strings: gold as given, so '2,125' never matches '2125'.
+        "strict-match": {"number": _plain("strict-match", lm_eval_strict, lm_eval_exact_match)},
+        "flexible-extract": {"number": _plain("flexible-extract", lm_eval_flexible, lm_eval_exact_match)},
+        # Kojima et al.'s answer_cleansing per dataset type. The reference compares strings: gold as
+        # given, so '2,125' never matches '2125'.
         "kojima": {
-            "number": Extractor("kojima", kojima_number, exact_match),
-            "letters": Extractor("kojima", kojima_letters, exact_match),
+            "number": _plain("kojima", kojima_number, exact_match),
+            "choice": _labelled("kojima", kojima_choice, exact_match),
+            "yes_no": _plain("kojima", kojima_yes_no, exact_match),
+            "text": _plain("kojima", kojima_letters, exact_match),
         },
     },
 )
 
 
-def get_extractor(name: str, kind: AnswerKind) -> Extractor:
+def get_extractor(name: str, kind: AnswerKind, labels: Sequence[str] = ()) -> Extractor:
+    """The named extractor for an answer type; a choice task's needs its labels."""
     by_kind = EXTRACTORS.get(name)
     if kind not in by_kind:
-        from promptkit.errors import PromptkitError
-
         raise PromptkitError(f"extractor {name!r} does not handle {kind} answers (it handles: {', '.join(by_kind)})")
-    return by_kind[kind]
+    if kind == "choice" and not labels:
+        raise PromptkitError("a choice task needs its labels (answer.labels in the task file, or example.choices)")
+    return by_kind[kind](labels)

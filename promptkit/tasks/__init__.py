@@ -1,22 +1,21 @@
-"""Tasks by name."""
+"""Tasks are data: task files (promptkit/tasks/shipped/*.yaml, or a user's) read into examples."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
+from promptkit.tasks.base import Task
+from promptkit.tasks.definition import AnswerKind, TaskDefinition
+from promptkit.tasks.files import generated_task, is_task_file, load_task, load_train, read_definition, shipped_names
+from promptkit.tasks.generators import generate_last_letters
 
-from promptkit.registry import Registry
-from promptkit.tasks.base import AnswerKind, Task
-from promptkit.tasks.gsm8k import load_gsm8k
-from promptkit.tasks.last_letters import generate_last_letters, load_last_letters
-
-TaskLoader = Callable[["str | Path | None"], Task]
-
-TASKS: Registry[TaskLoader] = Registry("task", {"gsm8k": load_gsm8k, "last_letters": load_last_letters})
-
-
-def load_task(name: str, data: str | Path | None = None) -> Task:
-    return TASKS.get(name)(data)
-
-
-__all__ = ["TASKS", "AnswerKind", "Task", "generate_last_letters", "load_task"]
+__all__ = [
+    "AnswerKind",
+    "Task",
+    "TaskDefinition",
+    "generate_last_letters",
+    "generated_task",
+    "is_task_file",
+    "load_task",
+    "load_train",
+    "read_definition",
+    "shipped_names",
+]

@@ -1,14 +1,16 @@
-"""A task: its examples and what kind of answer it expects."""
+"""A task: its examples, what kind of answer it expects, and the definition they were read by."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
+from promptkit.tasks.definition import AnswerKind
 from promptkit.types import Example
 
-AnswerKind = Literal["number", "letters"]
+if TYPE_CHECKING:
+    from promptkit.tasks.definition import TaskDefinition
 
 
 @dataclass(frozen=True)
@@ -20,9 +22,26 @@ class Task:
     """Where the examples came from (a file path or a hub dataset), for the summary."""
     meta: Mapping[str, Any] = field(default_factory=dict)
     """Facts about the set for reports, e.g. {"words": 4} for last letters."""
+    rationales: Mapping[str, str] = field(default_factory=dict)
+    """Worked solutions by example id, where the task file says how to write them (demonstration pools)."""
+    definition: TaskDefinition | None = None
+    """The task file it was read by; None for a task made in code (the shipped task of its name then applies)."""
+    whole: Task | None = field(default=None, repr=False, compare=False)
+    """Before limit(): what depends on the data as a whole (Auto-CoT's clusters) must not depend on --limit."""
 
     def limit(self, n: int | None) -> Task:
         """The first n examples; ids are positions in the full set, so they do not change."""
-        if n is None:
-            return self
-        return Task(self.name, self.examples[:n], self.answer_kind, self.source, self.meta)
+        return self if n is None else replace(self, examples=self.examples[:n], whole=self.whole or self)
+
+    def with_examples(self, examples: tuple[Example, ...]) -> Task:
+        return replace(self, examples=examples)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """A choice task's allowed labels: the task file's, else every label its examples offer, in order."""
+        if self.definition is not None and self.definition.answer.labels:
+            return tuple(self.definition.answer.labels)
+        seen: dict[str, None] = {}
+        for e in self.examples:
+            seen.update(dict.fromkeys(e.inputs.get("labels") or ()))
+        return tuple(seen)

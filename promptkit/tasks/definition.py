@@ -1,0 +1,155 @@
+"""A task file: a benchmark described as data (YAML checked by these models, `promptkit schema task`).
+
+It says where the records are, how a record becomes an example (Jinja over the record's fields),
+what kind of answer the task expects, and the words the methods put around a question. A task file
+may come from someone else: unknown fields are refused, and its paths are read only inside its own
+folder (promptkit.tasks.files).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from promptkit.schema import Seed, SpecModel
+
+AnswerKind = Literal["number", "choice", "yes_no", "text"]
+"""number: compared as numbers; choice: one of the allowed labels; yes_no: yes or no; text: normalised exact match."""
+
+Category = Literal["arithmetic", "commonsense", "symbolic", "other"]
+
+
+class HubSource(SpecModel):
+    path: str = Field(description="a `datasets` hub id (or a local folder laid out like one)")
+    config: str | None = Field(None, description="the dataset's configuration, where it has several")
+    split: str = Field(description="the split to read, e.g. test")
+
+
+class GeneratedSource(SpecModel):
+    generator: Literal["last_letters"] = Field(description="a generator shipped with promptkit")
+    count: int = Field(ge=1, description="how many questions")
+    words: int = Field(ge=1, description="words per question")
+    seed: Seed = Field(0, description="the generator's seed")
+
+
+class DataSource(SpecModel):
+    """Where records come from; `--data` replaces it with a file of the same format."""
+
+    file: str | None = Field(None, description="JSONL, JSON or CSV, relative to the task file")
+    records: str | None = Field(
+        None, description="JSON only: the key holding the list of records (e.g. examples); absent: the file is a list"
+    )
+    hub: HubSource | None = Field(None, description="a hub copy, read through `datasets` when no file is given")
+    generate: GeneratedSource | None = Field(None, description="or a generated set")
+    expects: str | None = Field(
+        None, description="what --data should be, for the message when the task has no source of its own"
+    )
+
+
+class Choices(SpecModel):
+    """Options held as data, given letters: the question template sees them as `choices`."""
+
+    field: str = Field(
+        description="the record field (dotted for nested) holding the options: a mapping option -> score "
+        "(BIG-bench target_scores), or a list of {label, text}"
+    )
+    labels: list[str] | None = Field(
+        None, description="letters given to the options in order (A, B, ...); absent: the record's own labels"
+    )
+    shuffle: bool = Field(
+        False,
+        description="shuffle the options, seeded by the record itself (its JSON, keys sorted), so an example's "
+        "order is the same in every run and whatever --limit, and the right answer is not always first",
+    )
+
+
+class ExampleMap(SpecModel):
+    """How a record becomes an example. Templates are Jinja over the record's fields."""
+
+    question: str = Field(description="template of the question as asked")
+    answer: str = Field(description="the gold answer: a field name, or a template")
+    id: str | None = Field(None, description="a field name or a template; the record's position by default")
+    inputs: dict[str, str] = Field(
+        default_factory=dict, description="more inputs for templates: name -> Jinja expression over the record"
+    )
+    rationale: str | None = Field(
+        None, description="template of a worked solution, when this data serves as demonstrations (may read `gold`)"
+    )
+    choices: Choices | None = Field(None, description="options as data, for multiple-choice records")
+    strings: list[str] | None = Field(
+        None,
+        description="record fields that must be non-empty strings; default: question and answer, where the "
+        "templates read them",
+    )
+
+
+class AnswerFormat(SpecModel):
+    type: AnswerKind = Field(description="how answers are extracted and compared")
+    labels: list[str] | None = Field(
+        None, description="choice: the allowed letters; absent: choices.labels, or every label the records use"
+    )
+
+    @model_validator(mode="after")
+    def _labels_for_choice_only(self):
+        if self.labels is not None and self.type != "choice":
+            raise ValueError("labels are for type: choice")
+        if self.labels is not None and (not self.labels or len(set(self.labels)) != len(self.labels)):
+            raise ValueError("labels must be distinct and at least one")
+        return self
+
+
+class Steps(SpecModel):
+    """A least-to-most method's prompts for this task."""
+
+    decompose: str = Field(description="template that splits the question into subquestions")
+    solve: str = Field(description="template that answers one subquestion after the earlier ones")
+    parser: str = Field(description="how the decomposition's output is read (promptkit.stages DECOMPOSERS)")
+
+
+class Prompts(SpecModel):
+    answer_prefix: str = Field(
+        description="the zero-shot answer prefix after 'A:' (Kojima et al.: 'The answer (arabic numerals) is')"
+    )
+    answer_trigger: str | None = Field(
+        None,
+        description="zero-shot CoT's second prompt ends with it; default 'Therefore, ' + the prefix, first letter "
+        "lowercased, as Kojima et al.",
+    )
+    exemplars: str | None = Field(
+        None, description="few-shot exemplars: a JSON file {exemplars: [{question, rationale, answer}]}"
+    )
+    least_to_most: dict[str, Steps] = Field(
+        default_factory=dict, description="method name -> its prompts (least-to-most needs task-specific ones)"
+    )
+
+    @property
+    def trigger(self) -> str:
+        if self.answer_trigger is not None:
+            return self.answer_trigger
+        return "Therefore, " + self.answer_prefix[:1].lower() + self.answer_prefix[1:]
+
+    def words(self) -> dict[str, str]:
+        """What every prompt template of this task may read besides the example (templates/direct.j2, ...)."""
+        return {"answer_prefix": self.answer_prefix, "answer_trigger": self.trigger}
+
+
+class TaskDefinition(SpecModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="the task's name in runs and tables")
+    description: str = Field("", description="one line: what the benchmark is, and its paper")
+    category: Category | None = Field(None, description="Kojima et al.'s grouping")
+    data: DataSource = Field(default_factory=DataSource, description="the examples evaluated")
+    train: DataSource | None = Field(None, description="training data: demonstrations drawn from it")
+    example: ExampleMap
+    answer: AnswerFormat
+    prompts: Prompts
+    facts: list[str] = Field(
+        default_factory=list,
+        description="list inputs whose length, when every example's is the same, the summary records (e.g. words)",
+    )
+
+    @model_validator(mode="after")
+    def _choices_need_a_choice_task(self):
+        if self.example.choices is not None and self.answer.type != "choice":
+            raise ValueError("example.choices needs answer.type: choice")
+        return self

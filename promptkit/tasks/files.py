@@ -1,0 +1,173 @@
+"""Task files by name or path, and the tasks they load.
+
+`--task svamp` finds promptkit/tasks/shipped/svamp.yaml; `--task path/to/mine.yaml` reads a user's.
+A task file's relative paths (its data, exemplars, templates) are read inside its own folder only,
+as a spec's are: a task file from someone else cannot read a private file into a prompt.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from promptkit.errors import PromptkitError
+from promptkit.files.yaml_file import read_yaml_mapping
+from promptkit.registry import unknown_name_message
+from promptkit.schema import check_model
+from promptkit.tasks.base import Task
+from promptkit.tasks.definition import DataSource, GeneratedSource, HubSource, TaskDefinition
+from promptkit.tasks.examples import Mapper
+from promptkit.tasks.generators import generate_last_letters
+from promptkit.tasks.records import Record, read_file_records, read_hub_records
+
+SHIPPED_DIR = Path(__file__).with_name("shipped")
+SUFFIXES = (".yaml", ".yml")
+
+
+def shipped_names() -> list[str]:
+    return sorted(p.stem for p in SHIPPED_DIR.glob("*.yaml"))
+
+
+def is_task_file(name: str) -> bool:
+    return Path(name).suffix in SUFFIXES
+
+
+def task_file(name: str) -> Path:
+    """The file a --task value names: a shipped task's, or the path given."""
+    if is_task_file(name):
+        path = Path(name)
+        if not path.is_file():
+            raise PromptkitError(f"task file not found: {name}")
+        return path
+    path = SHIPPED_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise PromptkitError(unknown_name_message("task", name, shipped_names()) + "; or a task file (.yaml)")
+    return path
+
+
+def read_definition(name: str) -> TaskDefinition:
+    path = task_file(name).resolve()
+    stat = path.stat()
+    return _read(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=64)
+def _read(path: str, _mtime: int, _size: int) -> TaskDefinition:
+    data = read_yaml_mapping(path, "a task file is a YAML mapping with name, example, answer and prompts")
+    definition = _anchored(check_model(TaskDefinition, data, path), Path(path))
+    Mapper(definition.example, definition.answer, path)  # its templates compile, or the file is named now
+    return definition
+
+
+def _anchored(definition: TaskDefinition, path: Path) -> TaskDefinition:
+    """Relative paths made absolute under the task file's folder, and refused outside it.
+
+    Exemplars and least-to-most templates may instead name shipped ones (exemplars/gsm8k_cot.json,
+    gsm8k/l2m_solve): those stay names when no such file lies beside the task file.
+    """
+    folder = path.parent
+
+    def inside(relative: str, field: str) -> str:
+        resolved = (folder / relative).resolve()
+        if not resolved.is_relative_to(folder):
+            raise PromptkitError(f"{path}: {field}: {relative} is outside the task file's folder; refused")
+        return str(resolved)
+
+    def file_or_name(value: str, field: str) -> str:
+        as_path = Path(value)
+        if as_path.is_absolute() or ".." in as_path.parts or (as_path.suffix and (folder / value).is_file()):
+            return inside(value, field)
+        return value
+
+    update: dict[str, object] = {}
+    for field in ("data", "train"):
+        source = getattr(definition, field)
+        if source is not None and source.file:
+            update[field] = source.model_copy(update={"file": inside(source.file, f"{field}.file")})
+    prompts = definition.prompts
+    changes: dict[str, object] = {
+        "least_to_most": {
+            method: steps.model_copy(
+                update={
+                    "decompose": file_or_name(steps.decompose, f"prompts.least_to_most.{method}.decompose"),
+                    "solve": file_or_name(steps.solve, f"prompts.least_to_most.{method}.solve"),
+                }
+            )
+            for method, steps in prompts.least_to_most.items()
+        }
+    }
+    if prompts.exemplars:
+        changes["exemplars"] = file_or_name(prompts.exemplars, "prompts.exemplars")
+    update["prompts"] = prompts.model_copy(update=changes)
+    return definition.model_copy(update=update)
+
+
+def _definition(task: str | TaskDefinition) -> TaskDefinition:
+    return task if isinstance(task, TaskDefinition) else read_definition(task)
+
+
+def load_task(task: str | TaskDefinition, data: str | Path | None = None) -> Task:
+    """The task's examples: from `data` when given (any format it reads), else from its own source."""
+    definition = _definition(task)
+    source = definition.data
+    if data is not None:
+        records, where = _records_from(Path(data), source), str(data)
+    else:
+        records, where = _default_records(definition, source, "data")
+    return _task(definition, records, where)
+
+
+def load_train(task: str | TaskDefinition) -> Task:
+    """The task's training data (demonstrations drawn from it); a one-line error when it has none."""
+    definition = _definition(task)
+    if definition.train is None:
+        raise PromptkitError(f"task {definition.name!r} has no training data: give a pool (--pool FILE)")
+    records, where = _default_records(definition, definition.train, "train")
+    return _task(definition, records, where)
+
+
+def generated_task(count: int = 500, words: int = 4, seed: int = 0) -> Task:
+    """A generated last-letter set, read by the shipped last_letters task file."""
+    definition = read_definition("last_letters")
+    source = DataSource(generate=GeneratedSource(generator="last_letters", count=count, words=words, seed=seed))
+    return load_task(definition.model_copy(update={"data": source}))
+
+
+def _task(definition: TaskDefinition, records: list[Record], where: str) -> Task:
+    if not records:
+        raise PromptkitError(f"{where}: no examples")
+    examples, rationales = Mapper(definition.example, definition.answer, f"task {definition.name}").examples(records)
+    facts = _facts(definition, examples)
+    return Task(definition.name, examples, definition.answer.type, where, facts, rationales, definition)
+
+
+def _records_from(path: Path, source: DataSource) -> list[Record]:
+    """--data: a file, or a folder laid out like the task's hub copy (its split)."""
+    if path.is_dir():
+        return read_hub_records(HubSource(path=str(path), split=source.hub.split if source.hub else "test"))
+    return read_file_records(path, source.records)
+
+
+def _default_records(definition: TaskDefinition, source: DataSource, field: str) -> tuple[list[Record], str]:
+    if source.file:
+        return read_file_records(source.file, source.records), source.file
+    if source.generate:
+        g = source.generate
+        rows = generate_last_letters(g.count, g.words, g.seed)["examples"]
+        where = f"generated:words={g.words}:count={g.count}:seed={g.seed}"
+        return [(f"{where}[{i}]", row) for i, row in enumerate(rows)], where
+    if source.hub:
+        h = source.hub
+        return read_hub_records(h), f"{h.path}:{h.config}:{h.split}" if h.config else f"{h.path}:{h.split}"
+    expects = f" ({source.expects})" if source.expects else ""
+    raise PromptkitError(f"task {definition.name!r} has no {field} of its own: give --data FILE{expects}")
+
+
+def _facts(definition: TaskDefinition, examples: tuple) -> dict[str, int]:
+    """{input: L} for each listed input that has length L in every example."""
+    facts = {}
+    for name in definition.facts:
+        lengths = {len(e.inputs[name]) for e in examples if isinstance(e.inputs.get(name), (list, tuple))}
+        if len(lengths) == 1:
+            facts[name] = lengths.pop()
+    return facts
