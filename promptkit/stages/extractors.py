@@ -20,7 +20,7 @@ from promptkit.tasks import AnswerKind
 # A number: thousands groups only when well formed ("1,234" but not "3, 4"), decimals, ".5", and an
 # optional "/denominator" (not a date's "1/2/2020"). Signs and currency are read around it in code.
 _NUMBER = re.compile(
-    r"(?<![\w.,/])(?P<sign>[-\u2212]\s?)?(?P<cur>[$\u20ac\u00a3]\s?)?(?P<sign2>[-\u2212])?"
+    r"(?<![^\W_])(?<![.,/])(?P<sign>[-\u2212]\s?)?(?P<cur>[$\u20ac\u00a3]\s?)?(?P<sign2>[-\u2212])?"
     r"(?P<num>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?![\d,]*\d)"
     r"(?:/(?P<den>\d+)(?![\d/]))?"
 )
@@ -156,9 +156,9 @@ def _kojima_tail(pred: str) -> str:
 
 
 def _label_pattern(labels: Sequence[str]) -> re.Pattern[str]:
-    """'(C)', or C alone: not inside a word, not the article of a following word ('A pond')."""
+    """'(C)', or C alone: not inside a word, not the article of a following word ('A pond'; 'A or C' is a label)."""
     alternatives = "|".join(re.escape(label) for label in sorted(labels, key=len, reverse=True))
-    return re.compile(rf"\(({alternatives})\)|(?<![\w])({alternatives})(?![\w])(?!\s+[a-z])")
+    return re.compile(rf"\(({alternatives})\)|(?<![\w])({alternatives})(?![\w])(?!\s+(?!(?:or|and)\b)[a-z])")
 
 
 def first_label(text: str, labels: Sequence[str]) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ def read_file_records(path: str | Path, records_key: str | None = None) -> list[
 
 
 def _json_records(path: Path, key: str | None) -> list[Record]:
+    if key is None and _is_json_lines(read_text(path)):
+        return [(f"{path}:{line}", row) for line, row in read_jsonl(path)]  # AQuA's test.json is JSON lines
     data = read_json(path)
     if key is not None:
         if not isinstance(data, dict) or key not in data:
@@ -51,6 +54,21 @@ def _json_records(path: Path, key: str | None) -> list[Record]:
             raise PromptkitError(f"{where}[{i}]: expected an object, got {type(row).__name__}")
         out.append((f"{where}[{i}]", row))
     return out
+
+
+def _is_json_lines(text: str) -> bool:
+    """More than one JSON value, one per line: the whole text is not one JSON document but its first line is."""
+    try:
+        json.loads(text)
+        return False
+    except json.JSONDecodeError as exc:
+        if exc.msg != "Extra data":
+            return False
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    try:
+        return isinstance(json.loads(first), dict)
+    except json.JSONDecodeError:
+        return False
 
 
 def _csv_records(path: Path) -> list[Record]:
