@@ -20,7 +20,7 @@ from promptkit.spec.files import read_spec_file, validate
 from promptkit.spec.models import RunSpec
 from promptkit.spec.presets import PRESETS
 from promptkit.stages.auto_cot_build import AutoCoTSettings
-from promptkit.tasks import generate_last_letters, read_definition
+from promptkit.tasks import TaskDefinition, generate_last_letters, read_definition, shipped_names
 from promptkit.tasks.generators import shipped_names as shipped_first_names
 
 
@@ -157,7 +157,22 @@ def cmd_view(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    print(json.dumps((RunSummary if args.summary else RunSpec).model_json_schema(), indent=2))
+    model = RunSummary if args.summary else TaskDefinition if args.task else RunSpec
+    print(json.dumps(model.model_json_schema(), indent=2))
+    return 0
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    """The shipped tasks: name, category, answer type, size of the standard set, where the data comes from."""
+    print("| task | category | answer | size | data without --data | what it is |")
+    print("|---|---|---|---|---|---|")
+    for name in shipped_names():
+        d = read_definition(name)
+        data = d.data
+        source = data.hub.path if data.hub else "generated" if data.generate else "none: give --data FILE"
+        answer = d.answer.type + (f" ({', '.join(d.answer.labels)})" if d.answer.labels else "")
+        print(f"| {name} | {d.category or ''} | {answer} | {data.size or ''} | {source} | {d.description} |")
+    print("\nA task file of your own: --task path/to/task.yaml (promptkit schema --task prints its schema).")
     return 0
 
 
@@ -188,6 +203,7 @@ COMMANDS = {
     "auto-cot": cmd_auto_cot,
     "report": cmd_report,
     "schema": cmd_schema,
+    "tasks": cmd_tasks,
     "view": cmd_view,
     "make-last-letters": cmd_make_last_letters,
 }

@@ -42,7 +42,9 @@ def _engine_args(p: argparse.ArgumentParser, defaults: bool) -> None:
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", help="local data file (GSM8K JSONL, last-letter JSON) or dataset folder")
+    p.add_argument(
+        "--data", help="the task's data: a JSONL, JSON or CSV file, or a dataset folder (default: the task's own)"
+    )
     p.add_argument("--limit", type=int, help="first N examples only")
     c = p.add_mutually_exclusive_group()
     c.add_argument("--cache", help=f"generation cache file (default: {_display_path(default_cache_path())})")
@@ -174,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     ac.add_argument(
         "--task", required=True, help=f"a shipped task ({', '.join(shipped_names())}) or a task file (.yaml)"
     )
-    ac.add_argument("--pool", help="questions to cluster: a data file of the task (default: its training data)")
+    ac.add_argument("--pool", help="questions to cluster: a data file of the task (default: the task's own data)")
     ac.add_argument("--clusters", type=int, help="demonstrations, one per cluster (default: 8; 4 for last letters)")
     ac.add_argument("--max-steps", type=int, help="most reasoning lines kept (default: 5; 7 for last letters)")
     ac.add_argument("--max-question-words", type=int, default=60, help="longest question kept (default: 60)")
@@ -197,8 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("runs", nargs="+", help="run folders (several: runs of one task, compared per example)")
     view.add_argument("--out", help="HTML file to write (default: RUN/index.html for one run, else view.html)")
 
-    schema = sub.add_parser("schema", help="print the JSON schema of run specs (or of summary.json)")
-    schema.add_argument("--summary", action="store_true", help="the schema of a run's summary.json instead")
+    schema = sub.add_parser("schema", help="print the JSON schema of run specs (or of summary.json, or task files)")
+    which = schema.add_mutually_exclusive_group()
+    which.add_argument("--summary", action="store_true", help="the schema of a run's summary.json instead")
+    which.add_argument("--task", action="store_true", help="the schema of task files instead")
+
+    sub.add_parser("tasks", help="list the shipped tasks: answer type, size, where their data comes from")
 
     ll = sub.add_parser("make-last-letters", help="generate a last-letter concatenation set")
     ll.add_argument("--words", type=int, default=4)

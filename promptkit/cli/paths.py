@@ -23,6 +23,7 @@ from promptkit.files.paths import (
 )
 from promptkit.spec.files import SPEC_FILE
 from promptkit.stages.templating import TEMPLATE_FILE
+from promptkit.tasks.files import TASK_FILE, is_task_file
 
 ANYTHING = FileKind("a file", 1 << 62, lambda path: None, may_be_empty=True)
 
@@ -43,9 +44,16 @@ def _cache(label: str, path: str) -> None:
     check_output_file(label, path)
 
 
+def _task(label: str, value: str) -> None:
+    """--task is a shipped task's name or a task file; a file is checked like any other input."""
+    if is_task_file(value):
+        check_input_file(label, value, TASK_FILE)
+
+
 # argparse destination -> (the name in messages, the check)
 INPUTS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "spec": ("spec file", _file(SPEC_FILE)),
+    "task": ("--task", _task),
     "specs": ("--specs", _file(SPEC_FILE)),
     "data": ("--data", _file_or_folder(DATA)),  # a dataset folder, too
     "pool": ("--pool", _file_or_folder(DATA)),
@@ -61,7 +69,7 @@ def _given(args: argparse.Namespace) -> Iterator[tuple[str, str]]:
     for dest in INPUTS:
         value = getattr(args, dest, None)
         for item in value if isinstance(value, list) else [value]:
-            if not item:
+            if not isinstance(item, str) or not item:  # a flag of the same name may be a switch (schema --task)
                 continue
             yield dest, item.rpartition("=")[2] if dest == "template" else item  # STAGE=FILE
 

@@ -64,6 +64,26 @@ def read_json(path: str | Path) -> Any:
     return _loads(read_text(path), str(path), line_of_error=True)
 
 
+def is_json_lines(text: str) -> bool:
+    """More than one JSON object, one per line: not one JSON document, but its first line is one.
+
+    Some datasets ship JSON Lines under a .json name (AQuA's test.json); their readers take both.
+    """
+    try:
+        json.loads(text)
+        return False
+    except json.JSONDecodeError as exc:
+        if exc.msg != "Extra data":
+            return False
+    except RecursionError:
+        return False
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    try:
+        return isinstance(json.loads(first), dict)
+    except (json.JSONDecodeError, RecursionError):
+        return False
+
+
 def text_field(row: dict[str, Any], key: str, where: str, *, empty: bool = False) -> str:
     """row[key] as a string; a number, null, list or object there is an error naming the place."""
     value = row.get(key)

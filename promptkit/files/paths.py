@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from promptkit.errors import PromptkitError
-from promptkit.files.jsonl import read_json, read_jsonl, read_text
+from promptkit.files.jsonl import is_json_lines, read_json, read_jsonl, read_text
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -33,7 +33,7 @@ def _parse_by_suffix(path: Path) -> object:
     if path.suffix == ".jsonl":
         return list(read_jsonl(path))
     if path.suffix == ".json":
-        return read_json(path)
+        return list(read_jsonl(path)) if is_json_lines(read_text(path)) else read_json(path)
     return read_text(path)
 
 

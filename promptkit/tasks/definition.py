@@ -45,6 +45,7 @@ class DataSource(SpecModel):
     expects: str | None = Field(
         None, description="what --data should be, for the message when the task has no source of its own"
     )
+    size: int | None = Field(None, ge=1, description="examples in the standard set (what `promptkit tasks` shows)")
 
 
 class Choices(SpecModel):

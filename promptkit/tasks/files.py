@@ -11,6 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from promptkit.errors import PromptkitError
+from promptkit.files.paths import TEXT_LIMIT, FileKind
 from promptkit.files.yaml_file import read_yaml_mapping
 from promptkit.registry import unknown_name_message
 from promptkit.schema import check_model
@@ -43,6 +44,10 @@ def task_file(name: str) -> Path:
     if not path.is_file():
         raise PromptkitError(unknown_name_message("task", name, shipped_names()) + "; or a task file (.yaml)")
     return path
+
+
+TASK_FILE = FileKind("a YAML task file", TEXT_LIMIT, lambda path: read_definition(str(path)))
+"""What --task names when it names a file: checked (size, encoding, YAML, schema, templates) before any work."""
 
 
 def read_definition(name: str) -> TaskDefinition:

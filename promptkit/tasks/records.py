@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from promptkit.errors import PromptkitError
-from promptkit.files.jsonl import read_json, read_jsonl, read_text
+from promptkit.files.jsonl import is_json_lines, read_json, read_jsonl, read_text
 from promptkit.tasks.definition import HubSource
 
 Record = tuple[str, dict[str, Any]]
@@ -35,7 +34,7 @@ def read_file_records(path: str | Path, records_key: str | None = None) -> list[
 
 
 def _json_records(path: Path, key: str | None) -> list[Record]:
-    if key is None and _is_json_lines(read_text(path)):
+    if key is None and is_json_lines(read_text(path)):
         return [(f"{path}:{line}", row) for line, row in read_jsonl(path)]  # AQuA's test.json is JSON lines
     data = read_json(path)
     if key is not None:
@@ -54,21 +53,6 @@ def _json_records(path: Path, key: str | None) -> list[Record]:
             raise PromptkitError(f"{where}[{i}]: expected an object, got {type(row).__name__}")
         out.append((f"{where}[{i}]", row))
     return out
-
-
-def _is_json_lines(text: str) -> bool:
-    """More than one JSON value, one per line: the whole text is not one JSON document but its first line is."""
-    try:
-        json.loads(text)
-        return False
-    except json.JSONDecodeError as exc:
-        if exc.msg != "Extra data":
-            return False
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    try:
-        return isinstance(json.loads(first), dict)
-    except json.JSONDecodeError:
-        return False
 
 
 def _csv_records(path: Path) -> list[Record]:
