@@ -29,9 +29,9 @@ SLOW = "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% end
 
 def _render_slow(tmp_path, monkeypatch):
     import promptkit.stages.templating as templating
-    from promptkit import sandbox
+    from promptkit import jinja_env
 
-    monkeypatch.setattr(sandbox, "RENDER_SECONDS", 0.3)
+    monkeypatch.setattr(jinja_env, "RENDER_SECONDS", 0.3)
     path = tmp_path / "slow.j2"
     path.write_text(SLOW)
     return templating.Templates().render(str(path), {})
@@ -65,9 +65,9 @@ def test_a_fast_render_is_not_interrupted_later(tmp_path, monkeypatch):
     import time
 
     import promptkit.stages.templating as templating
-    from promptkit import sandbox
+    from promptkit import jinja_env
 
-    monkeypatch.setattr(sandbox, "RENDER_SECONDS", 0.05)
+    monkeypatch.setattr(jinja_env, "RENDER_SECONDS", 0.05)
     engine = templating.Templates()
     for _ in range(50):
         assert engine.render("zero_shot_cot/reason", {"question": "q"}).startswith("Q: q")

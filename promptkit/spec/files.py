@@ -14,6 +14,7 @@ from promptkit.files.yaml_file import read_yaml_mapping
 from promptkit.schema import check_model
 from promptkit.spec.models import PipelineSpec, RunSpec
 from promptkit.stages.kinds import STAGE_KINDS
+from promptkit.tasks import is_task_file
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
@@ -46,6 +47,8 @@ def anchor_paths(data: dict[str, Any], folder: Path) -> None:
     task = data.get("task")
     if isinstance(task, dict) and "data" in task:
         task["data"] = anchored(task["data"])
+    if isinstance(task, dict) and isinstance(task.get("name"), str) and is_task_file(task["name"]):
+        task["name"] = anchored(task["name"])
     engine = data.get("engine")
     if isinstance(engine, dict) and engine.get("kind") == "replay" and "path" in engine:
         engine["path"] = anchored(engine["path"])

@@ -22,9 +22,11 @@ _Spec = SpecModel
 
 
 class TaskSpec(_Spec):
-    name: str = Field(description="a task by name (promptkit.TASKS; `promptkit eval --help` lists them)")
+    name: str = Field(
+        description="a shipped task by name (`promptkit tasks` lists them), or a task file (.yaml, relative to the spec)"
+    )
     data: str | None = Field(
-        None, description="local data file or dataset folder; the task's default source when absent"
+        None, description="the task's data: a JSONL, JSON or CSV file, or a dataset folder; the task's own when absent"
     )
     limit: int | None = Field(None, ge=1, description="first N examples only")
 

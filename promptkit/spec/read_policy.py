@@ -16,6 +16,7 @@ from promptkit.errors import PromptkitError
 from promptkit.spec.models import RunSpec
 from promptkit.stages.kinds import STAGE_KINDS
 from promptkit.stages.templating import templates_dir
+from promptkit.tasks import is_task_file
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ def check_spec(spec: RunSpec, policy: ReadPolicy, api_key_env: str | None = None
     """Every path the (expanded) spec reads lies inside the policy's roots; its API key variable is allowed."""
     if spec.task.data:
         policy.check(spec.task.data, "task.data")
+    if is_task_file(spec.task.name):
+        policy.check(spec.task.name, "task.name")
     if spec.engine.kind == "replay":
         policy.check(spec.engine.path, "engine.path")
     for i, folder in enumerate(spec.template_dirs):

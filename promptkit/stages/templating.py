@@ -9,7 +9,7 @@ from typing import Any
 
 import jinja2
 
-from promptkit import sandbox
+from promptkit import jinja_env
 from promptkit.errors import PromptkitError
 from promptkit.files.jsonl import read_text
 from promptkit.files.paths import TEXT_LIMIT, FileKind
@@ -34,7 +34,7 @@ class Templates:
 
     def __init__(self, user_dirs: tuple[Path, ...] = (), words: Mapping[str, str] | None = None) -> None:
         loader = jinja2.FileSystemLoader([str(d) for d in (*user_dirs, templates_dir())])
-        self.env = sandbox.environment(loader, globals=words)
+        self.env = jinja_env.environment(loader, globals=words)
 
     def get(self, name: str) -> jinja2.Template:
         path = Path(name)
@@ -54,15 +54,15 @@ class Templates:
             source = read_text(path)
         else:
             source = self.env.loader.get_source(self.env, self.get(name).name)[0]  # type: ignore[union-attr]
-        return tuple(sorted(sandbox.undeclared(self.env, source, name)))
+        return tuple(sorted(jinja_env.undeclared(self.env, source, name)))
 
     def render(self, name: str, variables: Mapping[str, Any]) -> str:
-        return sandbox.render(self.get(name), variables, name)
+        return jinja_env.render(self.get(name), variables, name)
 
 
 def parse_template_file(path: str | Path) -> jinja2.nodes.Template:
     """A template file's syntax tree; bytes that are not UTF-8 or a syntax error name the file and line."""
-    return sandbox.parse(default_templates().env, read_text(path), str(path))
+    return jinja_env.parse(default_templates().env, read_text(path), str(path))
 
 
 TEMPLATE_FILE = FileKind("a Jinja template", TEXT_LIMIT, parse_template_file)

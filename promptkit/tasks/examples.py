@@ -18,7 +18,7 @@ from typing import Any
 
 import jinja2
 
-from promptkit import sandbox
+from promptkit import jinja_env
 from promptkit.errors import PromptkitError
 from promptkit.tasks.definition import AnswerFormat, Choices, ExampleMap
 from promptkit.tasks.records import Record
@@ -52,7 +52,7 @@ FILTERS: Mapping[str, Callable[..., Any]] = {"after_last": after_last, "drop_bet
 
 
 def _environment() -> jinja2.Environment:
-    return sandbox.environment(filters=FILTERS)
+    return jinja_env.environment(filters=FILTERS)
 
 
 def _is_template(text: str) -> bool:
@@ -78,7 +78,7 @@ class _Compiled:
                 if isinstance(value, (list, dict))
                 else str(value)
             )
-        return sandbox.render(self.template, variables, self.name)
+        return jinja_env.render(self.template, variables, self.name)
 
 
 class Mapper:
@@ -92,7 +92,7 @@ class Mapper:
             name = f"{source}: example.{field}"
             if bare_field_allowed and not _is_template(text):
                 return _Compiled(name, text, None, frozenset({text}))
-            return _Compiled(name, text, env.from_string(text), frozenset(sandbox.undeclared(env, text, name)))
+            return _Compiled(name, text, env.from_string(text), frozenset(jinja_env.undeclared(env, text, name)))
 
         self.question = compile_text("question", mapping.question, False)
         self.gold = compile_text("answer", mapping.answer, True)
@@ -101,7 +101,7 @@ class Mapper:
         self.inputs = {}
         for key, expression in mapping.inputs.items():
             name = f"{source}: example.inputs.{key}"
-            sandbox.parse(env, "{{ " + expression + " }}", name)
+            jinja_env.parse(env, "{{ " + expression + " }}", name)
             self.inputs[key] = (name, env.compile_expression(expression, undefined_to_none=False))
         made = {"choices", "gold", *mapping.inputs}
         reads = set(self.question.reads | self.gold.reads) | (self.id.reads if self.id else set())
