@@ -161,14 +161,24 @@ def _label_pattern(labels: Sequence[str]) -> re.Pattern[str]:
     return re.compile(rf"\(({alternatives})\)|(?<![\w])({alternatives})(?![\w])(?!\s+(?!(?:or|and)\b)[a-z])")
 
 
+def _labels_in(text: str, labels: Sequence[str]) -> list[str]:
+    """The labels in order; 'A:' opening a later line is a speaker (a model writing the next turn), not an answer."""
+    found = []
+    for m in _label_pattern(labels).finditer(text):
+        if m.group(2) and text[m.end() : m.end() + 1] == ":" and text[: m.start()].endswith("\n"):
+            continue
+        found.append(m.group(1) or m.group(2))
+    return found
+
+
 def first_label(text: str, labels: Sequence[str]) -> str | None:
-    m = _label_pattern(labels).search(text)
-    return (m.group(1) or m.group(2)) if m else None
+    found = _labels_in(text, labels)
+    return found[0] if found else None
 
 
 def last_label(text: str, labels: Sequence[str]) -> str | None:
-    found = _label_pattern(labels).findall(text)
-    return (found[-1][0] or found[-1][1]) if found else None
+    found = _labels_in(text, labels)
+    return found[-1] if found else None
 
 
 _YES_NO = re.compile(r"\b(yes|no)\b", re.IGNORECASE)
