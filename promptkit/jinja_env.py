@@ -57,6 +57,15 @@ def parse(env: jinja2.Environment, source: str, name: str) -> jinja2.nodes.Templ
         raise PromptkitError(f"{name}:{exc.lineno}: Jinja syntax error: {exc.message}") from None
 
 
+def compile_template(env: jinja2.Environment, source: str, name: str) -> jinja2.Template:
+    """The compiled template; a syntax error or an unknown filter is one line naming `name`."""
+    parse(env, source, name)
+    try:
+        return env.from_string(source)
+    except jinja2.TemplateError as exc:
+        raise PromptkitError(f"{name}: {exc}") from None
+
+
 def undeclared(env: jinja2.Environment, source: str, name: str) -> set[str]:
     """The variables a template reads from its caller (not those it sets, not the environment's globals)."""
     return jinja2.meta.find_undeclared_variables(parse(env, source, name)) - set(env.globals)

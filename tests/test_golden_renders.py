@@ -12,20 +12,36 @@ from pathlib import Path
 
 import pytest
 
+from evals.kojima_table1 import DATASETS
 from promptkit.cli import main
 from promptkit.spec.presets import PRESETS
+from promptkit.tasks import shipped_names
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden" / "renders"
 SPECS = sorted((ROOT / "evals" / "specs").glob("*.yaml"))
-CASES = [(p.stem, [str(p)]) for p in SPECS] + [
-    (f"cli_{task}_{method}", ["--task", task, "--method", method])
-    for task in ("gsm8k", "last_letters")
-    for method in PRESETS
-]
+CASES = (
+    [(p.stem, [str(p)]) for p in SPECS]
+    + [
+        (f"cli_{task}_{method}", ["--task", task, "--method", method])
+        for task in ("gsm8k", "last_letters")
+        for method in PRESETS
+    ]
+    + [  # every other shipped task: Kojima et al.'s two formats, over the first two records of its file
+        (f"cli_{task}_{method}", ["--task", task, "--method", method])
+        for task in shipped_names()
+        if task not in ("gsm8k", "last_letters")
+        for method in ("direct", "zero_shot_cot")
+    ]
+)
+# The original files of the other ten tasks (date understanding's, not the log's: our own shuffle).
+KOJIMA_FILES = {**{name: file for name, (_, file) in DATASETS.items() if file}, "date_understanding": "Bigbench_Date/task.json"}
 
 
 def _data(shared_data: Path, name: str) -> Path:
+    task = next((t for t in KOJIMA_FILES if name.startswith(f"cli_{t}_") and t not in ("gsm8k", "last_letters")), None)
+    if task:
+        return shared_data / "kojima" / "dataset" / KOJIMA_FILES[task]
     gsm8k = "gsm8k" in name
     return shared_data / ("gsm8k/test.jsonl" if gsm8k else "last_letters/last_letters.json")
 

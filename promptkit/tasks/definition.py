@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from promptkit.schema import Seed, SpecModel
 
@@ -80,8 +80,7 @@ class ExampleMap(SpecModel):
     choices: Choices | None = Field(None, description="options as data, for multiple-choice records")
     strings: list[str] | None = Field(
         None,
-        description="record fields that must be non-empty strings; default: question and answer, where the "
-        "templates read them",
+        description="record fields that must be non-empty strings; default: question, where the templates read it",
     )
 
 
@@ -91,12 +90,17 @@ class AnswerFormat(SpecModel):
         None, description="choice: the allowed letters; absent: choices.labels, or every label the records use"
     )
 
+    @field_validator("labels")
+    @classmethod
+    def _distinct(cls, labels: list[str] | None) -> list[str] | None:
+        if labels is not None and (not labels or len(set(labels)) != len(labels) or not all(labels)):
+            raise ValueError("labels must be distinct, non-empty, and at least one")
+        return labels
+
     @model_validator(mode="after")
     def _labels_for_choice_only(self):
         if self.labels is not None and self.type != "choice":
             raise ValueError("labels are for type: choice")
-        if self.labels is not None and (not self.labels or len(set(self.labels)) != len(self.labels)):
-            raise ValueError("labels must be distinct and at least one")
         return self
 
 

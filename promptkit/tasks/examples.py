@@ -92,7 +92,8 @@ class Mapper:
             name = f"{source}: example.{field}"
             if bare_field_allowed and not _is_template(text):
                 return _Compiled(name, text, None, frozenset({text}))
-            return _Compiled(name, text, env.from_string(text), frozenset(jinja_env.undeclared(env, text, name)))
+            template = jinja_env.compile_template(env, text, name)
+            return _Compiled(name, text, template, frozenset(jinja_env.undeclared(env, text, name)))
 
         self.question = compile_text("question", mapping.question, False)
         self.gold = compile_text("answer", mapping.answer, True)
@@ -101,7 +102,7 @@ class Mapper:
         self.inputs = {}
         for key, expression in mapping.inputs.items():
             name = f"{source}: example.inputs.{key}"
-            jinja_env.parse(env, "{{ " + expression + " }}", name)
+            jinja_env.compile_template(env, "{{ " + expression + " }}", name)
             self.inputs[key] = (name, env.compile_expression(expression, undefined_to_none=False))
         made = {"choices", "gold", *mapping.inputs}
         reads = set(self.question.reads | self.gold.reads) | (self.id.reads if self.id else set())
@@ -109,7 +110,7 @@ class Mapper:
             reads.add(mapping.choices.field.split(".")[0])
         self.reads = tuple(sorted(reads - made))
         """Record fields the task's own format has: a record without them is read in the generic form."""
-        self.strings = tuple(mapping.strings if mapping.strings is not None else [f for f in GENERIC if f in reads])
+        self.strings = tuple(mapping.strings if mapping.strings is not None else [f for f in ("question",) if f in reads])
 
     def examples(self, records: Sequence[Record]) -> tuple[tuple[Example, ...], dict[str, str]]:
         """The examples, and each one's worked solution (by id) where the task file says how to write it."""
