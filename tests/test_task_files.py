@@ -273,3 +273,15 @@ def test_a_record_of_a_shipped_task_is_named_by_file_and_line(tmp_path, capsys):
                    + json.dumps({"question": "q", "options": ["A)1"], "correct": "Z"}) + "\n")  # fmt: skip
     code, err = _eval(capsys, "aqua", bad)
     assert code == 2 and "aqua.jsonl:2: the gold answer 'Z' is not one of the labels A, B, C, D, E" in err
+
+
+def test_the_shipped_auto_cot_spec_runs_offline_on_the_data_given(shared_data, tiny_model, tmp_path):
+    """It clusters the questions being evaluated (all of the file, whatever --limit), not the hub's train split."""
+    lines = (shared_data / "gsm8k" / "test.jsonl").read_text().splitlines()[:30]
+    data = tmp_path / "gsm8k30.jsonl"
+    data.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "run"
+    code = main(["run", str(ROOT / "evals" / "specs" / "gsm8k_auto_cot.yaml"), "--data", str(data), "--limit", "2",
+                 "--model", str(tiny_model), "--out", str(out), "--no-cache", "--quiet"])  # fmt: skip
+    assert code == 0
+    assert json.loads((out / "summary.json").read_text())["n"] == 2
