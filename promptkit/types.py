@@ -83,6 +83,24 @@ class Completion:
 
 
 @dataclass(frozen=True)
+class ScoreRequest:
+    """A continuation to score after a context: lm-evaluation-harness's loglikelihood request."""
+
+    context: str
+    continuation: str
+
+
+@dataclass(frozen=True)
+class Score:
+    logprob: float
+    """The sum of the continuation's token log-probabilities given the context."""
+    tokens: int
+    """How many tokens the continuation is, split from the context as lm-eval splits it."""
+    greedy: bool
+    """Whether each continuation token is the model's most likely next token (lm-eval's is_greedy)."""
+
+
+@dataclass(frozen=True)
 class StageRecord:
     """One model call made for one example: what was sent and what came back."""
 

@@ -26,7 +26,9 @@ CASES = (
         (f"cli_{task}_{method}", ["--task", task, "--method", method])
         for task in ("gsm8k", "last_letters")
         for method in PRESETS
+        if not PRESETS.get(method).scores  # those score a choice task's labels: aqua's below
     ]
+    + [(f"cli_aqua_{m}", ["--task", "aqua", "--method", m]) for m in PRESETS if PRESETS.get(m).scores]
     + [  # every other shipped task: Kojima et al.'s two formats, over the first two records of its file
         (f"cli_{task}_{method}", ["--task", task, "--method", method])
         for task in shipped_names()
@@ -50,7 +52,12 @@ def _data(shared_data: Path, name: str) -> Path:
 def test_render_matches_golden(name, args, shared_data):
     out = io.StringIO()
     train = str(shared_data / "gsm8k" / "train.jsonl")
-    pool = {"cli_gsm8k_auto_cot": ["--pool", train], "gsm8k_auto_cot": ["--set", f"method.pool={train}"]}.get(name, [])
+    aqua = str(shared_data / "kojima" / "dataset" / "AQuA" / "test.json")
+    pool = {
+        "cli_gsm8k_auto_cot": ["--pool", train],
+        "gsm8k_auto_cot": ["--set", f"method.pool={train}"],
+        "cli_aqua_few_shot_choice": ["--pool", aqua, "--shots", "2"],
+    }.get(name, [])
     with contextlib.redirect_stdout(out):
         assert main(["render", *args, *pool, "--data", str(_data(shared_data, name)), "--limit", "2", "--json"]) == 0
     path = GOLDEN / f"{name}.jsonl"

@@ -3,6 +3,8 @@ what the run used."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from promptkit.errors import PromptkitError
@@ -22,24 +24,33 @@ def test_every_option_has_a_test_value():
     assert set(VALUES) == set(OPTIONS)
 
 
-def _spec(method: str, **options) -> PipelineSpec:
-    data = {"task": {"name": "gsm8k"}, "method": {"name": method, **options}}
+def _spec(method: str, task: str = "gsm8k", **options) -> PipelineSpec:
+    data = {"task": {"name": task}, "method": {"name": method, **options}}
     return validate(data, "test", PipelineSpec)
+
+
+@pytest.fixture
+def tiny_choice(tmp_path):
+    path = tmp_path / "choice.jsonl"
+    rows = [{"question": f"Pick {x}. Answer Choices: (A) a (B) b (C) c (D) d (E) e", "answer": x} for x in "ABCAB"]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
 
 
 CASES = [(m, o) for m in PRESETS.names() for o in OPTIONS]
 
 
 @pytest.mark.parametrize("method, option", CASES, ids=[f"{m}-{o}" for m, o in CASES])
-def test_an_option_is_taken_or_refused_by_name(method, option, tiny_gsm8k):
+def test_an_option_is_taken_or_refused_by_name(method, option, tiny_gsm8k, tiny_choice):
     from promptkit.tasks import load_task
 
-    task = load_task("gsm8k", str(tiny_gsm8k))
+    name, data = ("aqua", tiny_choice) if PRESETS.get(method).scores else ("gsm8k", tiny_gsm8k)
+    task = load_task(name, str(data))
     takes = PRESETS.get(method).takes
     # Methods with demonstrations draw them from the data file (offline: no training split from the hub).
-    pool = {"pool": str(tiny_gsm8k), "shots": 2} if "pool" in takes else {}
-    value = str(tiny_gsm8k) if option == "pool" else VALUES[option]
-    spec = _spec(method, **{**pool, option: value})
+    pool = {"pool": str(data), "shots": 2} if "pool" in takes else {}
+    value = str(data) if option == "pool" else VALUES[option]
+    spec = _spec(method, name, **{**pool, option: value})
     if option in takes:
         built = build(spec, task)
         assert option in run_options(spec, built.spec)

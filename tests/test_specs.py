@@ -31,7 +31,8 @@ def test_specs_cover_every_method_and_task():
     names = {p.stem for p in SPECS}
     for task in ("gsm8k", "last_letters"):
         for method in METHODS.names():
-            assert f"{task}_{method}" in names
+            if not METHODS.get(method).scores:  # scoring methods need a choice task (test_choice_scoring.py)
+                assert f"{task}_{method}" in names
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[p.stem for p in SPECS])

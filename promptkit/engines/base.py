@@ -2,8 +2,9 @@
 
 Every engine subclasses `Engine`. Optional abilities are declared as attributes, never discovered:
 `tokens` (the engine's own tokenization, or None), `streams` (whether `generate_chains` submits a
-chain's next request the moment its last one ends; otherwise chains run in rounds), and `stats()`
-(what it counted, or None). Wrappers (the cache, the counter) declare what they pass through.
+chain's next request the moment its last one ends; otherwise chains run in rounds), `scores`
+(whether `score` gives continuations' log-likelihoods) and `stats()` (what it counted, or None).
+Wrappers (the cache, the counter) declare what they pass through.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from promptkit.types import Completion, GenRequest, Prompt, prompt_key
+from promptkit.errors import EngineUnavailable
+from promptkit.types import Completion, GenRequest, Prompt, Score, ScoreRequest, prompt_key
 
 OnComplete = Callable[[int, Completion], None]
 """Called with (request index, completion) as soon as a request is finished, e.g. to persist it."""
@@ -66,6 +68,8 @@ class Engine(ABC):
     """Exact tokenization (counting for context packing), or None where the engine has none (a server)."""
     streams: bool = False
     """True where generate_chains keeps chains streaming; otherwise they run in rounds."""
+    scores: bool = False
+    """True where score() gives the log-likelihood of continuations (multiple-choice scoring)."""
 
     @abstractmethod
     def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
@@ -74,6 +78,10 @@ class Engine(ABC):
     def generate_chains(self, first: Sequence[GenRequest], follow: Follow) -> None:
         """Run chains of requests (see `generate_chains`); here in rounds, one generate per link."""
         chains_in_rounds(self, first, follow)
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
+        """Each continuation's log-probability given its context, in input order (where `scores`)."""
+        raise EngineUnavailable(cannot_score(self.identity.kind))
 
     def stats(self) -> EngineStats | None:
         """What this engine counted (a cache: hits and misses), or None where it counts nothing."""
@@ -87,6 +95,13 @@ class Engine(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def cannot_score(kind: str) -> str:
+    return (
+        f"the {kind} engine cannot score continuations by likelihood: use hf, vllm, or an openai server "
+        "that returns prompt log-probabilities (vLLM's does)"
+    )
 
 
 def sample_seed(seed: int | None, prompt: Prompt, index: int) -> int:
@@ -167,6 +182,7 @@ class CountingEngine(Engine):
         self.identity = inner.identity
         self.tokens = inner.tokens
         self.streams = inner.streams
+        self.scores = inner.scores
         self.calls = 0
         self.requests = 0
         self.prompt_tokens = 0
@@ -179,6 +195,11 @@ class CountingEngine(Engine):
         self.prompt_tokens += sum(c.prompt_tokens for c in results)
         self.completion_tokens += sum(c.completion_tokens for c in results)
         return results
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
+        self.calls += 1
+        self.requests += len(requests)
+        return self.inner.score(requests)
 
     def _count(self, completion: Completion) -> None:
         self.prompt_tokens += completion.prompt_tokens

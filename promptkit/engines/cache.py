@@ -2,6 +2,8 @@
 
 Rows are keyed by (engine identity, prompt, sampling without n) and the sample index, and written
 as each request finishes, so a killed run loses nothing and a rerun asks only for what is missing.
+Scores (log-likelihoods) are rows of the same table, keyed by (identity, context, continuation),
+with finish 'score', so they share its writing, its checks and its rescue.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import TypeVar
 from promptkit.engines.base import Engine, EngineStats, Follow, OnComplete
 from promptkit.engines.model_files import state_dir
 from promptkit.errors import CacheFailed, PromptkitError
-from promptkit.types import Completion, GenRequest, prompt_key
+from promptkit.types import Completion, GenRequest, Score, ScoreRequest, prompt_key
 
 T = TypeVar("T")
 
@@ -123,6 +125,7 @@ class CachedEngine(Engine):
         self.identity = inner.identity
         self.tokens = inner.tokens
         self.streams = inner.streams
+        self.scores = inner.scores
         self.path = Path(path)
         self._db = open_cache(self.path)
         self.counters = EngineStats()
@@ -181,6 +184,30 @@ class CachedEngine(Engine):
         missing = [i for i in todo if results[i] is None]
         if missing:
             raise RuntimeError(f"engine {self.identity.kind} returned without completing {len(missing)} requests")
+        return results  # type: ignore[return-value]
+
+    def score_key(self, request: ScoreRequest) -> str:
+        blob = json.dumps(["score", self.identity.key(), request.context, request.continuation], ensure_ascii=False)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
+        """Stored scores at once; the rest in one call to the engine inside, each stored as the call returns."""
+        keys = [self.score_key(r) for r in requests]
+        results: list[Score | None] = []
+        for key in keys:
+            rows = self._load(key, 0, 1)
+            results.append(_score_of(rows[0]) if rows and rows[0][1] == "score" else None)
+        todo = [i for i, r in enumerate(results) if r is None]
+        self.counters.hits += len(requests) - len(todo)
+        if todo:
+            self.counters.misses += len(todo)
+            self.counters.model_calls += 1
+            for i, score in zip(todo, self.inner.score([requests[i] for i in todo])):
+                text = json.dumps({"logprob": score.logprob, "greedy": score.greedy})
+                self._save(
+                    keys[i], 0, Completion(texts=(text,), finish_reasons=("score",), sample_tokens=(score.tokens,))
+                )  # type: ignore[arg-type]
+                results[i] = score
         return results  # type: ignore[return-value]
 
     def generate_chains(self, first: Sequence[GenRequest], follow: Follow) -> None:
@@ -280,6 +307,11 @@ class CachedEngine(Engine):
 def _rows(completion: Completion) -> list[tuple[str, str, int, int]]:
     tokens = completion.sample_tokens or (0,) * len(completion.texts)
     return [(t, f, completion.prompt_tokens, k) for t, f, k in zip(completion.texts, completion.finish_reasons, tokens)]
+
+
+def _score_of(row: tuple[str, str, int, int]) -> Score:
+    data = json.loads(row[0])
+    return Score(float(data["logprob"]), int(row[3]), bool(data["greedy"]))
 
 
 def _merge(rows: Sequence[tuple[str, str, int, int]]) -> Completion:

@@ -12,10 +12,11 @@ from transformers import AutoModelForCausalLM
 from promptkit.engines.base import Engine, EngineIdentity, OnComplete, completion_of, cut_at_stop, sample_seeds
 from promptkit.engines.hf_attention import use_grouped_sdpa
 from promptkit.engines.hf_decode import BatchDecoder
+from promptkit.engines.hf_score import score_pairs
 from promptkit.engines.model_files import is_gguf, local_model, model_revision, require_gguf, transformers_bars
 from promptkit.engines.tokenization import Tokenization
-from promptkit.errors import EngineUnavailable
-from promptkit.types import Completion, GenRequest, Prompt, Sampling
+from promptkit.errors import EngineUnavailable, PromptkitError
+from promptkit.types import Completion, GenRequest, Prompt, Sampling, Score, ScoreRequest
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 KV_CACHE_BYTES = 4 << 30
@@ -131,6 +132,21 @@ class HFEngine(Engine):
 
     def render_chat(self, messages: Prompt) -> str:
         return self.tokens.render_chat(messages)
+
+    # -- scoring --------------------------------------------------------------------------------
+    scores = True
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
+        """Log-likelihoods of continuations; each distinct context runs once (promptkit.engines.hf_score)."""
+        pairs = [self.tokens.encode_pair(r.context, r.continuation) for r in requests]
+        window = self.context_window
+        for i, (context, continuation) in enumerate(pairs):
+            if len(context) + len(continuation) > window:
+                raise PromptkitError(
+                    f"score request {i}: {len(context) + len(continuation)} tokens, past {self.identity.model}'s "
+                    f"window of {window}"
+                )
+        return score_pairs(self.model, pairs, self.device)
 
     # -- generation -----------------------------------------------------------------------------
     def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:

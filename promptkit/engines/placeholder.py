@@ -5,13 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from promptkit.engines.base import Engine, EngineIdentity, OnComplete
-from promptkit.types import Completion, GenRequest
+from promptkit.types import Completion, GenRequest, Score, ScoreRequest
 
 PLACEHOLDER = "<<model output>>"
 
 
 class PlaceholderEngine(Engine):
     identity = EngineIdentity("placeholder", "none")
+    scores = True
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
+        """Every choice equally likely: render shows the prompt, not a verdict."""
+        return [Score(0.0, 1, False) for _ in requests]
 
     def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
         out = []

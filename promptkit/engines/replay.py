@@ -1,4 +1,7 @@
-"""Serves recorded completions from a JSONL file: {"prompt": ..., "completions": [...]} per line."""
+"""Serves recorded completions from a JSONL file: {"prompt": ..., "completions": [...]} per line.
+
+A line {"context", "continuation", "logprob", "tokens", "greedy"} is a recorded score instead.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from pathlib import Path
 from promptkit.engines.base import Engine, EngineIdentity, OnComplete, cut_at_stop
 from promptkit.errors import PromptkitError, ReplayMiss
 from promptkit.files.jsonl import read_jsonl
-from promptkit.types import Completion, GenRequest, Prompt
+from promptkit.types import Completion, GenRequest, Prompt, Score, ScoreRequest
 
 
 def _prompt_text(prompt: Prompt) -> str:
@@ -28,15 +31,20 @@ class ReplayEngine(Engine):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._records: dict[str, list[str]] = {}
+        self._scores: dict[tuple[str, str], Score] = {}
         for line_no, row in read_jsonl(self.path):
             prompt, completions = row.get("prompt"), row.get("completions")
             where = f"{self.path}:{line_no}"
+            if "context" in row:
+                self._scores[(_text(row, "context", where), _text(row, "continuation", where))] = _score(row, where)
+                continue
             if not (isinstance(prompt, str) or _is_messages(prompt)):
                 raise PromptkitError(f"{where}: 'prompt' must be a string or a list of {{role, content}} messages")
             if not isinstance(completions, list) or not all(isinstance(c, str) for c in completions):
                 raise PromptkitError(f"{where}: 'completions' must be a list of strings")
             self._records.setdefault(_prompt_text(prompt), list(completions))
         self._sorted = sorted(self._records)
+        self.scores = bool(self._scores)
         digest = hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
         self.identity = EngineIdentity("replay", str(self.path.name), digest)
 
@@ -62,6 +70,19 @@ class ReplayEngine(Engine):
                 on_complete(i, completion)
         return results
 
+    def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
+        if not self._scores:
+            return super().score(requests)
+        out = []
+        for r in requests:
+            found = self._scores.get((r.context, r.continuation))
+            if found is None:
+                raise ReplayMiss(
+                    f"replay {self.path}: no recorded score for {r.continuation!r} after {r.context[-60:]!r}"
+                )
+            out.append(found)
+        return out
+
     def _miss_message(self, prompt: str) -> str:
         closest, common = self._closest(prompt)
         start = prompt[:80]
@@ -80,6 +101,22 @@ class ReplayEngine(Engine):
         neighbours = self._sorted[max(0, at - 1) : at + 1]
         best = max(neighbours, key=lambda c: _common_prefix(c, prompt))
         return best, _common_prefix(best, prompt)
+
+
+def _text(row: dict, key: str, where: str) -> str:
+    value = row.get(key)
+    if not isinstance(value, str):
+        raise PromptkitError(f"{where}: a recorded score needs '{key}' as a string")
+    return value
+
+
+def _score(row: dict, where: str) -> Score:
+    logprob, tokens, greedy = row.get("logprob"), row.get("tokens", 1), row.get("greedy", False)
+    if isinstance(logprob, bool) or not isinstance(logprob, (int, float)) or logprob != logprob or logprob > 0:
+        raise PromptkitError(f"{where}: 'logprob' must be a number <= 0")
+    if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1 or not isinstance(greedy, bool):
+        raise PromptkitError(f"{where}: 'tokens' must be an integer >= 1 and 'greedy' true or false")
+    return Score(float(logprob), tokens, greedy)
 
 
 def _common_prefix(a: str, b: str) -> int:

@@ -59,6 +59,26 @@ class Tokenization:
             ids = ids["input_ids"]
         return [int(t) for t in ids]
 
+    def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
+        """Context and continuation ids split as lm-evaluation-harness splits them.
+
+        The context's trailing spaces move to the continuation (so ' A' after 'Answer:' is the token
+        the model would write); the whole text is encoded and the context's ids are cut off its front,
+        so the split falls on the boundary the tokenizer draws. An empty context is the BOS (else EOS)
+        token, as lm-eval's prefix token.
+        """
+        if not context:
+            ids = self.encode(continuation)
+            prefix = self.tokenizer.bos_token_id
+            prefix = self.tokenizer.eos_token_id if prefix is None else prefix
+            return ([prefix], ids) if not ids or ids[0] != prefix else (ids[:1], ids[1:])
+        spaces = len(context) - len(context.rstrip())
+        if spaces:
+            context, continuation = context[:-spaces], context[-spaces:] + continuation
+        whole = self.encode(context + continuation)
+        head = self.encode(context)
+        return head, whole[len(head) :]
+
     def render_chat(self, messages: Prompt) -> str:
         return self.tokenizer.apply_chat_template(
             [dict(m) for m in messages], add_generation_prompt=True, tokenize=False

@@ -28,7 +28,7 @@ from promptkit.engines.lifetime import marked_children
 from promptkit.engines.model_files import is_gguf, local_model, model_revision
 from promptkit.engines.tokenization import Tokenization
 from promptkit.errors import EngineUnavailable
-from promptkit.types import Completion, GenRequest, Prompt, Sampling
+from promptkit.types import Completion, GenRequest, Prompt, Sampling, Score, ScoreRequest
 
 # Engine arguments that size memory, the scheduler or how the same kernels are launched (eager or
 # compiled); every other one is part of the identity.
@@ -181,6 +181,40 @@ class VLLMEngine(Engine):
     def render_chat(self, messages: Prompt) -> str:
         return self.tokens.render_chat(messages)
 
+    # -- scoring --------------------------------------------------------------------------------
+    scores = True
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
+        """Log-likelihoods through vLLM's prompt log-probabilities (rank 1 = the greedy token)."""
+        from vllm.inputs import TokensPrompt
+        from vllm.sampling_params import RequestOutputKind
+
+        pairs = [self.tokens.encode_pair(r.context, r.continuation) for r in requests]
+        asks = [GenRequest(r.context, Sampling(max_tokens=1)) for r in requests]
+        self.tokens.check_fits(asks, [c + k for c, k in pairs], self.identity.model)
+        self._choose_eager(asks)
+        engine = self.engine
+        params = self._vllm.SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=1)
+        params.output_kind = RequestOutputKind.FINAL_ONLY
+        owner: dict[str, int] = {}
+        results: list[Score | None] = [None] * len(requests)
+        try:
+            for i, (context, continuation) in enumerate(pairs):
+                rid = f"pk-{next(self._ids)}"
+                owner[rid] = i
+                engine.add_request(rid, TokensPrompt(prompt_token_ids=context + continuation), params)
+            while engine.has_unfinished_requests():
+                for out in engine.step():
+                    if out.finished and out.request_id in owner:
+                        i = owner.pop(out.request_id)
+                        results[i] = _score(out, *pairs[i])
+        except BaseException:
+            if owner:
+                with contextlib.suppress(Exception):
+                    engine.abort_request(list(owner))
+            raise
+        return results  # type: ignore[return-value]
+
     # -- generation -----------------------------------------------------------------------------
     def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
         results: list[Completion | None] = [None] * len(requests)
@@ -252,6 +286,16 @@ class VLLMEngine(Engine):
             raise
         finally:
             bar.close()
+
+
+def _score(out: Any, context: list[int], continuation: list[int]) -> Score:
+    logprob, greedy = 0.0, True
+    positions = out.prompt_logprobs
+    for j, token in enumerate(continuation):
+        entry = positions[len(context) + j][token]
+        logprob += entry.logprob
+        greedy = greedy and entry.rank == 1
+    return Score(logprob, len(continuation), greedy)
 
 
 def _completion(prompt_tokens: int, outputs: list[Any], n: int) -> Completion:

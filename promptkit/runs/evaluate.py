@@ -14,6 +14,7 @@ from promptkit.runs.metrics import maj_at_k, wilson_interval
 from promptkit.runs.records import RunSummary
 from promptkit.stages.extractors import Extractor
 from promptkit.stages.pipeline import Pipeline
+from promptkit.stages.score_choices import choice_metrics
 from promptkit.tasks.base import Task
 from promptkit.types import State
 
@@ -63,7 +64,10 @@ def maj_curve(states: Sequence[State], extractor: Extractor) -> dict[str, float]
 
 
 # Per-example facts worth keeping beside the prediction when a method records them.
-_EXTRA_FIELDS = ("demos_packed", "samples", "votes", "agreement", "failed_samples", "subquestions", "fallback")
+_EXTRA_FIELDS = (
+    "demos_packed", "samples", "votes", "agreement", "failed_samples", "subquestions", "fallback",
+    "choice_scores", "prediction_norm",
+)  # fmt: skip
 
 
 def _recorded_fields(state: State) -> dict[str, Any]:
@@ -129,6 +133,7 @@ def evaluate(
     packed = [s.fields["demos_packed"] for s in states if "demos_packed" in s.fields]
     if packed:
         fields["demos_used_mean"] = sum(packed) / len(packed)  # after packing into the window
+    fields |= choice_metrics(states)  # acc_norm, where choices were scored by likelihood
     curve = maj_curve(states, extractor)
     if curve:
         fields["maj_at_k"] = curve  # the whole self-consistency curve from one run

@@ -57,6 +57,9 @@ class RunSummary(_Record):
     options: dict[str, Any] = Field({}, description="the method's options the run used (or the pipeline's shape)")
     demos_used_mean: float | None = Field(None, description="demonstrations per prompt after packing, on average")
     maj_at_k: dict[str, float] | None = Field(None, description="expected accuracy of a vote over k samples")
+    acc_norm: float | None = Field(
+        None, ge=0, le=1, description="choices scored by likelihood: the best log-probability per character (lm-eval)"
+    )
 
     @field_validator("accuracy", "wall_seconds")
     @classmethod

@@ -132,6 +132,23 @@ def few_shot_cot(o: Options) -> Stages:
     return _few_shot(o, cot=True)
 
 
+def choice(o: Options) -> Stages:
+    """Multiple choice by likelihood, zero-shot: the direct prompt, each label scored after it (lm-eval's way)."""
+    return [{"kind": "score_choices", "name": "score", "template": o.template("score", "direct")}]
+
+
+def few_shot_choice(o: Options) -> Stages:
+    """Demonstrations with their answers, then the question; each label scored after 'The answer is'."""
+    stages = _few_shot(o, cot=False)
+    template = o.template("score", "choice/few_shot")
+    stages[1] = {"kind": "pack", "template": template, "max_tokens": SCORE_BUDGET}
+    return [stages[0], stages[1], {"kind": "score_choices", "name": "score", "template": template}]
+
+
+# Tokens the choices take after the prompt, kept free when demonstrations are packed into the window.
+SCORE_BUDGET = 16
+
+
 def least_to_most(o: Options) -> Stages:
     """Decompose, then solve the subproblems in order, with the prompts the task file gives this method.
 
@@ -157,6 +174,8 @@ def least_to_most(o: Options) -> Stages:
 
 # MethodSpec fields every method takes: samples and how they are drawn, budgets and templates per stage.
 COMMON_OPTIONS = ("samples", "temperature", "seed", "max_tokens", "templates")
+# ... and every method that scores rather than generates: there is nothing to sample.
+SCORING_OPTIONS = ("templates",)
 # The demonstration ablations (Min et al.): the MethodSpec fields named demo_*.
 ABLATION_OPTIONS = tuple(name for name in MethodSpec.model_fields if name.startswith("demo_"))
 # ... and the options of methods with demonstrations chosen from a pool.
@@ -180,10 +199,12 @@ class Preset:
     samples: int = 1
     options: tuple[str, ...] = ()
     """MethodSpec fields it takes beyond COMMON_OPTIONS; any other is refused, never silently ignored."""
+    scores: bool = False
+    """It scores choices by likelihood instead of generating: it takes no sampling options."""
 
     @property
     def takes(self) -> tuple[str, ...]:
-        return (*COMMON_OPTIONS, *self.options)
+        return (*(SCORING_OPTIONS if self.scores else COMMON_OPTIONS), *self.options)
 
 
 PRESETS: Registry[Preset] = Registry(
@@ -198,6 +219,8 @@ PRESETS: Registry[Preset] = Registry(
         "self_consistency": Preset(few_shot_cot, "answer_is", samples=5, options=DEMONSTRATION_OPTIONS),
         # The model writes the demonstrations: shots is the number of clusters, pool the questions to cluster.
         "auto_cot": Preset(auto_cot, "answer_is", options=("shots", "pool", "chat")),
+        "choice": Preset(choice, "default", scores=True),
+        "few_shot_choice": Preset(few_shot_choice, "default", options=DEMONSTRATION_OPTIONS, scores=True),
         "least_to_most": Preset(least_to_most, "answer_is"),
         "least_to_most_promptkit": Preset(least_to_most, "answer_is"),
     },

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from promptkit.errors import PromptkitError
-from promptkit.files.jsonl import read_json, text_field
+from promptkit.files.jsonl import is_json_lines, read_json, read_text, text_field
 from promptkit.stages.templating import templates_dir
 from promptkit.tasks import Task, TaskDefinition, load_task, load_train, read_definition
 
@@ -79,7 +79,7 @@ def demo_pool(pool: str | None, selector: str, task: Task) -> tuple[Demo, ...]:
     """The given pool; else the task's exemplars for a fixed selector; else the task's training data."""
     definition = definition_of(task)
     if pool:
-        data = read_json(pool) if pool.endswith(".json") else None
+        data = read_json(pool) if pool.endswith(".json") and not is_json_lines(read_text(pool)) else None
         if isinstance(data, dict) and "exemplars" in data:
             return exemplars_from_file(pool)
         return pool_from_task(load_task(definition, pool))

@@ -110,7 +110,9 @@ class Mapper:
             reads.add(mapping.choices.field.split(".")[0])
         self.reads = tuple(sorted(reads - made))
         """Record fields the task's own format has: a record without them is read in the generic form."""
-        self.strings = tuple(mapping.strings if mapping.strings is not None else [f for f in ("question",) if f in reads])
+        self.strings = tuple(
+            mapping.strings if mapping.strings is not None else [f for f in ("question",) if f in reads]
+        )
 
     def examples(self, records: Sequence[Record]) -> tuple[tuple[Example, ...], dict[str, str]]:
         """The examples, and each one's worked solution (by id) where the task file says how to write it."""
