@@ -1,0 +1,120 @@
+"""Does promptkit score multiple choice as lm-evaluation-harness does? Both run, the same requests compared.
+
+    python evals/lm_eval_agreement.py --data ../shared/data/kojima/dataset/CommonsenseQA/dev_rand_split.jsonl --limit 200
+
+CommonsenseQA is written as lm-eval's `commonsense_qa` task writes it (evals/tasks/commonsense_qa_lm_eval.yaml:
+`Question: ...\\nA. ...\\nE. ...\\nAnswer:`, choices ` A`..` E`); lm-eval reads the same local file through a
+task YAML of its own (written here, into a temporary folder), with its hf backend on SmolLM2, float32,
+CPU. promptkit runs its `choice` method through its hf engine. Printed: each side's acc and acc_norm,
+and the largest difference between the two log-likelihoods of any (question, choice).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+TASK_FILE = HERE / "tasks" / "commonsense_qa_lm_eval.yaml"
+CONTEXT_TEMPLATE = HERE / "tasks" / "question_only.j2"
+
+# lm-eval's own commonsense_qa task, over a local JSON Lines file laid out as Kojima et al.'s copy.
+LM_EVAL_TASK = """task: csqa_local
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    validation: {data}
+validation_split: validation
+output_type: multiple_choice
+doc_to_text: "Question: {{{{ question.stem.strip() }}}}\\nA. {{{{question.choices[0].text}}}}\\nB. {{{{question.choices[1].text}}}}\\nC. {{{{question.choices[2].text}}}}\\nD. {{{{question.choices[3].text}}}}\\nE. {{{{question.choices[4].text}}}}\\nAnswer:"
+doc_to_target: answerKey
+doc_to_choice: ['A', 'B', 'C', 'D', 'E']
+metric_list:
+  - metric: acc
+    aggregation: mean
+    higher_is_better: true
+  - metric: acc_norm
+    aggregation: mean
+    higher_is_better: true
+"""
+
+
+@dataclass(frozen=True)
+class Side:
+    loglikelihoods: list[list[float]]
+    """Per question, per choice."""
+    acc: float
+    acc_norm: float
+    seconds: float
+
+
+def run_promptkit(data: Path, limit: int, model: str) -> Side:
+    from promptkit import build_method, evaluate, load_task
+    from promptkit.engines.hf import HFEngine
+
+    task = load_task(str(TASK_FILE), data).limit(limit)
+    built = build_method(task, "choice", templates={"score": str(CONTEXT_TEMPLATE)})
+    engine = HFEngine(model, device="cpu", dtype="float32", progress=False)
+    start = time.perf_counter()
+    result = evaluate(task, built.pipeline, engine, built.extractor, method="choice")
+    seconds = time.perf_counter() - start
+    lls = [[row["logprob"] for row in s.fields["choice_scores"]] for s in result.states]
+    return Side(lls, result.summary.accuracy, result.summary.acc_norm or 0.0, seconds)
+
+
+def run_lm_eval(data: Path, limit: int, folder: str) -> Side:
+    import lm_eval
+    from lm_eval.tasks import TaskManager
+
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "csqa_local.yaml").write_text(LM_EVAL_TASK.format(data=Path(data).resolve()))
+        start = time.perf_counter()
+        out = lm_eval.simple_evaluate(
+            model="hf",
+            model_args=f"pretrained={folder},dtype=float32,device=cpu",
+            tasks=["csqa_local"],
+            task_manager=TaskManager(include_path=tmp),
+            limit=limit,
+            batch_size=1,
+            log_samples=True,
+        )
+        seconds = time.perf_counter() - start
+    samples = sorted(out["samples"]["csqa_local"], key=lambda s: s["doc_id"])
+    lls = [[float(r[0][0]) for r in s["resps"]] for s in samples]
+    metrics = out["results"]["csqa_local"]
+    return Side(lls, metrics["acc,none"], metrics["acc_norm,none"], seconds)
+
+
+def compare(ours: Side, theirs: Side) -> dict:
+    diffs = [abs(a - b) for qa, qb in zip(ours.loglikelihoods, theirs.loglikelihoods) for a, b in zip(qa, qb)]
+    return {
+        "questions": len(ours.loglikelihoods),
+        "promptkit": {"acc": ours.acc, "acc_norm": ours.acc_norm, "seconds": round(ours.seconds, 2)},
+        "lm_eval": {"acc": theirs.acc, "acc_norm": theirs.acc_norm, "seconds": round(theirs.seconds, 2)},
+        "max_abs_loglikelihood_difference": max(diffs) if diffs else 0.0,
+        "equal": ours.acc == theirs.acc and ours.acc_norm == theirs.acc_norm and max(diffs, default=0) < 1e-4,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="CommonsenseQA dev_rand_split.jsonl")
+    parser.add_argument("--limit", type=int, default=200)
+    args = parser.parse_args(argv)
+    from promptkit.engines.model_files import BUILTIN_MODEL, builtin_model_folder
+
+    folder = str(builtin_model_folder())
+    ours = run_promptkit(Path(args.data), args.limit, BUILTIN_MODEL)
+    theirs = run_lm_eval(Path(args.data), args.limit, folder)
+    report = compare(ours, theirs)
+    print(json.dumps(report, indent=2))
+    return 0 if report["equal"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""Multiple choice by likelihood: the engines' `score`, the score_choices stage, its methods and metrics,
+and agreement with lm-evaluation-harness on CommonsenseQA."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pytest
+from conftest import unavailable
+from helpers import run_method
+
+from promptkit import CachedEngine, ReplayEngine, ScriptedEngine
+from promptkit.cli import main
+from promptkit.errors import EngineUnavailable, PromptkitError
+from promptkit.tasks import load_task
+from promptkit.types import ScoreRequest
+
+ROOT = Path(__file__).resolve().parents[1]
+REQUESTS = [
+    ScoreRequest("Question: What is 2 + 3?\nA. 5\nB. 6\nAnswer:", " A"),
+    ScoreRequest("Question: What is 2 + 3?\nA. 5\nB. 6\nAnswer:", " B"),
+    ScoreRequest("Question: What is 2 + 3?\nA. 5\nB. 6\nAnswer: ", "five, I think"),  # the space moves over
+    ScoreRequest("The capital of France is", " Paris"),
+    ScoreRequest("", "Hello there"),  # no context: the prefix token, as lm-eval
+]
+
+
+def _full_forward(engine, request: ScoreRequest) -> tuple[float, int]:
+    """The reference: one forward pass over context + continuation, as lm-eval computes it."""
+    import torch
+
+    context, continuation = engine.tokens.encode_pair(request.context, request.continuation)
+    with torch.inference_mode():
+        logits = engine.model(torch.tensor([context + continuation])).logits[0].float()
+    logp = torch.log_softmax(logits, -1)
+    return sum(float(logp[len(context) - 1 + j, t]) for j, t in enumerate(continuation)), len(continuation)
+
+
+def test_hf_scores_equal_one_forward_pass_over_each_pair(smol_hf):
+    scores = smol_hf.score(REQUESTS)
+    for request, score in zip(REQUESTS, scores):
+        logprob, tokens = _full_forward(smol_hf, request)
+        assert score.tokens == tokens and score.logprob == pytest.approx(logprob, abs=1e-4)
+    assert scores[3].greedy  # ' Paris' is what SmolLM2 would write
+    assert scores[0].logprob > scores[1].logprob  # and 'A. 5' is the right answer
+
+
+def test_the_split_moves_a_trailing_space_to_the_continuation(smol_hf):
+    a = smol_hf.tokens.encode_pair("Answer: ", "A")
+    b = smol_hf.tokens.encode_pair("Answer:", " A")
+    assert a == b
+
+
+def test_vllm_and_hf_scores_agree(vllm_engine, smol_hf):
+    ours, theirs = smol_hf.score(REQUESTS), vllm_engine.score(REQUESTS)
+    for a, b in zip(ours, theirs):
+        assert a.tokens == b.tokens and abs(a.logprob - b.logprob) < 1e-3 and a.greedy == b.greedy
+
+
+def test_a_rerun_of_scores_is_served_by_the_cache(smol_hf, tmp_path):
+    counted = []
+
+    class Counting(ScriptedEngine):
+        def score(self, requests):
+            counted.append(len(requests))
+            return smol_hf.score(requests)
+
+    inner = Counting(scorer=lambda c, k: 0.0)
+    with CachedEngine(inner, tmp_path / "c.sqlite") as cached:
+        first = cached.score(REQUESTS)
+    with CachedEngine(inner, tmp_path / "c.sqlite") as cached:
+        again = cached.score(REQUESTS)
+        assert cached.stats().hits == len(REQUESTS) and cached.stats().model_calls == 0
+    assert again == first and counted == [len(REQUESTS)]
+
+
+def test_an_engine_that_cannot_score_says_so_in_one_line():
+    with pytest.raises(EngineUnavailable, match="the scripted engine cannot score continuations by likelihood"):
+        ScriptedEngine(lambda p: "x").score(REQUESTS[:1])
+
+
+def _quiz(tmp_path) -> Path:
+    path = tmp_path / "quiz.jsonl"
+    rows = [("Which is a fruit? Answer Choices: (A) stone (B) apple (C) chair", "B"),
+            ("Which one flies? Answer Choices: (A) bird (B) fish (C) rock", "A"),
+            ("Which is cold? Answer Choices: (A) fire (B) sun (C) ice", "C")]  # fmt: skip
+    path.write_text("".join(json.dumps({"question": q, "answer": a}) + "\n" for q, a in rows))
+    return path
+
+
+def test_choice_scores_every_label_in_one_call_and_takes_the_best(tmp_path):
+    task = load_task("shuffled_objects", _quiz(tmp_path))
+    table = {"fruit": "B", "flies": "A", "cold": "B"}  # the model is wrong on the last
+
+    def scorer(context: str, continuation: str) -> float:
+        wanted = next(v for k, v in table.items() if k in context)
+        return -0.5 if continuation == f" {wanted}" else -3.0
+
+    engine = ScriptedEngine(scorer=scorer)
+    result = run_method(task, "choice", engine)
+    assert len(engine.score_calls) == 1 and len(engine.score_calls[0]) == 9  # 3 questions x 3 labels, one call
+    assert engine.score_calls[0][0].context.endswith("\nA: Among A through C, the answer is")
+    assert [s.fields["prediction"] for s in result.states] == ["B", "A", "B"]
+    assert (result.summary.correct, result.summary.acc_norm) == (2, 2 / 3)
+    assert result.rows[0]["choice_scores"][1] == {"label": "B", "logprob": -0.5, "tokens": 1, "greedy": False}
+
+
+def test_few_shot_choice_with_random_demonstration_answers(tmp_path):
+    task = load_task("shuffled_objects", _quiz(tmp_path))
+    contexts = []
+
+    def scorer(context: str, continuation: str) -> float:
+        contexts.append(context)
+        return -1.0
+
+    run_method(task, "few_shot_choice", ScriptedEngine(scorer=scorer), pool=str(_quiz(tmp_path)), shots=2,
+               demo_answers="random")  # fmt: skip
+    assert contexts[0].count("\nA: The answer is ") == 2 and contexts[0].endswith("\nA: The answer is")
+    gold = {"one flies": "A", "is cold": "C", "is a fruit": "B"}
+    shown = re.findall(r"Q: Which (one flies|is cold|is a fruit)\?[^\n]*\nA: The answer is (\w)\.", contexts[0])
+    assert len(shown) == 2 and all(answer != gold[q] for q, answer in shown)  # another demonstration's answer
+
+
+def test_replayed_scores(tmp_path):
+    recording = tmp_path / "scores.jsonl"
+    recording.write_text("".join(json.dumps({"context": r.context, "continuation": r.continuation, "logprob": -1.5,
+                                             "tokens": 2, "greedy": True}) + "\n" for r in REQUESTS))  # fmt: skip
+    scores = ReplayEngine(recording).score(REQUESTS)
+    assert {(s.logprob, s.tokens, s.greedy) for s in scores} == {(-1.5, 2, True)}
+
+
+def test_choice_on_a_task_without_labels_is_a_one_line_error(tmp_path):
+    path = tmp_path / "n.jsonl"
+    path.write_text(json.dumps({"question": "1 + 1?", "answer": "2"}) + "\n")
+    with pytest.raises(PromptkitError, match="score_choices needs choices: task 'gsm8k' is a number task"):
+        run_method(load_task("gsm8k", path), "choice", ScriptedEngine(scorer=lambda c, k: 0.0))
+
+
+def test_choice_runs_from_the_command_line_on_the_tiny_model(tiny_model, tmp_path):
+    out = tmp_path / "run"
+    code = main(["eval", "--task", "shuffled_objects", "--method", "choice", "--data", str(_quiz(tmp_path)),
+                 "--model", str(tiny_model), "--out", str(out), "--no-cache", "--quiet"])  # fmt: skip
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n"] == 3 and summary["acc_norm"] is not None and summary["engine_calls"] == 1
+    rows = [json.loads(line) for line in (out / "predictions.jsonl").open()]
+    assert all(len(r["choice_scores"]) == 3 and r["prediction"] in "ABC" for r in rows)
+
+
+def test_scores_agree_with_lm_evaluation_harness_on_20_commonsenseqa_questions(smollm2, shared_data):
+    if importlib.util.find_spec("lm_eval") is None:
+        unavailable("lm-evaluation-harness is not installed (the dev extra brings it)")
+    from evals.lm_eval_agreement import compare, run_lm_eval, run_promptkit
+    from promptkit.engines.model_files import BUILTIN_MODEL
+
+    data = shared_data / "kojima" / "dataset" / "CommonsenseQA" / "dev_rand_split.jsonl"
+    report = compare(run_promptkit(data, 20, BUILTIN_MODEL), run_lm_eval(data, 20, str(smollm2)))
+    assert report["equal"], report
+    assert report["promptkit"]["acc"] == report["lm_eval"]["acc"]
+    assert report["max_abs_loglikelihood_difference"] < 1e-4
