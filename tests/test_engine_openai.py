@@ -222,3 +222,14 @@ def test_requests_run_concurrently_up_to_the_bound(flaky):
     results = engine.generate([GenRequest(f"Q: {i}") for i in range(10)])
     assert [c.text for c in results] == [" sample 0"] * 10
     assert sorted(s["body"]["prompt"] for s in stub.seen) == sorted(f"Q: {i}" for i in range(10))
+
+
+def test_a_server_without_prompt_logprobs_cannot_score_and_says_so_first(server, tiny_model):
+    """transformers serve returns no echoed prompt log-probabilities: one line, after one request, naming it."""
+    from promptkit.types import ScoreRequest
+
+    engine = OpenAIEngine(str(tiny_model), base_url=server.base_url, progress=False)
+    with pytest.raises(EngineUnavailable) as raised:
+        engine.score([ScoreRequest("Question: 2 + 3?\nAnswer:", f" {x}") for x in "ABCDE"])
+    message = str(raised.value)
+    assert server.base_url in message and "cannot score" in message and "\n" not in message

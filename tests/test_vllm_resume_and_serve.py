@@ -83,3 +83,14 @@ def test_a_pipeline_through_vllm_serve_gives_the_in_process_engines_texts(vllm_s
     run_spec(spec, vllm_engine, tmp_path / "inprocess", progress=False)
     assert _predictions(tmp_path / "served") == _predictions(tmp_path / "inprocess")
     assert any(t[2][0].strip() for t in _predictions(tmp_path / "served")), "the model wrote rationales"
+
+
+def test_scores_through_vllm_serve_equal_the_in_process_engines(vllm_server, vllm_engine):
+    from promptkit.types import ScoreRequest
+
+    requests = [ScoreRequest("Question: What is 2 + 3?\nA. 5\nB. 6\nAnswer:", f" {x}") for x in "AB"]
+    requests += [ScoreRequest("The capital of France is ", "Paris, a city on the Seine")]
+    served = OpenAIEngine("smollm2", base_url=vllm_server.base_url, progress=False).score(requests)
+    local = vllm_engine.score(requests)
+    for a, b in zip(served, local):
+        assert a.tokens == b.tokens and abs(a.logprob - b.logprob) < 1e-3 and a.greedy == b.greedy

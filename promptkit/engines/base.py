@@ -97,6 +97,12 @@ class Engine(ABC):
         self.close()
 
 
+def split_at_spaces(context: str, continuation: str) -> tuple[str, str]:
+    """lm-evaluation-harness's rule: the context's trailing spaces belong to the continuation."""
+    spaces = len(context) - len(context.rstrip())
+    return (context[:-spaces], context[-spaces:] + continuation) if spaces else (context, continuation)
+
+
 def cannot_score(kind: str) -> str:
     return (
         f"the {kind} engine cannot score continuations by likelihood: use hf, vllm, or an openai server "

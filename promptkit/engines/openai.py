@@ -24,9 +24,10 @@ from promptkit.engines.base import (
     completion_of,
     cut_at_stop,
     draw_seeds,
+    split_at_spaces,
 )
 from promptkit.errors import EngineUnavailable
-from promptkit.types import Completion, GenRequest, Sampling
+from promptkit.types import Completion, GenRequest, Sampling, Score, ScoreRequest
 
 
 def request_body(sampling: Sampling, n: int, seed: int | None) -> dict[str, Any]:
@@ -143,6 +144,71 @@ class OpenAIEngine(Engine):
             usage.prompt_tokens if usage else 0,
             usage.completion_tokens if usage else 0,
         )
+
+    # -- scoring --------------------------------------------------------------------------------
+    scores = True
+    """Through completions with echo and logprobs (vLLM's server returns them); a server that does not
+    is a one-line error on the first request, before the others are sent."""
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
+        return self._run(self._score_all(requests))
+
+    def _run(self, work):
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(work)
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, work).result()
+
+    async def _score_all(self, requests: Sequence[ScoreRequest]) -> list[Score]:
+        import openai
+
+        client = openai.AsyncOpenAI(
+            base_url=self.base_url, api_key=self.api_key, max_retries=self.max_retries, timeout=self.timeout
+        )
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(request: ScoreRequest) -> Score:
+            async with gate:
+                return await self._score(client, request)
+
+        try:
+            if not requests:
+                return []
+            first = await one(requests[0])  # a server without prompt log-probabilities fails here, alone
+            rest = await asyncio.gather(*(one(r) for r in requests[1:]), return_exceptions=True)
+        except Exception as exc:
+            raise self._explain(exc, done=0, total=len(requests)) from None
+        finally:
+            await client.close()
+        errors = [e for e in rest if isinstance(e, BaseException)]
+        if errors:
+            raise self._explain(errors[0], done=0, total=len(requests))
+        return [first, *rest]  # type: ignore[list-item]
+
+    async def _score(self, client, request: ScoreRequest) -> Score:
+        context, continuation = split_at_spaces(request.context, request.continuation)
+        response = await client.completions.create(
+            model=self.model, prompt=context + continuation, max_tokens=1, temperature=0.0, echo=True, logprobs=1
+        )
+        logprobs = response.choices[0].logprobs if response.choices else None
+        usage = response.usage
+        if logprobs is None or not logprobs.text_offset or usage is None:
+            raise EngineUnavailable(
+                f"the server at {self.base_url} returns no prompt log-probabilities (completions with echo and "
+                "logprobs), so the openai engine cannot score there: use hf or vllm, or a vLLM server"
+            )
+        prompt_tokens = usage.prompt_tokens
+        picked = [
+            k
+            for k in range(prompt_tokens)
+            if logprobs.text_offset[k] >= len(context) and logprobs.token_logprobs[k] is not None
+        ]
+        total = sum(logprobs.token_logprobs[k] for k in picked)
+        tops = logprobs.top_logprobs or []
+        greedy = all(k < len(tops) and tops[k] and max(tops[k], key=tops[k].get) == logprobs.tokens[k] for k in picked)
+        return Score(float(total), len(picked), greedy)
 
     def _explain(self, error: BaseException, done: int, total: int) -> BaseException:
         import openai

@@ -7,6 +7,7 @@ the tokenizer adds one to plain text.
 
 from __future__ import annotations
 
+from promptkit.engines.base import split_at_spaces
 from promptkit.errors import PromptkitError
 from promptkit.types import GenRequest, Prompt
 
@@ -72,9 +73,7 @@ class Tokenization:
             prefix = self.tokenizer.bos_token_id
             prefix = self.tokenizer.eos_token_id if prefix is None else prefix
             return ([prefix], ids) if not ids or ids[0] != prefix else (ids[:1], ids[1:])
-        spaces = len(context) - len(context.rstrip())
-        if spaces:
-            context, continuation = context[:-spaces], context[-spaces:] + continuation
+        context, continuation = split_at_spaces(context, continuation)
         whole = self.encode(context + continuation)
         head = self.encode(context)
         return head, whole[len(head) :]

@@ -149,6 +149,12 @@
     if (e.samples) facts.push(`samples: ${JSON.stringify(e.samples)}`);
     if (e.subquestions) facts.push(`subquestions: ${JSON.stringify(e.subquestions)}`);
     if (e.fallback) facts.push(`fallback: ${JSON.stringify(e.fallback)}`);
+    if (e.choice_scores) {
+      const best = e.prediction, norm = e.prediction_norm;
+      facts.push("choice log-likelihoods: " + e.choice_scores.map((c) =>
+        `${c.label} ${c.logprob.toFixed(3)} (${c.tokens} tok${c.greedy ? ", greedy" : ""})` +
+        (c.label === best ? " ← acc" : "") + (c.label === norm ? " ← acc_norm" : "")).join(" · "));
+    }
     if (e.error) facts.push(`failed: ${e.error}`);
     for (const f of facts) col.append(el("p", { class: "meta", text: f }));
     (e.trace || []).forEach((t, k) => {
