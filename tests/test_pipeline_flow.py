@@ -220,7 +220,8 @@ def test_an_exception_for_one_example_fails_that_example_only(tmp_path):
     assert result.summary.failed == 1 and result.summary.correct == 2
     assert len(engine.calls[0]) == 2  # the failed example was not sent
     rows = [json.loads(line) for line in (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()]
-    assert rows[0]["error"].startswith("answer: ZeroDivisionError") and "error" not in rows[1]
+    assert rows[0]["error"].startswith("answer: template ") and "ZeroDivisionError" in rows[0]["error"]
+    assert "error" not in rows[1]
 
 
 def test_a_decomposition_cut_by_length_falls_back_and_says_so():
