@@ -2,6 +2,7 @@
 
     python evals/bench.py --engine hf --model smollm2 --data GSM8K_TEST.jsonl
     python evals/bench.py --engine vllm --model smollm2 --data GSM8K_TEST.jsonl --scenarios zero_shot_cot
+    python evals/bench.py --scoring --data CSQA_DEV.jsonl --examples 100 --shots 8   (evals/bench_scoring.py)
 
 Each scenario first runs promptkit once (untimed) and records every engine call it makes. Then, in
 alternating order for --rounds rounds, it times
@@ -344,7 +345,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--generate-batch", action="store_true",
                         help="hf only: also time transformers' continuous batching (generate_batch) against the hf "
                         "engine alone, both without stop strings")  # fmt: skip
+    parser.add_argument("--scoring", action="store_true",
+                        help="the scoring scenario instead: few_shot_choice on CommonsenseQA (--data) against "
+                        "lm-eval's hf backend on the same requests (evals/bench_scoring.py)")  # fmt: skip
+    parser.add_argument("--shots", type=int, default=8, help="--scoring: demonstrations per question")
     args = parser.parse_args(argv)
+    if args.scoring:
+        from evals.bench_scoring import print_report, run
+
+        report = run(Path(args.data), args.examples, args.shots)
+        print_report(report)
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=2))
+        return 0
     if args.generate_batch and args.engine != "hf":
         parser.error("--generate-batch times transformers' generate_batch: it needs --engine hf")
 

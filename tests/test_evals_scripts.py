@@ -142,3 +142,21 @@ def test_side_by_side_bench_times_transformers_continuous_batching(shared_data, 
     assert sc["speedup_vs_generate_batch"] == pytest.approx(
         sc["generate_batch"]["median_s"] / sc["engine_nostop"]["median_s"]
     )
+
+
+def test_the_scoring_bench_times_promptkit_and_lm_eval_on_the_same_requests(smollm2, shared_data, tmp_path):
+    import importlib.util
+
+    from conftest import unavailable
+
+    if importlib.util.find_spec("lm_eval") is None:
+        unavailable("lm-evaluation-harness is not installed (the dev extra brings it)")
+    out = tmp_path / "bench.json"
+    data = shared_data / "kojima" / "dataset" / "CommonsenseQA" / "dev_rand_split.jsonl"
+    run = subprocess.run([sys.executable, str(ROOT / "evals" / "bench.py"), "--scoring", "--data", str(data),
+                          "--examples", "3", "--shots", "2", "--json", str(out)],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["requests"] == 15 and report["max_abs_loglikelihood_difference"] < 1e-4
+    assert "ratio" in run.stdout
