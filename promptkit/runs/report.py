@@ -108,26 +108,34 @@ def plot_bars(labels: list[str], summaries: list[RunSummary], title: str, path: 
 
 
 def plot_sweep(sweep: SweepRecord, title: str, path: Path) -> None:
-    """Accuracy against the first swept field; each point says how many demonstrations were used."""
+    """Accuracy against the first swept field, one line per value of the others (a grid); each point
+    says how many demonstrations were used."""
     import matplotlib.pyplot as plt
 
-    field = sweep.fields[0]
-    points = sweep.points
-    values = [p.values[field] for p in points]
+    field, others = sweep.fields[0], sweep.fields[1:]
+    values = [p.values[field] for p in sweep.points]
     numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
-    xs = values if numeric else list(range(len(values)))
-    summaries = [p.summary for p in points]
+    order = {v: k for k, v in enumerate(dict.fromkeys(values))}
+    lines: dict[str, list[tuple[Any, RunSummary]]] = {}
+    for point in sweep.points:
+        name = ", ".join(f"{f}={point.values[f]}" for f in others)
+        lines.setdefault(name, []).append((point.values[field], point.summary))
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    ys = [100 * s.accuracy for s in summaries]
-    ax.errorbar(xs, ys, yerr=_error_bars(summaries), marker="o", capsize=3)
-    for x, y, s in zip(xs, ys, summaries):
-        if s.demos_used_mean is not None:
-            ax.annotate(f"{s.demos_used_mean:.3g} used", (x, y), textcoords="offset points", xytext=(0, 8),
-                        ha="center", fontsize=7)  # fmt: skip
+    for name, line in lines.items():
+        xs = [v if numeric else order[v] for v, _ in line]
+        summaries = [s for _, s in line]
+        ys = [100 * s.accuracy for s in summaries]
+        ax.errorbar(xs, ys, yerr=_error_bars(summaries), marker="o", capsize=3, label=name or None)
+        for x, y, s in zip(xs, ys, summaries):
+            if s.demos_used_mean is not None:
+                ax.annotate(f"{s.demos_used_mean:.3g} used", (x, y), textcoords="offset points", xytext=(0, 8),
+                            ha="center", fontsize=7)  # fmt: skip
     if not numeric:
-        ax.set_xticks(xs, [str(v) for v in values])
+        ax.set_xticks(list(order.values()), [str(v) for v in order])
     elif all(isinstance(v, int) for v in values):
         ax.set_xticks(sorted(set(values)))
+    if others:
+        ax.legend(fontsize=8)
     ax.set_xlabel(field)
     ax.set_ylabel("accuracy (%), 95% interval")
     ax.set_ylim(0, 100)
