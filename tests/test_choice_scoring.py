@@ -48,6 +48,23 @@ def test_hf_scores_equal_one_forward_pass_over_each_pair(smol_hf):
     assert scores[0].logprob > scores[1].logprob  # and 'A. 5' is the right answer
 
 
+def test_batches_under_a_small_budget_and_shared_demonstrations_score_the_same(smollm2, smol_hf):
+    """Both of hf's paths: contexts in right-padded batches (here several, under a budget of 64 tokens and
+    2 rows), and contexts that start from the previous one's cache (the same 8 demonstrations)."""
+    from promptkit.engines.hf import HFEngine
+    from promptkit.engines.model_files import BUILTIN_MODEL
+
+    demos = "".join(f"Q: Question {i} about things? (A) x (B) y\nA: The answer is A.\n\n" for i in range(8))
+    requests = [ScoreRequest(demos + f"Q: What is {q}?\nA: The answer is", c) for q in ("red", "a cat")
+                for c in (" A", " B", " A cat")]  # fmt: skip
+    requests += REQUESTS
+    small = HFEngine(BUILTIN_MODEL, device="cpu", dtype="float32", progress=False, max_batch_tokens=64,
+                     max_batch_size=2)  # fmt: skip
+    for request, score in zip(requests, small.score(requests)):
+        logprob, tokens = _full_forward(smol_hf, request)
+        assert score.tokens == tokens and score.logprob == pytest.approx(logprob, abs=1e-4)
+
+
 def test_the_split_moves_a_trailing_space_to_the_continuation(smol_hf):
     a = smol_hf.tokens.encode_pair("Answer: ", "A")
     b = smol_hf.tokens.encode_pair("Answer:", " A")

@@ -137,7 +137,8 @@ class HFEngine(Engine):
     scores = True
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
-        """Log-likelihoods of continuations; each distinct context runs once (promptkit.engines.hf_score)."""
+        """Log-likelihoods of continuations; each distinct context runs once, in batches under the same token
+        budget and row cap as generation (promptkit.engines.hf_score)."""
         pairs = [self.tokens.encode_pair(r.context, r.continuation) for r in requests]
         window = self.context_window
         for i, (context, continuation) in enumerate(pairs):
@@ -146,7 +147,7 @@ class HFEngine(Engine):
                     f"score request {i}: {len(context) + len(continuation)} tokens, past {self.identity.model}'s "
                     f"window of {window}"
                 )
-        return score_pairs(self.model, pairs, self.device)
+        return score_pairs(self.model, pairs, self.device, self.max_batch_tokens, self.max_batch_size)
 
     # -- generation -----------------------------------------------------------------------------
     def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
