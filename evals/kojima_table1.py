@@ -25,6 +25,7 @@ from pathlib import Path
 
 from promptkit import ReplayEngine, build_method, evaluate, load_task
 from promptkit.tasks import read_definition
+from promptkit.tasks.definition import Prompts
 
 # dataset -> (log name, the original file under dataset/; None: the questions come from the log)
 DATASETS: dict[str, tuple[str, str | None]] = {
@@ -63,11 +64,11 @@ class Logged:
     gold: str
 
 
-def read_log(path: Path, trigger: str) -> list[Logged]:
-    """Every example block of a log. `trigger` is the zero-shot answer prefix of the task."""
+def read_log(path: Path, prompts: Prompts) -> list[Logged]:
+    """Every example block of a log, read with the task's answer prefix and trigger."""
     text = path.read_text(encoding="utf-8")
     cot = path.stem.endswith("_zero_shot_cot")
-    second = "Therefore, " + trigger[0].lower() + trigger[1:]
+    trigger, second = prompts.answer_prefix, prompts.trigger
     out = []
     for block in _blocks(text):
         shown, _, rest = block.partition("\npred_before : ")
@@ -90,9 +91,9 @@ def _blocks(text: str) -> Iterator[str]:
             yield block
 
 
-def recording(logged: list[Logged], trigger: str, cot: bool) -> list[dict]:
+def recording(logged: list[Logged], prompts: Prompts, cot: bool) -> list[dict]:
     """The replay lines: each prompt as the reference code built it, with its recorded output."""
-    second = "Therefore, " + trigger[0].lower() + trigger[1:]
+    trigger, second = prompts.answer_prefix, prompts.trigger
     lines = []
     for item in logged:
         if cot:
@@ -118,12 +119,11 @@ class Cell:
 
 def run_cell(root: Path, dataset: str, method: str, work: Path) -> Cell:
     log_name, data_file = DATASETS[dataset]
-    definition = read_definition(dataset)
-    trigger = definition.prompts.answer_prefix
+    prompts = read_definition(dataset).prompts
     cot = method == "zero_shot_cot"
-    logged = read_log(root / "log" / f"{log_name}_{METHODS[method]}.log", trigger)
+    logged = read_log(root / "log" / f"{log_name}_{METHODS[method]}.log", prompts)
     replay = work / f"{dataset}_{method}.replay.jsonl"
-    replay.write_text("".join(json.dumps(r) + "\n" for r in recording(logged, trigger, cot)), encoding="utf-8")
+    replay.write_text("".join(json.dumps(r) + "\n" for r in recording(logged, prompts, cot)), encoding="utf-8")
     if data_file is None:
         data = work / f"{dataset}_{method}.asked.jsonl"
         data.write_text("".join(json.dumps({"question": x.question, "answer": x.gold}) + "\n" for x in logged))

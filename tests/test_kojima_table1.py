@@ -28,7 +28,7 @@ def test_every_cell_equals_the_papers_count(kojima, tmp_path, dataset, method):
     cell = run_cell(kojima, dataset, method, tmp_path)
     assert cell.kojima == cell.paper == PAPER[dataset][0 if method == "direct" else 1]
     assert cell.n == len(read_log(kojima / "log" / f"{DATASETS[dataset][0]}_{METHODS[method]}.log",
-                                  read_definition(dataset).prompts.answer_prefix))  # fmt: skip
+                                  read_definition(dataset).prompts))  # fmt: skip
 
 
 def test_the_golds_we_build_are_the_logged_golds(kojima):
@@ -36,7 +36,7 @@ def test_the_golds_we_build_are_the_logged_golds(kojima):
     for dataset, (log_name, data_file) in DATASETS.items():
         if data_file is None:
             continue
-        logged = read_log(kojima / "log" / f"{log_name}_zero_shot.log", read_definition(dataset).prompts.answer_prefix)
+        logged = read_log(kojima / "log" / f"{log_name}_zero_shot.log", read_definition(dataset).prompts)
         gold = {x.question: x.gold for x in logged}
         task = load_task(dataset, kojima / "dataset" / data_file)
         ours = {e.inputs["question"]: e.target for e in task.examples}

@@ -97,6 +97,16 @@ class Engine(ABC):
         self.close()
 
 
+def common_prefix_length(a: Sequence[object], b: Sequence[object]) -> int:
+    """How many leading items two sequences (texts, token ids) share."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
 def split_at_spaces(context: str, continuation: str) -> tuple[str, str]:
     """lm-evaluation-harness's rule: the context's trailing spaces belong to the continuation."""
     spaces = len(context) - len(context.rstrip())

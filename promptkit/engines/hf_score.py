@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 import torch
 
+from promptkit.engines.base import common_prefix_length
 from promptkit.types import Score
 
 MIN_SHARED_TOKENS = 32
@@ -38,7 +39,7 @@ def score_pairs(model, pairs: Sequence[Pair], device: str, max_batch_tokens: int
     for i, (context, _) in enumerate(pairs):
         groups.setdefault(tuple(context), []).append(i)
     contexts = sorted(groups)
-    shared = [0] + [_common(a, b) for a, b in itertools.pairwise(contexts)]
+    shared = [0] + [common_prefix_length(a, b) for a, b in itertools.pairwise(contexts)]
     chained = [k for k in range(len(contexts)) if shared[k] >= MIN_SHARED_TOKENS or
                (k + 1 < len(contexts) and shared[k + 1] >= MIN_SHARED_TOKENS)]  # fmt: skip
     out: list[Score | None] = [None] * len(pairs)
@@ -65,15 +66,6 @@ def _conts(pairs: Sequence[Pair], members: list[int]) -> list[list[int]]:
     return [pairs[i][1] for i in members]
 
 
-def _common(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
 # -- contexts that begin as the previous one did -----------------------------------------------------
 
 
@@ -98,7 +90,7 @@ def _run_context(model, context: list[int], device: str, previous):
     shared = 0
     if previous is not None:
         # At least one token is run: its logits score the first choice token.
-        shared = min(_common(previous[0], context), len(context) - 1)
+        shared = min(common_prefix_length(previous[0], context), len(context) - 1)
     if shared >= MIN_SHARED_TOKENS:
         cache = copy.deepcopy(previous[1])
         if len(previous[0]) > shared:

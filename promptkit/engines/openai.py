@@ -73,12 +73,7 @@ class OpenAIEngine(Engine):
         self.identity = EngineIdentity("openai", model, "", self.base_url)
 
     def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(self._generate(requests, on_complete))
-        with ThreadPoolExecutor(1) as pool:  # called from inside an event loop (a notebook): run beside it
-            return pool.submit(asyncio.run, self._generate(requests, on_complete)).result()
+        return self._run(self._generate(requests, on_complete))
 
     async def _generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None) -> list[Completion]:
         import openai
@@ -153,7 +148,9 @@ class OpenAIEngine(Engine):
     def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
         return self._run(self._score_all(requests))
 
-    def _run(self, work):
+    @staticmethod
+    def _run(work):
+        """Run a coroutine to its end; called from inside an event loop (a notebook), beside it."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:

@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from promptkit.engines.base import Engine, EngineIdentity, OnComplete, cut_at_stop
+from promptkit.engines.base import Engine, EngineIdentity, OnComplete, common_prefix_length, cut_at_stop
 from promptkit.errors import PromptkitError, ReplayMiss
 from promptkit.files.jsonl import read_jsonl
 from promptkit.types import Completion, GenRequest, Prompt, Score, ScoreRequest
@@ -99,8 +99,8 @@ class ReplayEngine(Engine):
             return None, 0
         at = bisect.bisect_left(self._sorted, prompt)
         neighbours = self._sorted[max(0, at - 1) : at + 1]
-        best = max(neighbours, key=lambda c: _common_prefix(c, prompt))
-        return best, _common_prefix(best, prompt)
+        best = max(neighbours, key=lambda c: common_prefix_length(c, prompt))
+        return best, common_prefix_length(best, prompt)
 
 
 def _text(row: dict, key: str, where: str) -> str:
@@ -117,12 +117,3 @@ def _score(row: dict, where: str) -> Score:
     if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1 or not isinstance(greedy, bool):
         raise PromptkitError(f"{where}: 'tokens' must be an integer >= 1 and 'greedy' true or false")
     return Score(float(logprob), tokens, greedy)
-
-
-def _common_prefix(a: str, b: str) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from promptkit.engines.base import Engine
+from promptkit.errors import PromptkitError
 from promptkit.stages.kind import BuildContext, StageKind
 from promptkit.stages.prompts import TextPrompt, prompt_variables
 from promptkit.stages.spec_fields import SpecModel
@@ -84,8 +85,6 @@ class ScoreChoicesSpec(SpecModel):
 
 
 def _build(s: ScoreChoicesSpec, ctx: BuildContext) -> ScoreChoices:
-    from promptkit.errors import PromptkitError
-
     labels = (
         tuple(s.labels) if s.labels else ctx.task.labels or (("yes", "no") if ctx.task.answer_kind == "yes_no" else ())
     )

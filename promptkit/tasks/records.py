@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +79,4 @@ def read_hub_records(hub: HubSource) -> list[Record]:
         raise PromptkitError(
             f"cannot load {hub.path!r} (config {hub.config!r}, split {hub.split!r}): {str(exc).splitlines()[0]}"
         ) from None
-    return [(f"{hub.path}:{hub.split}[{i}]", dict(row)) for i, row in enumerate(_rows(data))]
-
-
-def _rows(data: Any) -> Iterator[dict[str, Any]]:
-    yield from data
+    return [(f"{hub.path}:{hub.split}[{i}]", dict(row)) for i, row in enumerate(data)]
