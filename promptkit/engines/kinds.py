@@ -62,6 +62,35 @@ class OpenAIEngineSpec(_Spec):
     timeout: float = Field(120.0, gt=0, description="seconds per request")
 
 
+class ReplicaResources(_Spec):
+    num_cpus: float = Field(1.0, gt=0, description="CPUs each replica reserves (its torch threads on a CPU)")
+    num_gpus: float | None = Field(
+        None, ge=0, description="GPUs each replica reserves (default: the inner engine's tensor_parallel_size, or 1, "
+        "where the cluster has GPUs; else none)",
+    )  # fmt: skip
+    custom: dict[str, float] = Field(default_factory=dict, description="Ray custom resources each replica needs")
+    pin_cores: bool = Field(
+        False, description="replicas sharing a machine each bind to their own num_cpus cores (vLLM's CPU build binds "
+        "every replica to the same cores otherwise)",
+    )  # fmt: skip
+
+
+class RayEngineSpec(_Spec):
+    kind: Literal["ray"] = "ray"
+    inner: HFEngineSpec | VLLMEngineSpec = Field(
+        default_factory=HFEngineSpec, discriminator="kind", description="the engine each replica holds (hf or vllm)"
+    )
+    replicas: int = Field(2, ge=1, description="copies of the inner engine, one Ray actor each")
+    address: str | None = Field(
+        None, description="the Ray cluster to join (e.g. auto, ray://host:10001); none: a local one"
+    )
+    resources: ReplicaResources = Field(default_factory=ReplicaResources, description="what each replica reserves")
+    batch_size: int | None = Field(
+        None, ge=1, description="requests per call to a replica (default: a call's requests split 4 ways per replica)"
+    )
+    max_restarts: int = Field(3, ge=0, description="times Ray restarts a replica that dies before the run stops")
+
+
 def _hf(spec: HFEngineSpec, progress: bool) -> Engine:
     from promptkit.engines.hf import HFEngine
 
@@ -86,6 +115,19 @@ def _openai(spec: OpenAIEngineSpec, progress: bool) -> Engine:
     return OpenAIEngine(spec.model, progress=progress, **spec.model_dump(exclude={"kind", "model"}))
 
 
+def _ray(spec: RayEngineSpec, progress: bool) -> Engine:
+    from promptkit.engines.ray_cluster import RayEngine
+
+    inner = spec.inner.model_dump()
+    local = ENGINE_KINDS.get(spec.inner.kind).build(spec.inner, False)
+    r = spec.resources
+    return RayEngine(
+        local, inner, replicas=spec.replicas, address=spec.address, num_cpus=r.num_cpus, num_gpus=r.num_gpus,
+        custom_resources=r.custom, pin_cores=r.pin_cores, batch_size=spec.batch_size,
+        max_restarts=spec.max_restarts, progress=progress,
+    )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class EngineKind:
     spec: type[BaseModel]
@@ -106,6 +148,7 @@ ENGINE_KINDS: Registry[EngineKind] = Registry(
             EngineKind(VLLMEngineSpec, _vllm),
             EngineKind(ReplayEngineSpec, _replay),
             EngineKind(OpenAIEngineSpec, _openai),
+            EngineKind(RayEngineSpec, _ray),
         )
     },
 )

@@ -1,0 +1,302 @@
+"""Replicas of an hf or vllm engine on a Ray cluster: Ray actors driven directly, the cache kept by the driver.
+
+Why actors and not Ray Data: the work is not a fixed dataset but a queue that grows as chains advance
+(least-to-most's next subquestion), each finished batch must reach the driver at once so the cache
+keeps it, and a failed batch must go back to the queue for another replica. `ray.wait` over actor calls
+gives all three in a page of code; Ray Data would reorder rows, hold them in its own operators, and
+needs CPUs left free for its read tasks. (`ray.data.llm` is not used either: it pins vLLM's GPU build.)
+
+- Each replica is an actor holding one promptkit engine, built once and reused by every stage of the
+  run. The driver holds an unloaded copy of the same engine for its identity and tokenization; each
+  replica's identity must equal it, so the cache never mixes outputs of two setups.
+- Requests go out in batches, at most DEPTH per replica in flight, to the least loaded replica; each
+  comes back keyed by its request id, never by position, and is handed to the caller at once (the
+  cache writes it in the driver: a killed driver loses only what was in flight).
+- Samples are seeded from (seed, prompt, sample index) by the engine inside, so a sample is the same
+  whichever replica drew it.
+- A replica that dies (its process killed, out of memory) is restarted by Ray (max_restarts); its
+  batches go back to the queue for whichever replica is free first. One that dies more often than
+  that ends the run with a one-line error; what finished is already kept.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from promptkit.engines.base import Engine, Follow, OnComplete
+from promptkit.errors import EngineUnavailable
+from promptkit.types import Completion, GenRequest, Score, ScoreRequest
+
+DEPTH = 2
+"""Batches in flight per replica: the next one is queued at the replica while it works on the current."""
+BATCHES_PER_REPLICA = 4
+"""Default batch size: a call's requests split into this many batches per replica (load balance vs. batching)."""
+MAX_BATCH = 256
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise EngineUnavailable("the ray engine needs Ray: pip install 'promptkit[ray]'") from None
+    return ray
+
+
+class Replica:
+    """One engine inside a Ray actor. Built from the inner engine's spec (a plain dict)."""
+
+    def __init__(self, inner: dict[str, Any], index: int, pin_cores: int) -> None:
+        if pin_cores:
+            pin_to_cores(index, pin_cores)
+        from promptkit.engines.kinds import ENGINE_KINDS
+
+        kind = ENGINE_KINDS.get(inner["kind"])
+        self.engine = kind.build(kind.spec.model_validate(inner), False)
+
+    def identity(self) -> str:
+        return self.engine.identity.key()
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def generate(self, batch: list[tuple[int, GenRequest]]) -> dict[int, Completion]:
+        results = self.engine.generate([request for _, request in batch])
+        return {key: result for (key, _), result in zip(batch, results)}
+
+    def score(self, batch: list[tuple[int, ScoreRequest]]) -> dict[int, Score]:
+        results = self.engine.score([request for _, request in batch])
+        return {key: result for (key, _), result in zip(batch, results)}
+
+
+def pin_to_cores(index: int, count: int) -> None:
+    """Replica `index` of a node takes `count` cores of its own (torch's threads and vLLM's CPU build
+    bind there), so replicas sharing a machine do not share cores."""
+    cores = sorted(os.sched_getaffinity(0))
+    mine = [cores[(index * count + j) % len(cores)] for j in range(count)]
+    os.sched_setaffinity(0, mine)
+    os.environ["VLLM_CPU_OMP_THREADS_BIND"] = ",".join(map(str, mine))
+    os.environ["OMP_NUM_THREADS"] = str(count)
+
+
+class RayEngine(Engine):
+    streams = True  # a chain's next request joins the queue the moment its previous one returns
+
+    def __init__(
+        self,
+        local: Engine,
+        inner: dict[str, Any],
+        *,
+        replicas: int,
+        address: str | None = None,
+        num_cpus: float = 1.0,
+        num_gpus: float | None = None,
+        custom_resources: dict[str, float] | None = None,
+        pin_cores: bool = False,
+        batch_size: int | None = None,
+        max_restarts: int = 3,
+        progress: bool = True,
+    ) -> None:
+        """local: the inner engine built here, never loaded (identity, tokenization); inner: its spec."""
+        self.local = local
+        self.inner = inner
+        self.identity = local.identity
+        self.tokens = local.tokens
+        self.scores = local.scores
+        self.replicas = replicas
+        self.address = address
+        self.num_cpus = num_cpus
+        self.num_gpus = num_gpus
+        self.custom_resources = dict(custom_resources or {})
+        self.pin_cores = max(1, int(num_cpus)) if pin_cores else 0
+        self.batch_size = batch_size
+        self.max_restarts = max_restarts
+        self.progress = progress
+        self._actors: list[Any] = []
+        self._started_ray = False
+
+    # -- the replicas ---------------------------------------------------------------------------
+    def actors(self) -> list[Any]:
+        """The replicas, started on first use (and Ray with them, locally, when no address is given)."""
+        if self._actors:
+            return self._actors
+        ray = _import_ray()
+        if not ray.is_initialized():
+            try:
+                ray.init(address=self.address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                where = self.address or "a local cluster"
+                raise EngineUnavailable(f"ray: cannot start or join {where}: {str(exc).splitlines()[0]}") from None
+            self._started_ray = True
+        gpus = self._gpus_per_replica(ray)
+        self._check_room(ray, gpus)
+        options = {
+            "num_cpus": self.num_cpus,
+            "num_gpus": gpus,
+            "max_restarts": self.max_restarts,
+            "max_task_retries": 0,
+        }
+        if self.custom_resources:
+            options["resources"] = self.custom_resources
+        remote = ray.remote(Replica).options(**options)
+        self._actors = [remote.remote(self.inner, i, self.pin_cores) for i in range(self.replicas)]
+        try:
+            keys = ray.get([a.identity.remote() for a in self._actors])
+        except ray.exceptions.RayError as exc:
+            self.close()
+            raise EngineUnavailable(f"ray: a replica could not start: {_first_line(exc)}") from None
+        for i, key in enumerate(keys):
+            if key != self.identity.key():
+                self.close()
+                raise EngineUnavailable(
+                    f"ray: replica {i} runs {key}, the driver expects {self.identity.key()}: give the inner "
+                    "engine's device, dtype and arguments explicitly so every machine resolves them alike"
+                )
+        return self._actors
+
+    def _gpus_per_replica(self, ray) -> float:
+        if self.num_gpus is not None:
+            return self.num_gpus
+        if not ray.cluster_resources().get("GPU"):
+            return 0
+        return float(self.inner.get("tensor_parallel_size", 1))
+
+    def _check_room(self, ray, gpus: float) -> None:
+        """Replicas that cannot all be placed would wait forever: say so at once on a fixed cluster."""
+        total = ray.cluster_resources()
+        for name, each in (("CPU", self.num_cpus), ("GPU", gpus), *self.custom_resources.items()):
+            need, have = each * self.replicas, total.get(name, 0)
+            if need > have and self.address is None:
+                self.close()
+                raise EngineUnavailable(
+                    f"ray: {self.replicas} replicas x {each:g} {name} need {need:g}, the local cluster has {have:g}"
+                )
+
+    def close(self) -> None:
+        """Stop the replicas (and Ray, when this engine started it); the next request starts them again."""
+        if self._actors:
+            ray = _import_ray()
+            for actor in self._actors:
+                ray.kill(actor, no_restart=True)
+            self._actors = []
+        if self._started_ray:
+            _import_ray().shutdown()
+            self._started_ray = False
+        self.local.close()
+
+    def replica_pids(self) -> list[int]:
+        """The replicas' process ids (to watch or to kill them in tests)."""
+        ray = _import_ray()
+        return ray.get([a.pid.remote() for a in self.actors()])
+
+    # -- work -----------------------------------------------------------------------------------
+    def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
+        results: list[Completion | None] = [None] * len(requests)
+
+        def done(i: int, completion: Completion) -> None:
+            results[i] = completion
+            if on_complete:
+                on_complete(i, completion)
+
+        self._dispatch("generate", requests, done)
+        return results  # type: ignore[return-value]
+
+    def generate_chains(self, first: Sequence[GenRequest], follow: Follow) -> None:
+        self._dispatch("generate", first, follow)
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
+        results: list[Score | None] = [None] * len(requests)
+
+        def done(i: int, score: Score) -> None:
+            results[i] = score
+
+        self._dispatch("score", requests, done)
+        return results  # type: ignore[return-value]
+
+    def _dispatch(self, method: str, first: Sequence[Any], finished: Callable[[int, Any], Any]) -> None:
+        """Send the requests out in batches to the least loaded replicas; hand each result to `finished`
+        by its request id as its batch returns; a request `finished` returns joins the queue."""
+        if not first:
+            return
+        ray = _import_ray()
+        actors = self.actors()
+        queue: deque[tuple[int, Any]] = deque(enumerate(first))
+        size = self.batch_size or min(MAX_BATCH, max(1, math.ceil(len(queue) / (BATCHES_PER_REPLICA * len(actors)))))
+        in_flight: dict[Any, tuple[int, list[tuple[int, Any]]]] = {}
+        load = [0] * len(actors)
+        recovering: dict[Any, int] = {}  # readiness probe -> replica being restarted by Ray
+        deaths = [0] * len(actors)
+        bar = tqdm(
+            total=len(queue), desc=f"{method} (ray x{len(actors)})", unit="req", leave=False,
+            disable=None if self.progress else True,
+        )  # fmt: skip
+        try:
+            while queue or in_flight:
+                self._fill(method, actors, queue, size, in_flight, load, set(recovering.values()))
+                ref = ray.wait([*in_flight, *recovering], num_returns=1)[0][0]
+                if ref in recovering:
+                    replica = recovering.pop(ref)
+                    try:
+                        ray.get(ref)  # restarted: back in service
+                    except ray.exceptions.RayError as exc:
+                        raise self._gone(replica, deaths[replica], exc) from None
+                    continue
+                replica, batch = in_flight.pop(ref)
+                load[replica] -= 1
+                try:
+                    results = _result(ray, ref)
+                except ray.exceptions.RayError as exc:
+                    queue.extendleft(reversed(batch))  # to whichever replica is free first
+                    if replica not in recovering.values():  # one death fails every call it held: count it once
+                        deaths[replica] += 1
+                        if deaths[replica] > self.max_restarts:
+                            raise self._gone(replica, deaths[replica], exc) from None
+                        recovering[actors[replica].pid.remote()] = replica
+                    continue
+                if sorted(results) != sorted(key for key, _ in batch):
+                    raise RuntimeError(f"ray replica {replica} answered other requests than it was sent")
+                for key, _ in batch:
+                    following = finished(key, results[key])
+                    bar.update(1)
+                    if following is not None:
+                        queue.append((key, following))
+                        bar.total += 1
+        finally:
+            bar.close()
+
+    @staticmethod
+    def _gone(replica: int, deaths: int, exc: BaseException) -> EngineUnavailable:
+        return EngineUnavailable(
+            f"ray: replica {replica} failed {deaths} times, the last: {_first_line(exc)}; "
+            "the requests that finished are kept in the cache"
+        )
+
+    def _fill(self, method, actors, queue, size, in_flight, load, recovering: set[int]) -> None:
+        """Give batches to the least loaded replicas in service, up to DEPTH each."""
+        while queue:
+            free = [r for r in range(len(actors)) if r not in recovering and load[r] < DEPTH]
+            if not free:
+                return
+            replica = min(free, key=lambda r: load[r])
+            batch = [queue.popleft() for _ in range(min(size, len(queue)))]
+            in_flight[getattr(actors[replica], method).remote(batch)] = (replica, batch)
+            load[replica] += 1
+
+
+def _result(ray, ref) -> Any:
+    """A call's result; the engine's own error (a prompt too long, a bad request) is raised as itself."""
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as exc:
+        cause = exc.cause
+        raise (cause if isinstance(cause, Exception) else exc) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else exc.__class__.__name__
