@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+from stub_openai import start_stub
 from tests_support import VLLM_ARGS
 
 from promptkit.testing.tiny_model import build_tiny_model
@@ -80,3 +81,11 @@ def vllm_engine(smollm2):
     engine = VLLMEngine(BUILTIN_MODEL, dtype="float32", engine_args=VLLM_ARGS, progress=False)
     yield engine
     engine.close()
+
+
+@pytest.fixture
+def flaky():
+    """A stub OpenAI-compatible server on loopback: (its base URL, its handler: `script`, `seen`, `models`)."""
+    url, handler, httpd = start_stub()
+    yield url, handler
+    httpd.shutdown()

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import http.server
 import json
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -120,50 +118,6 @@ def test_outage_mid_run_loses_nothing_and_the_rerun_asks_only_for_the_rest(tiny_
         assert summary["cache_hits"] == stored and summary["cache_misses"] == 40 - stored
     finally:
         server.stop()
-
-
-class _Flaky(http.server.BaseHTTPRequestHandler):
-    """Answers with the statuses in `script` before good completions; remembers what it was sent.
-
-    Each test gets its own subclass holding its own `script` and `seen` lists.
-    """
-
-    script: list[int | str]
-    seen: list[dict]
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).seen.append({"body": body, "auth": self.headers.get("Authorization")})
-        status = type(self).script.pop(0) if type(self).script else 200
-        if status == "slow":  # longer than the client's timeout, then a good answer nobody waits for
-            time.sleep(1.5)
-            status = 200
-        payload = {"error": {"message": "busy"}} if status != 200 else {
-            "id": "x", "object": "text_completion", "created": 0, "model": body["model"],
-            "choices": [{"index": i, "text": f" sample {i}", "finish_reason": "stop"} for i in range(body.get("n", 1))],
-            "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
-        }  # fmt: skip
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        if status == 429:
-            self.send_header("Retry-After", "0")
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def flaky():
-    handler = type("Handler", (_Flaky,), {"script": [], "seen": []})
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1", handler
-    httpd.shutdown()
 
 
 def test_retries_with_backoff_on_5xx_and_rate_limits(flaky, monkeypatch):

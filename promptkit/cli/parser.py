@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, NoReturn, get_args
 
 from promptkit.engines import default_cache_path
-from promptkit.engines.kinds import ENGINE_KINDS
+from promptkit.engines.kinds import ENGINE_KINDS, INNER_KINDS
 from promptkit.engines.model_files import BUILTIN_MODEL
 from promptkit.spec.presets import PRESETS
 from promptkit.stages.ablations import Answers, Inputs, Rationales
@@ -35,10 +35,17 @@ def _engine_args(p: argparse.ArgumentParser, defaults: bool) -> None:
         "--max-batch-tokens", type=int, help="hf: rows x padded length per batch (default: a 4 GiB KV cache)"
     )
     g.add_argument("--tensor-parallel-size", type=int, help="vllm: GPUs per model")
-    g.add_argument("--base-url", help="openai: the server's root, e.g. http://127.0.0.1:8000/v1")
-    g.add_argument("--concurrency", type=int, help="openai: requests in flight at once")
+    g.add_argument(
+        "--base-url",
+        action="append",
+        help="openai: the server's root, e.g. http://127.0.0.1:8000/v1; repeat it for a fleet of servers of one model",
+    )
+    g.add_argument("--concurrency", type=int, help="openai: requests in flight at once, per server")
     g.add_argument("--max-retries", type=int, help="openai: retries (with backoff) on rate limits, timeouts, 5xx")
     g.add_argument("--api-key-env", help="openai: the environment variable holding the API key")
+    g.add_argument("--replicas", type=int, help="ray: copies of the inner engine, one Ray actor each")
+    g.add_argument("--inner", choices=INNER_KINDS, help="ray: the engine each replica holds (default: hf)")
+    g.add_argument("--ray-address", help="ray: the cluster to join (e.g. auto); default: start a local one")
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:

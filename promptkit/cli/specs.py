@@ -19,20 +19,33 @@ from promptkit.spec.read_policy import ReadPolicy, check_spec
 from promptkit.tasks import read_definition
 
 # Flags whose destination is not the engine field of the same name.
-_ENGINE_FLAG_FIELDS = {"path": "replay"}
+_ENGINE_FLAG_FIELDS = {"path": "replay", "address": "ray_address"}
+# Flags of the ray engine alone; its inner engine takes the other engine flags.
+_RAY_FLAGS = ("inner", "replicas", "ray_address")
 
 
 def engine_data(args: argparse.Namespace, base: dict[str, Any] | None = None) -> dict[str, Any]:
     """The engine part of a spec from flags, on top of a spec's own engine section; a flag applies where the
-    engine kind has that field."""
+    engine kind has that field (for ray: its inner engine's, but for the ray flags)."""
     data = dict(base or {})
     kind = args.engine or data.get("kind")
     spec_model = ENGINE_KINDS.get(str(kind)).spec
     if data.get("kind") != kind:  # another kind: only the model carries over
         data = {"kind": kind, **({"model": data["model"]} if data.get("model") else {})}
+    if kind == "ray":
+        inner = dict(data["inner"]) if isinstance(data.get("inner"), dict) else {}
+        if data.get("model"):
+            inner.setdefault("model", data.pop("model"))
+        inner_kind = getattr(args, "inner", None) or inner.get("kind") or "hf"
+        inner_args = {**vars(args), "engine": inner_kind, **dict.fromkeys(_RAY_FLAGS)}
+        data["inner"] = engine_data(argparse.Namespace(**inner_args), inner)
+    else:
+        given = [f"--{flag.replace('_', '-')}" for flag in _RAY_FLAGS if getattr(args, flag, None) is not None]
+        if given:
+            raise PromptkitError(f"{', '.join(given)}: only for --engine ray")
     for field in spec_model.model_fields:
         value = getattr(args, _ENGINE_FLAG_FIELDS.get(field, field), None)
-        if field != "kind" and value is not None:
+        if field not in ("kind", "inner") and value is not None:
             data[field] = value
     if kind == "replay" and not data.get("path"):
         raise PromptkitError("the replay engine needs --replay FILE (a JSONL recording)")

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from promptkit.engines.base import Engine
 from promptkit.engines.model_files import BUILTIN_MODEL
@@ -55,11 +55,21 @@ class ReplayEngineSpec(_Spec):
 class OpenAIEngineSpec(_Spec):
     kind: Literal["openai"] = "openai"
     model: str = Field(description="the model name the server knows")
-    base_url: str = Field("http://127.0.0.1:8000/v1", description="the server's OpenAI-compatible root")
+    base_url: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8000/v1"],
+        min_length=1,
+        description="the server's OpenAI-compatible root, or a list of servers of the same model (a fleet)",
+    )
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
-    concurrency: int = Field(16, ge=1, description="requests in flight at once")
+    concurrency: int = Field(16, ge=1, description="requests in flight at once, per server")
     max_retries: int = Field(5, ge=0, description="retries on rate limits, timeouts and server errors")
     timeout: float = Field(120.0, gt=0, description="seconds per request")
+
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _one_server(cls, value: Any) -> Any:
+        """A single address is a fleet of one."""
+        return [value] if isinstance(value, str) else value
 
 
 class ReplicaResources(_Spec):
@@ -75,9 +85,14 @@ class ReplicaResources(_Spec):
     )  # fmt: skip
 
 
+InnerEngineSpec = HFEngineSpec | VLLMEngineSpec
+INNER_KINDS = tuple(get_args(m.model_fields["kind"].annotation)[0] for m in get_args(InnerEngineSpec))
+"""The engines a ray replica can hold."""
+
+
 class RayEngineSpec(_Spec):
     kind: Literal["ray"] = "ray"
-    inner: HFEngineSpec | VLLMEngineSpec = Field(
+    inner: InnerEngineSpec = Field(
         default_factory=HFEngineSpec, discriminator="kind", description="the engine each replica holds (hf or vllm)"
     )
     replicas: int = Field(2, ge=1, description="copies of the inner engine, one Ray actor each")

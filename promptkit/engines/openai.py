@@ -5,6 +5,10 @@ connection errors and 5xx. Requests run concurrently up to a bound; each finishe
 reported at once, so the cache keeps it even if the server goes down later. Each sample of a
 sampled request is its own call (n = 1) with a seed drawn from (seed, prompt, sample index), so
 samples do not depend on batching, and servers that ignore `n` give every sample asked for.
+
+Several base URLs make a fleet of servers of one model (`openai_fleet`): each call goes to the least
+busy one, a failing one is left out for a while. The cache identity is the model name alone, so
+adding or removing a server keeps every cached row: name each model uniquely on its servers.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from promptkit.engines.base import (
     draw_seeds,
     split_at_spaces,
 )
+from promptkit.engines.openai_fleet import Fleet, FleetDown, RequestFailed, Server
 from promptkit.errors import EngineUnavailable
 from promptkit.types import Completion, GenRequest, Sampling, Score, ScoreRequest
 
@@ -50,7 +55,7 @@ class OpenAIEngine(Engine):
         self,
         model: str,
         *,
-        base_url: str = "http://127.0.0.1:8000/v1",
+        base_url: str | Sequence[str] = "http://127.0.0.1:8000/v1",
         api_key_env: str = "OPENAI_API_KEY",
         concurrency: int = 16,
         max_retries: int = 5,
@@ -62,27 +67,53 @@ class OpenAIEngine(Engine):
         except ImportError:
             raise EngineUnavailable("the openai engine needs the openai client: pip install openai") from None
         self.model = model
-        self.base_url = base_url.rstrip("/")
+        urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        self.base_urls = [u.rstrip("/") for u in urls]
+        if not self.base_urls or len(set(self.base_urls)) < len(self.base_urls):
+            raise EngineUnavailable(f"the openai engine needs distinct server addresses, got {urls}")
         # Local servers take any key; hosted ones read theirs from the environment.
         self.api_key = os.environ.get(api_key_env) or "EMPTY"
         self.concurrency = concurrency
         self.max_retries = max_retries
         self.timeout = timeout
         self.progress = progress
-        # The same name on another server may be another model: the address is part of the identity.
-        self.identity = EngineIdentity("openai", model, "", self.base_url)
+        self.identity = EngineIdentity("openai", model)
+        self._checked = len(self.base_urls) == 1  # a fleet's servers are checked once, before any work
+
+    @property
+    def base_url(self) -> str:
+        return ", ".join(self.base_urls)
+
+    async def _fleet(self) -> Fleet:
+        import openai
+
+        fleet = Fleet(
+            [
+                Server(
+                    url,
+                    openai.AsyncOpenAI(
+                        base_url=url, api_key=self.api_key, max_retries=self.max_retries, timeout=self.timeout
+                    ),
+                )
+                for url in self.base_urls
+            ]
+        )
+        if not self._checked:
+            try:
+                await fleet.check_model(self.model)
+            except BaseException:
+                await fleet.close()
+                raise
+            self._checked = True
+        return fleet
 
     def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
         return self._run(self._generate(requests, on_complete))
 
     async def _generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None) -> list[Completion]:
-        import openai
-
-        client = openai.AsyncOpenAI(
-            base_url=self.base_url, api_key=self.api_key, max_retries=self.max_retries, timeout=self.timeout
-        )
+        fleet = await self._fleet()
         results: list[Completion | None] = [None] * len(requests)
-        gate = asyncio.Semaphore(self.concurrency)
+        gate = asyncio.Semaphore(self.concurrency * len(self.base_urls))
         failed = asyncio.Event()
         bar = tqdm(
             total=len(requests), desc="generate", unit="req", disable=None if self.progress else True, leave=False
@@ -93,7 +124,7 @@ class OpenAIEngine(Engine):
                 if failed.is_set():
                     return  # the server is gone: send nothing more, let the requests in flight finish
                 try:
-                    results[i] = await self._complete(client, requests[i])
+                    results[i] = await self._complete(fleet, requests[i])
                 except Exception:
                     failed.set()
                     raise
@@ -105,16 +136,19 @@ class OpenAIEngine(Engine):
             outcomes = await asyncio.gather(*(one(i) for i in range(len(requests))), return_exceptions=True)
         finally:
             bar.close()
-            await client.close()
+            await fleet.close()
         errors = [e for e in outcomes if isinstance(e, BaseException)]
         if errors:
             raise self._explain(errors[0], done=sum(r is not None for r in results), total=len(requests))
         return results  # type: ignore[return-value]
 
-    async def _complete(self, client, request: GenRequest) -> Completion:
+    async def _complete(self, fleet: Fleet, request: GenRequest) -> Completion:
         """One request: one call per distinct sample, each sampled one with its own (seed, prompt, index) seed."""
         s = request.sampling
-        samples = await asyncio.gather(*(self._sample(client, request, seed) for seed in draw_seeds(request)))
+        calls = (
+            fleet.call(lambda client, seed=seed: self._sample(client, request, seed)) for seed in draw_seeds(request)
+        )
+        samples = await asyncio.gather(*calls)
         draws = [(text, reason, tokens, None) for text, reason, _, tokens in samples]
         return completion_of(draws, s.n, samples[0][2])
 
@@ -129,7 +163,7 @@ class OpenAIEngine(Engine):
             response = await client.chat.completions.create(model=self.model, messages=messages, **body)
             choices = [(c.message.content or "", c.finish_reason) for c in response.choices]
         if not choices:
-            raise EngineUnavailable(f"the server at {self.base_url} returned no choices")
+            raise EngineUnavailable(f"the server at {str(client.base_url).rstrip('/')} returned no choices")
         text, reason = choices[0]
         cut, hit = cut_at_stop(text, s.stop)
         usage = response.usage
@@ -159,16 +193,12 @@ class OpenAIEngine(Engine):
             return pool.submit(asyncio.run, work).result()
 
     async def _score_all(self, requests: Sequence[ScoreRequest]) -> list[Score]:
-        import openai
-
-        client = openai.AsyncOpenAI(
-            base_url=self.base_url, api_key=self.api_key, max_retries=self.max_retries, timeout=self.timeout
-        )
-        gate = asyncio.Semaphore(self.concurrency)
+        fleet = await self._fleet()
+        gate = asyncio.Semaphore(self.concurrency * len(self.base_urls))
 
         async def one(request: ScoreRequest) -> Score:
             async with gate:
-                return await self._score(client, request)
+                return await fleet.call(lambda client: self._score(client, request))
 
         try:
             if not requests:
@@ -178,7 +208,7 @@ class OpenAIEngine(Engine):
         except Exception as exc:
             raise self._explain(exc, done=0, total=len(requests)) from None
         finally:
-            await client.close()
+            await fleet.close()
         errors = [e for e in rest if isinstance(e, BaseException)]
         if errors:
             raise self._explain(errors[0], done=0, total=len(requests))
@@ -193,7 +223,7 @@ class OpenAIEngine(Engine):
         usage = response.usage
         if logprobs is None or not logprobs.text_offset or usage is None:
             raise EngineUnavailable(
-                f"the server at {self.base_url} returns no prompt log-probabilities (completions with echo and "
+                f"the server at {str(client.base_url).rstrip('/')} returns no prompt log-probabilities (completions with echo and "
                 "logprobs), so the openai engine cannot score there: use hf or vllm, or a vLLM server"
             )
         prompt_tokens = usage.prompt_tokens
@@ -211,13 +241,26 @@ class OpenAIEngine(Engine):
         import openai
 
         progress = f"{done} of {total} requests finished and are kept in the cache"
-        if isinstance(error, openai.APIConnectionError):
-            cause = error.__cause__ or error
-            return EngineUnavailable(
-                f"cannot reach the server at {self.base_url}: {cause.__class__.__name__}: {cause} ({progress})"
-            )
-        if isinstance(error, openai.APIStatusError):
-            return EngineUnavailable(
-                f"the server at {self.base_url} answered {error.status_code}: {error.message} ({progress})"
-            )
+        if isinstance(error, FleetDown):
+            failures = [(s.url, s.last_error) for s in error.servers]
+            each = "; ".join(_failure(url, e) for url, e in failures)
+            if len(failures) > 1:
+                each = f"all {len(failures)} servers failed: {each}"
+            return EngineUnavailable(f"{each} ({progress})")
+        if isinstance(error, RequestFailed):
+            if isinstance(error.error, (openai.APIConnectionError, openai.APIStatusError)):
+                return EngineUnavailable(f"{_failure(error.url, error.error)} ({progress})")
+            return error.error
         return error
+
+
+def _failure(url: str, error: BaseException | None) -> str:
+    """One server's failure in a few words."""
+    import openai
+
+    if isinstance(error, openai.APIConnectionError):
+        cause = error.__cause__ or error
+        return f"cannot reach the server at {url}: {cause.__class__.__name__}: {cause}"
+    if isinstance(error, openai.APIStatusError):
+        return f"the server at {url} answered {error.status_code}: {error.message}"
+    return f"{error.__class__.__name__}: {error}"
