@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -38,6 +39,8 @@ DEPTH = 2
 BATCHES_PER_REPLICA = 4
 """Default batch size: a call's requests split into this many batches per replica (load balance vs. batching)."""
 MAX_BATCH = 256
+PROBE_SECONDS = 0.2
+"""How often a restarting replica is asked whether it is back."""
 
 
 def _import_ray():
@@ -119,6 +122,12 @@ class RayEngine(Engine):
         self.progress = progress
         self._actors: list[Any] = []
         self._started_ray = False
+        self.served = [0] * replicas
+        """Requests each replica answered (a request retried after a replica died counts once, where it ended)."""
+        self.deaths = [0] * replicas
+        """Times each replica died (Ray restarts it up to max_restarts times in all, as Ray counts)."""
+        self.resent = 0
+        """Requests sent again because the replica holding them died."""
 
     # -- the replicas ---------------------------------------------------------------------------
     def actors(self) -> list[Any]:
@@ -167,14 +176,18 @@ class RayEngine(Engine):
         return float(self.inner.get("tensor_parallel_size", 1))
 
     def _check_room(self, ray, gpus: float) -> None:
-        """Replicas that cannot all be placed would wait forever: say so at once on a fixed cluster."""
-        total = ray.cluster_resources()
+        """Replicas that cannot all be placed would wait forever: on a local cluster (no autoscaler to add
+        machines), say so at once."""
+        if self.address is not None:
+            return
+        free = ray.available_resources()
         for name, each in (("CPU", self.num_cpus), ("GPU", gpus), *self.custom_resources.items()):
-            need, have = each * self.replicas, total.get(name, 0)
-            if need > have and self.address is None:
+            need, have = each * self.replicas, free.get(name, 0)
+            if need > have:
                 self.close()
                 raise EngineUnavailable(
-                    f"ray: {self.replicas} replicas x {each:g} {name} need {need:g}, the local cluster has {have:g}"
+                    f"ray: {self.replicas} replicas x {each:g} {name} need {need:g}, the local cluster has "
+                    f"{have:g} free (set resources.num_cpus lower, or start Ray with more)"
                 )
 
     def close(self) -> None:
@@ -189,10 +202,17 @@ class RayEngine(Engine):
             self._started_ray = False
         self.local.close()
 
-    def replica_pids(self) -> list[int]:
-        """The replicas' process ids (to watch or to kill them in tests)."""
+    def replica_pids(self, wait: float = 120.0) -> list[int]:
+        """The replicas' process ids (to watch or to kill them in tests), waiting for any that is restarting."""
         ray = _import_ray()
-        return ray.get([a.pid.remote() for a in self.actors()])
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                return ray.get([a.pid.remote() for a in self.actors()])
+            except ray.exceptions.ActorUnavailableError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(PROBE_SECONDS)
 
     # -- work -----------------------------------------------------------------------------------
     def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
@@ -230,7 +250,6 @@ class RayEngine(Engine):
         in_flight: dict[Any, tuple[int, list[tuple[int, Any]]]] = {}
         load = [0] * len(actors)
         recovering: dict[Any, int] = {}  # readiness probe -> replica being restarted by Ray
-        deaths = [0] * len(actors)
         bar = tqdm(
             total=len(queue), desc=f"{method} (ray x{len(actors)})", unit="req", leave=False,
             disable=None if self.progress else True,
@@ -243,8 +262,11 @@ class RayEngine(Engine):
                     replica = recovering.pop(ref)
                     try:
                         ray.get(ref)  # restarted: back in service
+                    except ray.exceptions.ActorUnavailableError:  # still restarting: ask again shortly
+                        time.sleep(PROBE_SECONDS)
+                        recovering[actors[replica].pid.remote()] = replica
                     except ray.exceptions.RayError as exc:
-                        raise self._gone(replica, deaths[replica], exc) from None
+                        raise self._gone(replica, self.deaths[replica], exc) from None
                     continue
                 replica, batch = in_flight.pop(ref)
                 load[replica] -= 1
@@ -252,14 +274,16 @@ class RayEngine(Engine):
                     results = _result(ray, ref)
                 except ray.exceptions.RayError as exc:
                     queue.extendleft(reversed(batch))  # to whichever replica is free first
+                    self.resent += len(batch)
                     if replica not in recovering.values():  # one death fails every call it held: count it once
-                        deaths[replica] += 1
-                        if deaths[replica] > self.max_restarts:
-                            raise self._gone(replica, deaths[replica], exc) from None
+                        self.deaths[replica] += 1
+                        if self.deaths[replica] > self.max_restarts:
+                            raise self._gone(replica, self.deaths[replica], exc) from None
                         recovering[actors[replica].pid.remote()] = replica
                     continue
                 if sorted(results) != sorted(key for key, _ in batch):
                     raise RuntimeError(f"ray replica {replica} answered other requests than it was sent")
+                self.served[replica] += len(batch)
                 for key, _ in batch:
                     following = finished(key, results[key])
                     bar.update(1)
