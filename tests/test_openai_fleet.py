@@ -99,7 +99,8 @@ def test_scoring_goes_through_the_fleet_too(stubs):
     (a, ha), (b, hb) = stubs(), stubs()
     engine = OpenAIEngine("m", base_url=[a, b], progress=False)
     with pytest.raises(EngineUnavailable, match="returns no prompt log-probabilities"):
-        engine.score([ScoreRequest("Q:", " A")])
+        engine.score([ScoreRequest("Q:", f" {x}") for x in "ABCD"])
+    assert _posts(ha) + _posts(hb) == 1, "the first request alone found it out"
 
 
 def test_the_spec_takes_one_address_or_a_list():

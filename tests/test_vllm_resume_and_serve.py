@@ -64,10 +64,13 @@ def test_a_vllm_run_killed_mid_stage_resumes_from_what_finished(vllm_engine, tmp
     assert _predictions(tmp_path / "resumed") == _predictions(tmp_path / "straight")
 
 
+SERVE_ARGS = ("--dtype", "float32", "--enforce-eager", "--max-model-len", "4096", "--gpu-memory-utilization", "0.1",
+              "--kv-cache-memory-bytes", str(512 << 20))  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def vllm_server(smollm2, vllm_engine, tmp_path_factory):
-    args = ("--dtype", "float32", "--enforce-eager", "--max-model-len", "4096", "--gpu-memory-utilization", "0.1", "--kv-cache-memory-bytes", str(512 << 20),
-            "--served-model-name", "smollm2")  # fmt: skip
+    args = (*SERVE_ARGS, "--served-model-name", "smollm2")
     server = LocalServer(
         smollm2, log=tmp_path_factory.mktemp("vllm-serve") / "serve.log", server="vllm", extra_args=args
     )
@@ -94,3 +97,36 @@ def test_scores_through_vllm_serve_equal_the_in_process_engines(vllm_server, vll
     local = vllm_engine.score(requests)
     for a, b in zip(served, local):
         assert a.tokens == b.tokens and abs(a.logprob - b.logprob) < 1e-3 and a.greedy == b.greedy
+
+
+def test_a_fleet_of_two_vllm_servers_checks_its_model_and_survives_losing_one(vllm_server, vllm_engine, tmp_path):
+    from promptkit.errors import EngineUnavailable
+    from promptkit.types import GenRequest, Sampling
+
+    # The second server knows the model by two names; the first by one.
+    args = (*SERVE_ARGS, "--served-model-name", "smollm2", "smollm2-copy")
+    second = LocalServer(vllm_server.model, log=tmp_path / "second.log", server="vllm", extra_args=args)
+    second.start(timeout=400)
+    try:
+        odd = OpenAIEngine("smollm2-copy", base_url=[second.base_url, vllm_server.base_url], progress=False)
+        with pytest.raises(
+            EngineUnavailable, match=f"server {vllm_server.base_url} serves 'smollm2', not 'smollm2-copy'"
+        ):
+            odd.generate([GenRequest("Hello")])
+
+        requests = [GenRequest(f"Q: Name a fruit, number {i}.\nA:", Sampling(max_tokens=24)) for i in range(12)]
+        fleet = OpenAIEngine(
+            "smollm2", base_url=[vllm_server.base_url, second.base_url], concurrency=2, max_retries=1, progress=False
+        )
+        finished = []
+
+        def kill_second_after_three(i, completion):
+            finished.append(i)
+            if len(finished) == 3:
+                second.stop()  # SIGKILL, its whole process group
+
+        results = fleet.generate(requests, kill_second_after_three)
+    finally:
+        second.stop()
+    assert len(finished) == len(requests), "every request finished, on the server left"
+    assert [c.texts for c in results] == [c.texts for c in vllm_engine.generate(requests)]
