@@ -1,31 +1,35 @@
 """Replicas of an hf or vllm engine on a Ray cluster: Ray actors driven directly, the cache kept by the driver.
 
 Why actors and not Ray Data: the work is not a fixed dataset but a queue that grows as chains advance
-(least-to-most's next subquestion), each finished batch must reach the driver at once so the cache
-keeps it, and a failed batch must go back to the queue for another replica. `ray.wait` over actor calls
-gives all three in a page of code; Ray Data would reorder rows, hold them in its own operators, and
+(least-to-most's next subquestion), each finished request must reach the driver at once so the cache
+keeps it, and what a failed replica had not answered must go back to the queue for another. `ray.wait`
+over streaming actor calls gives all three in a page of code; Ray Data would reorder rows, hold them in its own operators, and
 needs CPUs left free for its read tasks. (`ray.data.llm` is not used either: it pins vLLM's GPU build.)
 
 - Each replica is an actor holding one promptkit engine, built once and reused by every stage of the
   run. The driver holds an unloaded copy of the same engine for its identity and tokenization; each
   replica's identity must equal it, so the cache never mixes outputs of two setups.
-- Requests go out in batches, at most DEPTH per replica in flight, to the least loaded replica; each
-  comes back keyed by its request id, never by position, and is handed to the caller at once (the
-  cache writes it in the driver: a killed driver loses only what was in flight).
+- Requests go out in batches, at most DEPTH calls per replica in flight, to the least loaded replica.
+  A call is one engine call over its batch, and a Ray streaming generator: each request comes back
+  keyed by its id, never by position, the moment it ends, and is handed to the caller at once (the
+  cache writes it in the driver: a killed driver loses only what was in flight). A replica that dies
+  mid-call loses only the requests it had not yet answered.
 - Samples are seeded from (seed, prompt, sample index) by the engine inside, so a sample is the same
   whichever replica drew it.
 - A replica that dies (its process killed, out of memory) is restarted by Ray (max_restarts); its
-  batches go back to the queue for whichever replica is free first. One that dies more often than
-  that ends the run with a one-line error; what finished is already kept.
+  unanswered requests go back to the queue for whichever replica is free first. One that dies more
+  often than that ends the run with a one-line error; what finished is already kept.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import queue
+import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from tqdm.auto import tqdm
@@ -35,9 +39,12 @@ from promptkit.errors import EngineUnavailable
 from promptkit.types import Completion, GenRequest, Score, ScoreRequest
 
 DEPTH = 2
-"""Batches in flight per replica: the next one is queued at the replica while it works on the current."""
-BATCHES_PER_REPLICA = 4
-"""Default batch size: a call's requests split into this many batches per replica (load balance vs. batching)."""
+"""Calls in flight per replica: the next one waits at the replica while it works on the current."""
+BATCHES_PER_REPLICA = 1
+"""Default batch size: a call's requests split into this many batches per replica. One: each replica's
+engine batches as much as a single engine would (results stream back one by one all the same); more
+would balance uneven replicas at the cost of smaller batches (bench_scale: 1.47x with 32 a call, 0.5x
+with 1)."""
 MAX_BATCH = 256
 PROBE_SECONDS = 0.2
 """How often a restarting replica is asked whether it is back."""
@@ -68,13 +75,30 @@ class Replica:
     def pid(self) -> int:
         return os.getpid()
 
-    def generate(self, batch: list[tuple[int, GenRequest]]) -> dict[int, Completion]:
-        results = self.engine.generate([request for _, request in batch])
-        return {key: result for (key, _), result in zip(batch, results)}
+    def generate(self, batch: list[tuple[int, GenRequest]]) -> Iterator[tuple[int, Completion]]:
+        """One engine call for the whole batch; each request yielded, under its key, the moment it ends."""
+        finished: queue.SimpleQueue = queue.SimpleQueue()
+        requests = [request for _, request in batch]
 
-    def score(self, batch: list[tuple[int, ScoreRequest]]) -> dict[int, Score]:
+        def call() -> None:
+            try:
+                self.engine.generate(requests, lambda i, completion: finished.put((batch[i][0], completion)))
+                finished.put(_END)
+            except BaseException as exc:  # handed to the caller below, as the call's own error
+                finished.put(exc)
+
+        threading.Thread(target=call, daemon=True).start()
+        while (item := finished.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def score(self, batch: list[tuple[int, ScoreRequest]]) -> Iterator[tuple[int, Score]]:
         results = self.engine.score([request for _, request in batch])
-        return {key: result for (key, _), result in zip(batch, results)}
+        yield from ((key, result) for (key, _), result in zip(batch, results))
+
+
+_END = object()
 
 
 def pin_to_cores(index: int, count: int) -> None:
@@ -240,56 +264,64 @@ class RayEngine(Engine):
 
     def _dispatch(self, method: str, first: Sequence[Any], finished: Callable[[int, Any], Any]) -> None:
         """Send the requests out in batches to the least loaded replicas; hand each result to `finished`
-        by its request id as its batch returns; a request `finished` returns joins the queue."""
+        by its request id the moment the replica yields it; a request `finished` returns joins the queue."""
         if not first:
             return
         ray = _import_ray()
         actors = self.actors()
-        queue: deque[tuple[int, Any]] = deque(enumerate(first))
-        size = self.batch_size or min(MAX_BATCH, max(1, math.ceil(len(queue) / (BATCHES_PER_REPLICA * len(actors)))))
-        in_flight: dict[Any, tuple[int, list[tuple[int, Any]]]] = {}
+        todo: deque[tuple[int, Any]] = deque(enumerate(first))
+        size = self.batch_size or min(MAX_BATCH, max(1, math.ceil(len(todo) / (BATCHES_PER_REPLICA * len(actors)))))
+        streams: dict[Any, tuple[int, dict[int, Any]]] = {}  # a call's stream -> (replica, its requests not yet back)
         load = [0] * len(actors)
         recovering: dict[Any, int] = {}  # readiness probe -> replica being restarted by Ray
         bar = tqdm(
-            total=len(queue), desc=f"{method} (ray x{len(actors)})", unit="req", leave=False,
+            total=len(todo), desc=f"{method} (ray x{len(actors)})", unit="req", leave=False,
             disable=None if self.progress else True,
         )  # fmt: skip
         try:
-            while queue or in_flight:
-                self._fill(method, actors, queue, size, in_flight, load, set(recovering.values()))
-                ref = ray.wait([*in_flight, *recovering], num_returns=1)[0][0]
-                if ref in recovering:
-                    replica = recovering.pop(ref)
+            while todo or streams:
+                self._fill(method, actors, todo, size, streams, load, set(recovering.values()))
+                ready = ray.wait([*streams, *recovering], num_returns=1)[0][0]
+                if ready in recovering:
+                    replica = recovering.pop(ready)
                     try:
-                        ray.get(ref)  # restarted: back in service
+                        ray.get(ready)  # restarted: back in service
                     except ray.exceptions.ActorUnavailableError:  # still restarting: ask again shortly
                         time.sleep(PROBE_SECONDS)
                         recovering[actors[replica].pid.remote()] = replica
                     except ray.exceptions.RayError as exc:
                         raise self._gone(replica, self.deaths[replica], exc) from None
                     continue
-                replica, batch = in_flight.pop(ref)
-                load[replica] -= 1
+                replica, pending = streams[ready]
                 try:
-                    results = _result(ray, ref)
+                    key, result = _result(ray, next(ready))
+                except StopIteration:
+                    del streams[ready]
+                    load[replica] -= 1
+                    if pending:
+                        raise RuntimeError(
+                            f"ray replica {replica} ended a call without {len(pending)} of its requests"
+                        ) from None
+                    continue
                 except ray.exceptions.RayError as exc:
-                    queue.extendleft(reversed(batch))  # to whichever replica is free first
-                    self.resent += len(batch)
+                    del streams[ready]
+                    load[replica] -= 1
+                    todo.extendleft(reversed(pending.items()))  # what it had not answered: to whoever is free first
+                    self.resent += len(pending)
                     if replica not in recovering.values():  # one death fails every call it held: count it once
                         self.deaths[replica] += 1
                         if self.deaths[replica] > self.max_restarts:
                             raise self._gone(replica, self.deaths[replica], exc) from None
                         recovering[actors[replica].pid.remote()] = replica
                     continue
-                if sorted(results) != sorted(key for key, _ in batch):
-                    raise RuntimeError(f"ray replica {replica} answered other requests than it was sent")
-                self.served[replica] += len(batch)
-                for key, _ in batch:
-                    following = finished(key, results[key])
-                    bar.update(1)
-                    if following is not None:
-                        queue.append((key, following))
-                        bar.total += 1
+                if pending.pop(key, _END) is _END:
+                    raise RuntimeError(f"ray replica {replica} answered request {key}, which it was not sent")
+                self.served[replica] += 1
+                following = finished(key, result)
+                bar.update(1)
+                if following is not None:
+                    todo.append((key, following))
+                    bar.total += 1
         finally:
             bar.close()
 
@@ -300,15 +332,16 @@ class RayEngine(Engine):
             "the requests that finished are kept in the cache"
         )
 
-    def _fill(self, method, actors, queue, size, in_flight, load, recovering: set[int]) -> None:
-        """Give batches to the least loaded replicas in service, up to DEPTH each."""
-        while queue:
+    def _fill(self, method, actors, todo, size, streams, load, recovering: set[int]) -> None:
+        """Give batches to the least loaded replicas in service, up to DEPTH calls each."""
+        while todo:
             free = [r for r in range(len(actors)) if r not in recovering and load[r] < DEPTH]
             if not free:
                 return
             replica = min(free, key=lambda r: load[r])
-            batch = [queue.popleft() for _ in range(min(size, len(queue)))]
-            in_flight[getattr(actors[replica], method).remote(batch)] = (replica, batch)
+            batch = [todo.popleft() for _ in range(min(size, len(todo)))]
+            stream = getattr(actors[replica], method).options(num_returns="streaming").remote(batch)
+            streams[stream] = (replica, dict(batch))
             load[replica] += 1
 
 

@@ -31,10 +31,13 @@ class LocalServer:
         log: Path | None = None,
         extra_args: tuple[str, ...] = (),
         server: str = "transformers",
+        env: dict[str, str] | None = None,
     ) -> None:
         self.model = str(model)
         self.server = server
         self.extra_args = extra_args
+        self.env = dict(env or {})
+        """Variables set for the server besides this process's own (e.g. vLLM's CPU core binding)."""
         self.port = port or free_port()
         self.log = log
         self.proc: subprocess.Popen | None = None
@@ -53,7 +56,7 @@ class LocalServer:
             cmd = [exe] if exe else [sys.executable, "-m", "transformers.cli.transformers"]
             cmd += ["serve", "--host", "127.0.0.1", "--port", str(self.port), "--device", "cpu", *self.extra_args]
             cmd.append(self.model)
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **self.env}
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL
         # Its own session (stop() ends the whole group) and death with its starter, even by SIGKILL.
         self.proc = subprocess.Popen(
