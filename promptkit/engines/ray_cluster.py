@@ -26,10 +26,10 @@ from __future__ import annotations
 import math
 import os
 import queue
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tqdm.auto import tqdm
@@ -68,6 +68,9 @@ class Replica:
 
         kind = ENGINE_KINDS.get(inner["kind"])
         self.engine = kind.build(kind.spec.model_validate(inner), False)
+        # Every engine call runs on this one thread, which lives as long as the actor: processes the
+        # engine starts (vLLM's) are asked to die with the thread that started them, not the process.
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="promptkit-replica")
 
     def identity(self) -> str:
         return self.engine.identity.key()
@@ -87,14 +90,14 @@ class Replica:
             except BaseException as exc:  # handed to the caller below, as the call's own error
                 finished.put(exc)
 
-        threading.Thread(target=call, daemon=True).start()
+        self._worker.submit(call)
         while (item := finished.get()) is not _END:
             if isinstance(item, BaseException):
                 raise item
             yield item
 
     def score(self, batch: list[tuple[int, ScoreRequest]]) -> Iterator[tuple[int, Score]]:
-        results = self.engine.score([request for _, request in batch])
+        results = self._worker.submit(self.engine.score, [request for _, request in batch]).result()
         yield from ((key, result) for (key, _), result in zip(batch, results))
 
 
