@@ -160,3 +160,24 @@ def test_the_scoring_bench_times_promptkit_and_lm_eval_on_the_same_requests(smol
     report = json.loads(out.read_text())
     assert report["requests"] == 15 and report["max_abs_loglikelihood_difference"] < 1e-4
     assert "ratio" in run.stdout
+
+
+def test_scale_simulation_counts_replicas_driver_and_stragglers_exactly():
+    from evals.scale_sim import finish_steps, simulate
+
+    assert finish_steps([5, 3, 4], slots=2) == [5, 3, 7]  # the third waits for the first slot to free
+    lengths = [10] * 8
+    assert simulate(lengths, [1.0], slots=8, driver_steps=0).total == 10
+    assert simulate(lengths, [1.0], slots=2, driver_steps=0).total == 40
+    assert simulate(lengths, [1.0, 1.0], slots=2, driver_steps=0).total == 20  # the work divides
+    assert simulate(lengths, [0.5, 1.0], slots=2, driver_steps=0).total == 40  # the slow replica's half
+    driver_bound = simulate(lengths, [1.0] * 8, slots=2, driver_steps=5)
+    assert driver_bound.replicas_done == 10 and driver_bound.driver_done == 10 + 8 * 5
+
+
+def test_scale_simulation_runs_on_kojimas_rationales(shared_data):
+    records = shared_data / "replay" / "kojima" / "gsm8k_zero_shot_cot.records.jsonl"
+    run = subprocess.run([sys.executable, str(ROOT / "evals" / "scale_sim.py"), "--kojima", str(records),
+                          "--driver-ms", "0.5", "--replicas", "1,8,64"], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "1319 sequences" in run.stdout and "| 64 |" in run.stdout

@@ -111,3 +111,12 @@ def test_the_spec_takes_one_address_or_a_list():
     ]
     with pytest.raises(EngineUnavailable, match="distinct"):
         OpenAIEngine("m", base_url=["http://h:1/v1", "http://h:1/v1/"])
+
+
+def test_base_url_repeats_on_the_command_line():
+    from promptkit.cli.parser import build_parser
+    from promptkit.cli.specs import engine_data
+
+    argv = ["eval", "--task", "gsm8k", "--method", "direct", "--engine", "openai", "--model", "m"]
+    args = build_parser().parse_args([*argv, "--base-url", "http://a:1/v1", "--base-url", "http://b:1/v1"])
+    assert engine_data(args)["base_url"] == ["http://a:1/v1", "http://b:1/v1"]

@@ -34,6 +34,31 @@ def _require_ray() -> None:
         unavailable("Ray is not installed: pip install 'promptkit[ray]'")
 
 
+def _engine_flags(*flags: str, base=None) -> dict:
+    from promptkit.cli.parser import build_parser
+    from promptkit.cli.specs import engine_data
+
+    return engine_data(build_parser().parse_args(["eval", "--task", "gsm8k", "--method", "direct", *flags]), base)
+
+
+def test_the_command_line_puts_model_flags_on_the_inner_engine_and_ray_flags_on_ray():
+    data = _engine_flags(
+        "--engine", "ray", "--replicas", "8", "--inner", "vllm", "--model", "M", "--ray-address", "auto"
+    )
+    assert data == {"kind": "ray", "inner": {"kind": "vllm", "model": "M"}, "replicas": 8, "address": "auto"}
+    spec = RayEngineSpec.model_validate(data)
+    assert spec.inner.kind == "vllm" and spec.inner.model == "M" and spec.replicas == 8
+    # A spec's own engine becomes the inner one when --engine ray is given.
+    assert _engine_flags("--engine", "ray", base={"kind": "hf", "model": "X"})["inner"] == {"kind": "hf", "model": "X"}
+
+
+def test_ray_flags_on_another_engine_are_a_one_line_error():
+    from promptkit.errors import PromptkitError
+
+    with pytest.raises(PromptkitError, match="--replicas: only for --engine ray"):
+        _engine_flags("--engine", "hf", "--replicas", "2")
+
+
 @pytest.fixture(scope="module")
 def ray_engine(smollm2):
     _require_ray()
