@@ -7,8 +7,10 @@ runs its batch as one engine call, each request streams back as it ends. The dri
 one at a time (Ray's hand-over, the cache's SQLite write, the pipeline's callback): a fixed cost per
 request, measured here on this machine unless given.
 
-Three limits show up: replicas (the work divided), the slowest replica (a static split waits for it),
-and the driver (every result passes through one process). Lengths: Kojima et al.'s 1,319 GSM8K
+The limits that show up: replicas (the work divided), replicas not full (too few sequences each to
+fill their slots), the longest completion (a sequence runs on one replica, start to end), the
+slowest replica (a static split waits for it), and the driver (every result passes through one
+process). Lengths: Kojima et al.'s 1,319 GSM8K
 zero-shot-CoT rationales, counted with SmolLM2's tokenizer; `--samples K` asks K samples of each
 (self-consistency).
 
@@ -81,6 +83,8 @@ def table(lengths: Sequence[int], counts: Sequence[int], slots: int, driver_step
         busy = len(lengths) * driver_steps / even.total
         if even.driver_done > even.replicas_done * 1.02:
             limit = "the driver (its per-result work)"
+        elif even.replicas_done <= max(lengths) * 1.05:
+            limit = f"the longest completion ({max(lengths)} steps: one sequence is not split)"
         elif len(lengths) / n < slots:
             limit = f"replicas not full ({len(lengths) / n:.0f} sequences each, {slots} slots)"
         else:
