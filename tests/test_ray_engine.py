@@ -59,6 +59,19 @@ def test_ray_flags_on_another_engine_are_a_one_line_error():
         _engine_flags("--engine", "hf", "--replicas", "2")
 
 
+def test_an_unreachable_cluster_is_a_one_line_error_before_any_work(tmp_path):
+    _require_ray()
+    from promptkit.testing.servers import free_port
+
+    cmd = [sys.executable, "-m", "promptkit", "eval", "--task", "last_letters", "--method", "direct", "--limit", "2",
+           "--engine", "ray", "--ray-address", f"127.0.0.1:{free_port()}", "--out", str(tmp_path / "out"), "--quiet"]  # fmt: skip
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert (
+        run.stderr.strip().splitlines()[-1].startswith("promptkit: error: ray: cannot reach the cluster at 127.0.0.1:")
+    )
+
+
 @pytest.fixture(scope="module")
 def ray_engine(smollm2):
     _require_ray()

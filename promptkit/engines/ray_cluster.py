@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import os
 import queue
+import socket
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -104,6 +105,20 @@ class Replica:
 _END = object()
 
 
+def check_reachable(address: str | None, timeout: float = 5.0) -> None:
+    """A cluster address (host:port, or ray://host:port) must accept a connection: Ray itself keeps
+    retrying an unreachable one for minutes. `auto` and no address are Ray's to resolve."""
+    if not address or address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise EngineUnavailable(f"ray: the address {address!r} is not host:port, ray://host:port or auto")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise EngineUnavailable(f"ray: cannot reach the cluster at {address}: {exc.strerror or exc}") from None
+
+
 def pin_to_cores(index: int, count: int) -> None:
     """Replica `index` of a node takes `count` cores of its own (torch's threads and vLLM's CPU build
     bind there), so replicas sharing a machine do not share cores."""
@@ -163,6 +178,7 @@ class RayEngine(Engine):
             return self._actors
         ray = _import_ray()
         if not ray.is_initialized():
+            check_reachable(self.address)
             try:
                 ray.init(address=self.address, include_dashboard=False, log_to_driver=False, configure_logging=False)
             except (ConnectionError, RuntimeError, ValueError) as exc:
