@@ -197,6 +197,7 @@ class RayEngine(Engine):
             options["resources"] = self.custom_resources
         remote = ray.remote(Replica).options(**options)
         self._actors = [remote.remote(self.inner, i, self.pin_cores) for i in range(self.replicas)]
+        self.deaths = [0] * self.replicas  # new actors, Ray's restart budget afresh
         try:
             keys = ray.get([a.identity.remote() for a in self._actors])
         except ray.exceptions.RayError as exc:
