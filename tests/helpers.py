@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 
@@ -21,3 +26,20 @@ def run_method(task, method: str, engine, extractor: str | None = None, **option
 
     built = build_method(task, method, extractor=extractor, **options)
     return evaluate(task, built.pipeline, engine, built.extractor, method=method)
+
+
+def start_run(spec: Path, cache: Path, out: Path) -> subprocess.Popen:
+    """`promptkit run SPEC` in a session of its own (so its whole process group can be killed)."""
+    cmd = [sys.executable, "-m", "promptkit", "run", str(spec), "--cache", str(cache), "--out", str(out), "--quiet"]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def kill_once_stored(proc: subprocess.Popen, cache: Path, rows: int, wait: float = 300) -> int:
+    """SIGKILL the run's whole process group once the cache holds `rows` samples; the samples stored then."""
+    deadline = time.time() + wait
+    while cache_rows(cache) < rows and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
+    return cache_rows(cache)

@@ -16,8 +16,8 @@ import time
 import pytest
 import yaml
 from conftest import unavailable
-from helpers import cache_rows, run_method
-from test_process_cleanup import descendants
+from helpers import cache_rows, kill_once_stored, run_method, start_run
+from test_process_cleanup import alive, descendants
 
 from promptkit.engines import CachedEngine
 from promptkit.engines.kinds import ENGINE_KINDS, RayEngineSpec
@@ -162,44 +162,31 @@ SPEC = {
 }
 
 
-def _run(spec, cache, out):
-    cmd = [sys.executable, "-m", "promptkit", "run", str(spec), "--cache", str(cache), "--out", str(out), "--quiet"]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-
-
 def _alive_in_session(sid: int) -> list[int]:
     """Processes (not zombies) still in the session a killed run started."""
-    alive = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                fields = open(f"/proc/{entry.name}/stat").read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[3]) == sid and fields[0] != "Z":
-                alive.append(int(entry.name))
-    return alive
+    return [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc"))) if _session(pid) == sid and alive(pid)]
+
+
+def _session(pid: int) -> int | None:
+    try:
+        return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[3])
+    except OSError:
+        return None
 
 
 def test_a_killed_driver_reruns_only_the_missing_requests(ray_engine, tmp_path):
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump(SPEC))
     cache = tmp_path / "cache.sqlite"
-    proc = _run(spec, cache, tmp_path / "killed")
-    deadline = time.time() + 300
-    while cache_rows(cache) < 3 and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray cluster it started
-    proc.wait()
-    stored = cache_rows(cache)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
+    proc = start_run(spec, cache, tmp_path / "killed")
+    stored = kill_once_stored(proc, cache, 3)  # the driver and the Ray cluster it started
     assert 3 <= stored < 12, f"the kill must land mid-run ({stored} of 12 generations stored)"
     deadline = time.time() + 30
     while _alive_in_session(proc.pid) and time.time() < deadline:
         time.sleep(0.2)
     assert not _alive_in_session(proc.pid), "no process of the killed run is left"
 
-    resumed = _run(spec, cache, tmp_path / "resumed")
+    resumed = start_run(spec, cache, tmp_path / "resumed")
     _, err = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, err.decode()[-2000:]
     summary = json.loads((tmp_path / "resumed" / "summary.json").read_text())
@@ -217,13 +204,11 @@ def test_closing_stops_the_replicas_and_the_cluster_it_started(ray_engine):
 
 
 def _ray_processes() -> list[int]:
-    found = []
-    for pid in descendants(os.getpid()):
-        try:
-            stat = open(f"/proc/{pid}/stat").read()
-            cmdline = open(f"/proc/{pid}/cmdline").read()
-        except OSError:
-            continue
-        if stat.rsplit(")", 1)[1].split()[0] != "Z" and "ray" in cmdline:
-            found.append(pid)
-    return found
+    return [pid for pid in descendants(os.getpid()) if alive(pid) and "ray" in _cmdline(pid)]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return open(f"/proc/{pid}/cmdline").read()
+    except OSError:
+        return ""

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import yaml
-from helpers import cache_rows
+from helpers import kill_once_stored, start_run
 from tests_support import VLLM_ARGS
 
 from promptkit.engines import CachedEngine
@@ -33,27 +28,15 @@ def _predictions(folder):
     return [(r["id"], r["prediction"], [t["completion"] for t in r["trace"]]) for r in rows]
 
 
-def _run(spec, cache, out):
-    cmd = [sys.executable, "-m", "promptkit", "run", str(spec), "--cache", str(cache), "--out", str(out), "--quiet"]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-
-
 def test_a_vllm_run_killed_mid_stage_resumes_from_what_finished(vllm_engine, tmp_path):
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump(SPEC))
     cache = tmp_path / "cache.sqlite"
-    proc = _run(spec, cache, tmp_path / "killed")
-    deadline = time.time() + 300
-    while cache_rows(cache) < 4 and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # the whole group: vLLM's engine process too
-    proc.wait()
-    stored = cache_rows(cache)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
+    stored = kill_once_stored(start_run(spec, cache, tmp_path / "killed"), cache, 4)  # vLLM's engine process too
     assert 4 <= stored < 24, f"the kill must land mid-run ({stored} of 24 generations stored)"
     print(f"vllm run killed with {stored} of 24 generations stored")
 
-    resumed = _run(spec, cache, tmp_path / "resumed")
+    resumed = start_run(spec, cache, tmp_path / "resumed")
     _, err = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, err.decode()[-2000:]
     summary = json.loads((tmp_path / "resumed" / "summary.json").read_text())

@@ -97,6 +97,20 @@ class Engine(ABC):
         self.close()
 
 
+def in_order(count: int, drive: Callable[[OnComplete], None], on_complete: OnComplete | None = None) -> list:
+    """The results of `drive`, which reports (index, result) as each request ends in any order, as a list
+    in input order; each is passed on to on_complete as it comes."""
+    results: list = [None] * count
+
+    def done(i: int, result) -> None:
+        results[i] = result
+        if on_complete:
+            on_complete(i, result)
+
+    drive(done)
+    return results
+
+
 def common_prefix_length(a: Sequence[object], b: Sequence[object]) -> int:
     """How many leading items two sequences (texts, token ids) share."""
     n = 0

@@ -35,7 +35,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from promptkit.engines.base import Engine, Follow, OnComplete
+from promptkit.engines.base import Engine, Follow, OnComplete, in_order
 from promptkit.errors import EngineUnavailable
 from promptkit.types import Completion, GenRequest, Score, ScoreRequest
 
@@ -260,27 +260,13 @@ class RayEngine(Engine):
 
     # -- work -----------------------------------------------------------------------------------
     def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
-        results: list[Completion | None] = [None] * len(requests)
-
-        def done(i: int, completion: Completion) -> None:
-            results[i] = completion
-            if on_complete:
-                on_complete(i, completion)
-
-        self._dispatch("generate", requests, done)
-        return results  # type: ignore[return-value]
+        return in_order(len(requests), lambda done: self._dispatch("generate", requests, done), on_complete)
 
     def generate_chains(self, first: Sequence[GenRequest], follow: Follow) -> None:
         self._dispatch("generate", first, follow)
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
-        results: list[Score | None] = [None] * len(requests)
-
-        def done(i: int, score: Score) -> None:
-            results[i] = score
-
-        self._dispatch("score", requests, done)
-        return results  # type: ignore[return-value]
+        return in_order(len(requests), lambda done: self._dispatch("score", requests, done))
 
     def _dispatch(self, method: str, first: Sequence[Any], finished: Callable[[int, Any], Any]) -> None:
         """Send the requests out in batches to the least loaded replicas; hand each result to `finished`

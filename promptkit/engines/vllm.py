@@ -23,7 +23,15 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from promptkit.engines.base import Engine, EngineIdentity, Follow, OnComplete, completion_of, draw_seeds
+from promptkit.engines.base import (
+    Engine,
+    EngineIdentity,
+    Follow,
+    OnComplete,
+    completion_of,
+    draw_seeds,
+    in_order,
+)
 from promptkit.engines.lifetime import marked_children
 from promptkit.engines.model_files import is_gguf, local_model, model_revision
 from promptkit.engines.tokenization import Tokenization
@@ -217,15 +225,7 @@ class VLLMEngine(Engine):
 
     # -- generation -----------------------------------------------------------------------------
     def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
-        results: list[Completion | None] = [None] * len(requests)
-
-        def done(i: int, completion: Completion) -> None:
-            results[i] = completion
-            if on_complete:
-                on_complete(i, completion)
-
-        self._drive(requests, done)
-        return results  # type: ignore[return-value]
+        return in_order(len(requests), lambda done: self._drive(requests, done), on_complete)
 
     def generate_chains(self, first: Sequence[GenRequest], follow: Follow) -> None:
         """Each chain's next request joins the running batch the moment its previous one ends."""
