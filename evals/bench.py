@@ -30,10 +30,10 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from promptkit import build_method
-from promptkit.engines.base import CountingEngine
+from promptkit.engines.implementing import CountingEngine
 from promptkit.runs.evaluate import evaluate
 from promptkit.stages import SolveInOrder
-from promptkit.stages.pipeline import Pipeline
+from promptkit.stages.framework.pipeline import Pipeline
 from promptkit.tasks import load_task
 from promptkit.types import GenRequest
 

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 from promptkit import build_method
-from promptkit.engines.base import CountingEngine
 from promptkit.engines.cache import CachedEngine
 from promptkit.engines.hf import HFEngine
+from promptkit.engines.implementing import CountingEngine
 from promptkit.runs.evaluate import evaluate
 from promptkit.tasks import generated_task
 from promptkit.testing.tiny_model import build_tiny_model

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from promptkit import build_method, evaluate
 from promptkit.engines.base import Engine
-from promptkit.engines.kinds import ENGINE_KINDS
+from promptkit.engines.engine_kinds import ENGINE_KINDS
 from promptkit.engines.model_files import builtin_model_folder
 from promptkit.tasks import load_task
 from promptkit.testing.servers import LocalServer

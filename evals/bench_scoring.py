@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from promptkit import build_method, evaluate, load_task
-from promptkit.engines.base import CountingEngine
 from promptkit.engines.hf import HFEngine
+from promptkit.engines.implementing import CountingEngine
 from promptkit.engines.model_files import BUILTIN_MODEL, builtin_model_folder
 from promptkit.types import Score, ScoreRequest
 

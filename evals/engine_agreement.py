@@ -22,8 +22,8 @@ from promptkit.engines.hf import HFEngine
 from promptkit.engines.model_files import BUILTIN_MODEL
 from promptkit.engines.placeholder import PlaceholderEngine
 from promptkit.runs.build import build
-from promptkit.spec.files import validate
-from promptkit.spec.presets import FEW_SHOT_STOP
+from promptkit.runspec.files import validate
+from promptkit.runspec.methods import FEW_SHOT_STOP
 from promptkit.types import GenRequest, Sampling
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from promptkit import build_method, evaluate
 from promptkit.engines import default_cache_path, make_engine
 from promptkit.runs.records import RunSummary
-from promptkit.spec import HFEngineSpec, VLLMEngineSpec
+from promptkit.runspec import HFEngineSpec, VLLMEngineSpec
 from promptkit.tasks import generated_task
 
 ZHOU_2023 = {  # L: (CoT, least-to-most), accuracy in percent, code-davinci-002

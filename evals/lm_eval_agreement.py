@@ -64,7 +64,7 @@ def run_promptkit(data: Path, limit: int, model: str) -> Side:
     result = evaluate(task, built.pipeline, engine, built.extractor, method="choice")
     seconds = time.perf_counter() - start
     lls = [[row["logprob"] for row in s.fields["choice_scores"]] for s in result.states]
-    return Side(lls, result.summary.accuracy, result.summary.acc_norm or 0.0, seconds)
+    return Side(lls, result.summary.accuracy, result.summary.metrics.get("acc_norm") or 0.0, seconds)
 
 
 def run_lm_eval(data: Path, limit: int, folder: str) -> Side:

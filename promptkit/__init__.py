@@ -1,30 +1,44 @@
 """promptkit: prompting and reasoning pipelines over large language models."""
 
+import warnings
+from typing import Any
+
 from promptkit.engines import CachedEngine, Engine, ReplayEngine, ScriptedEngine, make_engine
-from promptkit.engines.kinds import ENGINE_KINDS
+from promptkit.engines.engine_kinds import ENGINE_KINDS
 from promptkit.errors import PromptkitError
 from promptkit.runs.build import Built, build, build_method
 from promptkit.runs.evaluate import RunResult, evaluate
 from promptkit.runs.experiments import SweepResult, auto_cot_exemplars, compare, orders, run, sweep
 from promptkit.runs.pool import EnginePool
 from promptkit.runs.records import RunSummary, read_summary
-from promptkit.spec import HFEngineSpec, OpenAIEngineSpec, PipelineSpec, ReplayEngineSpec, RunSpec, VLLMEngineSpec
-from promptkit.spec.files import load_spec
-from promptkit.spec.presets import PRESETS
+from promptkit.runspec import HFEngineSpec, OpenAIEngineSpec, PipelineSpec, ReplayEngineSpec, RunSpec, VLLMEngineSpec
+from promptkit.runspec.files import load_spec
+from promptkit.runspec.methods import METHODS
 from promptkit.stages import Extract, Generate
-from promptkit.stages.extractors import EXTRACTORS, Extractor, get_extractor
-from promptkit.stages.kinds import STAGE_KINDS
-from promptkit.stages.pipeline import Pipeline
-from promptkit.stages.templating import Templates
+from promptkit.stages.framework.pipeline import Pipeline
+from promptkit.stages.framework.templating import Templates
+from promptkit.stages.library.extractors import EXTRACTORS, Extractor, get_extractor
+from promptkit.stages.stage_kinds import STAGE_KINDS
 from promptkit.tasks import Task, TaskDefinition, load_task, read_definition, shipped_names
 from promptkit.types import Completion, Example, GenRequest, Sampling, StageRecord, State
 
 __version__ = "0.1.0"
 
+# Names that moved, kept for one release: each warns where it is used.
+_MOVED = {"PRESETS": ("METHODS", lambda: METHODS)}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        new, value = _MOVED[name]
+        warnings.warn(f"promptkit.{name} is deprecated: use promptkit.{new}", DeprecationWarning, stacklevel=2)
+        return value()
+    raise AttributeError(f"module 'promptkit' has no attribute {name!r}")
+
 __all__ = [
     "ENGINE_KINDS",
     "EXTRACTORS",
-    "PRESETS",
+    "METHODS",
     "STAGE_KINDS",
     "Built",
     "CachedEngine",

@@ -2,7 +2,7 @@
 
 Sandboxed (no reach into Python internals), strict about undefined variables, exact about
 whitespace, and bounded: a render that grows past RENDER_CHARS or runs past RENDER_SECONDS is
-refused with one line naming it. Prompt templates (promptkit.stages.templating) and task files'
+refused with one line naming it. Prompt templates (promptkit.stages.framework.templating) and task files'
 record mappings (promptkit.tasks) both render through here.
 """
 

@@ -7,8 +7,9 @@ import pytest
 from helpers import cache_rows
 
 from promptkit.engines import CachedEngine, ScriptedEngine
-from promptkit.engines.base import CountingEngine, Engine, EngineIdentity
+from promptkit.engines.base import Engine, EngineIdentity
 from promptkit.engines.hf import HFEngine
+from promptkit.engines.implementing import CountingEngine
 from promptkit.types import Completion, GenRequest, Sampling
 
 PROMPTS = ["Q: Janet", "A:", "Take the last letters"]

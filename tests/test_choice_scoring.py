@@ -121,7 +121,7 @@ def test_choice_scores_every_label_in_one_call_and_takes_the_best(tmp_path):
     assert len(engine.score_calls) == 1 and len(engine.score_calls[0]) == 9  # 3 questions x 3 labels, one call
     assert engine.score_calls[0][0].context.endswith("\nA: Among A through C, the answer is")
     assert [s.fields["prediction"] for s in result.states] == ["B", "A", "B"]
-    assert (result.summary.correct, result.summary.acc_norm) == (2, 2 / 3)
+    assert (result.summary.correct, result.summary.metrics.get("acc_norm")) == (2, 2 / 3)
     assert result.rows[0]["choice_scores"][1] == {"label": "B", "logprob": -0.5, "tokens": 1, "greedy": False}
 
 
@@ -162,7 +162,7 @@ def test_choice_runs_from_the_command_line_on_the_tiny_model(tiny_model, tmp_pat
                  "--model", str(tiny_model), "--out", str(out), "--no-cache", "--quiet"])  # fmt: skip
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["n"] == 3 and summary["acc_norm"] is not None and summary["engine_calls"] == 1
+    assert summary["n"] == 3 and summary["metrics"]["acc_norm"] is not None and summary["engine_calls"] == 1
     rows = [json.loads(line) for line in (out / "predictions.jsonl").open()]
     assert all(len(r["choice_scores"]) == 3 and r["prediction"] in "ABC" for r in rows)
 

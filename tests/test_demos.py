@@ -8,7 +8,7 @@ import pytest
 
 from promptkit.errors import EngineUnavailable, PromptkitError
 from promptkit.stages import SelectDemos
-from promptkit.stages.demo_pools import Demo, pool_from_task
+from promptkit.stages.library.demo_pools import Demo, pool_from_task
 from promptkit.tasks import generated_task, load_task
 from promptkit.types import Example, State
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from promptkit.engines import CachedEngine, ScriptedEngine
-from promptkit.engines.base import CountingEngine, Engine, EngineIdentity, completion_of, draw_seeds
+from promptkit.engines.base import Engine, EngineIdentity
+from promptkit.engines.implementing import CountingEngine, completion_of, draw_seeds
 from promptkit.types import Completion, GenRequest, Sampling
 
 

@@ -142,7 +142,7 @@ def test_retries_with_backoff_on_5xx_and_rate_limits(flaky, monkeypatch):
 
 
 def test_each_sample_is_its_own_call_with_a_seed_from_seed_prompt_and_index(flaky):
-    from promptkit.engines.base import sample_seed
+    from promptkit.engines.implementing import sample_seed
 
     flaky, stub = flaky
     engine = OpenAIEngine("m", base_url=flaky, progress=False)

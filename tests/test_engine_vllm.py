@@ -11,7 +11,7 @@ from promptkit.cli import main
 from promptkit.engines import CachedEngine, make_engine
 from promptkit.engines.vllm import VLLMEngine, sampling_params_kwargs
 from promptkit.errors import EngineUnavailable
-from promptkit.spec import VLLMEngineSpec
+from promptkit.runspec import VLLMEngineSpec
 from promptkit.types import GenRequest, Sampling
 
 PROMPTS = [

@@ -13,9 +13,9 @@ from promptkit import ScriptedEngine
 from promptkit.cli import main
 from promptkit.runs.build import zero_shot_reasoner
 from promptkit.runs.experiments import order_stats, sweep_grid
-from promptkit.stages.ablations import derangement
-from promptkit.stages.auto_cot_build import AutoCoTSettings, auto_cot, reasoning_steps
-from promptkit.stages.demo_pools import exemplars_from_file, shipped_exemplars
+from promptkit.stages.library.ablations import derangement
+from promptkit.stages.library.auto_cot_build import AutoCoTSettings, auto_cot, reasoning_steps
+from promptkit.stages.library.demo_pools import exemplars_from_file, shipped_exemplars
 from promptkit.tasks.base import Task
 from promptkit.types import Example
 
@@ -91,7 +91,7 @@ def test_random_inputs_swap_questions_and_keep_answers():
 
 def test_ablations_are_recorded_in_the_summary(tmp_path):
     from promptkit.runs.build import build, run_spec
-    from promptkit.spec.files import validate
+    from promptkit.runspec.files import validate
 
     engine = ScriptedEngine(lambda p: " The answer is 7.")
     method = {"name": "few_shot_cot", "shots": 2, "demo_answers": "random", "demo_inputs": "random"}
@@ -168,7 +168,7 @@ def test_ablation_sweep_orders_and_report_on_the_real_model(smollm2, ll_data, tm
     assert main(["sweep", str(spec), "--set", "method.demo_inputs=gold,random", "--set", "method.shots=1,3",
                  "--out", str(inputs), *cache]) == 0  # fmt: skip
     points = json.loads((inputs / "sweep.json").read_text())["points"]
-    assert len(points) == 4 and {p["summary"]["demos_used_mean"] for p in points} == {1.0, 3.0}
+    assert len(points) == 4 and {p["summary"]["metrics"]["demos_used_mean"] for p in points} == {1.0, 3.0}
     orders = tmp_path / "orders"
     assert main(["run", str(spec), "--orders", "3", "--out", str(orders), *cache]) == 0
     stats = json.loads((orders / "orders.json").read_text())
@@ -201,7 +201,7 @@ def test_a_sweep_over_shots_says_how_many_demonstrations_fit(tiny_model, tmp_pat
     )
     points = json.loads((out / "sweep.json").read_text())["points"]
     assert [p["values"]["method.shots"] for p in points] == [0, 2, 8]
-    assert [p["summary"]["demos_used_mean"] for p in points] == [0.0, 2.0, 8.0]
+    assert [p["summary"]["metrics"]["demos_used_mean"] for p in points] == [0.0, 2.0, 8.0]
     assert "| method.shots |" in (out / "sweep.md").read_text()
 
 

@@ -3,7 +3,14 @@ from __future__ import annotations
 import pytest
 
 from promptkit.errors import PromptkitError
-from promptkit.stages.extractors import first_number, get_extractor, kojima_letters, kojima_number, last_number, letters
+from promptkit.stages.library.extractors import (
+    first_number,
+    get_extractor,
+    kojima_letters,
+    kojima_number,
+    last_number,
+    letters,
+)
 
 
 @pytest.mark.parametrize(

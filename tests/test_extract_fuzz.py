@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from promptkit.stages.extractors import EXTRACTORS, first_number, normalize_number
+from promptkit.stages.library.extractors import EXTRACTORS, first_number, normalize_number
 
 # Text biased towards what breaks number parsing: digits, signs, separators, currency, fractions.
 NUMBERISH = st.text(alphabet="0123456789-−+.,/$€£ eE%()ab\n\"'“”", max_size=80)

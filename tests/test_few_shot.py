@@ -8,9 +8,9 @@ import pytest
 from helpers import run_method
 
 from promptkit import ScriptedEngine, get_extractor
-from promptkit.stages.demo_pools import shipped_exemplars
-from promptkit.stages.extractors import lm_eval_exact_match, lm_eval_flexible, lm_eval_strict
-from promptkit.stages.prompts import ChatPrompt
+from promptkit.stages.framework.prompts import ChatPrompt
+from promptkit.stages.library.demo_pools import shipped_exemplars
+from promptkit.stages.library.extractors import lm_eval_exact_match, lm_eval_flexible, lm_eval_strict
 from promptkit.tasks.base import Task
 from promptkit.types import Example
 

@@ -9,8 +9,8 @@ import pytest
 from promptkit.cli import main
 from promptkit.errors import PromptkitError
 from promptkit.runs.build import build
-from promptkit.spec.files import validate
-from promptkit.spec.models import PipelineSpec
+from promptkit.runspec.files import validate
+from promptkit.runspec.models import PipelineSpec
 from promptkit.tasks import load_task
 
 

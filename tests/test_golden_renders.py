@@ -14,7 +14,7 @@ import pytest
 
 from evals.kojima_table1 import DATASETS
 from promptkit.cli import main
-from promptkit.spec.presets import PRESETS
+from promptkit.runspec.methods import METHODS
 from promptkit.tasks import shipped_names
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,10 +25,10 @@ CASES = (
     + [
         (f"cli_{task}_{method}", ["--task", task, "--method", method])
         for task in ("gsm8k", "last_letters")
-        for method in PRESETS
-        if not PRESETS.get(method).scores  # those score a choice task's labels: aqua's below
+        for method in METHODS
+        if not METHODS.get(method).scores  # those score a choice task's labels: aqua's below
     ]
-    + [(f"cli_aqua_{m}", ["--task", "aqua", "--method", m]) for m in PRESETS if PRESETS.get(m).scores]
+    + [(f"cli_aqua_{m}", ["--task", "aqua", "--method", m]) for m in METHODS if METHODS.get(m).scores]
     + [  # every other shipped task: Kojima et al.'s two formats, over the first two records of its file
         (f"cli_{task}_{method}", ["--task", task, "--method", method])
         for task in shipped_names()

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from promptkit.stages.demo_pools import shipped_exemplars
-from promptkit.stages.templating import default_templates, templates_dir
+from promptkit.stages.framework.templating import default_templates, templates_dir
+from promptkit.stages.library.demo_pools import shipped_exemplars
 from promptkit.tasks import read_definition
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -22,8 +22,8 @@ from promptkit.cli.parser import build_parser
 from promptkit.cli.paths import check_command_paths
 from promptkit.files.paths import DATA, RECORDING
 from promptkit.runs.records import RECORD
-from promptkit.spec.files import SPEC_FILE as SPEC
-from promptkit.stages.templating import TEMPLATE_FILE as TEMPLATE
+from promptkit.runspec.files import SPEC_FILE as SPEC
+from promptkit.stages.framework.templating import TEMPLATE_FILE as TEMPLATE
 
 GOOD_GSM8K = json.dumps({"question": "Ann has 2 apples and buys 3. How many?", "answer": "2 + 3 = 5\n#### 5"}) + "\n"
 GOOD_REPLAY = json.dumps({"prompt": "x", "completions": [" 5"]}) + "\n"

@@ -3,7 +3,7 @@ from __future__ import annotations
 from helpers import run_method
 
 from promptkit import ScriptedEngine
-from promptkit.stages.least_to_most import parse_gsm8k, parse_quoted_list
+from promptkit.stages.kinds.least_to_most import parse_gsm8k, parse_quoted_list
 from promptkit.tasks.base import Task
 from promptkit.types import Example
 
@@ -137,7 +137,7 @@ def test_pipelined_false_solves_in_rounds_even_on_a_streaming_engine():
 
     from promptkit import build_method, evaluate
     from promptkit.stages import SolveInOrder
-    from promptkit.stages.pipeline import Pipeline
+    from promptkit.stages.framework.pipeline import Pipeline
 
     engine = StreamingScripted(script)
     built = build_method(_task(), "least_to_most_promptkit")

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from promptkit.stages.templating import default_templates
+from promptkit.stages.framework.templating import default_templates
 
 WORDS = ["Whitney", "Erika", "Tj", "Benito"]
 

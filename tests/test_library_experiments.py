@@ -8,7 +8,7 @@ import pytest
 
 import promptkit
 from promptkit import EnginePool, RunSpec, compare, orders, run, sweep
-from promptkit.spec.files import validate
+from promptkit.runspec.files import validate
 
 
 @pytest.fixture

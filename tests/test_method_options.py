@@ -9,9 +9,9 @@ import pytest
 
 from promptkit.errors import PromptkitError
 from promptkit.runs.build import build, run_options
-from promptkit.spec.files import validate
-from promptkit.spec.models import MethodSpec, PipelineSpec
-from promptkit.spec.presets import PRESETS
+from promptkit.runspec.files import validate
+from promptkit.runspec.methods import METHODS
+from promptkit.runspec.models import MethodSpec, PipelineSpec
 
 # A value for every option, valid in itself, that differs from its default.
 VALUES = {"shots": 2, "selector": "random", "order": "random", "selection_seed": 3, "order_seed": 4,
@@ -37,16 +37,16 @@ def tiny_choice(tmp_path):
     return path
 
 
-CASES = [(m, o) for m in PRESETS.names() for o in OPTIONS]
+CASES = [(m, o) for m in METHODS.names() for o in OPTIONS]
 
 
 @pytest.mark.parametrize("method, option", CASES, ids=[f"{m}-{o}" for m, o in CASES])
 def test_an_option_is_taken_or_refused_by_name(method, option, tiny_gsm8k, tiny_choice):
     from promptkit.tasks import load_task
 
-    name, data = ("aqua", tiny_choice) if PRESETS.get(method).scores else ("gsm8k", tiny_gsm8k)
+    name, data = ("aqua", tiny_choice) if METHODS.get(method).scores else ("gsm8k", tiny_gsm8k)
     task = load_task(name, str(data))
-    takes = PRESETS.get(method).takes
+    takes = METHODS.get(method).takes
     # Methods with demonstrations draw them from the data file (offline: no training split from the hub).
     pool = {"pool": str(data), "shots": 2} if "pool" in takes else {}
     value = str(data) if option == "pool" else VALUES[option]
@@ -67,7 +67,7 @@ def test_the_summary_records_only_what_the_method_takes(tiny_gsm8k):
     task = load_task("gsm8k", str(tiny_gsm8k))
     spec = _spec("zero_shot_cot", samples=3)
     options = run_options(spec, build(spec, task).spec)
-    assert set(options) == set(PRESETS.get("zero_shot_cot").takes)
+    assert set(options) == set(METHODS.get("zero_shot_cot").takes)
     assert not {"shots", "selector", "chat", "demo_answers"} & set(options)
     few = _spec("few_shot", shots=2)
     assert run_options(few, build(few, task).spec)["shots"] == 2

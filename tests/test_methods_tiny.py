@@ -7,7 +7,7 @@ import json
 import pytest
 
 from promptkit.cli import main
-from promptkit.spec.presets import PRESETS as METHODS
+from promptkit.runspec.methods import METHODS
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ SLOW = "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% end
 
 
 def _render_slow(tmp_path, monkeypatch):
-    import promptkit.stages.templating as templating
+    import promptkit.stages.framework.templating as templating
     from promptkit import jinja_env
 
     monkeypatch.setattr(jinja_env, "RENDER_SECONDS", 0.3)
@@ -64,7 +64,7 @@ def test_the_render_bound_holds_in_any_thread(tmp_path, monkeypatch):
 def test_a_fast_render_is_not_interrupted_later(tmp_path, monkeypatch):
     import time
 
-    import promptkit.stages.templating as templating
+    import promptkit.stages.framework.templating as templating
     from promptkit import jinja_env
 
     monkeypatch.setattr(jinja_env, "RENDER_SECONDS", 0.05)

@@ -6,7 +6,7 @@ import pytest
 from stub_openai import start_stub
 
 from promptkit.engines import CachedEngine
-from promptkit.engines.kinds import OpenAIEngineSpec
+from promptkit.engines.engine_kinds import OpenAIEngineSpec
 from promptkit.engines.openai import OpenAIEngine
 from promptkit.errors import EngineUnavailable
 from promptkit.types import GenRequest, Sampling, ScoreRequest

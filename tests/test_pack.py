@@ -9,8 +9,8 @@ from helpers import run_method
 
 from promptkit.engines.hf import HFEngine
 from promptkit.stages import PackDemos, SelectDemos
-from promptkit.stages.demo_pools import shipped_exemplars
-from promptkit.stages.prompts import ChatPrompt, TextPrompt
+from promptkit.stages.framework.prompts import ChatPrompt, TextPrompt
+from promptkit.stages.library.demo_pools import shipped_exemplars
 from promptkit.tasks.base import Task
 from promptkit.testing.tiny_model import build_tiny_model
 from promptkit.types import Example, State

@@ -28,7 +28,7 @@ def test_templates_are_found_from_a_built_wheel(tmp_path):
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     code = (
-        "import promptkit.stages.templating as t; from promptkit.tasks import read_definition; "
+        "import promptkit.stages.framework.templating as t; from promptkit.tasks import read_definition; "
         "print(t.templates_dir()); words = read_definition('gsm8k').prompts.words(); "
         "print(repr(t.Templates(words=words).render('direct', {'question': 'q'})))"
     )

@@ -12,7 +12,7 @@ from helpers import run_method
 
 from promptkit import ScriptedEngine, build, build_method, evaluate
 from promptkit.errors import PromptkitError
-from promptkit.spec.files import validate
+from promptkit.runspec.files import validate
 from promptkit.tasks.base import Task
 from promptkit.types import Completion, Example
 
@@ -158,7 +158,7 @@ def test_zero_shot_cot_with_samples_answers_each_rationale_then_votes():
     assert state.fields["prediction"] == "5" and state.fields["votes"] == {"18": 2, "5": 3}
     assert result.summary.correct == 0 and result.summary.engine_calls == 2
     # maj@k over 5 samples with 2 right: k=1 -> 2/5; k=5 -> the vote (wrong)
-    curve = result.summary.maj_at_k
+    curve = result.summary.metrics.get("maj_at_k")
     assert list(curve) == ["1", "2", "3", "4", "5"]
     assert curve["1"] == pytest.approx(0.4) and curve["5"] == 0.0
     assert curve["2"] == pytest.approx((1 + 0.5 * 6) / 10)  # both right, or one of each (a tie)
@@ -175,7 +175,7 @@ def test_least_to_most_with_samples_solves_each_decomposition():
     engine = ScriptedEngine(script)
     result = run_method(_task(1), "least_to_most_promptkit", engine, samples=2)
     state = result.states[0]
-    assert state.fields["samples"] == ["18", "18"] and result.summary.maj_at_k == {"1": 1.0, "2": 1.0}
+    assert state.fields["samples"] == ["18", "18"] and result.summary.metrics.get("maj_at_k") == {"1": 1.0, "2": 1.0}
     notes = [r.note for r in state.trace if r.note]
     assert len(notes) == 1 and "could not be parsed" in notes[0]
     assert len(engine.calls) == 3  # decompose; step 1 (both samples); step 2 (the one with two subquestions)
@@ -196,8 +196,8 @@ def test_self_consistency_on_the_real_model_reports_maj_at_k(smollm2, tmp_path):
         out = tmp_path / method
         assert main(["run", str(spec), "--no-cache", "--quiet", "--out", str(out)]) == 0
         summary = json.loads((out / "summary.json").read_text())
-        assert list(summary["maj_at_k"]) == ["1", "2", "3", "4", "5"]
-        assert all(0.0 <= v <= 1.0 for v in summary["maj_at_k"].values())
+        assert list(summary["metrics"]["maj_at_k"]) == ["1", "2", "3", "4", "5"]
+        assert all(0.0 <= v <= 1.0 for v in summary["metrics"]["maj_at_k"].values())
         rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
         assert all(len(r["samples"]) == 5 for r in rows) and summary["options"]["samples"] == 5
         resolved = yaml.safe_load((out / "spec.resolved.yaml").read_text())

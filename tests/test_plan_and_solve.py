@@ -8,7 +8,7 @@ import pytest
 from helpers import run_method
 
 from promptkit import ScriptedEngine
-from promptkit.stages.templating import Templates, default_templates
+from promptkit.stages.framework.templating import Templates, default_templates
 from promptkit.tasks import load_task, read_definition
 
 # AGI-Edgerunners/Plan-and-Solve-Prompting, prompt.py: prompt_201 (PS) and prompt_301 (PS+), joined as there.

@@ -20,7 +20,7 @@ from helpers import cache_rows, kill_once_stored, run_method, start_run
 from test_process_cleanup import alive, descendants
 
 from promptkit.engines import CachedEngine
-from promptkit.engines.kinds import ENGINE_KINDS, RayEngineSpec
+from promptkit.engines.engine_kinds import ENGINE_KINDS, RayEngineSpec
 from promptkit.tasks import load_task
 from promptkit.types import GenRequest, Sampling
 
@@ -131,12 +131,12 @@ def test_a_replica_killed_mid_run_loses_nothing_and_changes_nothing(ray_engine, 
 
 def test_a_replica_that_keeps_dying_ends_the_run_with_one_line_keeping_what_finished(ray_engine, tiny_model, tmp_path):
     """A second engine on the module's cluster (its replica reserves no CPU), which Ray may not restart."""
+    from promptkit.engines.engine_kinds import SpecFactory
     from promptkit.engines.ray_cluster import RayEngine
     from promptkit.errors import EngineUnavailable
 
-    inner = {"kind": "hf", "model": str(tiny_model), "device": "cpu"}
-    local = ENGINE_KINDS.get("hf").build(ENGINE_KINDS.get("hf").spec.model_validate(inner), False)
-    fragile = RayEngine(local, inner, replicas=1, num_cpus=0, batch_size=1, max_restarts=0, progress=False)
+    factory = SpecFactory(ENGINE_KINDS.get("hf").spec.model_validate({"model": str(tiny_model), "device": "cpu"}))
+    fragile = RayEngine(factory(), factory, replicas=1, num_cpus=0, batch_size=1, max_restarts=0, progress=False)
     victim = fragile.replica_pids()[0]
     cache = tmp_path / "cache.sqlite"
     requests = [GenRequest(f"Q: {i}", Sampling(max_tokens=4)) for i in range(6)]

@@ -10,7 +10,7 @@ from conftest import unavailable
 from test_process_cleanup import alive, descendants
 from tests_support import VLLM_ARGS
 
-from promptkit.engines.kinds import ENGINE_KINDS, RayEngineSpec
+from promptkit.engines.engine_kinds import ENGINE_KINDS, RayEngineSpec
 from promptkit.types import GenRequest, Sampling
 
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from promptkit.cli import main
-from promptkit.spec.files import load_spec
+from promptkit.runspec.files import load_spec
 
 SPECS = sorted((Path(__file__).resolve().parents[1] / "evals" / "specs").glob("*.yaml"))
 GSM8K_ROWS = [
@@ -26,7 +26,7 @@ def gsm8k_file(tmp_path_factory):
 
 
 def test_specs_cover_every_method_and_task():
-    from promptkit.spec.presets import PRESETS as METHODS
+    from promptkit.runspec.methods import METHODS
 
     names = {p.stem for p in SPECS}
     for task in ("gsm8k", "last_letters"):

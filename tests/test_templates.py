@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from promptkit.errors import PromptkitError
-from promptkit.stages.templating import Templates, default_templates
+from promptkit.stages.framework.templating import Templates, default_templates
 from promptkit.tasks import read_definition
 
 Q = "Janet has 3 apples.  How many?"

@@ -14,7 +14,7 @@ import pytest
 from promptkit.cli import main
 from promptkit.engines import ScriptedEngine
 from promptkit.runs.build import run_spec
-from promptkit.spec.files import validate
+from promptkit.runspec.files import validate
 
 QUESTIONS = {"Tom has 1 apple and finds 2.": "3", "Ann has 2 pears and buys 3.": "5",
              "Bo has 3 figs and gets 4.": "7", "Cy has 4 plums and picks 5.": "9"}  # fmt: skip

@@ -12,7 +12,7 @@ from tests_support import VLLM_ARGS
 from promptkit.engines import CachedEngine
 from promptkit.engines.openai import OpenAIEngine
 from promptkit.runs.build import run_spec
-from promptkit.spec.files import read_yaml, validate
+from promptkit.runspec.files import read_yaml, validate
 from promptkit.testing.servers import LocalServer
 
 SPEC = {

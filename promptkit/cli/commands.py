@@ -16,10 +16,10 @@ from promptkit.runs.build import build, build_task, resolved_yaml
 from promptkit.runs.records import RunSummary
 from promptkit.runs.report import write_report
 from promptkit.runs.view import write_view
-from promptkit.spec.files import read_spec_file, validate
-from promptkit.spec.models import RunSpec
-from promptkit.spec.presets import PRESETS
-from promptkit.stages.auto_cot_build import AutoCoTSettings
+from promptkit.runspec.files import read_spec_file, validate
+from promptkit.runspec.methods import METHODS
+from promptkit.runspec.models import RunSpec
+from promptkit.stages.library.auto_cot_build import AutoCoTSettings
 from promptkit.tasks import TaskDefinition, generate_last_letters, read_definition, shipped_names
 from promptkit.tasks.generators import shipped_names as shipped_first_names
 
@@ -50,7 +50,7 @@ def _one_line(s: RunSummary, out: Path) -> str:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     read_definition(args.task)
-    PRESETS.get(args.method)
+    METHODS.get(args.method)
     return _execute(args, flags_spec(args, args.task, args.method, engine_data(args)))
 
 
@@ -99,7 +99,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         engine = engine_data(args)
         methods = [m.strip() for m in args.methods.split(",") if m.strip()]
         if not methods:
-            raise PromptkitError(f"--methods names no method (known: {', '.join(PRESETS.names())})")
+            raise PromptkitError(f"--methods names no method (known: {', '.join(METHODS.names())})")
         specs = [flags_spec(args, args.task, m, engine) for m in methods]
     else:
         raise PromptkitError("compare needs --specs FILE..., or --task and --methods a,b,c")

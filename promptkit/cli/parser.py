@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any, NoReturn, get_args
 
 from promptkit.engines import default_cache_path
-from promptkit.engines.kinds import ENGINE_KINDS, INNER_KINDS
+from promptkit.engines.engine_kinds import ENGINE_KINDS, INNER_KINDS
 from promptkit.engines.model_files import BUILTIN_MODEL
-from promptkit.spec.presets import PRESETS
-from promptkit.stages.ablations import Answers, Inputs, Rationales
-from promptkit.stages.extractors import EXTRACTORS
-from promptkit.stages.select_demos import Order, Strategy
+from promptkit.runspec.methods import METHODS
+from promptkit.stages.kinds.select_demos import Order, Strategy
+from promptkit.stages.library.ablations import Answers, Inputs, Rationales
+from promptkit.stages.library.extractors import EXTRACTORS
 from promptkit.tasks import shipped_names
 
 
@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--task", required=True, help=f"a shipped task ({', '.join(shipped_names())}) or a task file (.yaml)"
     )
-    ev.add_argument("--method", required=True, help=f"one of: {', '.join(PRESETS.names())}")
+    ev.add_argument("--method", required=True, help=f"one of: {', '.join(METHODS.names())}")
     _method_args(ev)
     _run_args(ev)
     _orders_arg(ev)

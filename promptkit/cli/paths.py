@@ -21,8 +21,8 @@ from promptkit.files.paths import (
     check_input_folder,
     check_output_file,
 )
-from promptkit.spec.files import SPEC_FILE
-from promptkit.stages.templating import TEMPLATE_FILE
+from promptkit.runspec.files import SPEC_FILE
+from promptkit.stages.framework.templating import TEMPLATE_FILE
 from promptkit.tasks.files import TASK_FILE, is_task_file
 
 ANYTHING = FileKind("a file", 1 << 62, lambda path: None, may_be_empty=True)

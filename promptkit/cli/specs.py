@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from promptkit.engines import default_cache_path
-from promptkit.engines.kinds import ENGINE_KINDS
+from promptkit.engines.engine_kinds import ENGINE_KINDS
 from promptkit.errors import PromptkitError
 from promptkit.runs.build import expand
-from promptkit.spec.files import read_spec_file, set_dotted, validate
-from promptkit.spec.models import MethodSpec, PipelineSpec, RunSpec
-from promptkit.spec.presets import PRESETS, stage_names
-from promptkit.spec.read_policy import ReadPolicy, check_spec
+from promptkit.runspec.files import read_spec_file, set_dotted, validate
+from promptkit.runspec.methods import METHODS, stage_names
+from promptkit.runspec.models import MethodSpec, PipelineSpec, RunSpec
+from promptkit.runspec.read_policy import ReadPolicy, check_spec
 from promptkit.tasks import read_definition
 
 # Flags whose destination is not the engine field of the same name.
@@ -56,7 +56,7 @@ def engine_data(args: argparse.Namespace, base: dict[str, Any] | None = None) ->
 
 def method_data(args: argparse.Namespace, method: str, task: str) -> dict[str, Any]:
     """The method part of a spec: each flag given is the MethodSpec field of the same name."""
-    PRESETS.get(method)
+    METHODS.get(method)
     data: dict[str, Any] = {"name": method}
     for field in MethodSpec.model_fields:
         if field not in ("name", "templates", "max_tokens", "order_seed") and getattr(args, field, None) is not None:

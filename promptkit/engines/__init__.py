@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from promptkit.engines.base import CountingEngine, Engine, EngineIdentity, OnComplete, TokenCounter
+from promptkit.engines.base import Engine, EngineIdentity, OnComplete, TokenCounter
 from promptkit.engines.cache import CachedEngine, default_cache_path
-from promptkit.engines.kinds import ENGINE_KINDS
+from promptkit.engines.engine_kinds import ENGINE_KINDS
+from promptkit.engines.implementing import CountingEngine
 from promptkit.engines.replay import ReplayEngine
 from promptkit.engines.scripted import ScriptedEngine
 

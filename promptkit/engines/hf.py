@@ -9,14 +9,15 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM
 
-from promptkit.engines.base import Engine, EngineIdentity, OnComplete, completion_of, cut_at_stop, sample_seeds
+from promptkit.engines.base import Engine, EngineIdentity, OnComplete
 from promptkit.engines.hf_attention import use_grouped_sdpa
 from promptkit.engines.hf_decode import BatchDecoder
 from promptkit.engines.hf_score import score_pairs
+from promptkit.engines.implementing import LocalTokenization, completion_of, cut_at_stop, sample_seeds
 from promptkit.engines.model_files import is_gguf, local_model, model_revision, require_gguf, transformers_bars
 from promptkit.engines.tokenization import Tokenization
 from promptkit.errors import EngineUnavailable, PromptkitError
-from promptkit.types import Completion, GenRequest, Prompt, Sampling, Score, ScoreRequest
+from promptkit.types import Completion, GenRequest, Sampling, Score, ScoreRequest
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 KV_CACHE_BYTES = 4 << 30
@@ -32,7 +33,7 @@ def kv_bytes_per_token(config, dtype: torch.dtype) -> int:
     return text.num_hidden_layers * 2 * heads * head_dim * torch.finfo(dtype).bits // 8
 
 
-class HFEngine(Engine):
+class HFEngine(LocalTokenization, Engine):
     """transformers generate() over length-sorted, left-padded batches capped by a token budget.
 
     max_batch_tokens caps rows x (longest prompt + max_tokens) per batch, which bounds the KV cache;
@@ -118,20 +119,6 @@ class HFEngine(Engine):
     @property
     def tokenizer(self):
         return self.tokens.tokenizer
-
-    # -- optional abilities -------------------------------------------------------------------
-    @property
-    def context_window(self) -> int:
-        return self.tokens.context_window
-
-    def encode(self, prompt: Prompt) -> list[int]:
-        return self.tokens.encode(prompt)
-
-    def count_tokens(self, prompt: Prompt) -> int:
-        return len(self.tokens.encode(prompt))
-
-    def render_chat(self, messages: Prompt) -> str:
-        return self.tokens.render_chat(messages)
 
     # -- scoring --------------------------------------------------------------------------------
     scores = True

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 import torch
 
-from promptkit.engines.base import common_prefix_length
+from promptkit.engines.implementing import common_prefix_length
 from promptkit.types import Score
 
 MIN_SHARED_TOKENS = 32

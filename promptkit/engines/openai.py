@@ -21,15 +21,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from promptkit.engines.base import (
-    Engine,
-    EngineIdentity,
-    OnComplete,
-    completion_of,
-    cut_at_stop,
-    draw_seeds,
-    split_at_spaces,
-)
+from promptkit.engines.base import Engine, EngineIdentity, OnComplete
+from promptkit.engines.implementing import completion_of, cut_at_stop, draw_seeds, split_at_spaces
 from promptkit.engines.openai_fleet import Fleet, FleetDown, RequestFailed, Server
 from promptkit.errors import EngineUnavailable
 from promptkit.types import Completion, GenRequest, Sampling, Score, ScoreRequest

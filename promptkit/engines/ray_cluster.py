@@ -35,7 +35,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from promptkit.engines.base import Engine, Follow, OnComplete, in_order
+from promptkit.engines.base import Engine, Follow, OnComplete
+from promptkit.engines.implementing import in_order
 from promptkit.errors import EngineUnavailable
 from promptkit.types import Completion, GenRequest, Score, ScoreRequest
 
@@ -60,15 +61,12 @@ def _import_ray():
 
 
 class Replica:
-    """One engine inside a Ray actor. Built from the inner engine's spec (a plain dict)."""
+    """One engine inside a Ray actor, built by the picklable factory the driver was given."""
 
-    def __init__(self, inner: dict[str, Any], index: int, pin_cores: int) -> None:
+    def __init__(self, factory: Callable[[], Engine], index: int, pin_cores: int) -> None:
         if pin_cores:
             pin_to_cores(index, pin_cores)
-        from promptkit.engines.kinds import ENGINE_KINDS
-
-        kind = ENGINE_KINDS.get(inner["kind"])
-        self.engine = kind.build(kind.spec.model_validate(inner), False)
+        self.engine = factory()
         # Every engine call runs on this one thread, which lives as long as the actor: processes the
         # engine starts (vLLM's) are asked to die with the thread that started them, not the process.
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="promptkit-replica")
@@ -135,7 +133,7 @@ class RayEngine(Engine):
     def __init__(
         self,
         local: Engine,
-        inner: dict[str, Any],
+        factory: Callable[[], Engine],
         *,
         replicas: int,
         address: str | None = None,
@@ -145,11 +143,14 @@ class RayEngine(Engine):
         pin_cores: bool = False,
         batch_size: int | None = None,
         max_restarts: int = 3,
+        tensor_parallel_size: int = 1,
         progress: bool = True,
     ) -> None:
-        """local: the inner engine built here, never loaded (identity, tokenization); inner: its spec."""
+        """local: the inner engine built here, never loaded (identity, tokenization); factory: a picklable call that
+        builds the same engine in each replica; tensor_parallel_size: the GPUs it uses, where the cluster has any."""
         self.local = local
-        self.inner = inner
+        self.factory = factory
+        self.tensor_parallel_size = tensor_parallel_size
         self.identity = local.identity
         self.tokens = local.tokens
         self.scores = local.scores
@@ -196,7 +197,7 @@ class RayEngine(Engine):
         if self.custom_resources:
             options["resources"] = self.custom_resources
         remote = ray.remote(Replica).options(**options)
-        self._actors = [remote.remote(self.inner, i, self.pin_cores) for i in range(self.replicas)]
+        self._actors = [remote.remote(self.factory, i, self.pin_cores) for i in range(self.replicas)]
         self.deaths = [0] * self.replicas  # new actors, Ray's restart budget afresh
         try:
             keys = ray.get([a.identity.remote() for a in self._actors])
@@ -217,7 +218,7 @@ class RayEngine(Engine):
             return self.num_gpus
         if not ray.cluster_resources().get("GPU"):
             return 0
-        return float(self.inner.get("tensor_parallel_size", 1))
+        return float(self.tensor_parallel_size)
 
     def _check_room(self, ray, gpus: float) -> None:
         """Replicas that cannot all be placed would wait forever: on a local cluster (no autoscaler to add

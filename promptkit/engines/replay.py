@@ -11,7 +11,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from promptkit.engines.base import Engine, EngineIdentity, OnComplete, common_prefix_length, cut_at_stop
+from promptkit.engines.base import Engine, EngineIdentity, OnComplete
+from promptkit.engines.implementing import common_prefix_length, cut_at_stop
 from promptkit.errors import PromptkitError, ReplayMiss
 from promptkit.files.jsonl import read_jsonl
 from promptkit.types import Completion, GenRequest, Prompt, Score, ScoreRequest

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from promptkit.engines.base import Engine, EngineIdentity, OnComplete, cut_at_stop
+from promptkit.engines.base import Engine, EngineIdentity, OnComplete
+from promptkit.engines.implementing import cut_at_stop
 from promptkit.types import Completion, GenRequest, Prompt, Score, ScoreRequest
 
 Script = Callable[[Prompt], "str | Sequence[str]"]

@@ -7,7 +7,7 @@ the tokenizer adds one to plain text.
 
 from __future__ import annotations
 
-from promptkit.engines.base import split_at_spaces
+from promptkit.engines.implementing import split_at_spaces
 from promptkit.errors import PromptkitError
 from promptkit.types import GenRequest, Prompt
 

@@ -23,20 +23,13 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from promptkit.engines.base import (
-    Engine,
-    EngineIdentity,
-    Follow,
-    OnComplete,
-    completion_of,
-    draw_seeds,
-    in_order,
-)
+from promptkit.engines.base import Engine, EngineIdentity, Follow, OnComplete
+from promptkit.engines.implementing import LocalTokenization, completion_of, draw_seeds, in_order
 from promptkit.engines.lifetime import marked_children
 from promptkit.engines.model_files import is_gguf, local_model, model_revision
 from promptkit.engines.tokenization import Tokenization
 from promptkit.errors import EngineUnavailable
-from promptkit.types import Completion, GenRequest, Prompt, Sampling, Score, ScoreRequest
+from promptkit.types import Completion, GenRequest, Sampling, Score, ScoreRequest
 
 # Engine arguments that size memory, the scheduler or how the same kernels are launched (eager or
 # compiled); every other one is part of the identity.
@@ -100,7 +93,7 @@ def whole_prefills(args: Mapping[str, Any], context_window: int) -> dict[str, An
     }
 
 
-class VLLMEngine(Engine):
+class VLLMEngine(LocalTokenization, Engine):
     streams = True  # generate_chains submits each chain's next request the moment its last one ends
 
     def __init__(
@@ -179,15 +172,6 @@ class VLLMEngine(Engine):
         if self._llm is not None:
             return int(self._llm.llm_engine.model_config.max_model_len)
         return self.tokens.context_window
-
-    def encode(self, prompt: Prompt) -> list[int]:
-        return self.tokens.encode(prompt)
-
-    def count_tokens(self, prompt: Prompt) -> int:
-        return len(self.tokens.encode(prompt))
-
-    def render_chat(self, messages: Prompt) -> str:
-        return self.tokens.render_chat(messages)
 
     # -- scoring --------------------------------------------------------------------------------
     scores = True

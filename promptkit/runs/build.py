@@ -15,15 +15,16 @@ from promptkit.engines.placeholder import PlaceholderEngine
 from promptkit.errors import PromptkitError
 from promptkit.runs.evaluate import RunResult, evaluate
 from promptkit.runs.folders import write_run_folder
-from promptkit.spec.files import validate
-from promptkit.spec.models import PipelineSpec, RunSpec
-from promptkit.spec.presets import expand_method, used_options
-from promptkit.stages.demo_pools import definition_of
-from promptkit.stages.extractors import Extractor, get_extractor
-from promptkit.stages.kind import BuildContext
-from promptkit.stages.kinds import STAGE_KINDS
-from promptkit.stages.pipeline import Pipeline
-from promptkit.stages.templating import Templates
+from promptkit.runspec.files import validate
+from promptkit.runspec.methods import expand_method, used_options
+from promptkit.runspec.models import PipelineSpec, RunSpec
+from promptkit.stages.framework.declaration import BuildContext
+from promptkit.stages.framework.pipeline import Pipeline
+from promptkit.stages.framework.samples import closing_stage
+from promptkit.stages.framework.templating import Templates
+from promptkit.stages.library.demo_pools import definition_of
+from promptkit.stages.library.extractors import Extractor, get_extractor
+from promptkit.stages.stage_kinds import STAGE_KINDS
 from promptkit.tasks import Task, TaskDefinition, load_task, read_definition
 
 
@@ -51,8 +52,9 @@ def expand(spec: PipelineSpec, task: TaskDefinition | None = None) -> PipelineSp
     split = [i for i, s in enumerate(stages) if s.get("n", 1) > 1]
     if len(split) > 1:
         raise PromptkitError(f"pipeline.{split[1]}: only one stage may draw n > 1 samples (pipeline.{split[0]} does)")
-    if split and stages[-1]["kind"] not in ("vote", "first"):
-        stages.append({"kind": "first"})  # samples are joined before scoring; the resolved spec shows how
+    closing = closing_stage(stages)
+    if closing is not None:
+        stages.append(closing)  # samples are joined before scoring; the resolved spec shows how
     return validate(data, "the expanded spec", type(spec))
 
 
@@ -66,7 +68,7 @@ def build(spec: PipelineSpec, task: Task | None = None) -> Built:
     extractors = [s.extractor for s in stage_specs if s.kind == "extract" and s.extractor]
     name = spec.extractor or (extractors[-1] if extractors else "default")
     extractor = get_extractor(name, task.answer_kind, task.labels)
-    context = BuildContext(task, templates, extractor, reasoner=zero_shot_reasoner)
+    context = BuildContext(task, templates, name, reasoner=zero_shot_reasoner)
     stages = tuple(STAGE_KINDS.get(s.kind).build(s, context) for s in stage_specs)
     check_flow(stages, stage_specs, task)
     return Built(task, Pipeline(stages), extractor, spec)

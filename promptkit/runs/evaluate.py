@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from promptkit.engines.base import CountingEngine, Engine, EngineStats
+from promptkit.engines.base import Engine, EngineStats
+from promptkit.engines.implementing import CountingEngine
 from promptkit.runs.folders import write_run_folder
-from promptkit.runs.metrics import maj_at_k, wilson_interval
+from promptkit.runs.metrics import wilson_interval
 from promptkit.runs.records import RunSummary
-from promptkit.stages.extractors import Extractor
-from promptkit.stages.pipeline import Pipeline
-from promptkit.stages.score_choices import choice_metrics
+from promptkit.stages.framework.pipeline import Pipeline
+from promptkit.stages.library.extractors import Extractor
+from promptkit.stages.stage_kinds import METRICS, RECORDED
 from promptkit.tasks.base import Task
 from promptkit.types import State
 
@@ -32,6 +33,7 @@ class RunResult:
 
 
 def prediction_rows(states: Sequence[State], extractor: Extractor) -> list[dict[str, Any]]:
+    """One row per example: the common fields, then what the stages declared they record."""
     rows = []
     for s in states:
         prediction = s.fields.get("prediction")
@@ -43,38 +45,17 @@ def prediction_rows(states: Sequence[State], extractor: Extractor) -> list[dict[
                 "prediction": prediction,
                 "correct": extractor.score(prediction, s.example.target),
                 "trace": [r.to_json() for r in s.trace],
-                **_recorded_fields(s),
+                **{r.field: r.row(s.fields[r.field]) for r in RECORDED if r.field in s.fields},
                 **({"error": s.error} if s.failed else {}),
             }
         )
     return rows
 
 
-def maj_curve(states: Sequence[State], extractor: Extractor) -> dict[str, float]:
-    """maj@k for k = 1..N, averaged over examples, from the N samples each example drew."""
-    samples = [(s.fields.get("samples") or [None], s.example.target) for s in states]
-    most = min(len(answers) for answers, _ in samples) if samples else 0
-    if most < 2:
-        return {}
-    return {
-        str(k): sum(maj_at_k(answers, lambda a, g=gold: extractor.score(a, g), k) for answers, gold in samples)
-        / len(samples)
-        for k in range(1, most + 1)
-    }
-
-
-# Per-example facts worth keeping beside the prediction when a method records them.
-_EXTRA_FIELDS = (
-    "demos_packed", "samples", "votes", "agreement", "failed_samples", "subquestions", "fallback",
-    "choice_scores", "prediction_norm",
-)  # fmt: skip
-
-
-def _recorded_fields(state: State) -> dict[str, Any]:
-    out = {k: state.fields[k] for k in _EXTRA_FIELDS if k in state.fields}
-    if "demos" in state.fields:
-        out["demos"] = [d["id"] for d in state.fields["demos"]]  # ids, in prompt order
-    return out
+def run_metrics(states: Sequence[State], extractor: Extractor) -> dict[str, Any]:
+    """Every declared metric that applies to this run."""
+    computed = ((m.name, m.compute(states, extractor.score)) for m in METRICS)
+    return {name: value for name, value in computed if value is not None}
 
 
 def evaluate(
@@ -129,14 +110,8 @@ def evaluate(
         "completion_tokens": counting.completion_tokens,
         "wall_seconds": round(wall, 3),
         "options": options or {},
+        "metrics": run_metrics(states, extractor),
     }
-    packed = [s.fields["demos_packed"] for s in states if "demos_packed" in s.fields]
-    if packed:
-        fields["demos_used_mean"] = sum(packed) / len(packed)  # after packing into the window
-    fields |= choice_metrics(states)  # acc_norm, where choices were scored by likelihood
-    curve = maj_curve(states, extractor)
-    if curve:
-        fields["maj_at_k"] = curve  # the whole self-consistency curve from one run
     summary = RunSummary(**fields)
     if out_dir is not None:
         write_run_folder(Path(out_dir), rows, summary)

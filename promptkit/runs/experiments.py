@@ -27,13 +27,13 @@ from promptkit.files.paths import check_output_file
 from promptkit.runs.build import build, build_task, check_prompts, prepare, run_spec, zero_shot_reasoner
 from promptkit.runs.evaluate import RunResult
 from promptkit.runs.pool import CacheFor, EnginePool
-from promptkit.runs.records import RunSummary
+from promptkit.runs.records import RunSummary, metric_cell, metric_columns
 from promptkit.runs.view import write_view
-from promptkit.spec.files import set_dotted, validate
-from promptkit.spec.models import RunSpec
-from promptkit.spec.presets import PRESETS
-from promptkit.stages.auto_cot_build import AutoCoTResult, AutoCoTSettings, auto_cot, write_exemplars
-from promptkit.stages.demo_pools import question_pool
+from promptkit.runspec.files import set_dotted, validate
+from promptkit.runspec.methods import METHODS
+from promptkit.runspec.models import RunSpec
+from promptkit.stages.library.auto_cot_build import AutoCoTResult, AutoCoTSettings, auto_cot, write_exemplars
+from promptkit.stages.library.demo_pools import question_pool
 from promptkit.tasks import read_definition
 
 
@@ -88,14 +88,14 @@ def write_sweep(out: Path, fields: list[str], rows: list[dict[str, Any]]) -> str
     """sweep.json (for report) and sweep.md (the table, also returned); each row's summary is a RunSummary."""
     points = [{**r, "summary": r["summary"].model_dump(mode="json", exclude_none=True)} for r in rows]
     write_text_atomic(out / "sweep.json", json.dumps({"fields": fields, "points": points}, indent=1) + "\n")
-    header = [*fields, "accuracy", "95% CI", "n", "demonstrations used", "run"]
+    extra = metric_columns([r["summary"] for r in rows])
+    header = [*fields, "accuracy", "95% CI", "n", *(m.heading for m in extra), "run"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
         s = r["summary"]
         low, high = s.ci95
-        used = s.demos_used_mean
         cells = [*(str(r["values"].get(f)) for f in fields), f"{s.accuracy:.1%}", f"{low:.1%}-{high:.1%}",
-                 str(s.n), "" if used is None else f"{used:.1f}", r["run"]]  # fmt: skip
+                 str(s.n), *(metric_cell(s, m) for m in extra), r["run"]]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     table = "\n".join(lines)
     (out / "sweep.md").write_text(table + "\n", encoding="utf-8")
@@ -109,7 +109,7 @@ def with_order_seed(spec: RunSpec, seed: int) -> RunSpec:
     """The spec with its demonstrations in a seeded random order; which demonstrations stays the same."""
     data = spec.model_dump(mode="json", exclude_none=True, exclude_unset=True)
     if spec.method is not None:
-        if "order" not in PRESETS.get(spec.method.name).takes:
+        if "order" not in METHODS.get(spec.method.name).takes:
             raise PromptkitError(f"--orders needs demonstrations to order; {spec.label} selects none")
         data["method"].update(order="random", order_seed=seed)
     else:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from promptkit.engines import make_engine
 from promptkit.engines.base import Engine
-from promptkit.spec.models import RunSpec
+from promptkit.runspec.models import RunSpec
 
 CacheFor = Callable[[RunSpec], "Path | None"]
 """Which cache file a run's engine uses (None: no cache)."""

@@ -8,20 +8,59 @@ line naming the file and the field rather than a crash in the middle of a report
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from promptkit.errors import PromptkitError
 from promptkit.files.jsonl import read_json
 from promptkit.files.paths import FileKind, MiB, check_input_file
+from promptkit.stages.framework.declaration import Metric
+from promptkit.stages.stage_kinds import METRICS
 
 RECORD = FileKind("a run record (JSON)", 64 * MiB, read_json)
 
 
 class _Record(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class _MetricsBase(_Record):
+    """A run's metrics, by name (a metric a newer promptkit computes is kept as it is)."""
+
+    def get(self, name: str, default: Any = None) -> Any:
+        value = getattr(self, name, None)
+        if value is None:
+            value = (self.model_extra or {}).get(name)
+        return default if value is None else value
+
+    def __getitem__(self, name: str) -> Any:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def present(self) -> dict[str, Any]:
+        """The metrics this run has, by name."""
+        return self.model_dump(exclude_none=True)
+
+
+def _metric_field(metric: Metric) -> Any:
+    if metric.curve:
+        return (dict[str, Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]] | None, Field(None, description=metric.description))
+    return (float | None, Field(None, allow_inf_nan=False, description=metric.description))
+
+
+Metrics = create_model(  # one typed field per metric the stage kinds declare
+    "Metrics", __base__=_MetricsBase, **{m.name: _metric_field(m) for m in METRICS}
+)
+METRIC_NAMES = tuple(m.name for m in METRICS)
 
 
 class RunSummary(_Record):
@@ -55,11 +94,20 @@ class RunSummary(_Record):
     completion_tokens: int = Field(ge=0)
     wall_seconds: float = Field(ge=0)
     options: dict[str, Any] = Field({}, description="the method's options the run used (or the pipeline's shape)")
-    demos_used_mean: float | None = Field(None, description="demonstrations per prompt after packing, on average")
-    maj_at_k: dict[str, float] | None = Field(None, description="expected accuracy of a vote over k samples")
-    acc_norm: float | None = Field(
-        None, ge=0, le=1, description="choices scored by likelihood: the best log-probability per character (lm-eval)"
-    )
+    metrics: Metrics = Field(
+        default_factory=lambda: Metrics(), description="the figures the pipeline's stages computed (each stage kind "
+        "declares its own: promptkit.stages.stage_kinds.METRICS)",
+    )  # fmt: skip
+
+    @model_validator(mode="before")
+    @classmethod
+    def _metrics_at_top(cls, data: Any) -> Any:
+        """Older summaries kept the metrics beside the common fields: they move into `metrics`."""
+        if isinstance(data, dict) and any(name in data for name in METRIC_NAMES):
+            data = dict(data)
+            moved = {name: data.pop(name) for name in METRIC_NAMES if name in data}
+            data["metrics"] = {**moved, **dict(data.get("metrics") or {})}
+        return data
 
     @field_validator("accuracy", "wall_seconds")
     @classmethod
@@ -70,6 +118,31 @@ class RunSummary(_Record):
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2, exclude_none=True) + "\n"
+
+
+def metric_columns(summaries: Sequence[RunSummary]) -> list[Metric]:
+    """The one-number metrics any of these runs has, in declaration order: a table's extra columns."""
+    return [m for m in METRICS if not m.curve and any(s.metrics.get(m.name) is not None for s in summaries)]
+
+
+def metric_cell(summary: RunSummary, metric: Metric) -> str:
+    value = summary.metrics.get(metric.name)
+    return "" if value is None else metric.show(value)
+
+
+def _moved_metric(name: str) -> property:
+    def read(self: RunSummary) -> Any:
+        warnings.warn(
+            f"RunSummary.{name} is deprecated: use RunSummary.metrics.get({name!r})", DeprecationWarning, stacklevel=2
+        )
+        return self.metrics.get(name)
+
+    return property(read)
+
+
+# Kept for one release: these were fields of their own before stages declared their metrics.
+for _name in ("acc_norm", "maj_at_k", "demos_used_mean"):
+    setattr(RunSummary, _name, _moved_metric(_name))
 
 
 class SweepPoint(_Record):

@@ -9,8 +9,18 @@ from pathlib import Path
 from typing import Any
 
 from promptkit.errors import PromptkitError
-from promptkit.runs.records import OrdersRecord, R, RunSummary, SweepRecord, read_record, read_summary
-from promptkit.spec.presets import ABLATION_OPTIONS
+from promptkit.runs.records import (
+    OrdersRecord,
+    R,
+    RunSummary,
+    SweepRecord,
+    metric_cell,
+    metric_columns,
+    read_record,
+    read_summary,
+)
+from promptkit.runspec.methods import ABLATION_OPTIONS
+from promptkit.stages.stage_kinds import METRICS
 
 
 def find_runs(paths: Sequence[Path]) -> list[tuple[Path, RunSummary]]:
@@ -126,10 +136,11 @@ def plot_sweep(sweep: SweepRecord, title: str, path: Path) -> None:
         summaries = [s for _, s in line]
         ys = [100 * s.accuracy for s in summaries]
         ax.errorbar(xs, ys, yerr=_error_bars(summaries), marker="o", capsize=3, label=name or None)
+        extra = metric_columns(summaries)
         for x, y, s in zip(xs, ys, summaries):
-            if s.demos_used_mean is not None:
-                ax.annotate(f"{s.demos_used_mean:.3g} used", (x, y), textcoords="offset points", xytext=(0, 8),
-                            ha="center", fontsize=7)  # fmt: skip
+            note = ", ".join(f"{metric_cell(s, m)} {m.heading}" for m in extra if metric_cell(s, m))
+            if note:
+                ax.annotate(note, (x, y), textcoords="offset points", xytext=(0, 8), ha="center", fontsize=7)
     if not numeric:
         ax.set_xticks(list(order.values()), [str(v) for v in order])
     elif all(isinstance(v, int) for v in values):
@@ -177,17 +188,17 @@ def write_report(paths: Sequence[Path], out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     summaries = [s for _, s in runs]
     lines = ["# promptkit report", "", f"{len(runs)} runs.", ""]
-    lines += [
-        "| run | task | method | model | accuracy | 95% CI | n | engine calls | prompt tokens | completion tokens | seconds |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
+    extra = metric_columns(summaries)  # the figures the runs' stages computed
+    header = ["run", "task", "method", "model", "accuracy", "95% CI", "n", *(m.heading for m in extra),
+              "engine calls", "prompt tokens", "completion tokens", "seconds"]  # fmt: skip
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for folder, s in runs:
         low, high = s.ci95
-        lines.append(
-            f"| {folder.name} | {s.task} | {s.method} | {s.model} | {s.accuracy:.1%} | "
-            f"{low:.1%}-{high:.1%} | {s.n} | {s.engine_calls} | {s.prompt_tokens} | "
-            f"{s.completion_tokens} | {s.wall_seconds:.1f} |"
-        )
+        cells = [folder.name, s.task, s.method, str(s.model), f"{s.accuracy:.1%}", f"{low:.1%}-{high:.1%}", str(s.n),
+                 *(metric_cell(s, m) for m in extra), str(s.engine_calls), str(s.prompt_tokens),
+                 str(s.completion_tokens), f"{s.wall_seconds:.1f}"]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += _curves(runs)
     plot_by_method(runs, out / "accuracy_by_method.png")
     lines += ["", "![Accuracy by method](accuracy_by_method.png)"]
 
@@ -210,6 +221,17 @@ def write_report(paths: Sequence[Path], out: Path) -> Path:
     report = out / "report.md"
     report.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return report
+
+
+def _curves(runs: list[tuple[Path, RunSummary]]) -> list[str]:
+    """Curve metrics (maj@k), a line per run that has one."""
+    lines: list[str] = []
+    for metric in (m for m in METRICS if m.curve):
+        having = [(folder, s.metrics.get(metric.name)) for folder, s in runs if s.metrics.get(metric.name)]
+        if having:
+            lines += ["", f"{metric.heading} ({metric.description}):", ""]
+            lines += [f"- {folder.name}: {metric.show(value)}" for folder, value in having]
+    return lines
 
 
 def _experiment_sections(

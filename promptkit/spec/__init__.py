@@ -1,26 +1,17 @@
-"""Specs: the pydantic models of a run, named methods (presets), reading spec files, and what a spec may read."""
+"""Deprecated: the run spec moved to `promptkit.runspec` (and `presets` to `runspec.methods`).
 
-from promptkit.engines.kinds import HFEngineSpec, OpenAIEngineSpec, ReplayEngineSpec, VLLMEngineSpec
-from promptkit.spec.models import (
-    EngineSpec,
-    MethodSpec,
-    PipelineSpec,
-    RunSpec,
-    StageSpec,
-    TaskSpec,
+Importing from here still works for one release and warns once per import.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from promptkit.runspec import *  # noqa: F403 (the old package's names, unchanged)
+from promptkit.runspec import __all__ as __all__
+
+warnings.warn(
+    "promptkit.spec is deprecated: import from promptkit.runspec (presets are promptkit.runspec.methods)",
+    DeprecationWarning,
+    stacklevel=2,
 )
-from promptkit.stages.spec_fields import ChatSpec
-
-__all__ = [
-    "ChatSpec",
-    "EngineSpec",
-    "HFEngineSpec",
-    "MethodSpec",
-    "OpenAIEngineSpec",
-    "PipelineSpec",
-    "ReplayEngineSpec",
-    "RunSpec",
-    "StageSpec",
-    "TaskSpec",
-    "VLLMEngineSpec",
-]

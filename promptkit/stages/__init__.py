@@ -1,10 +1,11 @@
-from promptkit.stages.base import Stage, call_engine, map_states
-from promptkit.stages.extract import Extract
-from promptkit.stages.generate import Generate
-from promptkit.stages.least_to_most import DECOMPOSERS, Decompose, Decomposer, SolveInOrder
-from promptkit.stages.pack import PackDemos
-from promptkit.stages.select_demos import SelectDemos
-from promptkit.stages.vote import First, Vote, majority
+from promptkit.stages.framework.stage import Stage, call_engine, map_states
+from promptkit.stages.kinds.extract import Extract
+from promptkit.stages.kinds.generate import Generate
+from promptkit.stages.kinds.least_to_most import DECOMPOSERS, Decompose, Decomposer, SolveInOrder
+from promptkit.stages.kinds.pack import PackDemos
+from promptkit.stages.kinds.select_demos import SelectDemos
+from promptkit.stages.kinds.vote import First, Vote
+from promptkit.stages.library.voting import majority
 
 __all__ = [
     "DECOMPOSERS",

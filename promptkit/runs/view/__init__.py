@@ -18,7 +18,9 @@ from typing import Any
 
 from promptkit.errors import PromptkitError
 from promptkit.files.jsonl import read_jsonl, read_text
-from promptkit.runs.records import read_summary
+from promptkit.runs.records import RunSummary, read_summary
+from promptkit.stages.framework.declaration import Recorded
+from promptkit.stages.stage_kinds import METRICS, RECORDED
 
 ASSETS = Path(__file__).parent
 
@@ -32,14 +34,38 @@ def load_run(folder: Path, name: str | None = None) -> dict[str, Any]:
     examples = []
     for _, row in read_jsonl(predictions_path):
         state = "unparsed" if row.get("prediction") is None else ("correct" if row.get("correct") else "wrong")
-        examples.append({**row, "state": state})
+        examples.append({**row, "state": state, "facts": example_facts(row)})
     spec = folder / "spec.resolved.yaml"
     return {
         "name": name or folder.name,
         "summary": summary.model_dump(mode="json", exclude_none=True),
+        "metrics": metric_facts(summary),
         "spec": read_text(spec) if spec.is_file() else "",
         "examples": examples,
     }
+
+
+def example_facts(row: dict[str, Any]) -> list[str]:
+    """The lines the page shows above an example's trace: what its stages recorded, then its failure."""
+    lines = [line for recorded in RECORDED if (line := _safe_line(recorded, row)) is not None]
+    return lines + ([f"failed: {row['error']}"] if row.get("error") else [])
+
+
+def _safe_line(recorded: Recorded, row: dict[str, Any]) -> str | None:
+    try:
+        return recorded.line(row)
+    except (KeyError, TypeError, ValueError, AttributeError):  # a row from elsewhere, of another shape: shown raw
+        return f"{recorded.label}: {json.dumps(row.get(recorded.field), ensure_ascii=False, default=str)}"
+
+
+def metric_facts(summary: RunSummary) -> list[list[str]]:
+    """[name, value] for each metric the run has, as the summary box lists them."""
+    declared = {m.name: m for m in METRICS}
+    facts = []
+    for name, value in summary.metrics.present().items():
+        metric = declared.get(name)
+        facts.append([name, metric.show(value) if metric else json.dumps(value)])
+    return facts
 
 
 def page(runs: Sequence[dict[str, Any]]) -> str:

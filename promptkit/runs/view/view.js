@@ -39,6 +39,7 @@
       ["correct", s.correct], ["unparsed", s.unparsed],
       ["tokens", `${s.prompt_tokens ?? "?"} prompt, ${s.completion_tokens ?? "?"} completion`],
       ["time", s.wall_seconds != null ? `${s.wall_seconds} s` : "?"],
+      ...(r.metrics || []),
     ];
     const dl = el("dl");
     for (const [k, v] of facts) dl.append(el("dt", { text: k }), el("dd", { text: String(v ?? "") }));
@@ -142,20 +143,7 @@
     if (multi) col.append(el("h3", { text: letter }));
     if (!e) return col.append(el("p", { class: "meta", text: "not in this run" })), col;
     col.append(el("p", { class: "meta " + e.state, text: `prediction ${shownText(e.prediction)} · ${e.state}` }));
-    const facts = [];
-    if (e.demos) facts.push(`demonstrations: ${e.demos.join(", ")}` + (e.demos_packed != null ? ` (${e.demos_packed} packed)` : ""));
-    if (e.votes) facts.push(`votes: ${JSON.stringify(e.votes)}`);
-    if (e.agreement != null) facts.push(`agreement: ${pct(e.agreement)}`);
-    if (e.samples) facts.push(`samples: ${JSON.stringify(e.samples)}`);
-    if (e.subquestions) facts.push(`subquestions: ${JSON.stringify(e.subquestions)}`);
-    if (e.fallback) facts.push(`fallback: ${JSON.stringify(e.fallback)}`);
-    if (e.choice_scores) {
-      const best = e.prediction, norm = e.prediction_norm;
-      facts.push("choice log-likelihoods: " + e.choice_scores.map((c) =>
-        `${c.label} ${c.logprob.toFixed(3)} (${c.tokens} tok${c.greedy ? ", greedy" : ""})` +
-        (c.label === best ? " ← acc" : "") + (c.label === norm ? " ← acc_norm" : "")).join(" · "));
-    }
-    if (e.error) facts.push(`failed: ${e.error}`);
+    const facts = e.facts || [];
     for (const f of facts) col.append(el("p", { class: "meta", text: f }));
     (e.trace || []).forEach((t, k) => {
       const stage = el("div", { class: "stage", "data-stage": t.stage });

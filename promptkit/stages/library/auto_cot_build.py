@@ -19,8 +19,8 @@ import numpy as np
 from promptkit.engines.base import Engine
 from promptkit.errors import PromptkitError
 from promptkit.files.atomic import write_text_atomic
-from promptkit.stages.demo_pools import Demo
-from promptkit.stages.pipeline import Pipeline
+from promptkit.stages.framework.pipeline import Pipeline
+from promptkit.stages.library.demo_pools import Demo
 from promptkit.tasks.base import Task
 from promptkit.types import Example
 
@@ -76,7 +76,7 @@ def reasoning_steps(rationale: str) -> int:
 
 def _vectors(questions: Sequence[str], embedder: str):
     if embedder == "embedding":
-        from promptkit.stages.select_demos import sentence_transformer_embedder
+        from promptkit.stages.library.embedders import sentence_transformer_embedder
 
         return np.asarray(sentence_transformer_embedder()(questions))
     from sklearn.feature_extraction.text import TfidfVectorizer

@@ -14,7 +14,7 @@ from promptkit.errors import PromptkitError
 from promptkit.files.jsonl import read_text
 from promptkit.files.paths import TEXT_LIMIT, FileKind
 
-_PACKAGE_DIR = Path(__file__).resolve().parents[1]  # promptkit/
+_PACKAGE_DIR = Path(__file__).resolve().parents[2]  # promptkit/
 
 
 def templates_dir() -> Path:

@@ -9,10 +9,10 @@ from typing import Literal
 from pydantic import Field
 
 from promptkit.engines.base import Engine
-from promptkit.stages.base import call_engine
-from promptkit.stages.kind import BuildContext, StageKind
-from promptkit.stages.prompts import PromptBuilder, prompt_variables
-from promptkit.stages.spec_fields import Prompted, Sampled
+from promptkit.stages.framework.declaration import BuildContext, StageKind
+from promptkit.stages.framework.prompts import PromptBuilder, prompt_variables
+from promptkit.stages.framework.spec_fields import Prompted, Sampled
+from promptkit.stages.framework.stage import call_engine
 from promptkit.types import Sampling, StageRecord, State
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from promptkit.errors import PromptkitError
-from promptkit.stages.templating import Templates, default_templates
+from promptkit.stages.framework.templating import Templates, default_templates
 from promptkit.types import Message, Prompt
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from promptkit.errors import PromptkitError
 from promptkit.files.jsonl import is_json_lines, read_json, read_text, text_field
-from promptkit.stages.templating import templates_dir
+from promptkit.stages.framework.templating import templates_dir
 from promptkit.tasks import Task, TaskDefinition, load_task, load_train, read_definition
 
 

@@ -1,7 +1,7 @@
 """The pydantic pieces stages' spec models are made of: prompts (a template or chat turns) and sampling.
 
-Stage kinds declare their spec models next to their code (see `promptkit.stages.kinds`); the run spec
-(`promptkit.spec`) joins them into one union.
+Stage kinds declare their spec models next to their code (see `promptkit.stages.stage_kinds`); the run spec
+(`promptkit.runspec`) joins them into one union.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from promptkit.schema import Seed, SpecModel
-from promptkit.stages.prompts import ChatPrompt, PromptBuilder, TextPrompt
-from promptkit.stages.templating import Templates
+from promptkit.stages.framework.prompts import ChatPrompt, PromptBuilder, TextPrompt
+from promptkit.stages.framework.templating import Templates
 from promptkit.types import Sampling
 
 

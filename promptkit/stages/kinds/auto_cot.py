@@ -9,11 +9,11 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from promptkit.engines.base import Engine
-from promptkit.stages.auto_cot_build import AutoCoTSettings, Reasoner, auto_cot
-from promptkit.stages.base import map_states
-from promptkit.stages.demo_pools import question_pool
-from promptkit.stages.kind import BuildContext, StageKind
-from promptkit.stages.spec_fields import Seed, SpecModel
+from promptkit.stages.framework.declaration import BuildContext, StageKind
+from promptkit.stages.framework.spec_fields import Seed, SpecModel
+from promptkit.stages.framework.stage import map_states
+from promptkit.stages.library.auto_cot_build import AutoCoTSettings, Reasoner, auto_cot
+from promptkit.stages.library.demo_pools import question_pool
 from promptkit.tasks.base import Task
 from promptkit.types import State
 

@@ -16,10 +16,10 @@ from pydantic import Field
 
 from promptkit.engines.base import Engine, generate_chains
 from promptkit.registry import Registry
-from promptkit.stages.base import Call, call_engine, request_for
-from promptkit.stages.kind import BuildContext, StageKind
-from promptkit.stages.prompts import PromptBuilder, TextPrompt, prompt_variables
-from promptkit.stages.spec_fields import Sampled
+from promptkit.stages.framework.declaration import BuildContext, Recorded, StageKind
+from promptkit.stages.framework.prompts import PromptBuilder, TextPrompt, prompt_variables
+from promptkit.stages.framework.spec_fields import Sampled
+from promptkit.stages.framework.stage import Call, call_engine, request_for
 from promptkit.types import Completion, GenRequest, Sampling, StageRecord, State
 
 _QUOTED = re.compile(r'"([^"]+)"')
@@ -267,7 +267,12 @@ def _solve(s: SolveSpec, ctx: BuildContext) -> SolveInOrder:
     return SolveInOrder(TextPrompt(s.template, ctx.templates), s.sampling(), s.name, s.pipelined)
 
 
+RECORDS = (
+    Recorded("subquestions", "subquestions"),
+    Recorded("fallback", "fallback", show=lambda row: "fallback: true" if row["fallback"] else None),
+)
+
 KINDS = (
-    StageKind(DecomposeSpec, _decompose, calls_model=True, templates=("template",)),
+    StageKind(DecomposeSpec, _decompose, calls_model=True, templates=("template",), records=RECORDS),
     StageKind(SolveSpec, _solve, calls_model=True, templates=("template",)),
 )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from promptkit.engines.base import Engine
-from promptkit.stages.prompts import PromptBuilder
+from promptkit.stages.framework.prompts import PromptBuilder
 from promptkit.types import Completion, GenRequest, Prompt, Sampling, State
 
 

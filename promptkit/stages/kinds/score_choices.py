@@ -17,9 +17,9 @@ from pydantic import Field
 
 from promptkit.engines.base import Engine
 from promptkit.errors import PromptkitError
-from promptkit.stages.kind import BuildContext, StageKind
-from promptkit.stages.prompts import TextPrompt, prompt_variables
-from promptkit.stages.spec_fields import SpecModel
+from promptkit.stages.framework.declaration import BuildContext, Metric, Recorded, Scorer, StageKind
+from promptkit.stages.framework.prompts import TextPrompt, prompt_variables
+from promptkit.stages.framework.spec_fields import SpecModel
 from promptkit.types import ScoreRequest, StageRecord, State
 
 NORM_OUTPUT = "prediction_norm"
@@ -96,13 +96,32 @@ def _build(s: ScoreChoicesSpec, ctx: BuildContext) -> ScoreChoices:
     return ScoreChoices(s.name, TextPrompt(s.template, ctx.templates), labels, s.delimiter)
 
 
-KINDS = (StageKind(ScoreChoicesSpec, _build, calls_model=True, templates=("template",)),)
-
-
-def choice_metrics(states: Sequence[State]) -> dict[str, Any]:
-    """acc_norm over the examples that were scored (acc is the run's accuracy)."""
+def _acc_norm(states: Sequence[State], scorer: Scorer) -> float | None:
+    """acc_norm over the run (acc is the run's accuracy); None where no choice was scored."""
     scored = [s for s in states if NORM_OUTPUT in s.fields]
     if not scored:
-        return {}
-    right = sum(s.fields[NORM_OUTPUT] == s.example.target for s in scored)
-    return {"acc_norm": right / len(states)}
+        return None
+    return sum(s.fields[NORM_OUTPUT] == s.example.target for s in scored) / len(states)
+
+
+def _table(row: dict[str, Any]) -> str:
+    best, norm = row.get("prediction"), row.get(NORM_OUTPUT)
+    return "choice log-likelihoods: " + " · ".join(
+        f"{c['label']} {c['logprob']:.3f} ({c['tokens']} tok{', greedy' if c['greedy'] else ''})"
+        + (" ← acc" if c["label"] == best else "")
+        + (" ← acc_norm" if c["label"] == norm else "")
+        for c in row["choice_scores"]
+    )
+
+
+RECORDS = (
+    Recorded("choice_scores", "choice log-likelihoods", show=_table),
+    Recorded(NORM_OUTPUT, "prediction by acc_norm", show=lambda row: None),  # marked in the table above
+)
+ACC_NORM = Metric("acc_norm", "choices scored by likelihood: the best log-probability per character (lm-eval)", _acc_norm)
+
+KINDS = (
+    StageKind(
+        ScoreChoicesSpec, _build, calls_model=True, templates=("template",), records=RECORDS, metrics=(ACC_NORM,)
+    ),
+)

@@ -14,10 +14,10 @@ from pydantic import Field
 
 from promptkit.engines.base import Engine
 from promptkit.errors import PromptkitError
-from promptkit.stages.base import map_states
-from promptkit.stages.kind import StageKind
-from promptkit.stages.prompts import PromptBuilder
-from promptkit.stages.spec_fields import Prompted
+from promptkit.stages.framework.declaration import Metric, Recorded, Scorer, StageKind
+from promptkit.stages.framework.prompts import PromptBuilder
+from promptkit.stages.framework.spec_fields import Prompted
+from promptkit.stages.framework.stage import map_states
 from promptkit.types import Prompt, State
 
 
@@ -62,10 +62,23 @@ class PackSpec(Prompted):
     max_tokens: int = Field(256, ge=1, description="the generation budget to leave room for")
 
 
+def _used_mean(states: Sequence[State], scorer: Scorer) -> float | None:
+    packed = [s.fields["demos_packed"] for s in states if "demos_packed" in s.fields]
+    return sum(packed) / len(packed) if packed else None
+
+
+# Shown beside the demonstrations' ids where a prompt has them.
+PACKED = Recorded("demos_packed", "demonstrations packed", show=lambda row: None if "demos" in row else
+                  f"demonstrations packed: {row['demos_packed']}")  # fmt: skip
+USED = Metric("demos_used_mean", "demonstrations per prompt after packing into the window, on average", _used_mean,
+              label="demonstrations used")  # fmt: skip
+
 KINDS = (
     StageKind(
         PackSpec,
         lambda s, ctx: PackDemos(s.prompt(ctx.templates), s.max_tokens),
         templates=("template", "chat.user", "chat.assistant"),
+        records=(PACKED,),
+        metrics=(USED,),
     ),
 )

@@ -18,13 +18,20 @@ from promptkit.registry import Registry
 from promptkit.schema import SpecModel as _Spec
 
 
-class HFEngineSpec(_Spec):
-    kind: Literal["hf"] = "hf"
+class LocalModelSpec(_Spec):
+    """What the engines that load a model themselves (hf, vllm) share."""
+
+    kind: str
     model: str = Field(
-        BUILTIN_MODEL, description="local folder, GGUF file or hub id; the embedded SmolLM2-135M-Instruct by default"
+        BUILTIN_MODEL,
+        description="local folder, GGUF file (hf) or hub id; the embedded SmolLM2-135M-Instruct by default",
     )
     revision: str | None = Field(None, description="hub revision (branch, tag or commit)")
     dtype: str = Field("auto", description="auto, float32, float16 or bfloat16")
+
+
+class HFEngineSpec(LocalModelSpec):
+    kind: Literal["hf"] = "hf"
     device: str = Field("auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$", description="auto, cpu, mps, cuda, cuda:N")
     max_batch_tokens: int | None = Field(
         None,
@@ -35,13 +42,8 @@ class HFEngineSpec(_Spec):
     trust_remote_code: bool = Field(False, description="allow model code from the hub")
 
 
-class VLLMEngineSpec(_Spec):
+class VLLMEngineSpec(LocalModelSpec):
     kind: Literal["vllm"] = "vllm"
-    model: str = Field(
-        BUILTIN_MODEL, description="local folder or hub id; the embedded SmolLM2-135M-Instruct by default"
-    )
-    revision: str | None = Field(None, description="hub revision")
-    dtype: str = Field("auto", description="vLLM dtype")
     tensor_parallel_size: int = Field(1, ge=1, description="GPUs per model")
     engine_args: dict[str, Any] = Field(default_factory=dict, description="further vllm.LLM arguments")
 
@@ -133,14 +135,24 @@ def _openai(spec: OpenAIEngineSpec, progress: bool) -> Engine:
 def _ray(spec: RayEngineSpec, progress: bool) -> Engine:
     from promptkit.engines.ray_cluster import RayEngine
 
-    inner = spec.inner.model_dump()
-    local = ENGINE_KINDS.get(spec.inner.kind).build(spec.inner, False)
+    factory = SpecFactory(spec.inner)
     r = spec.resources
     return RayEngine(
-        local, inner, replicas=spec.replicas, address=spec.address, num_cpus=r.num_cpus, num_gpus=r.num_gpus,
+        factory(), factory, replicas=spec.replicas, address=spec.address, num_cpus=r.num_cpus, num_gpus=r.num_gpus,
         custom_resources=r.custom, pin_cores=r.pin_cores, batch_size=spec.batch_size,
-        max_restarts=spec.max_restarts, progress=progress,
+        max_restarts=spec.max_restarts, tensor_parallel_size=getattr(spec.inner, "tensor_parallel_size", 1),
+        progress=progress,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SpecFactory:
+    """A picklable recipe for an engine (what a Ray replica is given): built where it is called, from its spec."""
+
+    spec: BaseModel
+
+    def __call__(self) -> Engine:
+        return ENGINE_KINDS.get(self.spec.kind).build(self.spec, False)
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ from typing import Literal
 from pydantic import Field
 
 from promptkit.engines.base import Engine
-from promptkit.stages.base import map_states
-from promptkit.stages.kind import BuildContext, StageKind
-from promptkit.stages.prompts import TextPrompt, prompt_variables
-from promptkit.stages.spec_fields import SpecModel
+from promptkit.stages.framework.declaration import BuildContext, StageKind
+from promptkit.stages.framework.prompts import TextPrompt, prompt_variables
+from promptkit.stages.framework.spec_fields import SpecModel
+from promptkit.stages.framework.stage import map_states
 from promptkit.types import State
 
 

@@ -9,47 +9,25 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal, Protocol, get_args
+from typing import ClassVar, Literal, get_args
 
 import numpy as np
 from pydantic import Field
 
 from promptkit.engines.base import Engine
-from promptkit.errors import EngineUnavailable, PromptkitError
-from promptkit.stages.ablations import Ablation, Answers, Inputs, Rationales
-from promptkit.stages.base import map_states
-from promptkit.stages.demo_pools import Demo, demo_pool
-from promptkit.stages.kind import BuildContext, StageKind
-from promptkit.stages.spec_fields import Seed, SpecModel
+from promptkit.errors import PromptkitError
+from promptkit.stages.framework.declaration import BuildContext, Recorded, StageKind
+from promptkit.stages.framework.spec_fields import Seed, SpecModel
+from promptkit.stages.framework.stage import map_states
+from promptkit.stages.library.ablations import Ablation, Answers, Inputs, Rationales
+from promptkit.stages.library.demo_pools import Demo, demo_pool
+from promptkit.stages.library.embedders import Embedder, sentence_transformer_embedder, tfidf_embedder
 from promptkit.types import State
 
 Strategy = Literal["fixed", "random", "similar", "mmr", "embedding"]
 Order = Literal["given", "random", "similar_last"]
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
 ORDERS: tuple[str, ...] = get_args(Order)
-
-
-class Embedder(Protocol):
-    def __call__(self, texts: Sequence[str]) -> np.ndarray: ...
-
-
-def sentence_transformer_embedder(model: str = "sentence-transformers/all-MiniLM-L6-v2") -> Embedder:
-    try:
-        from sentence_transformers import SentenceTransformer
-    except ImportError:
-        raise EngineUnavailable(
-            "embedding selection needs sentence-transformers: pip install 'promptkit[embeddings]'"
-        ) from None
-    encoder = SentenceTransformer(model)
-    return lambda texts: encoder.encode(list(texts), normalize_embeddings=True)
-
-
-def _tfidf_embedder(pool_texts: Sequence[str]) -> Embedder:
-    # scikit-learn's TF-IDF: one sparse product scores every example against the pool at once.
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    vectorizer = TfidfVectorizer(sublinear_tf=True).fit(pool_texts)
-    return lambda texts: vectorizer.transform(list(texts))
 
 
 @dataclass(frozen=True)
@@ -110,7 +88,7 @@ class SelectDemos:
             ]
         pool_texts = [d.question for d in self.pool]
         embed = self.embedder or (
-            sentence_transformer_embedder() if self.strategy == "embedding" else _tfidf_embedder(pool_texts)
+            sentence_transformer_embedder() if self.strategy == "embedding" else tfidf_embedder(pool_texts)
         )
         pool_vecs = embed(pool_texts)
         query_vecs = embed([s.example.inputs["question"] for s in states])
@@ -182,4 +160,12 @@ def _build(s: SelectDemosSpec, ctx: BuildContext) -> SelectDemos:
     return SelectDemos(pool, k, s.strategy, s.order, s.seed, ablation=ablation, order_seed=s.order_seed)
 
 
-KINDS = (StageKind(SelectDemosSpec, _build, files=("pool",)),)
+def _shown(row: dict) -> str:
+    packed = f" ({row['demos_packed']} packed)" if row.get("demos_packed") is not None else ""
+    return f"demonstrations: {', '.join(map(str, row['demos']))}{packed}"
+
+
+DEMOS = Recorded("demos", "demonstrations", row=lambda demos: [d["id"] for d in demos], show=_shown)
+"""Kept by id, in prompt order."""
+
+KINDS = (StageKind(SelectDemosSpec, _build, files=("pool",), records=(DEMOS,)),)

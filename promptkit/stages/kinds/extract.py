@@ -9,10 +9,10 @@ from typing import Literal
 from pydantic import Field
 
 from promptkit.engines.base import Engine
-from promptkit.stages.base import map_states
-from promptkit.stages.extractors import Extractor, get_extractor
-from promptkit.stages.kind import BuildContext, StageKind
-from promptkit.stages.spec_fields import SpecModel
+from promptkit.stages.framework.declaration import BuildContext, StageKind
+from promptkit.stages.framework.spec_fields import SpecModel
+from promptkit.stages.framework.stage import map_states
+from promptkit.stages.library.extractors import Extractor, get_extractor
 from promptkit.types import State
 
 
@@ -47,7 +47,7 @@ class ExtractSpec(SpecModel):
 
 
 def _build(s: ExtractSpec, ctx: BuildContext) -> Extract:
-    chosen = get_extractor(s.extractor, ctx.task.answer_kind, ctx.task.labels) if s.extractor else ctx.extractor
+    chosen = get_extractor(s.extractor or ctx.extractor, ctx.task.answer_kind, ctx.task.labels)
     return Extract(chosen, s.source, s.output)
 
 
