@@ -18,12 +18,12 @@ from promptkit.errors import PromptkitError
 from promptkit.tasks import load_task, read_definition, shipped_names
 
 ROOT = Path(__file__).resolve().parents[1]
-README = (ROOT / "README.md").read_text()
+TASKS_DOC = (ROOT / "docs" / "tasks.md").read_text()  # where the README sends a reader for task files
 
 
 def _readme_task_file(name: str) -> str:
-    """The YAML block of the README whose first line is '# NAME'."""
-    return next(b for b in re.findall(r"```yaml\n(.*?)```", README, re.DOTALL) if b.startswith(f"# {name}\n"))
+    """The YAML block of docs/tasks.md whose first line is '# NAME'."""
+    return next(b for b in re.findall(r"```yaml\n(.*?)```", TASKS_DOC, re.DOTALL) if b.startswith(f"# {name}\n"))
 
 
 ARITH = [("Tom has 3 apples and buys 4. How many?", 7), ("A box holds 1,200 pens; 200 are sold. How many left?", 1000)]
