@@ -1,6 +1,6 @@
 # Two commands for a newcomer, each setting up what it needs in .venv first (a second run installs nothing new):
 #   make demo   the README's main job on the embedded model (SmolLM2-135M-Instruct)
-#   make test   the import-layer contract, then the whole test suite, as CI runs it (.ci/run)
+#   make test   the quality gates (import layers, ruff's lint and format check, mypy), then the whole test suite, as CI runs it (.ci/run)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
@@ -13,6 +13,9 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	PATH="$(BIN):$$PATH" lint-imports
+	PATH="$(BIN):$$PATH" ruff check promptkit tests evals
+	PATH="$(BIN):$$PATH" ruff format --check promptkit tests evals
+	PATH="$(BIN):$$PATH" mypy
 	PATH="$(BIN):$$PATH" python -m pytest -q
 
 $(BIN)/python:

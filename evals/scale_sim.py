@@ -120,7 +120,9 @@ def ray_item_ms(items: int) -> float:
     @ray.remote(num_cpus=0)
     class Streamer:
         def run(self, n: int):
-            completion = Completion(texts=("x" * 400,), finish_reasons=("stop",), prompt_tokens=900, sample_tokens=(100,))
+            completion = Completion(
+                texts=("x" * 400,), finish_reasons=("stop",), prompt_tokens=900, sample_tokens=(100,)
+            )
             for i in range(n):
                 yield i, completion
 

@@ -35,6 +35,7 @@ def __getattr__(name: str) -> Any:
         return value()
     raise AttributeError(f"module 'promptkit' has no attribute {name!r}")
 
+
 __all__ = [
     "ENGINE_KINDS",
     "EXTRACTORS",

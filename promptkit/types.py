@@ -157,7 +157,7 @@ class State:
 
 
 def _jsonable(prompt: Prompt) -> str | list[dict[str, str]]:
-    return prompt if isinstance(prompt, str) else [dict(m) for m in prompt]
+    return prompt if isinstance(prompt, str) else [{**m} for m in prompt]  # type: ignore[dict-item]
 
 
 def prompt_key(prompt: Prompt) -> str | list[dict[str, str]]:

@@ -37,7 +37,10 @@ CASES = (
     ]
 )
 # The original files of the other ten tasks (date understanding's, not the log's: our own shuffle).
-KOJIMA_FILES = {**{name: file for name, (_, file) in DATASETS.items() if file}, "date_understanding": "Bigbench_Date/task.json"}
+KOJIMA_FILES = {
+    **{name: file for name, (_, file) in DATASETS.items() if file},
+    "date_understanding": "Bigbench_Date/task.json",
+}
 
 
 def _data(shared_data: Path, name: str) -> Path:

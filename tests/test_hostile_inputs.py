@@ -66,7 +66,11 @@ for name, content, words in [
     ("gsm8k-answer-number", gsm8k_line(question="q", answer=5), ["bad.jsonl:1", "'answer' must be a string"]),
     ("gsm8k-answer-null", gsm8k_line(question="q", answer=None), ["bad.jsonl:1", "'answer'", "null"]),
     ("gsm8k-answer-missing", gsm8k_line(question="q"), ["bad.jsonl:1", "'answer'", "missing"]),
-    ("gsm8k-no-hashes", gsm8k_line(question="q", answer="the answer is 5"), ["bad.jsonl:1", "'the answer is 5' is not a number"]),
+    (
+        "gsm8k-no-hashes",
+        gsm8k_line(question="q", answer="the answer is 5"),
+        ["bad.jsonl:1", "'the answer is 5' is not a number"],
+    ),
     ("gsm8k-empty-gold", gsm8k_line(question="q", answer="2 + 3\n#### "), ["bad.jsonl:1", "gold answer", "empty"]),
     ("gsm8k-blank-gold", gsm8k_line(question="q", answer="2 + 3\n####    \n"), ["bad.jsonl:1"]),
     ("gsm8k-second-line-bad", GOOD_GSM8K + gsm8k_line(question="q", answer=3), ["bad.jsonl:2", "'answer'"]),
@@ -277,9 +281,7 @@ for name, text, words in [
     ),
     (
         "spec-top-p",
-        BASE_SPEC.format(
-            rest="pipeline:\n  - {kind: generate, template: direct, top_p: 2}\n  - {kind: extract}\n"
-        ),
+        BASE_SPEC.format(rest="pipeline:\n  - {kind: generate, template: direct, top_p: 2}\n  - {kind: extract}\n"),
         ["pipeline.0.top_p"],
     ),
     (

@@ -25,9 +25,7 @@ def script(prompt: str) -> str:
 
 
 def _run():
-    task = Task(
-        "last_letters", tuple(Example(i, {"question": q}, "x") for i, q in QUESTIONS.items()), "text", "inline"
-    )
+    task = Task("last_letters", tuple(Example(i, {"question": q}, "x") for i, q in QUESTIONS.items()), "text", "inline")
     engine = ScriptedEngine(script)
     result = run_method(task, "least_to_most_promptkit", engine)
     return result, engine
@@ -117,9 +115,7 @@ def _traces(result):
 
 
 def _task():
-    return Task(
-        "last_letters", tuple(Example(i, {"question": q}, "x") for i, q in QUESTIONS.items()), "text", "inline"
-    )
+    return Task("last_letters", tuple(Example(i, {"question": q}, "x") for i, q in QUESTIONS.items()), "text", "inline")
 
 
 def test_on_a_streaming_engine_each_chain_goes_on_without_waiting_and_results_are_the_same():

@@ -37,7 +37,9 @@ def test_the_reasoning_prompt_is_the_authors_construct_input(name, trigger):
                                                   ("last_letters", " \nTherefore, the answer is")])  # fmt: skip
 def test_the_answer_stage_is_kojimas_after_the_plan(task, answer_trigger):
     words = read_definition(task).prompts.words()
-    rendered = Templates(words=words).render("plan_and_solve/ps_plus_answer", {"question": QUESTION, "rationale": " R."})
+    rendered = Templates(words=words).render(
+        "plan_and_solve/ps_plus_answer", {"question": QUESTION, "rationale": " R."}
+    )
     assert rendered == "Q:" + QUESTION + "\nA: " + PS_PLUS + " R." + answer_trigger
 
 

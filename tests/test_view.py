@@ -129,10 +129,15 @@ def test_view_errors_are_one_line(runs, tmp_path, capsys):
 
 def test_an_example_scored_by_likelihood_shows_each_choice(chromium, tmp_path):
     data = tmp_path / "quiz.jsonl"
-    data.write_text(json.dumps({"question": "Which is cold? Answer Choices: (A) fire (B) ice (C) sun", "answer": "B"}) + "\n")
+    data.write_text(
+        json.dumps({"question": "Which is cold? Answer Choices: (A) fire (B) ice (C) sun", "answer": "B"}) + "\n"
+    )
     spec = validate({"task": {"name": "shuffled_objects", "data": str(data)}, "engine": {"kind": "replay", "path": "-"},
                      "method": {"name": "choice"}}, "test")  # fmt: skip
     scores = {" A": -2.5, " B": -0.25, " C": -4.0}
     run_spec(spec, ScriptedEngine(scorer=lambda c, k: scores[k]), tmp_path / "run", progress=False)
     page = dom(chromium, tmp_path / "run" / "index.html", "example=0", tmp_path)
-    assert "choice log-likelihoods: A -2.500 (1 tok) · B -0.250 (1 tok) ← acc ← acc_norm · C -4.000 (1 tok)" in html.unescape(page)
+    assert (
+        "choice log-likelihoods: A -2.500 (1 tok) · B -0.250 (1 tok) ← acc ← acc_norm · C -4.000 (1 tok)"
+        in html.unescape(page)
+    )

@@ -118,7 +118,7 @@ def spec_from_data(
         data["engine"] = engine_data(args, data["engine"])
     spec = validate(data, path)
     policy = ReadPolicy.for_spec(spec_file or path, command_line_paths(args))
-    check_spec(expand(spec), policy, getattr(args, "api_key_env", None))
+    check_spec(expand(spec), policy, getattr(args, "api_key_env", None))  # type: ignore[arg-type]
     return spec
 
 

@@ -155,9 +155,9 @@ class CachedEngine(Engine):
             if len(rows) == requests[i].sampling.n:
                 results[i] = _merge(rows)
                 self.counters.hits += 1
-                self.counters.served_tokens += results[i].completion_tokens
+                self.counters.served_tokens += results[i].completion_tokens  # type: ignore[union-attr]
                 if on_complete:
-                    on_complete(i, results[i])
+                    on_complete(i, results[i])  # type: ignore[arg-type]
             else:
                 todo.append(i)
         if not todo:
@@ -178,7 +178,7 @@ class CachedEngine(Engine):
             self.counters.served_tokens += sum(r[3] for r in stored[i])
             results[i] = _merge([*stored[i], *_rows(completion)])
             if on_complete:
-                on_complete(i, results[i])
+                on_complete(i, results[i])  # type: ignore[arg-type]
 
         self.inner.generate(asks, store)
         missing = [i for i in todo if results[i] is None]
@@ -205,8 +205,10 @@ class CachedEngine(Engine):
             for i, score in zip(todo, self.inner.score([requests[i] for i in todo])):
                 text = json.dumps({"logprob": score.logprob, "greedy": score.greedy})
                 self._save(
-                    keys[i], 0, Completion(texts=(text,), finish_reasons=("score",), sample_tokens=(score.tokens,))
-                )  # type: ignore[arg-type]
+                    keys[i],
+                    0,
+                    Completion(texts=(text,), finish_reasons=("score",), sample_tokens=(score.tokens,)),  # type: ignore[arg-type]
+                )
                 results[i] = score
         return results  # type: ignore[return-value]
 

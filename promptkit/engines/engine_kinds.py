@@ -152,7 +152,7 @@ class SpecFactory:
     spec: BaseModel
 
     def __call__(self) -> Engine:
-        return ENGINE_KINDS.get(self.spec.kind).build(self.spec, False)
+        return ENGINE_KINDS.get(self.spec.kind).build(self.spec, False)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

@@ -153,7 +153,9 @@ class HFEngine(LocalTokenization, Engine):
 
             for batch in self._batches(requests, encoded):
                 self._run_batch(
-                    [requests[i] for i in batch], [encoded[i] for i in batch], lambda j, c, b=batch: done(b[j], c)
+                    [requests[i] for i in batch],
+                    [encoded[i] for i in batch],
+                    lambda j, c, b=batch: done(b[j], c),  # type: ignore[misc]
                 )
         return results  # type: ignore[return-value]
 

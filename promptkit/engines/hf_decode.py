@@ -37,7 +37,8 @@ def shared_prefix_length(prompts: Sequence[Sequence[int]]) -> int:
     """
     if len(prompts) < 2:
         return 0
-    low, high = min(prompts), max(prompts)  # the lexicographic extremes bound every common prefix
+    # the lexicographic extremes bound every common prefix
+    low, high = min(prompts), max(prompts)  # type: ignore[type-var]
     common = next((i for i, (a, b) in enumerate(zip(low, high)) if a != b), min(len(low), len(high)))
     common = min(common, min(len(p) for p in prompts) - 1)
     return common if common >= MIN_SHARED_PREFIX else 0
@@ -63,10 +64,10 @@ class _BufferedLayer(DynamicLayer):
         end = self.length + key_states.shape[-2]
         if self.keys is None or end > self.keys.shape[-2]:
             self._grow(key_states, value_states, max(end, self.capacity, 2 * self.length))
-        self.keys[:, :, self.length : end] = key_states
-        self.values[:, :, self.length : end] = value_states
+        self.keys[:, :, self.length : end] = key_states  # type: ignore[index]
+        self.values[:, :, self.length : end] = value_states  # type: ignore[index]
         self.length = end
-        return self.keys[:, :, :end], self.values[:, :, :end]
+        return self.keys[:, :, :end], self.values[:, :, :end]  # type: ignore[index]
 
     def _grow(self, key_states: torch.Tensor, value_states: torch.Tensor, size: int) -> None:
         def grown(old: torch.Tensor | None, new: torch.Tensor) -> torch.Tensor:
@@ -82,13 +83,13 @@ class _BufferedLayer(DynamicLayer):
 
     def batch_repeat_interleave(self, repeats: int) -> None:
         if self.length:
-            self.keys = self.keys.repeat_interleave(repeats, dim=0)
-            self.values = self.values.repeat_interleave(repeats, dim=0)
+            self.keys = self.keys.repeat_interleave(repeats, dim=0)  # type: ignore[union-attr]
+            self.values = self.values.repeat_interleave(repeats, dim=0)  # type: ignore[union-attr]
 
     def batch_select_indices(self, indices: torch.Tensor) -> None:
         if self.length:
-            self.keys = self.keys[indices, ...]
-            self.values = self.values[indices, ...]
+            self.keys = self.keys[indices, ...]  # type: ignore[index]
+            self.values = self.values[indices, ...]  # type: ignore[index]
 
     def crop(self, tokens_to_remove: int) -> None:
         raise NotImplementedError("promptkit's decoding never crops its cache")

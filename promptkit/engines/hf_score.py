@@ -51,9 +51,9 @@ def score_pairs(model, pairs: Sequence[Pair], device: str, max_batch_tokens: int
     with torch.inference_mode():
         previous = None
         for k in chained:  # in sorted order: each one's neighbour is the previous context
-            context = contexts[k]
-            scores, previous = _after_previous(model, list(context), _conts(pairs, groups[context]), device, previous)
-            place(context, scores)
+            context = contexts[k]  # type: ignore[assignment]
+            scores, previous = _after_previous(model, list(context), _conts(pairs, groups[context]), device, previous)  # type: ignore[index]
+            place(context, scores)  # type: ignore[arg-type]
         taken = set(chained)
         alone = [contexts[k] for k in range(len(contexts)) if k not in taken]
         for context, scores in _batched(model, alone, [_conts(pairs, groups[c]) for c in alone], device,

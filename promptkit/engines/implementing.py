@@ -66,7 +66,7 @@ def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
 def draw_seeds(request: GenRequest) -> list[int | None]:
     """The draws a request needs, by seed: a greedy request's samples are all one text, drawn once
     unseeded; a sampled request draws each sample with its own seed."""
-    return [None] if request.sampling.greedy else sample_seeds(request)
+    return [None] if request.sampling.greedy else sample_seeds(request)  # type: ignore[return-value]
 
 
 def completion_of(
@@ -81,7 +81,7 @@ def completion_of(
         finish_reasons=tuple(d[1] for d in draws) * k,  # type: ignore[arg-type]
         prompt_tokens=prompt_tokens,
         sample_tokens=tuple(d[2] for d in draws) * k,
-        token_ids=tuple(tuple(i) for i in ids) * k if all(i is not None for i in ids) else (),  # type: ignore[misc]
+        token_ids=tuple(tuple(i) for i in ids) * k if all(i is not None for i in ids) else (),  # type: ignore[arg-type]
     )
 
 

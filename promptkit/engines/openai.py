@@ -122,7 +122,7 @@ class OpenAIEngine(Engine):
                     failed.set()
                     raise
             if on_complete:
-                on_complete(i, results[i])
+                on_complete(i, results[i])  # type: ignore[arg-type]
             bar.update(1)
 
         try:
@@ -139,7 +139,8 @@ class OpenAIEngine(Engine):
         """One request: one call per distinct sample, each sampled one with its own (seed, prompt, index) seed."""
         s = request.sampling
         calls = (
-            fleet.call(lambda client, seed=seed: self._sample(client, request, seed)) for seed in draw_seeds(request)
+            fleet.call(lambda client, seed=seed: self._sample(client, request, seed))  # type: ignore[misc]
+            for seed in draw_seeds(request)
         )
         samples = await asyncio.gather(*calls)
         draws = [(text, reason, tokens, None) for text, reason, _, tokens in samples]

@@ -21,7 +21,7 @@ class PlaceholderEngine(Engine):
     def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
         out = []
         for i, r in enumerate(requests):
-            completion = Completion((PLACEHOLDER,) * r.sampling.n, ("stop",) * r.sampling.n)
+            completion = Completion((PLACEHOLDER,) * r.sampling.n, ("stop",) * r.sampling.n)  # type: ignore[arg-type]
             out.append(completion)
             if on_complete:
                 on_complete(i, completion)

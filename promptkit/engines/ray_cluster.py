@@ -195,7 +195,7 @@ class RayEngine(Engine):
             "max_task_retries": 0,
         }
         if self.custom_resources:
-            options["resources"] = self.custom_resources
+            options["resources"] = self.custom_resources  # type: ignore[assignment]
         remote = ray.remote(Replica).options(**options)
         self._actors = [remote.remote(self.factory, i, self.pin_cores) for i in range(self.replicas)]
         self.deaths = [0] * self.replicas  # new actors, Ray's restart budget afresh

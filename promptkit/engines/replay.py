@@ -43,7 +43,7 @@ class ReplayEngine(Engine):
                 raise PromptkitError(f"{where}: 'prompt' must be a string or a list of {{role, content}} messages")
             if not isinstance(completions, list) or not all(isinstance(c, str) for c in completions):
                 raise PromptkitError(f"{where}: 'completions' must be a list of strings")
-            self._records.setdefault(_prompt_text(prompt), list(completions))
+            self._records.setdefault(_prompt_text(prompt), list(completions))  # type: ignore[arg-type]
         self._sorted = sorted(self._records)
         self.scores = bool(self._scores)
         digest = hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]

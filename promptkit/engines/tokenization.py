@@ -80,7 +80,9 @@ class Tokenization:
 
     def render_chat(self, messages: Prompt) -> str:
         return self.tokenizer.apply_chat_template(
-            [dict(m) for m in messages], add_generation_prompt=True, tokenize=False
+            [dict(m) for m in messages],  # type: ignore[arg-type]
+            add_generation_prompt=True,
+            tokenize=False,
         )
 
     def check_fits(self, requests: list[GenRequest], encoded: list[list[int]], model: str) -> None:

@@ -194,7 +194,7 @@ class VLLMEngine(LocalTokenization, Engine):
             for i, (context, continuation) in enumerate(pairs):
                 rid = f"pk-{next(self._ids)}"
                 owner[rid] = i
-                engine.add_request(rid, TokensPrompt(prompt_token_ids=context + continuation), params)
+                engine.add_request(rid, TokensPrompt(prompt_token_ids=context + continuation), params)  # type: ignore[typeddict-item]
             while engine.has_unfinished_requests():
                 for out in engine.step():
                     if out.finished and out.request_id in owner:
@@ -239,7 +239,7 @@ class VLLMEngine(LocalTokenization, Engine):
                 params.output_kind = RequestOutputKind.FINAL_ONLY
                 rid = f"pk-{next(self._ids)}"
                 owner[rid] = (i, k)
-                engine.add_request(rid, TokensPrompt(prompt_token_ids=ids), params)
+                engine.add_request(rid, TokensPrompt(prompt_token_ids=ids), params)  # type: ignore[typeddict-item]
 
         bar = tqdm(total=len(first), desc="generate", unit="req", disable=None if self.progress else True, leave=False)
         try:

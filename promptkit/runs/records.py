@@ -53,7 +53,10 @@ class _MetricsBase(_Record):
 
 def _metric_field(metric: Metric) -> Any:
     if metric.curve:
-        return (dict[str, Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]] | None, Field(None, description=metric.description))
+        return (
+            dict[str, Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]] | None,
+            Field(None, description=metric.description),
+        )
     return (float | None, Field(None, allow_inf_nan=False, description=metric.description))
 
 

@@ -63,9 +63,10 @@ def plot_by_method(runs: list[tuple[Path, RunSummary]], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(runs)), 4.5))
     labels = [f"{folder.name}\n{s.task} {s.method}" for folder, s in runs]
-    runs = [s for _, s in runs]  # type: ignore[assignment]
-    ax.bar(range(len(runs)), [100 * s.accuracy for s in runs], yerr=_error_bars(runs), capsize=4, color="#4C72B0")
-    ax.set_xticks(range(len(runs)), labels, rotation=30, ha="right", fontsize=8)
+    summaries = [s for _, s in runs]
+    ax.bar(range(len(summaries)), [100 * s.accuracy for s in summaries], yerr=_error_bars(summaries), capsize=4,
+           color="#4C72B0")  # fmt: skip
+    ax.set_xticks(range(len(summaries)), labels, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("accuracy (%), 95% interval")
     ax.set_ylim(0, 100)
     ax.set_title("Accuracy by method")

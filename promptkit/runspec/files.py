@@ -74,7 +74,7 @@ def _update_dotted(data: dict[str, Any], dotted: str, change: Any) -> None:
     """data[a][b] = change(data[a][b]) for 'a.b', where that path exists."""
     *parents, last = dotted.split(".")
     for part in parents:
-        data = data.get(part)
+        data = data.get(part)  # type: ignore[assignment]
         if not isinstance(data, dict):
             return
     if last in data:

@@ -262,5 +262,5 @@ def expand_method(method: MethodSpec, task: TaskDefinition, extractor: str | Non
 
 def stage_names(method: str, task: TaskDefinition) -> list[str]:
     """The names of a method's model-calling stages, for messages about flags."""
-    stages, _ = expand_method(MethodSpec(name=method), task)
+    stages, _ = expand_method(MethodSpec.model_validate({"name": method}), task)
     return [s["name"] for s in stages if s["kind"] in MODEL_CALLING]

@@ -5,7 +5,7 @@ Every model forbids unknown fields, so a typo is an error that names its dotted 
 
 from __future__ import annotations
 
-from typing import Annotated, Union
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from pydantic import Field, model_validator
 
@@ -34,7 +34,10 @@ class TaskSpec(_Spec):
 # --- engines: each kind's model is declared with its factory (promptkit.engines.engine_kinds) -------------
 
 
-EngineSpec = Annotated[Union[tuple(kind.spec for kind in ENGINE_KINDS.values())], Field(discriminator="kind")]  # noqa: UP007
+if TYPE_CHECKING:  # the union is made from the registry at run time; a checker sees any engine's spec
+    EngineSpec = Any
+else:
+    EngineSpec = Annotated[Union[tuple(kind.spec for kind in ENGINE_KINDS.values())], Field(discriminator="kind")]  # noqa: UP007
 
 
 # --- a method by name ------------------------------------------------------------------------------
@@ -81,7 +84,10 @@ class MethodSpec(_Spec):
 # --- an explicit list of stages: each kind's model is declared with its code (promptkit.stages) ----
 
 
-StageSpec = Annotated[Union[tuple(kind.spec for kind in STAGE_KINDS.values())], Field(discriminator="kind")]  # noqa: UP007
+if TYPE_CHECKING:  # as EngineSpec: made from the stage kinds' registry at run time
+    StageSpec = Any
+else:
+    StageSpec = Annotated[Union[tuple(kind.spec for kind in STAGE_KINDS.values())], Field(discriminator="kind")]  # noqa: UP007
 
 
 # --- the whole run ---------------------------------------------------------------------------------

@@ -38,7 +38,9 @@ def _unique(kind: str, items: list, key: str) -> tuple:
 
 STAGE_KINDS: Registry[StageKind] = Registry("stage kind", _declared())
 MODEL_CALLING: tuple[str, ...] = tuple(name for name in STAGE_KINDS if STAGE_KINDS.get(name).calls_model)
-RECORDED: tuple[Recorded, ...] = _unique("recorded field", [r for k in STAGE_KINDS.values() for r in k.records], "field")
+RECORDED: tuple[Recorded, ...] = _unique(
+    "recorded field", [r for k in STAGE_KINDS.values() for r in k.records], "field"
+)
 """Every field a prediction row keeps beside the common ones, in the kinds' order."""
 METRICS: tuple[Metric, ...] = _unique("metric", [m for k in STAGE_KINDS.values() for m in k.metrics], "name")
 """Every figure summary.json's `metrics` may hold."""

@@ -156,7 +156,7 @@ class Mapper:
         except PromptkitError as exc:
             raise PromptkitError(f"{where}: {exc}") from None
         if labels:
-            inputs["labels"] = labels
+            inputs["labels"] = labels  # type: ignore[assignment]
         return Example(example_id, inputs, gold), rationale
 
     def _generic(self, position: int, where: str, record: Mapping[str, Any]) -> tuple[Example, str | None]:

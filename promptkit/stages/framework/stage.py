@@ -18,7 +18,8 @@ from promptkit.types import Completion, GenRequest, Prompt, Sampling, State
 
 
 class Stage(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     @property
     def reads(self) -> tuple[str, ...]: ...

@@ -53,7 +53,7 @@ class Templates:
         if path.suffix and path.is_file():
             source = read_text(path)
         else:
-            source = self.env.loader.get_source(self.env, self.get(name).name)[0]  # type: ignore[union-attr]
+            source = self.env.loader.get_source(self.env, self.get(name).name)[0]  # type: ignore[arg-type, union-attr]
         return tuple(sorted(jinja_env.undeclared(self.env, source, name)))
 
     def render(self, name: str, variables: Mapping[str, Any]) -> str:

@@ -41,7 +41,7 @@ class Generate:
         out: list[State] = []
         for call in call_engine(self.name, states, self.prompt, self._sampling, engine):
             state, completion = call.state, call.completion
-            if completion is None:
+            if completion is None or call.prompt is None:
                 out.append(state)
             elif state.sample is not None or self.sampling.n == 1:
                 text = completion.text

@@ -219,7 +219,7 @@ class SolveInOrder:
             step = len(state.fields["solved"])
             solved = [*state.fields["solved"], {"question": state.fields["subquestions"][step], "answer": answer}]
             out[i] = state.with_record(
-                StageRecord(self.name, call.prompt, text, sample=state.sample), solved=solved, answer=answer
+                StageRecord(self.name, call.prompt or "", text, sample=state.sample), solved=solved, answer=answer
             )
             following = ask(i)
             if following is None:

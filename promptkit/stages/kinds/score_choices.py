@@ -9,7 +9,7 @@ length without the delimiter).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -48,7 +48,7 @@ class ScoreChoices:
             if state.failed:
                 continue
             try:
-                contexts[i] = self.prompt.build(state.context())
+                contexts[i] = str(self.prompt.build(state.context()))  # a text template: a string
             except Exception as exc:  # a template that fails on this example's data fails it alone
                 out[i] = state.with_error(self.name, exc)
         requests = [ScoreRequest(contexts[i], self.delimiter + label) for i in contexts for label in self.labels]
@@ -60,8 +60,8 @@ class ScoreChoices:
                 {"label": label, "logprob": s.logprob, "tokens": s.tokens, "greedy": s.greedy}
                 for label, s in zip(self.labels, mine)
             ]
-            best = _argmax([row["logprob"] for row in table])
-            best_norm = _argmax([row["logprob"] / max(1, len(row["label"])) for row in table])
+            best = _argmax([s.logprob for s in mine])
+            best_norm = _argmax([s.logprob / max(1, len(label)) for label, s in zip(self.labels, mine)])
             record = StageRecord(self.name, contexts[i], self.delimiter + self.labels[best])
             out[i] = states[i].with_record(
                 record,
@@ -104,7 +104,7 @@ def _acc_norm(states: Sequence[State], scorer: Scorer) -> float | None:
     return sum(s.fields[NORM_OUTPUT] == s.example.target for s in scored) / len(states)
 
 
-def _table(row: dict[str, Any]) -> str:
+def _table(row: Mapping[str, Any]) -> str:
     best, norm = row.get("prediction"), row.get(NORM_OUTPUT)
     return "choice log-likelihoods: " + " · ".join(
         f"{c['label']} {c['logprob']:.3f} ({c['tokens']} tok{', greedy' if c['greedy'] else ''})"
@@ -118,7 +118,9 @@ RECORDS = (
     Recorded("choice_scores", "choice log-likelihoods", show=_table),
     Recorded(NORM_OUTPUT, "prediction by acc_norm", show=lambda row: None),  # marked in the table above
 )
-ACC_NORM = Metric("acc_norm", "choices scored by likelihood: the best log-probability per character (lm-eval)", _acc_norm)
+ACC_NORM = Metric(
+    "acc_norm", "choices scored by likelihood: the best log-probability per character (lm-eval)", _acc_norm
+)
 
 KINDS = (
     StageKind(

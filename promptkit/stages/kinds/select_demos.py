@@ -7,9 +7,9 @@ demonstrations do not depend on --limit, batch makeup or the order examples arri
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 from pydantic import Field
@@ -160,7 +160,7 @@ def _build(s: SelectDemosSpec, ctx: BuildContext) -> SelectDemos:
     return SelectDemos(pool, k, s.strategy, s.order, s.seed, ablation=ablation, order_seed=s.order_seed)
 
 
-def _shown(row: dict) -> str:
+def _shown(row: Mapping[str, Any]) -> str:
     packed = f" ({row['demos_packed']} packed)" if row.get("demos_packed") is not None else ""
     return f"demonstrations: {', '.join(map(str, row['demos']))}{packed}"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 from pydantic import Field
@@ -70,6 +71,10 @@ class FirstSpec(SpecModel):
     source: str = Field("prediction", description="field holding each sample's extracted answer")
 
 
+def _right(scorer: Scorer, gold: str | None, answer: str) -> bool:
+    return scorer(answer, gold)
+
+
 def maj_curve(states: Sequence[State], scorer: Scorer) -> dict[str, float] | None:
     """maj@k for k = 1..N, averaged over examples, from the N samples each example drew."""
     samples = [(s.fields.get("samples") or [None], s.example.target) for s in states]
@@ -77,7 +82,7 @@ def maj_curve(states: Sequence[State], scorer: Scorer) -> dict[str, float] | Non
     if most < 2:
         return None
     return {
-        str(k): sum(maj_at_k(answers, lambda a, g=gold: scorer(a, g), k) for answers, gold in samples) / len(samples)
+        str(k): sum(maj_at_k(answers, partial(_right, scorer, gold), k) for answers, gold in samples) / len(samples)
         for k in range(1, most + 1)
     }
 

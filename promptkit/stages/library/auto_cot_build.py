@@ -19,10 +19,10 @@ import numpy as np
 from promptkit.engines.base import Engine
 from promptkit.errors import PromptkitError
 from promptkit.files.atomic import write_text_atomic
-from promptkit.stages.framework.pipeline import Pipeline
+from promptkit.stages.framework.stage import Stage
 from promptkit.stages.library.demo_pools import Demo
 from promptkit.tasks.base import Task
-from promptkit.types import Example
+from promptkit.types import Example, State
 
 TRIGGER = "Let's think step by step."
 # The paper's settings per task: (clusters, most reasoning steps); questions of at most 60 words.
@@ -100,7 +100,7 @@ def clusters_by_distance(questions: Sequence[str], k: int, seed: int, embedder: 
     return out
 
 
-Reasoner = Callable[[Task, int], Pipeline]
+Reasoner = Callable[[Task, int], Stage]
 """reasoner(questions, max_tokens): a zero-shot-CoT pipeline over those questions, writing 'rationale'
 and 'prediction' (the run's builder makes it from the `zero_shot_cot` method)."""
 
@@ -122,7 +122,7 @@ def auto_cot(
         picks = [short[c][attempt] for c in open_clusters]
         examples = tuple(Example(pool.examples[i].id, pool.examples[i].inputs, None) for i in picks)
         batch = pool.with_examples(examples)
-        states = reasoner(batch, settings.max_tokens).run(batch.examples, engine)
+        states = reasoner(batch, settings.max_tokens)([State(e) for e in batch.examples], engine)
         for c, state in zip(open_clusters, states):
             tried[c] += 1
             rationale, answer = str(state.fields.get("rationale", "")), state.fields.get("prediction")
