@@ -11,6 +11,7 @@ from promptkit.runs.evaluate import RunResult, evaluate
 from promptkit.runs.experiments import SweepResult, auto_cot_exemplars, compare, orders, run, sweep
 from promptkit.runs.pool import EnginePool
 from promptkit.runs.records import RunSummary, read_summary
+from promptkit.runs.render import RenderedPrompt, render
 from promptkit.runspec import HFEngineSpec, OpenAIEngineSpec, PipelineSpec, ReplayEngineSpec, RunSpec, VLLMEngineSpec
 from promptkit.runspec.files import load_spec
 from promptkit.runspec.methods import METHODS
@@ -56,6 +57,7 @@ __all__ = [
     "Pipeline",
     "PipelineSpec",
     "PromptkitError",
+    "RenderedPrompt",
     "ReplayEngine",
     "ReplayEngineSpec",
     "RunResult",
@@ -82,6 +84,7 @@ __all__ = [
     "orders",
     "read_definition",
     "read_summary",
+    "render",
     "run",
     "shipped_names",
     "sweep",

@@ -7,13 +7,12 @@ import json
 from pathlib import Path
 
 from promptkit.cli.specs import cache_path, engine_data, file_spec, flags_spec, out_dir, spec_from_data, stamped
-from promptkit.engines.placeholder import PlaceholderEngine
 from promptkit.errors import PromptkitError
 from promptkit.files.atomic import check_root_dir, write_text_atomic
 from promptkit.files.paths import check_output_file
 from promptkit.runs import experiments
-from promptkit.runs.build import build, build_task, resolved_yaml
 from promptkit.runs.records import RunSummary
+from promptkit.runs.render import render, render_stages
 from promptkit.runs.report import write_report
 from promptkit.runs.view import write_view
 from promptkit.runspec.files import read_spec_file, validate
@@ -65,29 +64,15 @@ def cmd_render(args: argparse.Namespace) -> int:
         spec = flags_spec(args, args.task, args.method, None)  # render calls no model: no engine
     else:
         raise PromptkitError("render needs a spec file, or --task and --method")
-    task = build_task(spec)
-    if args.example:
-        known = {e.id for e in task.examples}
-        missing = [i for i in args.example if i not in known]
-        if missing:
-            raise PromptkitError(f"no example with id {', '.join(missing)} in {task.source}")
-        task = task.with_examples(tuple(e for e in task.examples if e.id in args.example))
-    elif spec.task.limit is None:
-        task = task.limit(1)
-    built = build(spec, task)
     if args.stages:
-        print(resolved_yaml(built.spec), end="")
+        print(render_stages(spec), end="")
         return 0
-    for state in built.pipeline.run(task.examples, PlaceholderEngine()):
-        if state.failed:
-            raise PromptkitError(f"example {state.example.id}: {state.error}")
-        for record in state.trace:
-            prompt = record.prompt
-            if args.json:
-                print(json.dumps({"id": state.example.id, "stage": record.stage, "prompt": prompt}, ensure_ascii=False))
-            else:
-                print(f"===== example {state.example.id} · stage {record.stage} =====")
-                print(prompt if isinstance(prompt, str) else json.dumps(prompt, indent=1, ensure_ascii=False))
+    for one in render(spec, args.example or ()):
+        if args.json:
+            print(json.dumps({"id": one.example, "stage": one.stage, "prompt": one.prompt}, ensure_ascii=False))
+        else:
+            print(f"===== example {one.example} · stage {one.stage} =====")
+            print(one.prompt if isinstance(one.prompt, str) else json.dumps(one.prompt, indent=1, ensure_ascii=False))
     return 0
 
 
