@@ -13,7 +13,7 @@ from promptkit.runs.pool import EnginePool
 from promptkit.runs.records import RunSummary, read_summary
 from promptkit.runs.render import RenderedPrompt, render
 from promptkit.runspec import HFEngineSpec, OpenAIEngineSpec, PipelineSpec, ReplayEngineSpec, RunSpec, VLLMEngineSpec
-from promptkit.runspec.files import load_spec
+from promptkit.runspec.load import CheckedSpec, load_spec
 from promptkit.runspec.methods import METHODS
 from promptkit.stages import Extract, Generate
 from promptkit.stages.framework.pipeline import Pipeline
@@ -44,6 +44,7 @@ __all__ = [
     "STAGE_KINDS",
     "Built",
     "CachedEngine",
+    "CheckedSpec",
     "Completion",
     "Engine",
     "EnginePool",

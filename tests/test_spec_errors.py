@@ -106,7 +106,7 @@ def test_missing_spec_file(tmp_path, missing):
 
 
 def test_paths_in_a_spec_are_taken_from_its_folder(tmp_path, monkeypatch):
-    from promptkit.runspec.files import load_spec
+    from promptkit.runspec.load import load_spec
 
     folder = tmp_path / "specs"
     folder.mkdir()

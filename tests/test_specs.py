@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from promptkit.cli import main
-from promptkit.runspec.files import load_spec
+from promptkit.runspec.load import load_spec
 
 SPECS = sorted((Path(__file__).resolve().parents[1] / "evals" / "specs").glob("*.yaml"))
 GSM8K_ROWS = [

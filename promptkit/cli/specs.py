@@ -11,11 +11,11 @@ from typing import Any
 from promptkit.engines import default_cache_path
 from promptkit.engines.engine_kinds import ENGINE_KINDS
 from promptkit.errors import PromptkitError
-from promptkit.runs.build import expand
 from promptkit.runspec.files import read_spec_file, set_dotted, validate
+from promptkit.runspec.load import check
 from promptkit.runspec.methods import METHODS, stage_names
 from promptkit.runspec.models import MethodSpec, PipelineSpec, RunSpec
-from promptkit.runspec.read_policy import ReadPolicy, check_spec
+from promptkit.runspec.read_policy import ReadPolicy
 from promptkit.tasks import read_definition
 
 # Flags whose destination is not the engine field of the same name.
@@ -92,9 +92,8 @@ def flags_spec(args: argparse.Namespace, task: str, method: str, engine: dict[st
         "extractor": args.extractor,
         **({"engine": engine} if engine is not None else {}),
     }
-    spec = validate(data, "command line", RunSpec if engine is not None else PipelineSpec)
-    expand(spec)  # stage names and sample settings are checked before any data loads
-    return spec
+    # stage names and sample settings are checked (the method expanded, once) before any data loads
+    return check(validate(data, "command line", RunSpec if engine is not None else PipelineSpec))
 
 
 def file_spec(args: argparse.Namespace, path: str, with_engine: bool = True) -> RunSpec:
@@ -116,10 +115,8 @@ def spec_from_data(
             task["limit"] = args.limit
     if with_engine and isinstance(data.get("engine"), dict):
         data["engine"] = engine_data(args, data["engine"])
-    spec = validate(data, path)
     policy = ReadPolicy.for_spec(spec_file or path, command_line_paths(args))
-    check_spec(expand(spec), policy, getattr(args, "api_key_env", None))  # type: ignore[arg-type]
-    return spec
+    return check(validate(data, path), policy=policy, api_key_env=getattr(args, "api_key_env", None))
 
 
 def command_line_paths(args: argparse.Namespace) -> list[str]:

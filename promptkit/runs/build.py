@@ -16,16 +16,16 @@ from promptkit.errors import PromptkitError
 from promptkit.runs.evaluate import RunResult, evaluate
 from promptkit.runs.folders import write_run_folder
 from promptkit.runspec.files import validate
-from promptkit.runspec.methods import expand_method, used_options
+from promptkit.runspec.load import resolved
+from promptkit.runspec.methods import used_options
 from promptkit.runspec.models import PipelineSpec, RunSpec
 from promptkit.stages.framework.declaration import BuildContext
 from promptkit.stages.framework.pipeline import Pipeline
-from promptkit.stages.framework.samples import closing_stage
 from promptkit.stages.framework.templating import Templates
 from promptkit.stages.library.demo_pools import definition_of
 from promptkit.stages.library.extractors import Extractor, get_extractor
 from promptkit.stages.stage_kinds import STAGE_KINDS
-from promptkit.tasks import Task, TaskDefinition, load_task, read_definition
+from promptkit.tasks import Task, load_task
 
 
 @dataclass(frozen=True)
@@ -41,28 +41,11 @@ def build_task(spec: PipelineSpec) -> Task:
     return load_task(spec.task.name, spec.task.data).limit(spec.task.limit)
 
 
-def expand(spec: PipelineSpec, task: TaskDefinition | None = None) -> PipelineSpec:
-    """The spec with its method written out as the pipeline it runs (what spec.resolved.yaml holds)."""
-    data: dict[str, Any] = spec.model_dump(mode="json", exclude_none=True)
-    if spec.method is not None:
-        stages, extractor = expand_method(spec.method, task or read_definition(spec.task.name), spec.extractor)
-        data.pop("method")
-        data.update(name=spec.label, pipeline=stages, extractor=extractor)
-    stages = data["pipeline"]
-    split = [i for i, s in enumerate(stages) if s.get("n", 1) > 1]
-    if len(split) > 1:
-        raise PromptkitError(f"pipeline.{split[1]}: only one stage may draw n > 1 samples (pipeline.{split[0]} does)")
-    closing = closing_stage(stages)
-    if closing is not None:
-        stages.append(closing)  # samples are joined before scoring; the resolved spec shows how
-    return validate(data, "the expanded spec", type(spec))
-
-
 def build(spec: PipelineSpec, task: Task | None = None) -> Built:
     """Task, checked pipeline and scoring extractor; nothing runs and no model loads."""
     task = task or build_task(spec)
     definition = definition_of(task)
-    spec = expand(spec, definition)
+    spec = resolved(spec, definition)  # a checked spec's own expansion: it is never expanded twice
     templates = Templates(tuple(Path(d) for d in spec.template_dirs), words=definition.prompts.words())
     stage_specs = spec.pipeline or []
     extractors = [s.extractor for s in stage_specs if s.kind == "extract" and s.extractor]

@@ -1,6 +1,7 @@
 """Specs: the pydantic models of a run, named methods, reading spec files, and what a spec may read."""
 
 from promptkit.engines.engine_kinds import HFEngineSpec, OpenAIEngineSpec, ReplayEngineSpec, VLLMEngineSpec
+from promptkit.runspec.load import CheckedSpec, check, load_spec
 from promptkit.runspec.models import (
     EngineSpec,
     MethodSpec,
@@ -13,6 +14,7 @@ from promptkit.stages.framework.spec_fields import ChatSpec
 
 __all__ = [
     "ChatSpec",
+    "CheckedSpec",
     "EngineSpec",
     "HFEngineSpec",
     "MethodSpec",
@@ -23,4 +25,6 @@ __all__ = [
     "StageSpec",
     "TaskSpec",
     "VLLMEngineSpec",
+    "check",
+    "load_spec",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -123,10 +123,3 @@ def _index(node: list, part: str, key: str) -> int:
 def validate(data: Mapping[str, Any], source: str, model: type[PipelineSpec] = RunSpec) -> Any:
     """`data` as a checked spec (a RunSpec unless `model` says otherwise); errors name the dotted field."""
     return check_model(model, data, source)
-
-
-def load_spec(path: str | Path, assignments: Sequence[str] = ()) -> RunSpec:
-    data = read_spec_file(path)
-    for assignment in assignments:
-        set_dotted(data, assignment)
-    return validate(data, str(path))
