@@ -113,3 +113,21 @@ def test_the_package_has_no_import_circle():
             if imported != module and graph.chain_exists(importer=imported, imported=module):
                 circles.append((module, imported))
     assert not circles, f"modules importing each other, directly or through others: {circles[:5]}"
+
+
+def test_an_order_study_orders_a_written_out_pipeline_by_what_its_stages_declare():
+    """The runs layer names no stage kind: which stages take an order is their kind's declaration."""
+    from promptkit.runs.experiments import with_order_seed
+    from promptkit.runspec.files import validate
+
+    spec = validate(
+        {"task": {"name": "gsm8k"}, "engine": {"kind": "replay", "path": "r.jsonl"},
+         "pipeline": [{"kind": "select_demos", "k": 2}, {"kind": "generate", "template": "direct"}, {"kind": "extract"}]},
+        "test",
+    )  # fmt: skip
+    ordered = with_order_seed(spec, 3)
+    assert (ordered.pipeline[0].order, ordered.pipeline[0].order_seed) == ("random", 3)
+    no_demos = spec.model_dump(exclude_none=True)
+    no_demos["pipeline"] = no_demos["pipeline"][1:]
+    with pytest.raises(PromptkitError, match="no stage that orders demonstrations"):
+        with_order_seed(validate(no_demos, "test"), 0)

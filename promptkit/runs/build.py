@@ -48,7 +48,8 @@ def build(spec: PipelineSpec, task: Task | None = None) -> Built:
     spec = resolved(spec, definition)  # a checked spec's own expansion: it is never expanded twice
     templates = Templates(tuple(Path(d) for d in spec.template_dirs), words=definition.prompts.words())
     stage_specs = spec.pipeline or []
-    extractors = [s.extractor for s in stage_specs if s.kind == "extract" and s.extractor]
+    named = (STAGE_KINDS.get(s.kind).extractor for s in stage_specs)
+    extractors = [name for s, of in zip(stage_specs, named) if of is not None and (name := of(s))]
     name = spec.extractor or (extractors[-1] if extractors else "default")
     extractor = get_extractor(name, task.answer_kind, task.labels)
     context = BuildContext(task, templates, name, reasoner=zero_shot_reasoner)
@@ -136,9 +137,8 @@ def run_options(spec: PipelineSpec, expanded: PipelineSpec) -> dict[str, Any]:
     stages = expanded.pipeline or []
     options: dict[str, Any] = {"stages": len(stages)}
     for s in stages:
-        if s.kind == "select_demos":
-            options.update({"shots": s.k} if s.k is not None else {})
-            options.update({f"demo_{k}": getattr(s, k) for k in ("answers", "rationales", "inputs")})
+        declared = STAGE_KINDS.get(s.kind).options
+        options.update(declared(s) if declared is not None else {})
         if getattr(s, "n", 1) > 1:
             options["samples"] = s.n
     return options

@@ -34,6 +34,7 @@ from promptkit.runspec.methods import METHODS
 from promptkit.runspec.models import RunSpec
 from promptkit.stages.library.auto_cot_build import AutoCoTResult, AutoCoTSettings, auto_cot, write_exemplars
 from promptkit.stages.library.demo_pools import question_pool
+from promptkit.stages.stage_kinds import STAGE_KINDS
 from promptkit.tasks import read_definition
 
 
@@ -113,9 +114,9 @@ def with_order_seed(spec: RunSpec, seed: int) -> RunSpec:
             raise PromptkitError(f"--orders needs demonstrations to order; {spec.label} selects none")
         data["method"].update(order="random", order_seed=seed)
     else:
-        selects = [s for s in data["pipeline"] if s.kind == "select_demos"]
+        selects = [s for s in data["pipeline"] if STAGE_KINDS.get(s["kind"]).orders_demonstrations]
         if not selects:
-            raise PromptkitError(f"--orders needs demonstrations to order; {spec.label} has no select_demos stage")
+            raise PromptkitError(f"--orders needs demonstrations to order; {spec.label} has no stage that orders demonstrations")
         for s in selects:
             s.update(order="random", order_seed=seed)
     return validate(data, f"order {seed}")

@@ -103,6 +103,15 @@ class StageKind:
     """Fields it writes that each prediction row keeps."""
     metrics: tuple[Metric, ...] = ()
     """Figures it computes over the run (summary.json `metrics`)."""
+    options: Callable[[Any], dict[str, Any]] | None = None
+    """options(spec): what a run's summary records of such a stage in a written-out pipeline (shots, ablations)."""
+    extractor: Callable[[Any], str | None] | None = None
+    """extractor(spec): the extractor such a stage names; the last one named scores the run unless the spec says."""
+
+    @property
+    def orders_demonstrations(self) -> bool:
+        """Whether its spec takes a demonstration order and its seed (what an order study varies)."""
+        return {"order", "order_seed"} <= set(self.spec.model_fields)
 
     @property
     def name(self) -> str:

@@ -51,4 +51,4 @@ def _build(s: ExtractSpec, ctx: BuildContext) -> Extract:
     return Extract(chosen, s.source, s.output)
 
 
-KINDS = (StageKind(ExtractSpec, _build),)
+KINDS = (StageKind(ExtractSpec, _build, extractor=lambda s: s.extractor),)

@@ -168,4 +168,10 @@ def _shown(row: Mapping[str, Any]) -> str:
 DEMOS = Recorded("demos", "demonstrations", row=lambda demos: [d["id"] for d in demos], show=_shown)
 """Kept by id, in prompt order."""
 
-KINDS = (StageKind(SelectDemosSpec, _build, files=("pool",), records=(DEMOS,)),)
+
+def _options(s: SelectDemosSpec) -> dict[str, Any]:
+    shots = {"shots": s.k} if s.k is not None else {}
+    return {**shots, **{f"demo_{k}": getattr(s, k) for k in ("answers", "rationales", "inputs")}}
+
+
+KINDS = (StageKind(SelectDemosSpec, _build, files=("pool",), records=(DEMOS,), options=_options),)
