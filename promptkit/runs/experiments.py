@@ -116,7 +116,9 @@ def with_order_seed(spec: RunSpec, seed: int) -> RunSpec:
     else:
         selects = [s for s in data["pipeline"] if STAGE_KINDS.get(s["kind"]).orders_demonstrations]
         if not selects:
-            raise PromptkitError(f"--orders needs demonstrations to order; {spec.label} has no stage that orders demonstrations")
+            raise PromptkitError(
+                f"--orders needs demonstrations to order; {spec.label} has no stage that orders demonstrations"
+            )
         for s in selects:
             s.update(order="random", order_seed=seed)
     return validate(data, f"order {seed}")

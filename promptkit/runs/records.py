@@ -52,12 +52,10 @@ class _MetricsBase(_Record):
 
 
 def _metric_field(metric: Metric) -> Any:
-    if metric.curve:
-        return (
-            dict[str, Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]] | None,
-            Field(None, description=metric.description),
-        )
-    return (float | None, Field(None, allow_inf_nan=False, description=metric.description))
+    bounds: dict[str, Any] = {"ge": 0, "le": 1} if metric.share else {}
+    value = Annotated[float, Field(allow_inf_nan=False, **bounds)]
+    kind = dict[str, value] if metric.curve else value
+    return (kind | None, Field(None, description=metric.description))
 
 
 Metrics = create_model(  # one typed field per metric the stage kinds declare

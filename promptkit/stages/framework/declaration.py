@@ -75,7 +75,9 @@ class Metric:
     compute: Callable[[Sequence[State], Scorer], MetricValue | None]
     """The figure, or None where the run has nothing to measure (the stage did not run)."""
     curve: bool = False
-    """A map from k to a share (as maj@k) rather than one number."""
+    """A map from k to a value (as maj@k) rather than one number."""
+    share: bool = False
+    """Its values lie in [0, 1] (an accuracy); the run record refuses others."""
     label: str = ""
     """A table column's heading (the name by default)."""
 

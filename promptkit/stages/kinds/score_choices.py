@@ -119,7 +119,7 @@ RECORDS = (
     Recorded(NORM_OUTPUT, "prediction by acc_norm", show=lambda row: None),  # marked in the table above
 )
 ACC_NORM = Metric(
-    "acc_norm", "choices scored by likelihood: the best log-probability per character (lm-eval)", _acc_norm
+    "acc_norm", "choices scored by likelihood: the best log-probability per character (lm-eval)", _acc_norm, share=True
 )
 
 KINDS = (

@@ -93,7 +93,7 @@ RECORDS = (
     Recorded("samples", "samples"),
     Recorded("failed_samples", "failed samples"),
 )
-MAJ_AT_K = Metric("maj_at_k", "expected accuracy of a vote over k samples", maj_curve, curve=True)
+MAJ_AT_K = Metric("maj_at_k", "expected accuracy of a vote over k samples", maj_curve, curve=True, share=True)
 
 KINDS = (
     StageKind(VoteSpec, lambda s, ctx: Vote(s.source), records=RECORDS, metrics=(MAJ_AT_K,)),
