@@ -13,9 +13,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-# CI sets this: there the real-model and vLLM tests must run, and a missing piece fails them.
+# ../shared/data beside the checkout; PROMPTKIT_SHARED_DATA names another place (a test points it nowhere).
+SHARED_DATA = Path(os.environ.get("PROMPTKIT_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
+# CI sets this: there every test must run (real model, vLLM, shared data, the dev extra, Chromium), a missing
+# piece fails the test that needs it, and the reproductions must all have run (see pytest_sessionfinish).
 REQUIRE_REAL = os.environ.get("PROMPTKIT_REQUIRE_REAL") == "1"
+REPRODUCTIONS_AT_LEAST = 127
+"""How many reproduction tests (marked `reproduction`) a whole run has at least: fewer means some were lost."""
 
 
 def unavailable(reason: str) -> None:
@@ -24,11 +28,55 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+def require(module: str, why: str) -> None:
+    """A package of the dev extra this test needs: skipped without it, or failed under PROMPTKIT_REQUIRE_REAL=1."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        unavailable(f"{module} is not installed: {why}")
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not (SHARED_DATA / "PROVENANCE.txt").is_file():
-        pytest.skip("../shared/data (GSM8K, last letters, Kojima et al.'s recordings) is not beside this checkout")
+        unavailable(f"../shared/data (GSM8K, last letters, Kojima et al.'s recordings) is not at {SHARED_DATA}")
     return SHARED_DATA
+
+
+class _Reproductions:
+    """Counts the reproduction tests that ran and passed; says so at the end, and under PROMPTKIT_REQUIRE_REAL=1
+    fails a session where one did not run, or a whole run holding fewer than it should (a deleted test)."""
+
+    def __init__(self) -> None:
+        self.collected = 0
+        self.passed = 0
+
+    def pytest_collection_modifyitems(self, items):
+        self.collected = sum(1 for item in items if item.get_closest_marker("reproduction"))
+
+    def pytest_runtest_logreport(self, report):
+        if report.when == "call" and report.passed and "reproduction" in report.keywords:
+            self.passed += 1
+
+    def pytest_terminal_summary(self, terminalreporter):
+        terminalreporter.write_line(f"reproductions: {self.passed} of {self.collected} ran and passed")
+
+    def pytest_sessionfinish(self, session, exitstatus):
+        config = session.config
+        whole = config.args_source == pytest.Config.ArgsSource.TESTPATHS and not config.option.keyword
+        short = self.passed < self.collected or (
+            whole and not config.option.markexpr and self.collected < REPRODUCTIONS_AT_LEAST
+        )
+        if REQUIRE_REAL and short and exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "reproduction: checks a published reference (Kojima's table, lm-eval, golden prompts, engines agreeing)",
+    )
+    config.pluginmanager.register(_Reproductions(), "promptkit-reproductions")
 
 
 @pytest.fixture(scope="session")

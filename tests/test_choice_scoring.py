@@ -71,6 +71,7 @@ def test_the_split_moves_a_trailing_space_to_the_continuation(smol_hf):
     assert a == b
 
 
+@pytest.mark.reproduction
 def test_vllm_and_hf_scores_agree(vllm_engine, smol_hf):
     ours, theirs = smol_hf.score(REQUESTS), vllm_engine.score(REQUESTS)
     for a, b in zip(ours, theirs):
@@ -167,6 +168,7 @@ def test_choice_runs_from_the_command_line_on_the_tiny_model(tiny_model, tmp_pat
     assert all(len(r["choice_scores"]) == 3 and r["prediction"] in "ABC" for r in rows)
 
 
+@pytest.mark.reproduction
 def test_scores_agree_with_lm_evaluation_harness_on_20_commonsenseqa_questions(smollm2, shared_data):
     if importlib.util.find_spec("lm_eval") is None:
         unavailable("lm-evaluation-harness is not installed (the dev extra brings it)")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from evals.agreement import compare_greedy
 from evals.engine_agreement import few_shot_cot_requests
+
+pytestmark = pytest.mark.reproduction
 
 
 def test_hf_and_vllm_agree_on_32_gsm8k_few_shot_cot_prompts(shared_data, smol_hf, vllm_engine):

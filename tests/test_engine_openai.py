@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+from conftest import require
 from helpers import cache_rows
 
 from promptkit.engines.hf import HFEngine
@@ -16,11 +17,12 @@ from promptkit.errors import EngineUnavailable
 from promptkit.testing.servers import LocalServer, free_port
 from promptkit.types import GenRequest, Sampling
 
-pytest.importorskip("fastapi", reason="transformers serve needs the serving extra (fastapi, uvicorn)")
+SERVING = "transformers serve needs the serving extra (fastapi, uvicorn; the dev extra brings it)"
 
 
 @pytest.fixture(scope="module")
 def server(tiny_model, tmp_path_factory):
+    require("fastapi", SERVING)
     with LocalServer(tiny_model, log=tmp_path_factory.mktemp("serve") / "serve.log") as s:
         yield s
 
@@ -90,6 +92,7 @@ def test_unreachable_server_is_a_clear_error(tiny_model, tmp_path):
 
 
 def test_outage_mid_run_loses_nothing_and_the_rerun_asks_only_for_the_rest(tiny_model, tmp_path):
+    require("fastapi", SERVING)
     server = LocalServer(tiny_model, log=tmp_path / "serve.log").start()
     spec = tmp_path / "spec.yaml"
     spec.write_text(

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import require
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,7 +59,7 @@ def test_generated_sweep_sets_have_the_asked_lengths():
 
 
 def test_bench_openai_runs_against_a_local_server():
-    pytest.importorskip("fastapi", reason="transformers serve needs the serving extra")
+    require("fastapi", "transformers serve needs the serving extra (the dev extra brings it)")
     run = subprocess.run(
         [
             sys.executable,
@@ -144,6 +145,7 @@ def test_side_by_side_bench_times_transformers_continuous_batching(shared_data, 
     )
 
 
+@pytest.mark.reproduction
 def test_the_scoring_bench_times_promptkit_and_lm_eval_on_the_same_requests(smollm2, shared_data, tmp_path):
     import importlib.util
 

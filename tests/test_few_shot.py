@@ -37,6 +37,7 @@ def _prompts_sent(method: str, task: Task, **options) -> list:
     return [r.prompt for call in engine.calls for r in call], engine
 
 
+@pytest.mark.reproduction
 def test_gsm8k_few_shot_cot_prompt_is_byte_identical_to_lm_eval(shared_data):
     reference = json.loads((shared_data / "exemplars" / "gsm8k_cot_wei.json").read_text())["exemplars"]
     prompts, engine = _prompts_sent("few_shot_cot", _task(QUESTIONS))
@@ -45,6 +46,7 @@ def test_gsm8k_few_shot_cot_prompt_is_byte_identical_to_lm_eval(shared_data):
     assert engine.calls[0][0].sampling.temperature == 0.0
 
 
+@pytest.mark.reproduction
 def test_shipped_exemplars_are_wei_et_al_as_lm_eval_ships_them(shared_data):
     reference = json.loads((shared_data / "exemplars" / "gsm8k_cot_wei.json").read_text())["exemplars"]
     ours = shipped_exemplars("gsm8k")

@@ -17,6 +17,8 @@ from promptkit.cli import main
 from promptkit.runspec.methods import METHODS
 from promptkit.tasks import shipped_names
 
+pytestmark = pytest.mark.reproduction
+
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden" / "renders"
 SPECS = sorted((ROOT / "evals" / "specs").glob("*.yaml"))

@@ -15,6 +15,8 @@ from promptkit.stages.framework.templating import default_templates, templates_d
 from promptkit.stages.library.demo_pools import shipped_exemplars
 from promptkit.tasks import read_definition
 
+pytestmark = pytest.mark.reproduction
+
 GOLDEN = Path(__file__).parent / "golden"
 DEMOS = [d.variables() for d in shipped_exemplars("gsm8k")[:2]]
 VARIABLES = {

@@ -12,6 +12,8 @@ import pytest
 from evals.kojima_table1 import DATASETS, METHODS, PAPER, read_log, run_cell
 from promptkit.tasks import load_task, read_definition
 
+pytestmark = pytest.mark.reproduction
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

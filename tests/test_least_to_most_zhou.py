@@ -12,6 +12,8 @@ import pytest
 
 from promptkit.stages.framework.templating import default_templates
 
+pytestmark = pytest.mark.reproduction
+
 WORDS = ["Whitney", "Erika", "Tj", "Benito"]
 
 

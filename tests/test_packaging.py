@@ -7,13 +7,13 @@ import sys
 import zipfile
 from pathlib import Path
 
-import pytest
+from conftest import require
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_templates_are_found_from_a_built_wheel(tmp_path):
-    pytest.importorskip("hatchling", reason="building the wheel needs hatchling (the dev extra)")
+    require("hatchling", "building the wheel needs hatchling (the dev extra brings it)")
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-w", str(tmp_path)],
         capture_output=True,

@@ -25,6 +25,7 @@ QUESTION = "Tom has 2 cats and 3 dogs. How many pets does he have?"
 
 
 @pytest.mark.parametrize("name, trigger", [("ps", PS), ("ps_plus", PS_PLUS)])
+@pytest.mark.reproduction
 def test_the_reasoning_prompt_is_the_authors_construct_input(name, trigger):
     # construct_input(prompt, text) = 'Q:' + text + "\nA: " + prompt
     assert (
@@ -55,6 +56,7 @@ def _records(shared_data, name):
         ("last_letters", "last_letters/last_letters.json", "last_letters-zero_shot-303-text-davinci-003.json", 376),
     ],
 )
+@pytest.mark.reproduction
 def test_the_authors_recorded_outputs_flow_through_and_score_as_published(
     shared_data, task, data, recording, published
 ):

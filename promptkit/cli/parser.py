@@ -48,6 +48,13 @@ def _engine_args(p: argparse.ArgumentParser, defaults: bool) -> None:
     g.add_argument("--ray-address", help="ray: the cluster to join (e.g. auto); default: start a local one")
 
 
+def _engine_flag_dests() -> tuple[str, ...]:
+    """The engine group's flags, as argparse names them (what `engine_data` checks against the engine's fields)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    _engine_args(parser, defaults=False)
+    return tuple(a.dest for a in parser._actions if a.dest != "engine")
+
+
 def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data", help="the task's data: a JSONL, JSON or CSV file, or a dataset folder (default: the task's own)"
@@ -219,3 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     ll.add_argument("--seed", type=int, default=0)
     ll.add_argument("--out", required=True, help="JSON file to write")
     return parser
+
+
+ENGINE_FLAGS: tuple[str, ...] = _engine_flag_dests()
+"""Every engine flag's destination (model, dtype, device, ...): each engine takes those its spec has fields for."""

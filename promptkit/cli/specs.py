@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from promptkit.cli.parser import ENGINE_FLAGS
 from promptkit.engines import default_cache_path
 from promptkit.engines.engine_kinds import ENGINE_KINDS
 from promptkit.errors import PromptkitError
@@ -43,6 +44,7 @@ def engine_data(args: argparse.Namespace, base: dict[str, Any] | None = None) ->
         given = [f"--{flag.replace('_', '-')}" for flag in _RAY_FLAGS if getattr(args, flag, None) is not None]
         if given:
             raise PromptkitError(f"{', '.join(given)}: only for --engine ray")
+        _refuse_flags_not_taken(args, str(kind), spec_model.model_fields)
     for field in spec_model.model_fields:
         value = getattr(args, _ENGINE_FLAG_FIELDS.get(field, field), None)
         if field not in ("kind", "inner") and value is not None:
@@ -52,6 +54,16 @@ def engine_data(args: argparse.Namespace, base: dict[str, Any] | None = None) ->
     if kind == "openai" and not data.get("model"):
         raise PromptkitError("the openai engine needs --model (the name the server knows the model by)")
     return data
+
+
+def _refuse_flags_not_taken(args: argparse.Namespace, kind: str, fields: Iterable[str]) -> None:
+    """An engine flag the engine has no field for is a one-line error, as a method option is, never dropped."""
+    taken = {_ENGINE_FLAG_FIELDS.get(field, field) for field in fields}
+    extra = [d for d in ENGINE_FLAGS if d not in taken and d not in _RAY_FLAGS and getattr(args, d, None) is not None]
+    if extra:
+        flags = sorted(f"--{d.replace('_', '-')}" for d in ENGINE_FLAGS if d in taken)
+        name = f"--{extra[0].replace('_', '-')}"
+        raise PromptkitError(f"{name}: the {kind} engine does not take it (it takes: {', '.join(flags)})")
 
 
 def method_data(args: argparse.Namespace, method: str, task: str) -> dict[str, Any]:

@@ -123,7 +123,7 @@ def _vllm(spec: VLLMEngineSpec, progress: bool) -> Engine:
 def _replay(spec: ReplayEngineSpec, progress: bool) -> Engine:
     from promptkit.engines.replay import ReplayEngine
 
-    return ReplayEngine(spec.path)
+    return ReplayEngine(spec.path, spec.model)
 
 
 def _openai(spec: OpenAIEngineSpec, progress: bool) -> Engine:

@@ -29,7 +29,8 @@ def _is_messages(value: object) -> bool:
 
 
 class ReplayEngine(Engine):
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, model: str | None = None) -> None:
+        """model: the recorded model's name, for the summary (the recording's file name by default)."""
         self.path = Path(path)
         self._records: dict[str, list[str]] = {}
         self._scores: dict[tuple[str, str], Score] = {}
@@ -47,7 +48,7 @@ class ReplayEngine(Engine):
         self._sorted = sorted(self._records)
         self.scores = bool(self._scores)
         digest = hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
-        self.identity = EngineIdentity("replay", str(self.path.name), digest)
+        self.identity = EngineIdentity("replay", model or str(self.path.name), digest)
 
     def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
         results = []
