@@ -51,8 +51,9 @@ class _Reproductions:
         self.collected = 0
         self.passed = 0
 
-    def pytest_collection_modifyitems(self, items):
-        self.collected = sum(1 for item in items if item.get_closest_marker("reproduction"))
+    def pytest_collection_finish(self, session):
+        """After deselection (-k, -m): the reproductions this session runs."""
+        self.collected = sum(1 for item in session.items if item.get_closest_marker("reproduction"))
 
     def pytest_runtest_logreport(self, report):
         if report.when == "call" and report.passed and "reproduction" in report.keywords:

@@ -17,6 +17,12 @@ class _Flaky(http.server.BaseHTTPRequestHandler):
     script: list[int | str]
     seen: list[dict]
     models: list[str]
+    delay: float
+    """Seconds each request is held before its answer (0: at once)."""
+    active: int
+    peak: int
+    """Requests in flight now, and the most at once."""
+    lock: threading.Lock
 
     def do_GET(self):
         """/v1/models: the names in `models`."""
@@ -29,6 +35,18 @@ class _Flaky(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).seen.append({"body": body, "auth": self.headers.get("Authorization")})
+        cls = type(self)
+        with cls.lock:  # requests in flight now, and the most ever
+            cls.active += 1
+            cls.peak = max(cls.peak, cls.active)
+        try:
+            time.sleep(cls.delay)
+            self._answer(body)
+        finally:
+            with cls.lock:
+                cls.active -= 1
+
+    def _answer(self, body: dict) -> None:
         status = type(self).script.pop(0) if type(self).script else 200
         if status == "slow":  # longer than the client's timeout, then a good answer nobody waits for
             time.sleep(1.5)
@@ -56,7 +74,19 @@ class _Flaky(http.server.BaseHTTPRequestHandler):
 
 def start_stub(models: tuple[str, ...] = ("m",)):
     """A stub server on loopback: (its base URL, its handler class, its HTTP server)."""
-    handler = type("Handler", (_Flaky,), {"script": [], "seen": [], "models": list(models)})
+    handler = type(
+        "Handler",
+        (_Flaky,),
+        {
+            "script": [],
+            "seen": [],
+            "models": list(models),
+            "delay": 0.0,
+            "active": 0,
+            "peak": 0,
+            "lock": threading.Lock(),
+        },
+    )
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{httpd.server_address[1]}/v1", handler, httpd

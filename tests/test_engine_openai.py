@@ -174,11 +174,14 @@ def test_retries_run_out_with_a_clear_error(flaky):
 
 
 def test_requests_run_concurrently_up_to_the_bound(flaky):
+    """The server holds each request a while and counts those in flight: exactly the bound at the most."""
     flaky, stub = flaky
+    stub.delay = 0.3
     engine = OpenAIEngine("m", base_url=flaky, concurrency=4, progress=False)
     results = engine.generate([GenRequest(f"Q: {i}") for i in range(10)])
     assert [c.text for c in results] == [" sample 0"] * 10
     assert sorted(s["body"]["prompt"] for s in stub.seen) == sorted(f"Q: {i}" for i in range(10))
+    assert stub.peak == 4, f"{stub.peak} requests were in flight at the most, not the bound of 4"
 
 
 def test_a_server_without_prompt_logprobs_cannot_score_and_says_so_first(server, tiny_model):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,15 +23,32 @@ def kojima(shared_data) -> Path:
     return shared_data / "kojima"
 
 
+@pytest.fixture(scope="module")
+def published(shared_data) -> dict[str, tuple[int, int, int]]:
+    """Table 1's counts as PROVENANCE.txt gives them, per dataset: (n, zero-shot, zero-shot-CoT); read here, not
+    from the script under test."""
+    text = (shared_data / "PROVENANCE.txt").read_text(encoding="utf-8")
+    table = text.split("The logs' accuracies give these correct counts", 1)[1].split("Reference code", 1)[0]
+    rows = re.findall(r"\b([a-z][a-z0-9_]*)\s+(\d+)\s+(\d+)\s+(\d+)", table)
+    return {name: (int(n), int(direct), int(cot)) for name, n, direct, cot in rows}
+
+
+def test_provenance_gives_all_twelve_datasets(published):
+    assert set(published) == set(DATASETS)
+
+
 @pytest.mark.parametrize("dataset", list(DATASETS))
 @pytest.mark.parametrize("method", list(METHODS))
-def test_every_cell_equals_the_papers_count(kojima, tmp_path, dataset, method):
+def test_every_cell_equals_the_papers_count(kojima, published, tmp_path, dataset, method):
     """Replay finds a recorded output only for a prompt asked exactly as the reference asked it, so an
-    equal count means every question (and the answer trigger) was rebuilt byte for byte."""
+    equal count means every question (and the answer trigger) was rebuilt byte for byte. The count is
+    checked against PROVENANCE's table, and so is the script's own copy of it."""
     cell = run_cell(kojima, dataset, method, tmp_path)
-    assert cell.kojima == cell.paper == PAPER[dataset][0 if method == "direct" else 1]
-    assert cell.n == len(read_log(kojima / "log" / f"{DATASETS[dataset][0]}_{METHODS[method]}.log",
-                                  read_definition(dataset).prompts))  # fmt: skip
+    n, direct, cot = published[dataset]
+    assert cell.kojima == (direct if method == "direct" else cot), "promptkit's count on the recorded outputs"
+    assert cell.paper == PAPER[dataset][0 if method == "direct" else 1] == cell.kojima
+    assert cell.n == n == len(read_log(kojima / "log" / f"{DATASETS[dataset][0]}_{METHODS[method]}.log",
+                                       read_definition(dataset).prompts))  # fmt: skip
 
 
 def test_the_golds_we_build_are_the_logged_golds(kojima):
