@@ -46,8 +46,10 @@ metric_list:
 
 @dataclass(frozen=True)
 class Side:
-    loglikelihoods: list[list[float]]
-    """Per question, per choice."""
+    loglikelihoods: dict[str, list[float]]
+    """Per question (by its record id), per choice."""
+    greedy: dict[str, list[bool]]
+    """Per question, per choice: whether the choice is the model's greedy continuation (lm-eval's is_greedy)."""
     acc: float
     acc_norm: float
     seconds: float
@@ -63,8 +65,9 @@ def run_promptkit(data: Path, limit: int, model: str) -> Side:
     start = time.perf_counter()
     result = evaluate(task, built.pipeline, engine, built.extractor, method="choice")
     seconds = time.perf_counter() - start
-    lls = [[row["logprob"] for row in s.fields["choice_scores"]] for s in result.states]
-    return Side(lls, result.summary.accuracy, result.summary.metrics.get("acc_norm") or 0.0, seconds)
+    lls = {s.example.id: [row["logprob"] for row in s.fields["choice_scores"]] for s in result.states}
+    greedy = {s.example.id: [bool(row["greedy"]) for row in s.fields["choice_scores"]] for s in result.states}
+    return Side(lls, greedy, result.summary.accuracy, result.summary.metrics.get("acc_norm") or 0.0, seconds)
 
 
 def run_lm_eval(data: Path, limit: int, folder: str) -> Side:
@@ -84,20 +87,51 @@ def run_lm_eval(data: Path, limit: int, folder: str) -> Side:
             log_samples=True,
         )
         seconds = time.perf_counter() - start
-    samples = sorted(out["samples"]["csqa_local"], key=lambda s: s["doc_id"])
-    lls = [[float(r[0][0]) for r in s["resps"]] for s in samples]
+    samples = out["samples"]["csqa_local"]
+    lls = {s["doc"]["id"]: [float(r[0][0]) for r in s["resps"]] for s in samples}
+    greedy = {s["doc"]["id"]: [bool(r[0][1]) for r in s["resps"]] for s in samples}
     metrics = out["results"]["csqa_local"]
-    return Side(lls, metrics["acc,none"], metrics["acc_norm,none"], seconds)
+    return Side(lls, greedy, metrics["acc,none"], metrics["acc_norm,none"], seconds)
+
+
+TOLERANCE = 1e-4
+"""The largest log-likelihood difference that counts as agreeing (float32 kernels differ by machine)."""
 
 
 def compare(ours: Side, theirs: Side) -> dict:
-    diffs = [abs(a - b) for qa, qb in zip(ours.loglikelihoods, theirs.loglikelihoods) for a, b in zip(qa, qb)]
+    """Question by question, by id: a question one side lacks is an error, never zipped away. Reports how many
+    log-likelihoods differ at all and the largest difference, as measured."""
+    missing, extra = (
+        sorted(set(theirs.loglikelihoods) - set(ours.loglikelihoods)),
+        sorted(set(ours.loglikelihoods) - set(theirs.loglikelihoods)),
+    )
+    if missing or extra:
+        raise ValueError(
+            f"the sides scored different questions: promptkit lacks {missing[:3]}, lm-eval lacks {extra[:3]}"
+        )
+    pairs = []
+    for qid, lls in ours.loglikelihoods.items():
+        if len(lls) != len(theirs.loglikelihoods[qid]):
+            raise ValueError(
+                f"question {qid}: {len(lls)} choices scored by promptkit, {len(theirs.loglikelihoods[qid])} by lm-eval"
+            )
+        pairs += list(zip(lls, theirs.loglikelihoods[qid]))
+    diffs = [abs(a - b) for a, b in pairs]
+    greedy_differs = sum(a != b for qid in ours.greedy for a, b in zip(ours.greedy[qid], theirs.greedy[qid]))
+    largest = max(diffs, default=0.0)
     return {
         "questions": len(ours.loglikelihoods),
         "promptkit": {"acc": ours.acc, "acc_norm": ours.acc_norm, "seconds": round(ours.seconds, 2)},
         "lm_eval": {"acc": theirs.acc, "acc_norm": theirs.acc_norm, "seconds": round(theirs.seconds, 2)},
-        "max_abs_loglikelihood_difference": max(diffs) if diffs else 0.0,
-        "equal": ours.acc == theirs.acc and ours.acc_norm == theirs.acc_norm and max(diffs, default=0) < 1e-4,
+        "loglikelihoods": len(diffs),
+        "loglikelihoods_differing": sum(d != 0.0 for d in diffs),
+        "max_abs_loglikelihood_difference": largest,
+        "is_greedy_differing": greedy_differs,
+        "bit_equal": largest == 0.0,
+        "equal": ours.acc == theirs.acc
+        and ours.acc_norm == theirs.acc_norm
+        and largest < TOLERANCE
+        and greedy_differs == 0,
     }
 
 

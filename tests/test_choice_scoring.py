@@ -178,5 +178,26 @@ def test_scores_agree_with_lm_evaluation_harness_on_20_commonsenseqa_questions(s
     data = shared_data / "kojima" / "dataset" / "CommonsenseQA" / "dev_rand_split.jsonl"
     report = compare(run_promptkit(data, 20, BUILTIN_MODEL), run_lm_eval(data, 20, str(smollm2)))
     assert report["equal"], report
-    assert report["promptkit"]["acc"] == report["lm_eval"]["acc"]
+    assert (report["questions"], report["loglikelihoods"]) == (20, 100)
+    assert report["promptkit"]["acc"] == report["lm_eval"]["acc"] and report["is_greedy_differing"] == 0
     assert report["max_abs_loglikelihood_difference"] < 1e-4
+
+
+def _side(lls, greedy=None):
+    from evals.lm_eval_agreement import Side
+
+    return Side(lls, greedy or {q: [False] * len(v) for q, v in lls.items()}, 0.5, 0.5, 1.0)
+
+
+def test_the_agreement_fails_on_a_question_one_side_lacks_and_counts_what_differs():
+    from evals.lm_eval_agreement import compare
+
+    with pytest.raises(ValueError, match=r"promptkit lacks \['q3'\]"):
+        compare(_side({"q1": [-1.0, -2.0]}), _side({"q1": [-1.0, -2.0], "q3": [-1.0, -2.0]}))
+    report = compare(
+        _side({"q1": [-1.0, -2.0], "q2": [-3.0, -4.0]}), _side({"q2": [-3.0, -4.00002], "q1": [-1.0, -2.0]})
+    )
+    assert (report["loglikelihoods"], report["loglikelihoods_differing"], report["bit_equal"]) == (4, 1, False)
+    assert report["max_abs_loglikelihood_difference"] == pytest.approx(2e-5) and report["equal"]
+    flipped = compare(_side({"q1": [-1.0]}, {"q1": [True]}), _side({"q1": [-1.0]}, {"q1": [False]}))
+    assert flipped["is_greedy_differing"] == 1 and not flipped["equal"]
