@@ -22,7 +22,7 @@ from promptkit.tasks import TaskDefinition, read_definition
 
 def expand(spec: PipelineSpec, task: TaskDefinition | None = None) -> PipelineSpec:
     """The spec with its method written out as the pipeline it runs (what spec.resolved.yaml holds)."""
-    data: dict[str, Any] = spec.model_dump(mode="json", exclude_none=True, exclude={"resolved"})
+    data: dict[str, Any] = spec.model_dump(mode="json", exclude_none=True)  # a checked spec's expansion is never dumped
     if spec.method is not None:
         stages, extractor = expand_method(spec.method, task or read_definition(spec.task.name), spec.extractor)
         data.pop("method")

@@ -36,9 +36,11 @@ class Pipeline:
 
     def __call__(self, states: Sequence[State], engine: Engine) -> list[State]:
         """Every stage in turn over all states; samples no stage joined are joined at the end."""
+        return self._through(states, engine, self.progress)
+
+    def _through(self, states: Sequence[State], engine: Engine, progress: bool) -> list[State]:
         out = list(states)
-        bar = tqdm(total=len(self.stages), desc="stages", unit="stage", disable=None if self.progress else True)
-        with bar:
+        with tqdm(total=len(self.stages), desc="stages", unit="stage", disable=None if progress else True) as bar:
             for stage in self.stages:
                 bar.set_postfix_str(stage.name)
                 out = stage(out, engine)
@@ -47,8 +49,7 @@ class Pipeline:
 
     def run(self, examples: Sequence[Example], engine: Engine, progress: bool = False) -> list[State]:
         """One state per example, in order; a failed example carries its error instead of stopping the run."""
-        shown = Pipeline(self.stages, self.name, progress) if progress != self.progress else self
-        states = shown([State(e) for e in examples], engine)
+        states = self._through([State(e) for e in examples], engine, progress)
         if [s.example.id for s in states] != [e.id for e in examples]:
             raise RuntimeError(f"the pipeline returned {len(states)} states for {len(examples)} examples")
         return states
