@@ -6,13 +6,14 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from conftest import unavailable
 from helpers import run_method
 
-from promptkit import CachedEngine, ReplayEngine, ScriptedEngine
+from promptkit import CachedEngine, PipelineSpec, ReplayEngine, ScriptedEngine, build, evaluate
 from promptkit.cli import main
 from promptkit.errors import EngineUnavailable, PromptkitError
 from promptkit.tasks import load_task
@@ -169,24 +170,34 @@ def test_choice_runs_from_the_command_line_on_the_tiny_model(tiny_model, tmp_pat
 
 
 @pytest.mark.reproduction
-def test_scores_agree_with_lm_evaluation_harness_on_20_commonsenseqa_questions(smollm2, shared_data):
+@pytest.mark.parametrize("choices", ["letters", "texts"])
+def test_scores_agree_with_lm_evaluation_harness_on_20_commonsenseqa_questions(smollm2, shared_data, choices):
+    """Letters (lm-eval's own commonsense_qa), and the option texts, whose lengths differ: there acc_norm judges
+    questions differently from acc, and lm-eval's acc_norm is matched question by question."""
     if importlib.util.find_spec("lm_eval") is None:
         unavailable("lm-evaluation-harness is not installed (the dev extra brings it)")
     from evals.lm_eval_agreement import compare, run_lm_eval, run_promptkit
     from promptkit.engines.model_files import BUILTIN_MODEL
 
     data = shared_data / "kojima" / "dataset" / "CommonsenseQA" / "dev_rand_split.jsonl"
-    report = compare(run_promptkit(data, 20, BUILTIN_MODEL), run_lm_eval(data, 20, str(smollm2)))
+    report = compare(run_promptkit(data, 20, BUILTIN_MODEL, choices), run_lm_eval(data, 20, str(smollm2), choices))
     assert report["equal"], report
-    assert (report["questions"], report["loglikelihoods"]) == (20, 100)
+    assert (report["questions"], report["loglikelihoods"], report["questions_judged_differently"]) == (20, 100, 0)
     assert report["promptkit"]["acc"] == report["lm_eval"]["acc"] and report["is_greedy_differing"] == 0
+    assert report["promptkit"]["acc_norm"] == report["lm_eval"]["acc_norm"]
     assert report["max_abs_loglikelihood_difference"] < 1e-4
+    if choices == "letters":
+        assert report["acc_norm_differs_from_acc"] == 0  # one letter each: the same measure
+    else:
+        assert report["acc_norm_differs_from_acc"] > 0, report
 
 
 def _side(lls, greedy=None):
     from evals.lm_eval_agreement import Side
 
-    return Side(lls, greedy or {q: [False] * len(v) for q, v in lls.items()}, 0.5, 0.5, 1.0)
+    return Side(
+        lls, greedy or {q: [False] * len(v) for q, v in lls.items()}, {q: (True, False) for q in lls}, 0.5, 0.5, 1.0
+    )
 
 
 def test_the_agreement_fails_on_a_question_one_side_lacks_and_counts_what_differs():
@@ -201,3 +212,46 @@ def test_the_agreement_fails_on_a_question_one_side_lacks_and_counts_what_differ
     assert report["max_abs_loglikelihood_difference"] == pytest.approx(2e-5) and report["equal"]
     flipped = compare(_side({"q1": [-1.0]}, {"q1": [True]}), _side({"q1": [-1.0]}, {"q1": [False]}))
     assert flipped["is_greedy_differing"] == 1 and not flipped["equal"]
+    judged = compare(_side({"q1": [-1.0]}), replace(_side({"q1": [-1.0]}), outcomes={"q1": (True, True)}))
+    assert (judged["questions_judged_differently"], judged["acc_norm_differs_from_acc"], judged["equal"]) == (
+        1,
+        1,
+        False,
+    )
+
+
+def test_option_texts_are_scored_per_example_and_acc_norm_divides_by_their_length(tmp_path):
+    """`continuations: texts`: each example's own options, all in one call; the prediction is the option's label,
+    acc by log-probability, acc_norm by log-probability per character of the text."""
+    path = tmp_path / "csqa.jsonl"
+    records = [
+        {"id": "q1", "question": {"stem": "Where do fish live?", "choices": [
+            {"label": "A", "text": "sea"}, {"label": "B", "text": "a very dry desert"}]}, "answerKey": "B"},
+        {"id": "q2", "question": {"stem": "What flies?", "choices": [
+            {"label": "A", "text": "bird"}, {"label": "B", "text": "rock"}, {"label": "C", "text": "ox"}]},
+         "answerKey": "A"},
+    ]  # fmt: skip
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    task = load_task(str(ROOT / "evals" / "tasks" / "commonsense_qa_lm_eval.yaml"), path)
+    logprobs = {" sea": -3.0, " a very dry desert": -8.5, " bird": -1.0, " rock": -2.0, " ox": -3.0}
+    engine = ScriptedEngine(scorer=lambda context, continuation: logprobs[continuation])
+    stage = {"kind": "score_choices", "template": str(ROOT / "evals" / "tasks" / "question_only.j2"),
+             "continuations": "texts"}  # fmt: skip
+    built = build(PipelineSpec.model_validate({"task": {"name": task.name}, "pipeline": [stage]}), task)
+    result = evaluate(task, built.pipeline, engine, built.extractor, method="choice")
+    assert len(engine.score_calls) == 1 and [r.continuation for r in engine.score_calls[0]] == list(logprobs)
+    # q1: acc takes 'sea' (-3.0); acc_norm takes the desert (-8.5 / 17 = -0.5 per character, against -1.0)
+    assert [(s.fields["prediction"], s.fields["prediction_norm"]) for s in result.states] == [("A", "B"), ("A", "A")]
+    assert (result.summary.accuracy, result.summary.metrics.get("acc_norm")) == (0.5, 1.0)
+    assert result.rows[0]["choice_scores"][1] == {"label": "B", "text": "a very dry desert", "logprob": -8.5,
+                                                  "tokens": 4, "greedy": False}  # fmt: skip
+
+
+def test_option_texts_on_a_task_without_options_is_a_one_line_error(tmp_path):
+    (tmp_path / "quiz.yaml").write_text(
+        "name: quiz\nexample: {question: '{{ question }}', answer: answer}\nanswer: {type: choice, labels: [A, B, C]}\nprompts: {answer_prefix: 'A:'}\n"
+    )
+    task = load_task(str(tmp_path / "quiz.yaml"), _quiz(tmp_path))
+    stage = {"kind": "score_choices", "template": "direct", "continuations": "texts"}
+    with pytest.raises(PromptkitError, match="continuations: texts needs options held as data: task 'quiz' has no"):
+        build(PipelineSpec.model_validate({"task": {"name": "quiz"}, "pipeline": [stage]}), task)

@@ -140,9 +140,10 @@ class Mapper:
             raise PromptkitError(f"{where}: '{nulls[0]}' must be a value, got null")
         variables: dict[str, Any] = dict(record)
         labels: list[str] = []
+        texts: list[str] = []
         if self.mapping.choices:
             variables["choices"] = choices = _choices(self.mapping.choices, record, where)
-            labels = [c["label"] for c in choices]
+            labels, texts = [c["label"] for c in choices], [c["text"] for c in choices]
         try:
             inputs = {"question": self.question(variables)}
             if not inputs["question"].strip():
@@ -157,6 +158,7 @@ class Mapper:
             raise PromptkitError(f"{where}: {exc}") from None
         if labels:
             inputs["labels"] = labels  # type: ignore[assignment]
+            inputs["choice_texts"] = texts  # type: ignore[assignment]  # what `continuations: texts` scores
         return Example(example_id, inputs, gold), rationale
 
     def _generic(self, position: int, where: str, record: Mapping[str, Any]) -> tuple[Example, str | None]:

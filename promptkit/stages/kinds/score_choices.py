@@ -4,7 +4,8 @@ As lm-evaluation-harness's `output_type: multiple_choice` and OpenICL's PPL infe
 the context, each choice (the target delimiter, then the label) a continuation; the prediction is
 the choice with the highest log-probability (`acc`), and `prediction_norm` the highest
 log-probability per character of the choice (lm-eval's `acc_norm`, which divides by the choice's
-length without the delimiter).
+length without the delimiter). The choices are the task's labels (` A`..` E`), or with `continuations: texts`
+each example's own option texts (lm-eval's ARC and HellaSwag way), the prediction still the option's label.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from promptkit.stages.framework.spec_fields import SpecModel
 from promptkit.types import ScoreRequest, StageRecord, State
 
 NORM_OUTPUT = "prediction_norm"
+Continuations = Literal["labels", "texts"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class ScoreChoices:
     labels: tuple[str, ...]
     delimiter: str = " "
     output: str = "prediction"
+    continuations: Continuations = "labels"
 
     @property
     def reads(self) -> tuple[str, ...]:
@@ -42,33 +45,50 @@ class ScoreChoices:
         return ("choice_scores", self.output, NORM_OUTPUT)
 
     def __call__(self, states: Sequence[State], engine: Engine) -> list[State]:
-        contexts: dict[int, str] = {}
+        contexts: dict[int, tuple[str, list[tuple[str, str]]]] = {}
         out = list(states)
         for i, state in enumerate(states):
             if state.failed:
                 continue
             try:
-                contexts[i] = str(self.prompt.build(state.context()))  # a text template: a string
+                # a text template: a string
+                contexts[i] = (str(self.prompt.build(state.context())), self._options(state))
             except Exception as exc:  # a template that fails on this example's data fails it alone
                 out[i] = state.with_error(self.name, exc)
-        requests = [ScoreRequest(contexts[i], self.delimiter + label) for i in contexts for label in self.labels]
+        requests = [
+            ScoreRequest(context, self.delimiter + text)
+            for context, options in contexts.values()
+            for _, text in options
+        ]
         scores = engine.score(requests) if requests else []
-        width = len(self.labels)
-        for j, i in enumerate(contexts):
-            mine = scores[j * width : (j + 1) * width]
+        start = 0
+        for i, (context, options) in contexts.items():
+            mine, start = scores[start : start + len(options)], start + len(options)
             table = [
-                {"label": label, "logprob": s.logprob, "tokens": s.tokens, "greedy": s.greedy}
-                for label, s in zip(self.labels, mine)
+                {"label": label, **self._text(text), "logprob": s.logprob, "tokens": s.tokens, "greedy": s.greedy}
+                for (label, text), s in zip(options, mine)
             ]
             best = _argmax([s.logprob for s in mine])
-            best_norm = _argmax([s.logprob / max(1, len(label)) for label, s in zip(self.labels, mine)])
-            record = StageRecord(self.name, contexts[i], self.delimiter + self.labels[best])
+            best_norm = _argmax([s.logprob / max(1, len(text)) for (_, text), s in zip(options, mine)])
+            record = StageRecord(self.name, context, self.delimiter + options[best][1])
             out[i] = states[i].with_record(
                 record,
                 choice_scores=table,
-                **{self.output: self.labels[best], NORM_OUTPUT: self.labels[best_norm]},
+                **{self.output: options[best][0], NORM_OUTPUT: options[best_norm][0]},
             )
         return out
+
+    def _text(self, text: str) -> dict[str, str]:
+        return {"text": text} if self.continuations == "texts" else {}
+
+    def _options(self, state: State) -> list[tuple[str, str]]:
+        """(label, the text scored) per choice: the labels themselves, or this example's option texts."""
+        if self.continuations == "labels":
+            return [(label, label) for label in self.labels]
+        labels, texts = state.example.inputs.get("labels"), state.example.inputs.get("choice_texts")
+        if not labels or not texts:
+            raise PromptkitError("continuations: texts needs options held as data (example.choices in the task file)")
+        return list(zip(labels, texts))
 
 
 def _argmax(values: list[float]) -> int:
@@ -82,6 +102,10 @@ class ScoreChoicesSpec(SpecModel):
     template: str = Field(description="template name or file of the context (the prompt the choices continue)")
     labels: list[str] | None = Field(None, description="the choices' text; the task's labels by default")
     delimiter: str = Field(" ", description="between the context and each choice (lm-eval's target_delimiter)")
+    continuations: Continuations = Field(
+        "labels",
+        description="what each choice scores: its label, or each example's option text (a task with example.choices)",
+    )
 
 
 def _build(s: ScoreChoicesSpec, ctx: BuildContext) -> ScoreChoices:
@@ -93,7 +117,15 @@ def _build(s: ScoreChoicesSpec, ctx: BuildContext) -> ScoreChoices:
             f"score_choices needs choices: task {ctx.task.name!r} is a {ctx.task.answer_kind} task without labels "
             "(give labels, or use a task whose answer type is choice)"
         )
-    return ScoreChoices(s.name, TextPrompt(s.template, ctx.templates), labels, s.delimiter)
+    definition = ctx.task.definition
+    if s.continuations == "texts" and (definition is None or definition.example.choices is None):
+        raise PromptkitError(
+            f"score_choices continuations: texts needs options held as data: task {ctx.task.name!r} has no "
+            "example.choices"
+        )
+    return ScoreChoices(
+        s.name, TextPrompt(s.template, ctx.templates), labels, s.delimiter, continuations=s.continuations
+    )
 
 
 def _acc_norm(states: Sequence[State], scorer: Scorer) -> float | None:
@@ -107,7 +139,7 @@ def _acc_norm(states: Sequence[State], scorer: Scorer) -> float | None:
 def _table(row: Mapping[str, Any]) -> str:
     best, norm = row.get("prediction"), row.get(NORM_OUTPUT)
     return "choice log-likelihoods: " + " · ".join(
-        f"{c['label']} {c['logprob']:.3f} ({c['tokens']} tok{', greedy' if c['greedy'] else ''})"
+        f"{c['label']}{' ' + repr(c['text']) if 'text' in c else ''} {c['logprob']:.3f} ({c['tokens']} tok{', greedy' if c['greedy'] else ''})"
         + (" ← acc" if c["label"] == best else "")
         + (" ← acc_norm" if c["label"] == norm else "")
         for c in row["choice_scores"]
