@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
+from conftest import unavailable
 from helpers import run_method
 
 from promptkit import ScriptedEngine, get_extractor
@@ -20,13 +24,6 @@ QUESTIONS = [
 ]
 
 
-def lm_eval_gsm8k_cot_prompt(exemplars: list[dict], question: str) -> str:
-    """lm-eval 0.4.x: doc_to_text(demo) + target_delimiter ' ' + target, joined and ended by
-    fewshot_delimiter '\\n\\n', then doc_to_text(doc) = 'Q: {question}\\nA:'."""
-    shots = "".join(f"Q: {e['question']}\nA:" + " " + e["rationale_and_answer"] + "\n\n" for e in exemplars)
-    return shots + f"Q: {question}\nA:"
-
-
 def _task(questions, name="gsm8k", kind="number"):
     return Task(name, tuple(Example(str(i), {"question": q}, "0") for i, q in enumerate(questions)), kind, "inline")
 
@@ -37,13 +34,35 @@ def _prompts_sent(method: str, task: Task, **options) -> list:
     return [r.prompt for call in engine.calls for r in call], engine
 
 
+def _lm_eval_gsm8k_cot(tmp_path: Path, monkeypatch) -> Any:
+    """lm-eval's own `gsm8k_cot` task (its YAML, included as shipped), reading QUESTIONS from a local file."""
+    if importlib.util.find_spec("lm_eval") is None:
+        unavailable("lm-evaluation-harness is not installed (the dev extra brings it)")
+    import lm_eval
+    from lm_eval.tasks import TaskManager
+
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "datasets"))  # `datasets` reads the local file only
+    data = tmp_path / "questions.jsonl"
+    data.write_text("".join(json.dumps({"question": q, "answer": "#### 0"}) + "\n" for q in QUESTIONS))
+    shipped = Path(lm_eval.__file__).parent / "tasks" / "gsm8k" / "gsm8k-cot.yaml"
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "local.yaml").write_text(
+        f"include: {shipped}\ntask: gsm8k_cot_local\ndataset_path: json\ndataset_name: null\n"
+        f"dataset_kwargs:\n  data_files:\n    test: {data}\n"
+    )
+    return TaskManager(include_path=str(tmp_path / "tasks")).load_task_or_group(["gsm8k_cot_local"])["gsm8k_cot_local"]
+
+
 @pytest.mark.reproduction
-def test_gsm8k_few_shot_cot_prompt_is_byte_identical_to_lm_eval(shared_data):
-    reference = json.loads((shared_data / "exemplars" / "gsm8k_cot_wei.json").read_text())["exemplars"]
+def test_gsm8k_few_shot_cot_prompt_is_byte_identical_to_lm_eval(tmp_path, monkeypatch):
+    """Against lm-eval's own prompt builder (`fewshot_context`) on its own task file, not a copy of it."""
+    theirs = _lm_eval_gsm8k_cot(tmp_path, monkeypatch)
+    expected = [theirs.fewshot_context(doc, num_fewshot=theirs.config.num_fewshot) for doc in theirs.test_docs()]
     prompts, engine = _prompts_sent("few_shot_cot", _task(QUESTIONS))
-    assert prompts == [lm_eval_gsm8k_cot_prompt(reference, q) for q in QUESTIONS]
-    assert engine.calls[0][0].sampling.stop == ("Q:", "</s>", "<|im_end|>")
-    assert engine.calls[0][0].sampling.temperature == 0.0
+    assert theirs.config.num_fewshot == 8 and expected[0].count("\nA: ") == 8
+    assert prompts == expected
+    assert engine.calls[0][0].sampling.stop == tuple(theirs.config.generation_kwargs["until"])
+    assert engine.calls[0][0].sampling.temperature == 0.0 and not theirs.config.generation_kwargs["do_sample"]
 
 
 @pytest.mark.reproduction
