@@ -116,29 +116,31 @@ def test_samples_depend_only_on_seed_prompt_and_index(request, engine_fixture, t
     assert reseeded != alone
 
 
-def test_a_small_first_call_starts_vllm_eagerly_and_a_large_one_compiled(smollm2, vllm_engine):
+def test_a_small_first_call_starts_vllm_eagerly_and_a_large_one_compiled(smollm2, vllm_engine, monkeypatch):
+    """vLLM itself is started both ways: the eager engine of the session, and here a compiled one (the threshold
+    lowered so that a short call counts as large), with the same texts and the same cache identity."""
     from tests_support import VLLM_ARGS
 
+    from promptkit.engines import vllm as vllm_module
     from promptkit.engines.model_files import BUILTIN_MODEL
-    from promptkit.engines.vllm import EAGER_BELOW_TOKENS
 
     args = {k: v for k, v in VLLM_ARGS.items() if k != "enforce_eager"}
+    requests = [GenRequest(p, Sampling(max_tokens=8)) for p in PROMPTS]
+    small = VLLMEngine(BUILTIN_MODEL, dtype="float32", engine_args=args, progress=False)
+    small._choose_eager(requests)
+    assert small.args["enforce_eager"] is True, "a small first call would start eagerly"
+    monkeypatch.setattr(vllm_module, "EAGER_BELOW_TOKENS", len(requests) * 8)  # this call is "large"
     engine = VLLMEngine(BUILTIN_MODEL, dtype="float32", engine_args=args, progress=False)
     try:
-        large = [GenRequest(p, Sampling(max_tokens=EAGER_BELOW_TOKENS // 2)) for p in PROMPTS[:2]]
-        engine._choose_eager(large)
-        assert engine.args["enforce_eager"] is False, "a large run pays for compiling once"
-        out = engine.generate([GenRequest(p, Sampling(max_tokens=8)) for p in PROMPTS])
-        assert engine.engine.vllm_config.model_config.enforce_eager is True, "vLLM itself was started eagerly"
-        assert [c.text for c in out] == [
-            c.text for c in vllm_engine.generate([GenRequest(p, Sampling(max_tokens=8)) for p in PROMPTS])
-        ]
+        out = engine.generate(requests)
+        assert engine.engine.vllm_config.model_config.enforce_eager is False, "vLLM itself was started compiled"
+        assert [c.text for c in out] == [c.text for c in vllm_engine.generate(requests)]
         assert engine.identity == vllm_engine.identity, "eager or compiled, the same cache entries"
     finally:
         engine.close()
-    chosen = VLLMEngine(BUILTIN_MODEL, engine_args={**args, "enforce_eager": False}, progress=False)
-    chosen._choose_eager([GenRequest("Q", Sampling(max_tokens=1))])
-    assert chosen.args["enforce_eager"] is False, "the user's choice stands"
+    chosen = VLLMEngine(BUILTIN_MODEL, engine_args={**args, "enforce_eager": True}, progress=False)
+    chosen._choose_eager(requests)
+    assert chosen.args["enforce_eager"] is True, "the user's choice stands"
 
 
 def test_chains_stream_through_vllm_with_the_completions_of_rounds(vllm_engine):
