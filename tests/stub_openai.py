@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import socket
 import threading
 import time
 
@@ -48,6 +49,10 @@ class _Flaky(http.server.BaseHTTPRequestHandler):
 
     def _answer(self, body: dict) -> None:
         status = type(self).script.pop(0) if type(self).script else 200
+        if status == "drop":  # dies holding the request: the connection closes with no answer
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         if status == "slow":  # longer than the client's timeout, then a good answer nobody waits for
             time.sleep(1.5)
             status = 200

@@ -60,6 +60,19 @@ def test_a_failing_server_leaves_the_rotation_and_its_requests_go_to_the_other(s
     assert sorted(s["body"]["prompt"] for s in hb.seen) == sorted(f"Q: {i}" for i in range(12))
 
 
+def test_a_request_held_by_a_server_that_dies_is_made_again_on_the_other(stubs):
+    """The server reads the request and closes the connection unanswered: the request is finished elsewhere,
+    and the engine counts it as moved from that server."""
+    (a, ha), (b, hb) = stubs(), stubs()
+    ha.script += ["drop"] * 100
+    engine = OpenAIEngine("m", base_url=[a, b], concurrency=1, max_retries=0, progress=False)
+    results = engine.generate([GenRequest(f"Q: {i}") for i in range(6)])
+    assert [c.text for c in results] == [" sample 0"] * 6
+    held = [s["body"]["prompt"] for s in ha.seen]
+    assert len(held) == 1 and held[0] in [s["body"]["prompt"] for s in hb.seen], "the held request, answered by b"
+    assert engine.moved_from == {a: 1, b: 0}
+
+
 def test_when_every_server_fails_the_run_stops_with_one_line_naming_each(stubs):
     (a, ha), (b, hb) = stubs(), stubs()
     ha.script += [500] * 100

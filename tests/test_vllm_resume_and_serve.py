@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 
 import pytest
 import yaml
@@ -101,15 +102,28 @@ def test_a_fleet_of_two_vllm_servers_checks_its_model_and_survives_losing_one(vl
         fleet = OpenAIEngine(
             "smollm2", base_url=[vllm_server.base_url, second.base_url], concurrency=2, max_retries=1, progress=False
         )
-        finished = []
+        finished, held_at_death = [], []
 
-        def kill_second_after_three(i, completion):
+        def kill_second_while_it_holds_a_request(i, completion):
             finished.append(i)
-            if len(finished) == 3:
+            running = _requests_running(second.base_url) if second.proc is not None else 0
+            if len(finished) >= 3 and running:
+                held_at_death.append(running)  # its own metrics say it is working on these
                 second.stop()  # SIGKILL, its whole process group
 
-        results = fleet.generate(requests, kill_second_after_three)
+        results = fleet.generate(requests, kill_second_while_it_holds_a_request)
     finally:
         second.stop()
+    assert held_at_death and held_at_death[0] >= 1, "the second server died holding a request"
+    assert fleet.moved_from[second.base_url] >= 1, "and what it held was made again on the first"
+    assert fleet.moved_from[vllm_server.base_url] == 0
     assert len(finished) == len(requests), "every request finished, on the server left"
     assert [c.texts for c in results] == [c.texts for c in vllm_engine.generate(requests)]
+
+
+def _requests_running(base_url: str) -> int:
+    """vLLM's own gauge of the requests it is running, from its Prometheus metrics."""
+    with urllib.request.urlopen(base_url.removesuffix("/v1") + "/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return int(sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("vllm:num_requests_running")))  # fmt: skip

@@ -72,6 +72,8 @@ class OpenAIEngine(Engine):
         self.progress = progress
         self.identity = EngineIdentity("openai", model)
         self._checked = len(self.base_urls) == 1  # a fleet's servers are checked once, before any work
+        self.moved_from = dict.fromkeys(self.base_urls, 0)
+        """Per server: the calls it failed, or died holding, that another server then made (over this engine's life)."""
 
     @property
     def base_url(self) -> str:
@@ -99,6 +101,11 @@ class OpenAIEngine(Engine):
                 raise
             self._checked = True
         return fleet
+
+    async def _close(self, fleet: Fleet) -> None:
+        for server in fleet.servers:
+            self.moved_from[server.url] += server.moved
+        await fleet.close()
 
     def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
         return self._run(self._generate(requests, on_complete))
@@ -129,7 +136,7 @@ class OpenAIEngine(Engine):
             outcomes = await asyncio.gather(*(one(i) for i in range(len(requests))), return_exceptions=True)
         finally:
             bar.close()
-            await fleet.close()
+            await self._close(fleet)
         errors = [e for e in outcomes if isinstance(e, BaseException)]
         if errors:
             raise self._explain(errors[0], done=sum(r is not None for r in results), total=len(requests))
@@ -202,7 +209,7 @@ class OpenAIEngine(Engine):
         except Exception as exc:
             raise self._explain(exc, done=0, total=len(requests)) from None
         finally:
-            await fleet.close()
+            await self._close(fleet)
         errors = [e for e in rest if isinstance(e, BaseException)]
         if errors:
             raise self._explain(errors[0], done=0, total=len(requests))

@@ -25,6 +25,8 @@ class Server:
     url: str
     client: Any
     in_flight: int = 0
+    moved: int = 0
+    """Calls this server failed (or died holding) that were then made again on another."""
     benched_until: float = 0.0
     last_error: BaseException | None = field(default=None, repr=False)
 
@@ -76,6 +78,7 @@ class Fleet:
                 if not worth_another_server(exc):
                     raise RequestFailed(server.url, exc) from exc
                 server.last_error = exc
+                server.moved += 1
                 server.benched_until = time.monotonic() + BENCH_SECONDS
             finally:
                 server.in_flight -= 1
