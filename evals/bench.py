@@ -4,8 +4,9 @@
     python evals/bench.py --engine vllm --model smollm2 --data GSM8K_TEST.jsonl --scenarios zero_shot_cot
     python evals/bench.py --scoring --data CSQA_DEV.jsonl --examples 100 --shots 8   (evals/bench_scoring.py)
 
-Each scenario first runs promptkit once (untimed) and records every engine call it makes. Then, in
-alternating order for --rounds rounds, it times
+Each scenario first runs promptkit once (untimed) and records every engine call it makes; every other
+side then runs once untimed too (--warmup: more), so that no side's one-time costs land in its timed
+rounds. Then, in alternating order for --rounds rounds, it times
 - bare: the recorded calls, in order, through the engine library alone: a plain transformers
   `generate` per batch (the same batches as the hf engine forms, same stop strings, n samples as
   num_return_sequences), or one `vllm.LLM.generate` per call;
@@ -271,9 +272,12 @@ def run_scenario(name: str, task, engine, bare, args) -> dict:
     times: dict[str, list[float]] = {side: [] for side in sides}
     tokens: dict[str, list[int]] = {side: [] for side in sides}
     order = list(sides)
-    warmup = args.warmup if args.warmup is not None else int(str(getattr(engine, "device", "cpu")).startswith("cuda"))
-    for _ in range(warmup):  # untimed: a side's first run on a GPU pays for its kernels' first launches
-        for side in order:
+    # Untimed first runs, on every side alike: a side's first run pays one-time costs (the first kernel launches
+    # on a GPU, allocator growth and lazy imports on a CPU). promptkit's side has had one: the recorder's run.
+    warmup = args.warmup if args.warmup is not None else 1
+    untimed = max(warmup, 1)
+    for side in order:
+        for _ in range(untimed - (side == "promptkit")):
             sides[side]()
     for round_ in range(args.rounds):
         for side in order if round_ % 2 == 0 else order[::-1]:
@@ -286,6 +290,7 @@ def run_scenario(name: str, task, engine, bare, args) -> dict:
         "requests": recorder.requests,
         "calls": recorder.calls,
         "prompt_tokens": recorder.prompt_tokens,
+        "untimed_runs_per_side": untimed,
     }
     for side in sides:
         median = statistics.median(times[side])
@@ -340,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--vllm-args", type=json.loads, default={"max_model_len": 4096, "kv_cache_memory_bytes": 1 << 30},
                         help="vLLM engine_args as JSON")  # fmt: skip
     parser.add_argument("--warmup", type=int,
-                        help="untimed runs of each side before the timed ones (default: 1 on a GPU, else 0)")  # fmt: skip
+                        help="untimed runs of each side before the timed ones (default and least: 1)")  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--generate-batch", action="store_true",
                         help="hf only: also time transformers' continuous batching (generate_batch) against the hf "

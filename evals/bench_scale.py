@@ -14,7 +14,8 @@ GSM8K 8-shot CoT on SmolLM2-135M-Instruct, greedy, no cache: the same requests e
   engine, where each replica is as full as the single engine.
 
 Engines are started and warmed before the clock starts (each replica and server answers a short
-request first): the figure is throughput, not start-up. Ratios are against the single engine.
+request first): the figure is throughput, not start-up. Ratios are against the configuration named by
+`--baseline` (the single engine by default), whatever order the configurations run in.
 
     python evals/bench_scale.py --data ../shared/data/gsm8k/test.jsonl --questions 64
     python evals/bench_scale.py --data ../shared/data/gsm8k/test.jsonl --questions 64 --max-num-seqs 16
@@ -30,7 +31,8 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from promptkit import build_method, evaluate
@@ -136,6 +138,28 @@ def timed_run(task, built, engine: Engine) -> tuple[float, list]:
 CONFIGS = ("single", "share", "ray", "fleet")
 
 
+@dataclass(frozen=True)
+class Run:
+    config: str
+    seconds: float
+    predictions: list
+    row: dict
+
+
+def against(runs: Sequence[Run], baseline: str) -> list[dict]:
+    """Each run's row with its speed against the named baseline's (above 1: faster) and whether its
+    predictions equal the baseline's on the questions both ran (`share` runs a prefix of them)."""
+    base = next((r for r in runs if r.config == baseline), None)
+    if base is None:
+        raise ValueError(f"the baseline {baseline!r} did not run (ran: {', '.join(r.config for r in runs)})")
+    rows = []
+    for run in runs:
+        both = min(len(run.predictions), len(base.predictions))
+        same = run.predictions[:both] == base.predictions[:both]
+        rows.append({**run.row, "ratio": round(base.seconds / run.seconds, 2), "same_predictions": same})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="GSM8K test JSONL")
@@ -146,8 +170,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, help="ray: requests per call to a replica (default: the engine's)")
     parser.add_argument("--max-num-seqs", type=int, help="cap every engine's running sequences (vLLM's max_num_seqs)")
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=CONFIGS)
+    parser.add_argument("--baseline", default="single", choices=CONFIGS, help="what the ratios are against")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
+    if args.baseline not in args.configs:
+        parser.error(f"--baseline {args.baseline} is not among --configs {' '.join(args.configs)}")
     cores = len(os.sched_getaffinity(0))
     if cores < args.replicas:
         sys.exit(f"bench_scale: {args.replicas} replicas need {args.replicas} cores, this machine gives {cores}")
@@ -157,8 +184,7 @@ def main() -> None:
     share = task.with_examples(task.examples[: -(-len(task.examples) // args.replicas)])
     built = build_method(task, "few_shot_cot", shots=8, max_tokens={"answer": args.max_tokens})
     inner = inner_spec(args.inner, args.max_num_seqs)
-    rows = []
-    baseline = None
+    runs: list[Run] = []
     with tempfile.TemporaryDirectory() as logs:
         for config in args.configs:
             questions = share if config == "share" else task
@@ -171,28 +197,25 @@ def main() -> None:
             with engine_cm as engine:
                 seconds, predictions = timed_run(questions, built, engine)
                 spread = getattr(engine, "served", None)
-            if baseline is None:
-                baseline = (seconds, predictions)
-            rows.append(
-                {
-                    "config": {"single": "single", "share": f"share 1/{args.replicas}"}.get(
-                        config, f"{config} x{args.replicas}"
-                    ),
-                    "engine": "vllm serve" if config == "fleet" else args.inner,
-                    "questions": len(questions.examples),
-                    "seconds": round(seconds, 1),
-                    "questions_per_s": round(len(questions.examples) / seconds, 3),
-                    "ratio": round(baseline[0] / seconds, 2),
-                    "same_predictions": predictions == baseline[1][: len(predictions)],
-                    **({"served": spread} if spread else {}),
-                }
-            )
-            print(json.dumps(rows[-1]), flush=True)
+            row = {
+                "config": {"single": "single", "share": f"share 1/{args.replicas}"}.get(
+                    config, f"{config} x{args.replicas}"
+                ),
+                "engine": "vllm serve" if config == "fleet" else args.inner,
+                "questions": len(questions.examples),
+                "seconds": round(seconds, 1),
+                "questions_per_s": round(len(questions.examples) / seconds, 3),
+                **({"served": spread} if spread else {}),
+            }
+            runs.append(Run(config, seconds, predictions, row))
+            print(json.dumps(row), flush=True)
+    rows = against(runs, args.baseline)
 
     cap = f", at most {args.max_num_seqs} sequences running per engine" if args.max_num_seqs else ""
     print(f"\nGSM8K 8-shot CoT, SmolLM2-135M-Instruct, greedy, max_tokens {args.max_tokens}{cap}")
     print(
-        f"{'config':<12} {'engine':<11} {'questions':>9} {'seconds':>8} {'q/s':>7} {'vs single':>10}  same predictions"
+        f"{'config':<12} {'engine':<11} {'questions':>9} {'seconds':>8} {'q/s':>7} {'vs ' + args.baseline:>10}  "
+        f"same predictions as {args.baseline}"
     )
     for r in rows:
         print(f"{r['config']:<12} {r['engine']:<11} {r['questions']:>9} {r['seconds']:>8} {r['questions_per_s']:>7} "

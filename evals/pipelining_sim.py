@@ -8,7 +8,8 @@ sequence's slot is filled from the queue at the next step. Two schedules of a mu
 - pipelined: an example's stage k is queued the moment its own stage k-1 finishes.
 
 Lengths come from recordings: Kojima et al.'s 1,319 GSM8K zero-shot-CoT rationales and answers
-(text-davinci-002), counted with SmolLM2's tokenizer; or any run folder's traces (`--run DIR`),
+(text-davinci-002), counted with SmolLM2's tokenizer (where the embedded model is missing, estimated
+as characters / 4, and the output says so); or any run folder's traces (`--run DIR`),
 e.g. a least-to-most run, whose per-example chains have different numbers of steps.
 
     python evals/pipelining_sim.py --kojima ../shared/data/replay/kojima/gsm8k_zero_shot_cot.records.jsonl
@@ -21,6 +22,7 @@ import argparse
 import heapq
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 Chains = list[list[int]]
@@ -74,16 +76,28 @@ def run_chains(folder: Path, count: Callable[[str], int]) -> Chains:
     return chains
 
 
-def token_counter() -> Callable[[str], int]:
+@dataclass(frozen=True)
+class Counter:
+    count: Callable[[str], int]
+    how: str
+    """What the counts are, printed beside every figure made from them."""
+
+
+def token_counter(model_folder: Callable[[], Path] | None = None) -> Counter:
+    """SmolLM2's tokenizer where the embedded model is here; else an estimate, which says so."""
     try:
         from transformers import AutoTokenizer
 
         from promptkit.engines.model_files import builtin_model_folder
 
-        tokenizer = AutoTokenizer.from_pretrained(str(builtin_model_folder()))
-        return lambda text: len(tokenizer.encode(text, add_special_tokens=False))
-    except Exception:  # no embedded model here: about 4 characters a token
-        return lambda text: max(1, len(text) // 4)
+        tokenizer = AutoTokenizer.from_pretrained(str((model_folder or builtin_model_folder)()))
+        return Counter(lambda text: len(tokenizer.encode(text, add_special_tokens=False)), "SmolLM2's tokenizer")
+    except Exception as exc:  # no embedded model here
+        why = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        return Counter(
+            lambda text: max(1, len(text) // 4),
+            f"ESTIMATED as characters / 4 (SmolLM2's tokenizer is not available: {why})",
+        )
 
 
 def report(name: str, chains: Chains, slot_counts: Sequence[int]) -> list[str]:
@@ -104,7 +118,9 @@ def main() -> None:
         "--slots", default="64,256,1024", help="running sequences the engine holds (default: 64,256,1024)"
     )
     args = parser.parse_args()
-    count = token_counter()
+    counter = token_counter()
+    count = counter.count
+    print(f"token counts: {counter.how}")
     slots = [int(s) for s in args.slots.split(",")]
     if args.kojima:
         print("\n".join(report(f"zero-shot CoT ({args.kojima.name})", kojima_chains(args.kojima, count), slots)))

@@ -142,12 +142,13 @@ def ray_item_ms(items: int) -> float:
             ray.shutdown()
 
 
-def kojima_lengths(path: Path) -> list[int]:
+def kojima_lengths(path: Path) -> tuple[list[int], str]:
+    """The rationales' token lengths, and how they were counted (tokenizer, or estimated)."""
     from evals.pipelining_sim import token_counter
 
-    count = token_counter()
+    counter = token_counter()
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [count(r["outputs"]["rationale"]) for r in rows]
+    return [counter.count(r["outputs"]["rationale"]) for r in rows], counter.how
 
 
 def main() -> None:
@@ -161,7 +162,9 @@ def main() -> None:
     parser.add_argument("--replicas", default="1,2,4,8,16,32,64")
     args = parser.parse_args()
 
-    lengths = [n for n in kojima_lengths(args.kojima) for _ in range(args.samples)]
+    counted, how = kojima_lengths(args.kojima)
+    print(f"token counts: {how}")
+    lengths = [n for n in counted for _ in range(args.samples)]
     if args.driver_ms is None:
         cache_ms, ray_ms = measure_driver_ms()
         driver_ms = cache_ms + ray_ms

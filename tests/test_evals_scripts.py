@@ -95,6 +95,18 @@ def test_pipelining_simulation_runs_on_kojimas_rationales(shared_data):
                           "--slots", "256"], capture_output=True, text=True, timeout=300)  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
     assert "1319 examples, 2638 calls" in run.stdout and "| 256 |" in run.stdout
+    assert "token counts: SmolLM2's tokenizer" in run.stdout
+
+
+def test_the_simulations_say_when_token_counts_are_estimated():
+    from evals.pipelining_sim import token_counter
+
+    def missing():
+        raise FileNotFoundError("no embedded model")
+
+    counter = token_counter(missing)
+    assert counter.how.startswith("ESTIMATED as characters / 4") and "no embedded model" in counter.how
+    assert counter.count("abcdefgh") == 2
 
 
 def _bench(tmp_path, *args):
@@ -120,7 +132,47 @@ def test_side_by_side_bench_runs_every_scenario_on_the_tiny_model(shared_data, t
     assert by_name["self_consistency"]["requests"] == 2 and by_name["zero_shot_cot"]["calls"] == 2
     for r in rows:
         assert r["bare"]["tokens"] > 0 and r["promptkit"]["tokens"] > 0, r
+        assert r["untimed_runs_per_side"] == 1, "both sides warmed, on a CPU too"
         assert r["speedup"] == pytest.approx(r["bare"]["median_s"] / r["promptkit"]["median_s"])
+
+
+def test_the_bench_runs_the_bare_side_once_untimed_before_timing_it(tmp_path):
+    """On any device: the bare side's one-time costs must not land in its first timed round."""
+    import argparse
+
+    from evals.bench import run_scenario
+    from promptkit import ScriptedEngine, load_task
+
+    data = tmp_path / "q.jsonl"
+    data.write_text(
+        "".join(json.dumps({"question": f"What is {i} + 1?", "answer": str(i + 1)}) + "\n" for i in range(2))
+    )
+    bare_runs = []
+
+    def bare(calls):
+        bare_runs.append(len(calls))
+        return 1
+
+    args = argparse.Namespace(max_tokens=8, generate_batch=False, warmup=None, rounds=2)
+    row = run_scenario("zero_shot_cot", load_task("gsm8k", data), ScriptedEngine(lambda p: " 2."), bare, args)
+    assert bare_runs == [2, 2, 2], "one untimed run, then two timed (each replays both calls)"
+    assert len(row["bare"]["seconds"]) == len(row["promptkit"]["seconds"]) == 2
+
+
+def test_the_scale_bench_takes_the_named_baseline_whatever_ran_first():
+    from evals.bench_scale import Run, against
+
+    runs = [Run("ray", 5.0, ["1", "2", "9"], {"config": "ray x2"}), Run("single", 10.0, ["1", "2", "3"], {}),
+            Run("share", 4.0, ["1", "2"], {})]  # fmt: skip
+    rows = against(runs, "single")
+    assert [r["ratio"] for r in rows] == [2.0, 1.0, 2.5]
+    assert [r["same_predictions"] for r in rows] == [False, True, True], "share is compared on its own questions"
+    assert against(runs, "ray")[1]["ratio"] == 0.5
+    with pytest.raises(ValueError, match="the baseline 'fleet' did not run"):
+        against(runs, "fleet")
+    run = subprocess.run([sys.executable, str(ROOT / "evals" / "bench_scale.py"), "--data", "x.jsonl", "--configs",
+                          "ray", "--baseline", "single"], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert run.returncode == 2 and "--baseline single is not among --configs ray" in run.stderr
 
 
 def test_side_by_side_bench_runs_on_vllm(shared_data, tmp_path, vllm_engine):
@@ -183,3 +235,4 @@ def test_scale_simulation_runs_on_kojimas_rationales(shared_data):
                           "--driver-ms", "0.5", "--replicas", "1,8,64"], capture_output=True, text=True, timeout=300)  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
     assert "1319 sequences" in run.stdout and "| 64 |" in run.stdout
+    assert "token counts: SmolLM2's tokenizer" in run.stdout
