@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -71,10 +72,11 @@ def undeclared(env: jinja2.Environment, source: str, name: str) -> set[str]:
     return jinja2.meta.find_undeclared_variables(parse(env, source, name)) - set(env.globals)
 
 
-def render(template: jinja2.Template, variables: Mapping[str, Any], name: str) -> str:
-    """The whole render, bounded in size and time; any template error is one line naming `name`."""
+def render(template: jinja2.Template, variables: Mapping[str, Any], name: str, watchdog: Watchdog | None = None) -> str:
+    """The whole render, bounded in size and time; any template error is one line naming `name`. Many renders
+    in a row (a task's records) share one `watchdog` instead of a timer thread each."""
     try:
-        with _deadline(RENDER_SECONDS, name):
+        with watchdog.deadline(RENDER_SECONDS, name) if watchdog else _deadline(RENDER_SECONDS, name):
             return _bounded(template.generate(**variables), name)
     except jinja2.UndefinedError as exc:
         raise PromptkitError(
@@ -141,6 +143,63 @@ def _deadline(seconds: float, name: str) -> Iterator[None]:
             if state["fired"]:
                 _async_raise(thread, None)  # fired as the render ended: withdraw it if still pending
         timer.cancel()
+
+
+class Watchdog:
+    """One thread bounding many renders in a row: each arms it with its deadline and disarms it when done, and
+    one past its deadline is interrupted as `_deadline`'s timer would (a thread per render costs more than
+    the render of a short record template)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._armed: tuple[int, float, int] | None = None  # (thread, deadline, token)
+        self._fired: int | None = None
+        self._tokens = 0
+        self._stopped = False
+        self._thread = threading.Thread(target=self._watch, name="promptkit-render-watchdog", daemon=True)
+
+    def __enter__(self) -> Watchdog:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        with self._cond:
+            while not self._stopped:
+                if self._armed is None:
+                    self._cond.wait()
+                    continue
+                thread, deadline, token = self._armed
+                left = deadline - time.monotonic()
+                if left > 0:
+                    self._cond.wait(left)
+                    continue
+                self._armed, self._fired = None, token
+                _async_raise(thread, _RenderTimeout)
+
+    @contextmanager
+    def deadline(self, seconds: float, name: str) -> Iterator[None]:
+        thread = threading.get_ident()
+        with self._cond:
+            self._tokens += 1
+            token = self._tokens
+            self._armed = (thread, time.monotonic() + seconds, token)
+            self._cond.notify()
+        try:
+            yield
+        except _RenderTimeout:
+            raise PromptkitError(f"template {name!r}: rendering took over {seconds:g} s; refused") from None
+        finally:
+            with self._cond:
+                self._armed = None
+                if self._fired == token:
+                    _async_raise(thread, None)  # fired as the render ended: withdraw it if still pending
+                self._fired = None
 
 
 def _async_raise(thread: int, exc: type[BaseException] | None) -> None:

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.reproduction
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden" / "renders"
 SPECS = sorted((ROOT / "evals" / "specs").glob("*.yaml"))
+ZHAO_TASKS = ("sst2", "agnews", "trec", "cb", "rte")
 CASES = (
     [(p.stem, [str(p)]) for p in SPECS]
     + [
@@ -30,12 +31,34 @@ CASES = (
         for method in METHODS
         if not METHODS.get(method).scores  # those score a choice task's labels: aqua's below
     ]
-    + [(f"cli_aqua_{m}", ["--task", "aqua", "--method", m]) for m in METHODS if METHODS.get(m).scores]
+    + [
+        (f"cli_aqua_{m}", ["--task", "aqua", "--method", m])
+        for m in METHODS
+        if METHODS.get(m).scores and m != "classify"
+    ]
     + [  # every other shipped task: Kojima et al.'s two formats, over the first two records of its file
         (f"cli_{task}_{method}", ["--task", task, "--method", method])
         for task in shipped_names()
-        if task not in ("gsm8k", "last_letters")
+        if task not in ("gsm8k", "last_letters", *ZHAO_TASKS)
         for method in ("direct", "zero_shot_cot")
+    ]
+    + [  # Zhao et al.'s five: 4 shots drawn with seed 1, calibrated (the content-free prompts too)
+        (
+            f"cli_{task}_classify",
+            [
+                "--task",
+                task,
+                "--method",
+                "classify",
+                "--shots",
+                "4",
+                "--selection-seed",
+                "1",
+                "--calibrate",
+                "content_free",
+            ],
+        )  # fmt: skip
+        for task in ZHAO_TASKS
     ]
 )
 # The original files of the other ten tasks (date understanding's, not the log's: our own shuffle).
@@ -46,6 +69,9 @@ KOJIMA_FILES = {
 
 
 def _data(shared_data: Path, name: str) -> Path:
+    zhao = next((t for t in ZHAO_TASKS if name == f"cli_{t}_classify"), None)
+    if zhao:
+        return shared_data / "zhao" / zhao
     task = next((t for t in KOJIMA_FILES if name.startswith(f"cli_{t}_") and t not in ("gsm8k", "last_letters")), None)
     if task:
         return shared_data / "kojima" / "dataset" / KOJIMA_FILES[task]

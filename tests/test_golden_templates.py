@@ -28,6 +28,7 @@ VARIABLES = {
     "solved": [{"question": "Ada", "answer": 'The last letter of "Ada" is "a". So, "Ada" outputs "a".'}],
     "current": "Ada Bob",
     **read_definition("gsm8k").prompts.words(),  # what a task gives every template: answer prefix and trigger
+    **read_definition("agnews").prompts.classification.model_dump(),  # a classification task: Zhao et al.'s prefixes
 }
 TEMPLATES = sorted(str(p.relative_to(templates_dir()).with_suffix("")) for p in templates_dir().rglob("*.j2"))
 

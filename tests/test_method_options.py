@@ -16,7 +16,8 @@ from promptkit.runspec.models import MethodSpec, PipelineSpec
 # A value for every option, valid in itself, that differs from its default.
 VALUES = {"shots": 2, "selector": "random", "order": "random", "selection_seed": 3, "order_seed": 4,
           "demo_answers": "random", "demo_rationales": "none", "demo_inputs": "random", "pool": "p.json",
-          "chat": True, "samples": 3, "temperature": 0.5, "seed": 7, "max_tokens": {}, "templates": {}}  # fmt: skip
+          "chat": True, "samples": 3, "temperature": 0.5, "seed": 7, "max_tokens": {}, "templates": {},
+          "calibrate": "content_free"}  # fmt: skip
 OPTIONS = [name for name in MethodSpec.model_fields if name != "name"]
 
 
@@ -41,10 +42,12 @@ CASES = [(m, o) for m in METHODS.names() for o in OPTIONS]
 
 
 @pytest.mark.parametrize("method, option", CASES, ids=[f"{m}-{o}" for m, o in CASES])
-def test_an_option_is_taken_or_refused_by_name(method, option, tiny_gsm8k, tiny_choice):
+def test_an_option_is_taken_or_refused_by_name(method, option, tiny_gsm8k, tiny_choice, tiny_sst2):
     from promptkit.tasks import load_task
 
     name, data = ("aqua", tiny_choice) if METHODS.get(method).scores else ("gsm8k", tiny_gsm8k)
+    if method == "classify":  # a task in Zhao et al.'s format
+        name, data = "sst2", tiny_sst2
     task = load_task(name, str(data))
     takes = METHODS.get(method).takes
     # Methods with demonstrations draw them from the data file (offline: no training split from the hub).
@@ -71,6 +74,14 @@ def test_the_summary_records_only_what_the_method_takes(tiny_gsm8k):
     assert not {"shots", "selector", "chat", "demo_answers"} & set(options)
     few = _spec("few_shot", shots=2)
     assert run_options(few, build(few, task).spec)["shots"] == 2
+
+
+@pytest.fixture
+def tiny_sst2(tmp_path):
+    path = tmp_path / "sst2.jsonl"
+    rows = [{"question": f"a {w} film", "answer": a} for w, a in [("fine", "Positive"), ("dull", "Negative")] * 2]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ other programs' vLLM processes are left as they were."""
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 
@@ -72,6 +73,29 @@ def test_a_fast_render_is_not_interrupted_later(tmp_path, monkeypatch):
     for _ in range(50):
         assert engine.render("zero_shot_cot/reason", {"question": "q"}).startswith("Q: q")
     time.sleep(0.2)  # any timer that outlived its render would strike here
+
+
+def test_a_task_records_share_one_watchdog_that_still_stops_a_slow_one(tmp_path, monkeypatch):
+    """Many records, one watchdog thread: fast renders pass (none interrupted later), and the slow record is
+    stopped and named; the watchdog's thread is gone afterwards."""
+    import time
+
+    from promptkit import jinja_env, load_task
+
+    monkeypatch.setattr(jinja_env, "RENDER_SECONDS", 0.3)
+    (tmp_path / "t.yaml").write_text(
+        'name: t\nexample:\n  question: "{% if slow %}' + SLOW.replace('"', '\\"') + '{% endif %}{{ q }}"\n'
+        "  answer: a\nanswer: {type: text}\nprompts: {answer_prefix: 'A:'}\n"
+    )
+    rows = [{"q": f"question {i}", "a": "x", "slow": False} for i in range(300)]
+    (tmp_path / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    before = threading.active_count()
+    assert len(load_task(str(tmp_path / "t.yaml"), tmp_path / "d.jsonl").examples) == 300
+    time.sleep(0.5)  # a deadline that outlived its render would strike here
+    (tmp_path / "d.jsonl").write_text("".join(json.dumps({**r, "slow": i == 7}) + "\n" for i, r in enumerate(rows)))
+    with pytest.raises(PromptkitError, match=r"d\.jsonl:8: .*rendering took over 0\.3 s"):
+        load_task(str(tmp_path / "t.yaml"), tmp_path / "d.jsonl")
+    assert threading.active_count() == before
 
 
 def test_the_vllm_plugin_acts_only_in_processes_promptkit_started(monkeypatch):

@@ -189,12 +189,13 @@ def test_the_demonstration_ablations_run_on_yes_no(shared_data, tmp_path):
 # --- every shipped task ----------------------------------------------------------------------------
 
 
-def test_promptkit_tasks_lists_the_twelve(capsys):
+def test_promptkit_tasks_lists_kojimas_twelve_and_zhaos_five(capsys):
     assert main(["tasks"]) == 0
     out = capsys.readouterr().out
     for name in shipped_names():
         assert f"| {name} |" in out
-    assert len(shipped_names()) == 12
+    assert len(shipped_names()) == 12 + 5
+    assert {"sst2", "agnews", "trec", "cb", "rte"} <= set(shipped_names())
     assert "| aqua | arithmetic | choice (A, B, C, D, E) | 254 | deepmind/aqua_rat |" in out
 
 

@@ -154,7 +154,15 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     for name in shipped_names():
         d = read_definition(name)
         data = d.data
-        source = data.hub.path if data.hub else "generated" if data.generate else "none: give --data FILE"
+        source = (
+            data.hub.path
+            if data.hub
+            else "generated"
+            if data.generate
+            else "none: give --data FOLDER"
+            if data.in_folder
+            else "none: give --data FILE"
+        )
         answer = d.answer.type + (f" ({', '.join(d.answer.labels)})" if d.answer.labels else "")
         print(f"| {name} | {d.category or ''} | {answer} | {data.size or ''} | {source} | {d.description} |")
     print("\nA task file of your own: --task path/to/task.yaml (promptkit schema --task prints its schema).")

@@ -11,6 +11,7 @@ from promptkit.engines import default_cache_path
 from promptkit.engines.engine_kinds import ENGINE_KINDS, INNER_KINDS
 from promptkit.engines.model_files import BUILTIN_MODEL
 from promptkit.runspec.methods import METHODS
+from promptkit.stages.kinds.score_classes import Calibration
 from promptkit.stages.kinds.select_demos import Order, Strategy
 from promptkit.stages.library.ablations import Answers, Inputs, Rationales
 from promptkit.stages.library.extractors import EXTRACTORS
@@ -55,11 +56,15 @@ def _engine_flag_dests() -> tuple[str, ...]:
     return tuple(a.dest for a in parser._actions if a.dest != "engine")
 
 
+WHOLE_SET_HELP = "all the records, where the task's standard set is a subsample (Zhao et al.'s 300)"
+
+
 def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data", help="the task's data: a JSONL, JSON or CSV file, or a dataset folder (default: the task's own)"
     )
     p.add_argument("--limit", type=int, help="first N examples only")
+    p.add_argument("--whole-set", action="store_true", help=WHOLE_SET_HELP)
     c = p.add_mutually_exclusive_group()
     c.add_argument("--cache", help=f"generation cache file (default: {_display_path(default_cache_path())})")
     c.add_argument("--no-cache", action="store_true", help="do not read or write the generation cache")
@@ -108,6 +113,8 @@ def _method_args(p: argparse.ArgumentParser) -> None:
     d.add_argument(
         "--chat", action="store_true", default=None, help="demonstrations as chat turns through the chat template"
     )
+    c = p.add_argument_group("classification (classify)")
+    c.add_argument("--calibrate", help=f"{_choices(Calibration)}: contextual calibration (default: none)")
 
 
 def _display_path(path: Path) -> str:
@@ -167,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--set", action="append", default=[], metavar="dotted.key=value")
     render.add_argument("--data")
     render.add_argument("--limit", type=int, help="the first N examples (default: 1, unless --example)")
+    render.add_argument("--whole-set", action="store_true", help=WHOLE_SET_HELP)
     render.add_argument("--example", action="append", default=[], help="example id to show (repeatable)")
     render.add_argument("--json", action="store_true", help="one JSON line per prompt: id, stage, prompt")
     render.add_argument("--stages", action="store_true", help="print the resolved spec (the method's stages) instead")

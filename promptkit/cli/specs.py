@@ -99,7 +99,7 @@ def flags_spec(args: argparse.Namespace, task: str, method: str, engine: dict[st
         raise PromptkitError(f"--limit must be >= 1, got {args.limit}")
     read_definition(task)
     data = {
-        "task": {"name": task, "data": args.data, "limit": args.limit},
+        "task": {"name": task, "data": args.data, "limit": args.limit, "whole_set": args.whole_set},
         "method": method_data(args, method, task),
         "extractor": args.extractor,
         **({"engine": engine} if engine is not None else {}),
@@ -125,6 +125,8 @@ def spec_from_data(
             task["data"] = args.data
         if args.limit is not None:
             task["limit"] = args.limit
+        if getattr(args, "whole_set", False):
+            task["whole_set"] = True
     if with_engine and isinstance(data.get("engine"), dict):
         data["engine"] = engine_data(args, data["engine"])
     policy = ReadPolicy.for_spec(spec_file or path, command_line_paths(args))

@@ -145,6 +145,27 @@ def few_shot_choice(o: Options) -> Stages:
     return [stages[0], stages[1], {"kind": "score_choices", "name": "score", "template": template}]
 
 
+def classify(o: Options) -> Stages:
+    """Classification by label probability (Zhao et al.): `shots` demonstrations drawn once per seed
+    (selection_seed) and shared by every question, then each class's words scored after the task's format;
+    `calibrate: content_free` for contextual calibration."""
+    m = o.method
+    if o.task.prompts.classification is None:
+        raise PromptkitError(
+            f"classify needs a classification format, and task {o.task.name!r} has none (prompts.classification "
+            "in its task file: q_prefix, a_prefix)"
+        )
+    score: dict[str, Any] = {
+        "kind": "score_classes",
+        "name": "score",
+        "template": o.template("score", "classification/zhao"),
+    }
+    if m.calibrate != "none":
+        score["calibrate"] = m.calibrate
+    select = {"kind": "select_demos", "strategy": "seeded", "k": m.shots or 0, "seed": m.selection_seed}
+    return [select | ({"pool": m.pool} if m.pool else {}), score]
+
+
 # Tokens the choices take after the prompt, kept free when demonstrations are packed into the window.
 SCORE_BUDGET = 16
 
@@ -221,6 +242,7 @@ METHODS: Registry[Method] = Registry(
         "auto_cot": Method(auto_cot, "answer_is", options=("shots", "pool", "chat")),
         "choice": Method(choice, "default", scores=True),
         "few_shot_choice": Method(few_shot_choice, "default", options=DEMONSTRATION_OPTIONS, scores=True),
+        "classify": Method(classify, "default", options=("shots", "selection_seed", "pool", "calibrate"), scores=True),
         "least_to_most": Method(least_to_most, "answer_is"),
         "least_to_most_promptkit": Method(least_to_most, "answer_is"),
     },

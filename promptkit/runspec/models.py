@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 
 from promptkit.engines.engine_kinds import ENGINE_KINDS
 from promptkit.stages.framework.spec_fields import Seed, SpecModel
+from promptkit.stages.kinds.score_classes import Calibration
 from promptkit.stages.kinds.select_demos import Order, Strategy
 from promptkit.stages.library.ablations import Answers, Inputs, Rationales
 from promptkit.stages.stage_kinds import STAGE_KINDS
@@ -29,6 +30,9 @@ class TaskSpec(_Spec):
         None, description="the task's data: a JSONL, JSON or CSV file, or a dataset folder; the task's own when absent"
     )
     limit: int | None = Field(None, ge=1, description="first N examples only")
+    whole_set: bool = Field(
+        False, description="all the records, where the task's standard set is a subsample (Zhao et al.'s 300)"
+    )
 
 
 # --- engines: each kind's model is declared with its factory (promptkit.engines.engine_kinds) -------------
@@ -63,6 +67,9 @@ class MethodSpec(_Spec):
     demo_inputs: Inputs = Field("gold", description="ablation: gold questions, or another pool question (answer kept)")
     pool: str | None = Field(None, description="demonstration pool: exemplars JSON or a data file of the task")
     chat: bool = Field(False, description="demonstrations as chat turns")
+    calibrate: Calibration = Field(
+        "none", description="classify: content_free for contextual calibration (Zhao et al.)"
+    )
     samples: int | None = Field(
         None,
         ge=1,

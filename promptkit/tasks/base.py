@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptkit.tasks.definition import AnswerKind
@@ -26,6 +27,8 @@ class Task:
     """Worked solutions by example id, where the task file says how to write them (demonstration pools)."""
     definition: TaskDefinition | None = None
     """The task file it was read by; None for a task made in code (the shipped task of its name then applies)."""
+    folder: Path | None = None
+    """The folder --data named, where the task's files were found by name (its training file too)."""
     whole: Task | None = field(default=None, repr=False, compare=False)
     """Before limit(): what depends on the data as a whole (Auto-CoT's clusters) must not depend on --limit."""
 

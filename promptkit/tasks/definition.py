@@ -33,6 +33,19 @@ class GeneratedSource(SpecModel):
     seed: Seed = Field(0, description="the generator's seed")
 
 
+class Subsample(SpecModel):
+    """A seeded draw of the records, as Zhao et al. draw their 300 test examples: NumPy's
+    RandomState(seed).choice(len(records), min(size, len(records)), replace=False), in the order drawn."""
+
+    size: int = Field(ge=1, description="how many records (all of them, shuffled, when there are fewer)")
+    seed: Seed = Field(0, description="the draw's seed")
+
+    def indices(self, count: int) -> list[int]:
+        import numpy as np
+
+        return [int(i) for i in np.random.RandomState(self.seed).choice(count, min(self.size, count), replace=False)]
+
+
 class DataSource(SpecModel):
     """Where records come from; `--data` replaces it with a file of the same format."""
 
@@ -46,6 +59,22 @@ class DataSource(SpecModel):
         None, description="what --data should be, for the message when the task has no source of its own"
     )
     size: int | None = Field(None, ge=1, description="examples in the standard set (what `promptkit tasks` shows)")
+    in_folder: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="the file's name inside the folder --data names (a dataset kept in its own layout, e.g. Zhao "
+        "et al.'s data/sst2): the task's data and training files are both found there",
+    )
+    format: Literal["lines"] | None = Field(
+        None, description="lines: one record {line} per line of text, whatever the suffix; absent: by the suffix"
+    )
+    subsample: Subsample | None = Field(
+        None, description="the standard set is a seeded draw of the records (--whole-set: all of them)"
+    )
+    without_data_subsample: bool = Field(
+        False,
+        description="training data only: leave out the records the data's subsample draws (when both are one file)",
+    )
 
 
 class Choices(SpecModel):
@@ -89,6 +118,11 @@ class AnswerFormat(SpecModel):
     labels: list[str] | None = Field(
         None, description="choice: the allowed letters; absent: choices.labels, or every label the records use"
     )
+    words: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="scoring classes by likelihood: a label's words, whose probabilities are summed (Zhao et al.'s "
+        "AGNews: Technology: [Technology, Science]); the label itself by default",
+    )
 
     @field_validator("labels")
     @classmethod
@@ -101,7 +135,16 @@ class AnswerFormat(SpecModel):
     def _labels_for_choice_only(self):
         if self.labels is not None and self.type != "choice":
             raise ValueError("labels are for type: choice")
+        unknown = sorted(set(self.words) - set(self.labels or ()))
+        if unknown:
+            raise ValueError(f"words: {unknown[0]!r} is not one of the labels")
+        if any(not words or not all(words) for words in self.words.values()):
+            raise ValueError("words: each label needs at least one non-empty word")
         return self
+
+    def words_of(self, label: str) -> list[str]:
+        """The words scored for a label: its own list, else the label itself."""
+        return self.words.get(label) or [label]
 
 
 class Steps(SpecModel):
@@ -110,6 +153,16 @@ class Steps(SpecModel):
     decompose: str = Field(description="template that splits the question into subquestions")
     solve: str = Field(description="template that answers one subquestion after the earlier ones")
     parser: str = Field(description="how the decomposition's output is read (promptkit.stages DECOMPOSERS)")
+
+
+class ClassificationFormat(SpecModel):
+    """Zhao et al.'s prompt for classification: prompt_prefix, then each demonstration as q_prefix + input,
+    a newline, a_prefix + its label and a blank line; then q_prefix + the input, a newline, and a_prefix
+    without its final space (templates/classification/zhao.j2)."""
+
+    prompt_prefix: str = Field("", description="before everything (an instruction, ending in a blank line)")
+    q_prefix: str = Field(description="before each input (e.g. 'Review: ')")
+    a_prefix: str = Field(pattern=r" $", description="before each label (e.g. 'Sentiment: '); ends in a space")
 
 
 class Prompts(SpecModel):
@@ -127,6 +180,9 @@ class Prompts(SpecModel):
     least_to_most: dict[str, Steps] = Field(
         default_factory=dict, description="method name -> its prompts (least-to-most needs task-specific ones)"
     )
+    classification: ClassificationFormat | None = Field(
+        None, description="the format `classify` writes (Zhao et al.'s prefixes)"
+    )
 
     @property
     def trigger(self) -> str:
@@ -136,7 +192,8 @@ class Prompts(SpecModel):
 
     def words(self) -> dict[str, str]:
         """What every prompt template of this task may read besides the example (templates/direct.j2, ...)."""
-        return {"answer_prefix": self.answer_prefix, "answer_trigger": self.trigger}
+        words = {"answer_prefix": self.answer_prefix, "answer_trigger": self.trigger}
+        return words | (self.classification.model_dump() if self.classification else {})
 
 
 class TaskDefinition(SpecModel):

@@ -68,7 +68,7 @@ class _Compiled:
     template: jinja2.Template | None
     reads: frozenset[str]
 
-    def __call__(self, variables: Mapping[str, Any]) -> str:
+    def __call__(self, variables: Mapping[str, Any], watchdog: jinja_env.Watchdog | None = None) -> str:
         if self.template is None:
             value = variables[self.source]
             return (
@@ -78,7 +78,7 @@ class _Compiled:
                 if isinstance(value, (list, dict))
                 else str(value)
             )
-        return jinja_env.render(self.template, variables, self.name)
+        return jinja_env.render(self.template, variables, self.name, watchdog)
 
 
 class Mapper:
@@ -104,7 +104,7 @@ class Mapper:
             name = f"{source}: example.inputs.{key}"
             jinja_env.compile_template(env, "{{ " + expression + " }}", name)
             self.inputs[key] = (name, env.compile_expression(expression, undefined_to_none=False))
-        made = {"choices", "gold", *mapping.inputs}
+        made = {"choices", "gold", "record", *mapping.inputs}
         reads = set(self.question.reads | self.gold.reads) | (self.id.reads if self.id else set())
         if mapping.choices:
             reads.add(mapping.choices.field.split(".")[0])
@@ -116,10 +116,13 @@ class Mapper:
 
     def examples(self, records: Sequence[Record]) -> tuple[tuple[Example, ...], dict[str, str]]:
         """The examples, and each one's worked solution (by id) where the task file says how to write it."""
-        made = [self.example(i, where, record) for i, (where, record) in enumerate(records)]
+        with jinja_env.Watchdog() as watchdog:  # one thread bounds every record's renders
+            made = [self.example(i, where, record, watchdog) for i, (where, record) in enumerate(records)]
         return tuple(e for e, _ in made), {e.id: r for e, r in made if r is not None}
 
-    def example(self, position: int, where: str, record: Mapping[str, Any]) -> tuple[Example, str | None]:
+    def example(
+        self, position: int, where: str, record: Mapping[str, Any], watchdog: jinja_env.Watchdog | None = None
+    ) -> tuple[Example, str | None]:
         missing = [f for f in self.reads if f not in record]
         if missing and all(f in record for f in GENERIC):
             return self._generic(position, where, record)
@@ -138,22 +141,23 @@ class Mapper:
         nulls = [f for f in self.reads if record[f] is None]
         if nulls:
             raise PromptkitError(f"{where}: '{nulls[0]}' must be a value, got null")
-        variables: dict[str, Any] = dict(record)
+        # `record`: the whole record, for fields no template can name (a CSV column "Class Index")
+        variables: dict[str, Any] = {"record": record, **record}
         labels: list[str] = []
         texts: list[str] = []
         if self.mapping.choices:
             variables["choices"] = choices = _choices(self.mapping.choices, record, where)
             labels, texts = [c["label"] for c in choices], [c["text"] for c in choices]
         try:
-            inputs = {"question": self.question(variables)}
+            inputs = {"question": self.question(variables, watchdog)}
             if not inputs["question"].strip():
                 raise PromptkitError("the question is empty")
             for key, (name, expression) in self.inputs.items():
                 inputs[key] = _evaluate(expression, variables, name)
-            gold = self.gold({**variables, **inputs})
-            example_id = self.id({**variables, **inputs}) if self.id else str(position)
+            gold = self.gold({**variables, **inputs}, watchdog)
+            example_id = self.id({**variables, **inputs}, watchdog) if self.id else str(position)
             gold = self._checked_gold(gold, where, labels)
-            rationale = self.rationale({**variables, **inputs, "gold": gold}) if self.rationale else None
+            rationale = self.rationale({**variables, **inputs, "gold": gold}, watchdog) if self.rationale else None
         except PromptkitError as exc:
             raise PromptkitError(f"{where}: {exc}") from None
         if labels:

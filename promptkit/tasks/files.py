@@ -19,7 +19,7 @@ from promptkit.tasks.base import Task
 from promptkit.tasks.definition import DataSource, GeneratedSource, HubSource, TaskDefinition
 from promptkit.tasks.examples import Mapper
 from promptkit.tasks.generators import generate_last_letters
-from promptkit.tasks.records import Record, read_file_records, read_hub_records
+from promptkit.tasks.records import FORMATS, Record, read_file_records, read_hub_records
 
 SHIPPED_DIR = Path(__file__).with_name("shipped")
 SUFFIXES = (".yaml", ".yml")
@@ -111,24 +111,39 @@ def _definition(task: str | TaskDefinition) -> TaskDefinition:
     return task if isinstance(task, TaskDefinition) else read_definition(task)
 
 
-def load_task(task: str | TaskDefinition, data: str | Path | None = None) -> Task:
-    """The task's examples: from `data` when given (any format it reads), else from its own source."""
+def load_task(task: str | TaskDefinition, data: str | Path | None = None, *, whole_set: bool = False) -> Task:
+    """The task's examples: from `data` when given (any format it reads, or the folder holding the task's files),
+    else from its own source; its standard subsample where it has one, unless `whole_set`."""
     definition = _definition(task)
     source = definition.data
-    if data is not None:
+    folder = None
+    if data is not None and Path(data).is_dir() and source.in_folder:
+        folder = Path(data)
+        records, where = _records_in(folder, source, definition, "data")
+    elif data is not None:
         records, where = _records_from(Path(data), source), str(data)
     else:
         records, where = _default_records(definition, source, "data")
-    return _task(definition, records, where)
+    keep = None if whole_set or source.subsample is None else source.subsample.indices(len(records))
+    return _task(definition, records, where, folder, keep)
 
 
-def load_train(task: str | TaskDefinition) -> Task:
-    """The task's training data (demonstrations drawn from it); a one-line error when it has none."""
+def load_train(task: str | TaskDefinition, folder: Path | None = None) -> Task:
+    """The task's training data (demonstrations drawn from it); a one-line error when it has none. `folder`:
+    where the task's data was found by name (its training file lies beside it)."""
     definition = _definition(task)
-    if definition.train is None:
+    train = definition.train
+    if train is None:
         raise PromptkitError(f"task {definition.name!r} has no training data: give a pool (--pool FILE)")
-    records, where = _default_records(definition, definition.train, "train")
-    return _task(definition, records, where)
+    if train.in_folder and folder is not None:
+        records, where = _records_in(folder, train, definition, "train")
+    else:
+        records, where = _default_records(definition, train, "train")
+    keep = None
+    if train.without_data_subsample and definition.data.subsample is not None:
+        drawn = set(definition.data.subsample.indices(len(records)))
+        keep = [i for i in range(len(records)) if i not in drawn]
+    return _task(definition, records, where, folder, keep)
 
 
 def generated_task(count: int = 500, words: int = 4, seed: int = 0) -> Task:
@@ -138,24 +153,43 @@ def generated_task(count: int = 500, words: int = 4, seed: int = 0) -> Task:
     return load_task(definition.model_copy(update={"data": source}))
 
 
-def _task(definition: TaskDefinition, records: list[Record], where: str) -> Task:
+def _task(definition: TaskDefinition, records: list[Record], where: str, folder: Path | None = None, keep=None) -> Task:
+    """`keep`: the records taken, by position, in that order (a subsample); ids stay positions in the file."""
     if not records:
         raise PromptkitError(f"{where}: no examples")
     examples, rationales = Mapper(definition.example, definition.answer, f"task {definition.name}").examples(records)
+    if keep is not None:
+        examples = tuple(examples[i] for i in keep)
     facts = _facts(definition, examples)
-    return Task(definition.name, examples, definition.answer.type, where, facts, rationales, definition)
+    return Task(definition.name, examples, definition.answer.type, where, facts, rationales, definition, folder=folder)
 
 
 def _records_from(path: Path, source: DataSource) -> list[Record]:
     """--data: a file, or a folder laid out like the task's hub copy (its split)."""
     if path.is_dir():
         return read_hub_records(HubSource(path=str(path), split=source.hub.split if source.hub else "test"))
-    return read_file_records(path, source.records)
+    return read_file_records(path, source.records, lines=_as_lines(path, source))
+
+
+def _as_lines(path: Path, source: DataSource) -> bool:
+    """A task whose files are plain lines still reads a JSONL, JSON or CSV file given by --data (its generic form)."""
+    return source.format == "lines" and path.suffix not in FORMATS
+
+
+def _records_in(folder: Path, source: DataSource, definition: TaskDefinition, field: str) -> tuple[list[Record], str]:
+    """The file a task names inside the folder --data gave (a dataset kept in its own layout)."""
+    path = folder / str(source.in_folder)
+    if not path.is_file():
+        raise PromptkitError(
+            f"task {definition.name!r}: {folder} holds no {source.in_folder} (its {field} file); "
+            f"--data should be {definition.data.expects or 'the folder holding it'}"
+        )
+    return read_file_records(path, source.records, lines=_as_lines(path, source)), str(path)
 
 
 def _default_records(definition: TaskDefinition, source: DataSource, field: str) -> tuple[list[Record], str]:
     if source.file:
-        return read_file_records(source.file, source.records), source.file
+        return read_file_records(source.file, source.records, lines=_as_lines(Path(source.file), source)), source.file
     if source.generate:
         g = source.generate
         rows = generate_last_letters(g.count, g.words, g.seed)["examples"]
@@ -164,8 +198,15 @@ def _default_records(definition: TaskDefinition, source: DataSource, field: str)
     if source.hub:
         h = source.hub
         return read_hub_records(h), f"{h.path}:{h.config}:{h.split}" if h.config else f"{h.path}:{h.split}"
-    expects = f" ({source.expects})" if source.expects else ""
-    raise PromptkitError(f"task {definition.name!r} has no {field} of its own: give --data FILE{expects}")
+    expects = source.expects or definition.data.expects
+    if source.in_folder:
+        raise PromptkitError(
+            f"task {definition.name!r} reads its {field} from the folder --data names: give --data FOLDER"
+            + (f" ({expects})" if expects else "")
+        )
+    raise PromptkitError(
+        f"task {definition.name!r} has no {field} of its own: give --data FILE" + (f" ({expects})" if expects else "")
+    )
 
 
 def _facts(definition: TaskDefinition, examples: tuple) -> dict[str, int]:

@@ -1,4 +1,4 @@
-"""Reading a task's records: JSONL, JSON (a list, or a list under a key), CSV, or a `datasets` split.
+"""Reading a task's records: JSONL, JSON (a list, or a list under a key), CSV, plain lines, or a `datasets` split.
 
 Each record comes with where it is ("file:line", "file: examples[3]", "file: row 4"), so a mistake
 in one is named in one line.
@@ -21,15 +21,22 @@ Record = tuple[str, dict[str, Any]]
 FORMATS = (".jsonl", ".json", ".csv")
 
 
-def read_file_records(path: str | Path, records_key: str | None = None) -> list[Record]:
+def read_file_records(path: str | Path, records_key: str | None = None, lines: bool = False) -> list[Record]:
+    """By the file's suffix; `lines`: one record {"line": text} per line, whatever the suffix (Zhao et al.'s
+    SST-2 and TREC files), split as Python's readlines splits them."""
     path = Path(path)
+    if lines:
+        return [
+            (f"{path}:{n}", {"line": line.removesuffix("\n")})
+            for n, line in enumerate(io.StringIO(read_text(path), newline=None).readlines(), 1)
+        ]
     if path.suffix == ".jsonl":
         return [(f"{path}:{line}", row) for line, row in read_jsonl(path)]
     if path.suffix == ".json":
         return _json_records(path, records_key)
     if path.suffix == ".csv":
         return _csv_records(path)
-    raise PromptkitError(f"{path}: a task's data is {', '.join(FORMATS)} (named by its suffix)")
+    raise PromptkitError(f"{path}: a task's data is {', '.join(FORMATS)} (named by its suffix), or format: lines")
 
 
 def _json_records(path: Path, key: str | None) -> list[Record]:

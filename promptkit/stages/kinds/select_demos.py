@@ -1,7 +1,9 @@
 """Demonstration selection: which demonstrations each example gets, and in what order.
 
 Draws are seeded from (seed, example id), never from a shared generator, so an example's
-demonstrations do not depend on --limit, batch makeup or the order examples arrive in.
+demonstrations do not depend on --limit, batch makeup or the order examples arrive in. `seeded`
+draws once per seed and shares the draw with every example, as the ICL literature does (Zhao et
+al.'s draw: NumPy's RandomState(seed).choice(len(pool), k, replace=False), in the order drawn).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from promptkit.stages.library.demo_pools import Demo, demo_pool
 from promptkit.stages.library.embedders import Embedder, sentence_transformer_embedder, tfidf_embedder
 from promptkit.types import State
 
-Strategy = Literal["fixed", "random", "similar", "mmr", "embedding"]
+Strategy = Literal["fixed", "random", "seeded", "similar", "mmr", "embedding"]
 Order = Literal["given", "random", "similar_last"]
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
 ORDERS: tuple[str, ...] = get_args(Order)
@@ -82,6 +84,9 @@ class SelectDemos:
             return [[] for _ in states]
         if self.strategy == "fixed":
             return [self._candidates(s)[: self.k] for s in states]
+        if self.strategy == "seeded":
+            drawn = [int(i) for i in np.random.RandomState(self.seed).choice(len(self.pool), self.k, replace=False)]
+            return [drawn for _ in states]
         if self.strategy == "random":
             return [
                 self._rng(s, "draw").sample(self._candidates(s), min(self.k, len(self._candidates(s)))) for s in states
@@ -152,7 +157,11 @@ class SelectDemosSpec(SpecModel):
 
 
 def _build(s: SelectDemosSpec, ctx: BuildContext) -> SelectDemos:
-    pool = demo_pool(s.pool, s.strategy, ctx.task)
+    if s.strategy == "seeded" and s.seed >= 2**32:
+        raise PromptkitError(
+            f"select_demos: the seeded draw takes seeds below 2**32 (NumPy's RandomState), got {s.seed}"
+        )
+    pool = demo_pool(s.pool, s.strategy, ctx.task) if s.k != 0 else ()  # zero shots need no pool
     k = s.k if s.k is not None else (len(pool) if s.strategy == "fixed" else 8)
     if k > len(pool):
         raise PromptkitError(f"select_demos: k={k} demonstrations asked for, but the pool holds {len(pool)}")

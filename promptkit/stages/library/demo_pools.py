@@ -85,7 +85,7 @@ def demo_pool(pool: str | None, selector: str, task: Task) -> tuple[Demo, ...]:
         return pool_from_task(load_task(definition, pool))
     if selector == "fixed":
         return task_exemplars(definition)
-    return pool_from_task(load_train(definition))
+    return pool_from_task(load_train(definition, task.folder))
 
 
 def question_pool(pool: str | None, task: Task | TaskDefinition) -> Task:
