@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden" / "renders"
 SPECS = sorted((ROOT / "evals" / "specs").glob("*.yaml"))
 ZHAO_TASKS = ("sst2", "agnews", "trec", "cb", "rte")
+ZHAO_FLAGS = ["--shots", "4", "--selection-seed", "1", "--calibrate", "content_free"]
 CASES = (
     [(p.stem, [str(p)]) for p in SPECS]
     + [
@@ -43,22 +44,7 @@ CASES = (
         for method in ("direct", "zero_shot_cot")
     ]
     + [  # Zhao et al.'s five: 4 shots drawn with seed 1, calibrated (the content-free prompts too)
-        (
-            f"cli_{task}_classify",
-            [
-                "--task",
-                task,
-                "--method",
-                "classify",
-                "--shots",
-                "4",
-                "--selection-seed",
-                "1",
-                "--calibrate",
-                "content_free",
-            ],
-        )  # fmt: skip
-        for task in ZHAO_TASKS
+        (f"cli_{task}_classify", ["--task", task, "--method", "classify", *ZHAO_FLAGS]) for task in ZHAO_TASKS
     ]
 )
 # The original files of the other ten tasks (date understanding's, not the log's: our own shuffle).
