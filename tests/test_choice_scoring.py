@@ -66,6 +66,25 @@ def test_batches_under_a_small_budget_and_shared_demonstrations_score_the_same(s
         assert score.tokens == tokens and score.logprob == pytest.approx(logprob, abs=1e-4)
 
 
+def test_questions_after_shared_demonstrations_run_in_one_batch_after_them(smol_hf):
+    """The demonstrations run once, then every question after their key-value cache, together: two passes of
+    the model for six questions, with the scores of one whole forward pass each."""
+    demos = "".join(f"Review: a film, number {i}, that is fine.\nSentiment: Positive\n\n" for i in range(6))
+    questions = ["a dull film", "a joy", "not good at all", "wonderful acting", "too long", "a mess"]
+    requests = [ScoreRequest(demos + f"Review: {q}\nSentiment:", f" {w}") for q in questions
+                for w in ("Negative", "Positive", "Pos itive")]  # fmt: skip
+    passes = []
+    hook = smol_hf.model.base_model.register_forward_pre_hook(lambda module, args: passes.append(1))
+    try:
+        scores = smol_hf.score(requests)
+    finally:
+        hook.remove()
+    assert len(passes) == 2, f"{len(passes)} passes: the prefix once, then one batch"
+    for request, score in zip(requests, scores):
+        logprob, tokens = _full_forward(smol_hf, request)
+        assert score.tokens == tokens and score.logprob == pytest.approx(logprob, abs=1e-4)
+
+
 def test_the_split_moves_a_trailing_space_to_the_continuation(smol_hf):
     a = smol_hf.tokens.encode_pair("Answer: ", "A")
     b = smol_hf.tokens.encode_pair("Answer:", " A")

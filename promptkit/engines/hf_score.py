@@ -3,9 +3,9 @@
 Requests are grouped by context (the choices of one question share theirs). Contexts are sorted, and
 each is handled one of two ways:
 
-- **after the previous one**: a context that shares MIN_SHARED_TOKENS or more leading tokens with the
-  one before it (the same demonstrations before another question) starts from that one's key-value
-  cache, cut to the shared tokens, so the demonstrations run once, not once per question;
+- **after a shared prefix**: consecutive contexts that share MIN_SHARED_TOKENS or more leading tokens
+  (the same demonstrations before other questions) run that prefix once; the rest of each runs after
+  its key-value cache, in right-padded batches, so the demonstrations run once, not once per question;
 - **batched**: the others go in right-padded batches under the engine's token budget and row cap, as
   generation's batches do. A group whose continuations are all one token is one row (its choices
   are read at the context's last position); longer continuations get a row each (context + all but
@@ -49,11 +49,13 @@ def score_pairs(model, pairs: Sequence[Pair], device: str, max_batch_tokens: int
             out[i] = score
 
     with torch.inference_mode():
-        previous = None
-        for k in chained:  # in sorted order: each one's neighbour is the previous context
-            context = contexts[k]  # type: ignore[assignment]
-            scores, previous = _after_previous(model, list(context), _conts(pairs, groups[context]), device, previous)  # type: ignore[index]
-            place(context, scores)  # type: ignore[arg-type]
+        for run in _runs(chained, shared):
+            prefix = min(min(shared[k] for k in run[1:]), min(len(contexts[k]) for k in run) - 1)
+            members = [contexts[k] for k in run]
+            conts = [_conts(pairs, groups[c]) for c in members]
+            for context, scores in _after_prefix(model, members, conts, prefix, device, max_batch_tokens,
+                                                 max_batch_size):  # fmt: skip
+                place(context, scores)
         taken = set(chained)
         alone = [contexts[k] for k in range(len(contexts)) if k not in taken]
         for context, scores in _batched(model, alone, [_conts(pairs, groups[c]) for c in alone], device,
@@ -62,67 +64,37 @@ def score_pairs(model, pairs: Sequence[Pair], device: str, max_batch_tokens: int
     return out  # type: ignore[return-value]
 
 
+def _runs(chained: list[int], shared: list[int]) -> list[list[int]]:
+    """Consecutive (sorted) contexts that each share MIN_SHARED_TOKENS or more with the one before."""
+    runs: list[list[int]] = []
+    for k in chained:
+        if runs and runs[-1][-1] == k - 1 and shared[k] >= MIN_SHARED_TOKENS:
+            runs[-1].append(k)
+        else:
+            runs.append([k])
+    return runs
+
+
 def _conts(pairs: Sequence[Pair], members: list[int]) -> list[list[int]]:
     return [pairs[i][1] for i in members]
 
 
-# -- contexts that begin as the previous one did -----------------------------------------------------
+# -- contexts that begin alike --------------------------------------------------------------------------
 
 
-def _after_previous(model, context: list[int], continuations: list[list[int]], device: str, previous):
-    first = _run_context(model, context, device, previous)
-    kept = (context, copy.deepcopy(first.past_key_values))  # the next context may start from it
-    last = torch.log_softmax(first.logits[0, -1].float(), dim=-1)
-    rows = [k for k, c in enumerate(continuations) if len(c) > 1]
-    later = _later_tokens(model, first.past_key_values, len(context), [continuations[k] for k in rows], device)
-    scores = []
-    for k, tokens in enumerate(continuations):
-        logprob, greedy = float(last[tokens[0]]), int(last.argmax()) == tokens[0]
-        if k in rows:
-            lp, g = later[rows.index(k)]
-            logprob, greedy = logprob + lp, greedy and g
-        scores.append(Score(logprob, len(tokens), greedy))
-    return scores, kept
-
-
-def _run_context(model, context: list[int], device: str, previous):
-    """The context's forward pass, from the previous context's cache where they share a long beginning."""
-    shared = 0
-    if previous is not None:
-        # At least one token is run: its logits score the first choice token.
-        shared = min(common_prefix_length(previous[0], context), len(context) - 1)
-    if shared >= MIN_SHARED_TOKENS:
-        cache = copy.deepcopy(previous[1])
-        if len(previous[0]) > shared:
-            cache.crop(shared - len(previous[0]))  # a negative count: the tokens to drop from its end
-        return model(torch.tensor([context[shared:]], device=device), past_key_values=cache, use_cache=True)
-    return model(torch.tensor([context], device=device), use_cache=True)
-
-
-def _later_tokens(
-    model, cache, context_len: int, continuations: list[list[int]], device: str
-) -> list[tuple[float, bool]]:
-    """For each continuation, the log-probability of its tokens after the first, and whether each is greedy."""
-    if not continuations:
-        return []
-    n, width = len(continuations), max(len(c) - 1 for c in continuations)
-    cache.batch_repeat_interleave(n)
-    inputs = torch.zeros((n, width), dtype=torch.long, device=device)
-    mask = torch.zeros((n, context_len + width), dtype=torch.long, device=device)
-    mask[:, :context_len] = 1
-    for row, tokens in enumerate(continuations):
-        fed = tokens[:-1]
-        inputs[row, : len(fed)] = torch.tensor(fed, device=device)
-        mask[row, context_len : context_len + len(fed)] = 1
-    logits = model(input_ids=inputs, attention_mask=mask, past_key_values=cache, use_cache=True).logits
-    logp = torch.log_softmax(logits.float(), dim=-1)
-    out = []
-    for row, tokens in enumerate(continuations):
-        wanted = torch.tensor(tokens[1:], device=device)
-        picked = logp[row, : len(wanted)].gather(-1, wanted[:, None]).squeeze(-1)
-        greedy = bool((logp[row, : len(wanted)].argmax(-1) == wanted).all())
-        out.append((float(picked.sum()), greedy))
-    return out
+def _after_prefix(model, contexts: list[tuple[int, ...]], continuations: list[list[list[int]]], prefix: int,
+                  device: str, max_batch_tokens: int, max_batch_size: int):  # fmt: skip
+    """Yield (context, its scores) for contexts that share their first `prefix` tokens (the demonstrations):
+    the prefix runs once, and the rest of every context runs after its key-value cache, in batches."""
+    first = model(torch.tensor([list(contexts[0][:prefix])], device=device), use_cache=True, logits_to_keep=1)
+    rows = _rows(contexts, continuations)
+    results: list[list[Score | None]] = [[None] * len(c) for c in continuations]
+    for batch in _batches(rows, max_batch_tokens, max_batch_size):
+        cache = copy.deepcopy(first.past_key_values)
+        cache.batch_repeat_interleave(len(batch))
+        _score_rows(model, batch, contexts, continuations, results, device, prefix, cache)
+    for g, context in enumerate(contexts):
+        yield context, results[g]
 
 
 # -- contexts batched ---------------------------------------------------------------------------------
@@ -131,14 +103,7 @@ def _later_tokens(
 def _batched(model, contexts: list[tuple[int, ...]], continuations: list[list[list[int]]], device: str,
              max_batch_tokens: int, max_batch_size: int):  # fmt: skip
     """Yield (context, its scores) for contexts run in right-padded batches under the token budget."""
-    rows: list[tuple[int, list[int], list[int]]] = []  # (group, ids fed, which continuations it scores)
-    for g, (context, conts) in enumerate(zip(contexts, continuations)):
-        longer = [k for k, c in enumerate(conts) if len(c) > 1]
-        short = [k for k, c in enumerate(conts) if len(c) == 1]
-        for j, k in enumerate(longer):  # the first such row also serves the one-token continuations
-            rows.append((g, list(context) + conts[k][:-1], [k] + (short if j == 0 else [])))
-        if not longer:
-            rows.append((g, list(context), short))
+    rows = _rows(contexts, continuations)
     results: list[list[Score | None]] = [[None] * len(c) for c in continuations]
     for batch in _batches(rows, max_batch_tokens, max_batch_size):
         _score_rows(model, batch, contexts, continuations, results, device)
@@ -146,7 +111,24 @@ def _batched(model, contexts: list[tuple[int, ...]], continuations: list[list[li
         yield context, results[g]
 
 
+def _rows(
+    contexts: list[tuple[int, ...]], continuations: list[list[list[int]]]
+) -> list[tuple[int, list[int], list[int]]]:
+    """(group, ids fed, which continuations it scores): a group whose continuations are all one token is one row
+    (its context); a longer continuation gets a row of its own (context + all but its last token)."""
+    rows: list[tuple[int, list[int], list[int]]] = []
+    for g, (context, conts) in enumerate(zip(contexts, continuations)):
+        longer = [k for k, c in enumerate(conts) if len(c) > 1]
+        short = [k for k, c in enumerate(conts) if len(c) == 1]
+        for j, k in enumerate(longer):  # the first such row also serves the one-token continuations
+            rows.append((g, list(context) + conts[k][:-1], [k] + (short if j == 0 else [])))
+        if not longer:
+            rows.append((g, list(context), short))
+    return rows
+
+
 def _batches(rows: list, max_batch_tokens: int, max_batch_size: int) -> list[list]:
+    """Rows under the token budget (a row counts every token it attends to, a shared prefix included)."""
     out: list[list] = []
     for row in sorted(rows, key=lambda r: -len(r[1])):  # longest first: padding stays small
         batch = out[-1] if out else None
@@ -157,21 +139,24 @@ def _batches(rows: list, max_batch_tokens: int, max_batch_size: int) -> list[lis
     return out
 
 
-def _score_rows(model, batch, contexts, continuations, results, device: str) -> None:
-    width = max(len(ids) for _, ids, _ in batch)
+def _score_rows(model, batch, contexts, continuations, results, device: str, prefix: int = 0, cache=None) -> None:
+    """One right-padded forward pass over the rows (after `prefix` tokens held in `cache`, when given)."""
+    width = max(len(ids) for _, ids, _ in batch) - prefix
     inputs = torch.zeros((len(batch), width), dtype=torch.long, device=device)
-    mask = torch.zeros((len(batch), width), dtype=torch.long, device=device)
+    mask = torch.zeros((len(batch), prefix + width), dtype=torch.long, device=device)
+    mask[:, :prefix] = 1
     where: list[tuple[int, int]] = []  # (row, position) whose next-token distribution is needed
     needs: list[tuple[int, int, int, list[int]]] = []  # (group, continuation, first index in `where`, tokens)
     for r, (g, ids, which) in enumerate(batch):
-        inputs[r, : len(ids)] = torch.tensor(ids, device=device)
-        mask[r, : len(ids)] = 1
-        start = len(contexts[g]) - 1  # the context's last position predicts a continuation's first token
+        inputs[r, : len(ids) - prefix] = torch.tensor(ids[prefix:], device=device)
+        mask[r, prefix : len(ids)] = 1
+        start = len(contexts[g]) - 1 - prefix  # the context's last position predicts a continuation's first token
         for k in which:
             tokens = continuations[g][k]
             needs.append((g, k, len(where), tokens))
             where.extend((r, start + j) for j in range(len(tokens)))
-    hidden = model.base_model(input_ids=inputs, attention_mask=mask).last_hidden_state
+    extra = {"past_key_values": cache, "use_cache": True} if cache is not None else {}
+    hidden = model.base_model(input_ids=inputs, attention_mask=mask, **extra).last_hidden_state
     rows_at = torch.tensor([r for r, _ in where], device=device)
     cols_at = torch.tensor([c for _, c in where], device=device)
     logp = torch.log_softmax(model.get_output_embeddings()(hidden[rows_at, cols_at]).float(), dim=-1)
