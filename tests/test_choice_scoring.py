@@ -4,6 +4,7 @@ and agreement with lm-evaluation-harness on CommonsenseQA."""
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import re
 from dataclasses import replace
@@ -83,6 +84,22 @@ def test_questions_after_shared_demonstrations_run_in_one_batch_after_them(smol_
     for request, score in zip(requests, scores):
         logprob, tokens = _full_forward(smol_hf, request)
         assert score.tokens == tokens and score.logprob == pytest.approx(logprob, abs=1e-4)
+
+
+def test_a_question_behind_other_demonstrations_does_not_shorten_the_shared_prefix():
+    """Sorted contexts: two behind other demonstrations (sharing only the first 100 tokens) and five behind
+    the same 400; the five form one group with the 400-token prefix, whatever their neighbours."""
+    from promptkit.engines.hf_score import _prefix_groups
+    from promptkit.engines.implementing import common_prefix_length
+
+    first, same = list(range(100)), list(range(100, 400))
+    contexts = sorted(
+        [tuple(first + [1000 + k] * 300 + [7, k]) for k in range(2)] + [tuple(first + same + [9, k]) for k in range(5)]
+    )
+    shared = [0] + [common_prefix_length(a, b) for a, b in itertools.pairwise(contexts)]
+    groups = _prefix_groups(contexts, shared)
+    assert [(len(m), p) for m, p in groups if len(m) == 5] == [(5, 401)]
+    assert sorted(i for m, _ in groups for i in m) == list(range(7))
 
 
 def test_the_split_moves_a_trailing_space_to_the_continuation(smol_hf):

@@ -40,39 +40,55 @@ def score_pairs(model, pairs: Sequence[Pair], device: str, max_batch_tokens: int
         groups.setdefault(tuple(context), []).append(i)
     contexts = sorted(groups)
     shared = [0] + [common_prefix_length(a, b) for a, b in itertools.pairwise(contexts)]
-    chained = [k for k in range(len(contexts)) if shared[k] >= MIN_SHARED_TOKENS or
-               (k + 1 < len(contexts) and shared[k + 1] >= MIN_SHARED_TOKENS)]  # fmt: skip
     out: list[Score | None] = [None] * len(pairs)
 
     def place(context: tuple[int, ...], scores: list[Score]) -> None:
         for i, score in zip(groups[context], scores):
             out[i] = score
 
+    alone: list[tuple[int, ...]] = []
     with torch.inference_mode():
-        for run in _runs(chained, shared):
-            prefix = min(min(shared[k] for k in run[1:]), min(len(contexts[k]) for k in run) - 1)
-            members = [contexts[k] for k in run]
-            conts = [_conts(pairs, groups[c]) for c in members]
-            for context, scores in _after_prefix(model, members, conts, prefix, device, max_batch_tokens,
+        for members, prefix in _prefix_groups(contexts, shared):
+            if len(members) == 1:
+                alone.append(contexts[members[0]])
+                continue
+            chosen = [contexts[k] for k in members]
+            conts = [_conts(pairs, groups[c]) for c in chosen]
+            for context, scores in _after_prefix(model, chosen, conts, prefix, device, max_batch_tokens,
                                                  max_batch_size):  # fmt: skip
                 place(context, scores)
-        taken = set(chained)
-        alone = [contexts[k] for k in range(len(contexts)) if k not in taken]
         for context, scores in _batched(model, alone, [_conts(pairs, groups[c]) for c in alone], device,
                                         max_batch_tokens, max_batch_size):  # fmt: skip
             place(context, scores)
     return out  # type: ignore[return-value]
 
 
-def _runs(chained: list[int], shared: list[int]) -> list[list[int]]:
-    """Consecutive (sorted) contexts that each share MIN_SHARED_TOKENS or more with the one before."""
-    runs: list[list[int]] = []
-    for k in chained:
-        if runs and runs[-1][-1] == k - 1 and shared[k] >= MIN_SHARED_TOKENS:
-            runs[-1].append(k)
-        else:
-            runs.append([k])
-    return runs
+def _prefix_groups(contexts: list[tuple[int, ...]], shared: list[int]) -> list[tuple[list[int], int]]:
+    """Sorted contexts cut into groups, each sharing a prefix of MIN_SHARED_TOKENS or more (every member keeps
+    one token of its own) or alone, so that the tokens run in all are fewest: a group runs its prefix once and
+    each member's rest. (A dynamic program over the cuts: questions behind the same demonstrations form one
+    group, a question behind other demonstrations is not folded into it at the cost of a shorter prefix.)"""
+    n = len(contexts)
+    best = [0] * (n + 1)  # best[j]: fewest tokens for contexts[:j]
+    cut = [0] * (n + 1)  # where the last group of contexts[:j] starts
+    prefix = [0] * (n + 1)  # and the prefix it shares (0: a context alone)
+    for j in range(1, n + 1):
+        best[j], cut[j], prefix[j] = best[j - 1] + len(contexts[j - 1]), j - 1, 0
+        common, total = len(contexts[j - 1]) - 1, len(contexts[j - 1])
+        for i in range(j - 2, -1, -1):  # the group contexts[i:j]
+            common = min(common, shared[i + 1], len(contexts[i]) - 1)
+            if common < MIN_SHARED_TOKENS:
+                break
+            total += len(contexts[i])
+            cost = best[i] + common + total - common * (j - i)
+            if cost < best[j]:
+                best[j], cut[j], prefix[j] = cost, i, common
+    groups: list[tuple[list[int], int]] = []
+    j = n
+    while j > 0:
+        groups.append((list(range(cut[j], j)), prefix[j]))
+        j = cut[j]
+    return groups[::-1]
 
 
 def _conts(pairs: Sequence[Pair], members: list[int]) -> list[list[int]]:
