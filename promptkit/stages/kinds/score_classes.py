@@ -64,8 +64,12 @@ class ScoreClasses:
                 continue
             try:
                 context = state.context()
-                free = [self._build({**context, self.replaces: text}) for text in self.content_free]
-                prompts[i] = (self._build(context), free if self.calibrate == "content_free" else [])
+                free = (
+                    [self._build({**context, self.replaces: text}) for text in self.content_free]
+                    if self.calibrate == "content_free"
+                    else []
+                )
+                prompts[i] = (self._build(context), free)
             except Exception as exc:  # a template that fails on this example's data fails it alone
                 out[i] = state.with_error(self.name, exc)
         # One call: every prompt once (examples that share demonstrations share their content-free prompts).
