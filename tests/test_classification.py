@@ -180,6 +180,10 @@ def test_mistakes_are_one_line_naming_what_is_wrong(tmp_path, capsys):
         run_method(load_task("aqua", quiz), "classify", ScriptedEngine())
     code = main(["render", "--task", "sst2", "--method", "classify", "--calibrate", "sometimes"])
     assert code == 2 and "calibrate" in capsys.readouterr().err
+    mine = (tmp_path / "mine.yaml").read_text()
+    (tmp_path / "big.yaml").write_text(mine.replace("seed: 0}", f"seed: {2**40}}}").replace("name: mine", "name: big"))
+    with pytest.raises(PromptkitError, match=r"big\.yaml: data\.subsample\.seed: .*less than or equal to 4294967295"):
+        load_task(str(tmp_path / "big.yaml"), folder)
     with pytest.raises(PromptkitError, match="seeded draw takes seeds below 2\\*\\*32"):
         run_method(load_task(str(tmp_path / "mine.yaml"), folder), "classify", ScriptedEngine(), shots=1,
                    selection_seed=2**40)  # fmt: skip

@@ -38,7 +38,7 @@ class Subsample(SpecModel):
     RandomState(seed).choice(len(records), min(size, len(records)), replace=False), in the order drawn."""
 
     size: int = Field(ge=1, description="how many records (all of them, shuffled, when there are fewer)")
-    seed: Seed = Field(0, description="the draw's seed")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="the draw's seed (NumPy's RandomState takes 32 bits)")
 
     def indices(self, count: int) -> list[int]:
         import numpy as np
