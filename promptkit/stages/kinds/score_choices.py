@@ -68,8 +68,8 @@ class ScoreChoices:
                 {"label": label, **self._text(text), "logprob": s.logprob, "tokens": s.tokens, "greedy": s.greedy}
                 for (label, text), s in zip(options, mine)
             ]
-            best = _argmax([s.logprob for s in mine])
-            best_norm = _argmax([s.logprob / max(1, len(text)) for (_, text), s in zip(options, mine)])
+            best = argmax([s.logprob for s in mine])
+            best_norm = argmax([s.logprob / max(1, len(text)) for (_, text), s in zip(options, mine)])
             record = StageRecord(self.name, context, self.delimiter + options[best][1])
             out[i] = states[i].with_record(
                 record,
@@ -91,7 +91,7 @@ class ScoreChoices:
         return list(zip(labels, texts))
 
 
-def _argmax(values: list[float]) -> int:
+def argmax(values: Sequence[float]) -> int:
     """The first of the highest, as numpy's argmax (ties go to the earlier choice)."""
     return max(range(len(values)), key=lambda k: (values[k], -k))
 

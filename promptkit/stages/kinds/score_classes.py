@@ -26,6 +26,7 @@ from promptkit.errors import PromptkitError
 from promptkit.stages.framework.declaration import BuildContext, Metric, Recorded, Scorer, StageKind
 from promptkit.stages.framework.prompts import TextPrompt, prompt_variables
 from promptkit.stages.framework.spec_fields import SpecModel
+from promptkit.stages.kinds.score_choices import argmax
 from promptkit.types import ScoreRequest, StageRecord, State
 
 Calibration = Literal["none", "content_free"]
@@ -80,25 +81,23 @@ class ScoreClasses:
         logprob = {(r.context, r.continuation): s.logprob for r, s in zip(requests, scores)}
         labels = [label for label, _ in self.classes]
         for i, (test, free) in prompts.items():
-            raw = self._raw(test, logprob)
-            probs = _normalised(raw)
-            fields: dict[str, Any] = {"class_probs": dict(zip(labels, probs)), self.output: labels[_argmax(probs)]}
-            records = [StageRecord(self.name, test, self.delimiter + labels[_argmax(probs)])]
+            probs = _normalised(self._raw(test, logprob))
+            best = labels[argmax(probs)]
+            fields: dict[str, Any] = {"class_probs": dict(zip(labels, probs))}
             if free:
                 p_cf = _normalised([sum(col) / len(free) for col in zip(*(self._raw(c, logprob) for c in free))])
                 calibrated = _normalised([p / q if q > 0 else math.inf for p, q in zip(probs, p_cf)])
-                best = labels[_argmax(calibrated)]
                 fields |= {
                     "p_cf": dict(zip(labels, p_cf)),
                     "class_probs_calibrated": dict(zip(labels, calibrated)),
-                    UNCALIBRATED: fields[self.output],
-                    self.output: best,
+                    UNCALIBRATED: best,
                 }
-                records[0] = StageRecord(self.name, test, self.delimiter + best)
-                records += [StageRecord(f"{self.name}:content_free", c, "") for c in free]
-            state = states[i].with_record(records[0], **fields)
-            for record in records[1:]:  # what the calibration read, for the trace and `promptkit render`
-                state = state.with_record(record)
+                best = labels[argmax(calibrated)]
+            state = states[i].with_record(
+                StageRecord(self.name, test, self.delimiter + best), **fields, **{self.output: best}
+            )
+            for c in free:  # what the calibration read, for the trace and `promptkit render`
+                state = state.with_record(StageRecord(f"{self.name}:content_free", c, ""))
             out[i] = state
         return out
 
@@ -115,11 +114,6 @@ def _normalised(values: Sequence[float]) -> list[float]:
     if math.isinf(total):  # a class the content-free prompts gave no probability at all: it wins outright
         return [1.0 if math.isinf(v) else 0.0 for v in values]
     return [v / total for v in values] if total > 0 else [1.0 / len(values)] * len(values)
-
-
-def _argmax(values: Sequence[float]) -> int:
-    """The first of the highest, as numpy's argmax."""
-    return max(range(len(values)), key=lambda k: (values[k], -k))
 
 
 class ScoreClassesSpec(SpecModel):
