@@ -336,7 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--model", default="tiny", help="tiny (random, built here), smollm2 (shipped), or a path/hub id"
     )
-    parser.add_argument("--task", default="gsm8k", choices=("gsm8k", "last_letters"))
+    parser.add_argument("--task", help="gsm8k (default) or last_letters; with --scoring, commonsensqa (default) or a "
+                        "classification task such as sst2")  # fmt: skip
     parser.add_argument("--data", help="the task's data file (default: the task's standard source)")
     parser.add_argument("--scenarios", nargs="+", choices=list(SCENARIOS), default=list(SCENARIOS))
     parser.add_argument("--examples", type=int, default=16, help="questions per scenario")
@@ -351,18 +352,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="hf only: also time transformers' continuous batching (generate_batch) against the hf "
                         "engine alone, both without stop strings")  # fmt: skip
     parser.add_argument("--scoring", action="store_true",
-                        help="the scoring scenario instead: few_shot_choice on CommonsenseQA (--data) against "
-                        "lm-eval's hf backend on the same requests (evals/bench_scoring.py)")  # fmt: skip
+                        help="the scoring scenario instead: few_shot_choice on CommonsenseQA (--task commonsensqa) or "
+                        "classify on a classification task (--task sst2), --data its data, against lm-eval's hf "
+                        "backend on the same requests (evals/bench_scoring.py)")  # fmt: skip
     parser.add_argument("--shots", type=int, default=8, help="--scoring: demonstrations per question")
     args = parser.parse_args(argv)
     if args.scoring:
         from evals.bench_scoring import print_report, run
 
-        report = run(Path(args.data), args.examples, args.shots)
+        report = run(Path(args.data), args.examples, args.shots, args.task or "commonsensqa")
         print_report(report)
         if args.json:
             args.json.write_text(json.dumps(report, indent=2))
         return 0
+    args.task = args.task or "gsm8k"
+    if args.task not in ("gsm8k", "last_letters"):
+        parser.error(f"--task {args.task}: the generation scenarios run gsm8k or last_letters")
     if args.generate_batch and args.engine != "hf":
         parser.error("--generate-batch times transformers' generate_batch: it needs --engine hf")
 

@@ -8,7 +8,7 @@ from promptkit.engines.engine_kinds import ENGINE_KINDS
 from promptkit.errors import PromptkitError
 from promptkit.runs.build import Built, build, build_method
 from promptkit.runs.evaluate import RunResult, evaluate
-from promptkit.runs.experiments import SweepResult, auto_cot_exemplars, compare, orders, run, sweep
+from promptkit.runs.experiments import SweepResult, auto_cot_exemplars, compare, orders, repeats, run, sweep
 from promptkit.runs.pool import EnginePool
 from promptkit.runs.records import RunSummary, read_summary
 from promptkit.runs.render import RenderedPrompt, render
@@ -86,6 +86,7 @@ __all__ = [
     "read_definition",
     "read_summary",
     "render",
+    "repeats",
     "run",
     "shipped_names",
     "sweep",

@@ -117,7 +117,7 @@ def test_the_package_has_no_import_circle():
 
 def test_an_order_study_orders_a_written_out_pipeline_by_what_its_stages_declare():
     """The runs layer names no stage kind: which stages take an order is their kind's declaration."""
-    from promptkit.runs.experiments import with_order_seed
+    from promptkit.runs.spread import repeat_specs
     from promptkit.runspec.files import validate
 
     spec = validate(
@@ -125,9 +125,11 @@ def test_an_order_study_orders_a_written_out_pipeline_by_what_its_stages_declare
          "pipeline": [{"kind": "select_demos", "k": 2}, {"kind": "generate", "template": "direct"}, {"kind": "extract"}]},
         "test",
     )  # fmt: skip
-    ordered = with_order_seed(spec, 3)
+    ordered = repeat_specs(spec, None, 4)[3][1]
     assert (ordered.pipeline[0].order, ordered.pipeline[0].order_seed) == ("random", 3)
+    with pytest.raises(PromptkitError, match="takes a fixed set"):
+        repeat_specs(spec, 2, None)
     no_demos = spec.model_dump(exclude_none=True)
     no_demos["pipeline"] = no_demos["pipeline"][1:]
-    with pytest.raises(PromptkitError, match="no stage that orders demonstrations"):
-        with_order_seed(validate(no_demos, "test"), 0)
+    with pytest.raises(PromptkitError, match="no stage that selects them"):
+        repeat_specs(validate(no_demos, "test"), None, 2)

@@ -12,7 +12,9 @@ from helpers import run_method
 from promptkit import ScriptedEngine
 from promptkit.cli import main
 from promptkit.runs.build import zero_shot_reasoner
-from promptkit.runs.experiments import order_stats, sweep_grid
+from promptkit.runs.experiments import sweep_grid
+from promptkit.runs.records import RunSummary
+from promptkit.runs.spread import spread_stats
 from promptkit.stages.library.ablations import derangement
 from promptkit.stages.library.auto_cot_build import AutoCoTSettings, auto_cot, reasoning_steps
 from promptkit.stages.library.demo_pools import exemplars_from_file, shipped_exemplars
@@ -107,11 +109,20 @@ def test_sweep_grid_is_a_product_and_brackets_keep_a_value_whole():
     assert sweep_grid(["a=[1,2]"]) == [["a=[1,2]"]]
 
 
-def test_order_stats_counts_flips():
+def _summary(accuracy: float, **metrics: float) -> RunSummary:
+    return RunSummary(task="t", method="m", n=4, accuracy=accuracy, ci95=(0, 1), engine_calls=1, prompt_tokens=0,
+                      completion_tokens=0, wall_seconds=0, metrics=metrics)  # fmt: skip
+
+
+def test_spread_stats_counts_flips_and_spreads_each_metric():
     rows = lambda marks: [{"id": str(i), "correct": m} for i, m in enumerate(marks)]  # noqa: E731
-    stats = order_stats([("o0", rows([1, 1, 0, 0])), ("o1", rows([1, 0, 0, 1])), ("o2", rows([1, 1, 0, 0]))])
-    assert stats["accuracy"] == [0.5, 0.5, 0.5] and stats["std"] == 0.0
+    runs = [("o0", rows([1, 1, 0, 0]), _summary(0.5, acc_uncalibrated=0.25)),
+            ("o1", rows([1, 0, 0, 1]), _summary(0.5, acc_uncalibrated=0.75)),
+            ("o2", rows([1, 1, 0, 0]), _summary(0.5, acc_uncalibrated=0.5))]  # fmt: skip
+    stats = spread_stats(runs, orders=3)
+    assert stats["accuracy"] == [0.5, 0.5, 0.5] and stats["std"] == 0.0 and stats["orders"] == 3
     assert stats["flipped_ids"] == ["1", "3"] and stats["always_right"] == 1 and stats["never_right"] == 1
+    assert stats["metrics"]["acc_uncalibrated"] == {"mean": 0.5, "std": 0.25, "min": 0.25, "max": 0.75}
 
 
 def test_orders_permute_the_same_demonstrations():
@@ -122,12 +133,11 @@ def test_orders_permute_the_same_demonstrations():
     runs = []
     for k in range(4):
         result = run_method(_task(6), "few_shot_cot", engine, shots=4, order="random", order_seed=k)
-        runs.append(
-            (f"order-{k}", [{"id": s.example.id, "correct": s.fields["prediction"] == "7"} for s in result.states])
-        )
+        marks = [{"id": s.example.id, "correct": s.fields["prediction"] == "7"} for s in result.states]
+        runs.append((f"order-{k}", marks, _summary(sum(m["correct"] for m in marks) / 6)))
         ids = [sorted(d["id"] for d in s.fields["demos"]) for s in result.states]
         assert ids == [ids[0]] * 6, "the same four demonstrations, whatever the order"
-    stats = order_stats(runs)
+    stats = spread_stats(runs, orders=4)
     assert stats["orders"] == 4 and 0 <= stats["min"] <= stats["mean"] <= stats["max"] <= 1
     assert stats["flipped"] > 0, "the order changes which examples are right"
 
@@ -171,7 +181,7 @@ def test_ablation_sweep_orders_and_report_on_the_real_model(smollm2, ll_data, tm
     assert len(points) == 4 and {p["summary"]["metrics"]["demos_used_mean"] for p in points} == {1.0, 3.0}
     orders = tmp_path / "orders"
     assert main(["run", str(spec), "--orders", "3", "--out", str(orders), *cache]) == 0
-    stats = json.loads((orders / "orders.json").read_text())
+    stats = json.loads((orders / "spread.json").read_text())
     assert stats["orders"] == 3 and len(stats["accuracy"]) == 3
     cot = _spec(tmp_path, ll_data, {"name": "few_shot_cot", "shots": 2, "max_tokens": {"answer": 16}})
     rationales = tmp_path / "rationales"
@@ -184,7 +194,7 @@ def test_ablation_sweep_orders_and_report_on_the_real_model(smollm2, ll_data, tm
     report = tmp_path / "report"
     assert main(["report", str(sweep), str(orders), str(rationales), "--out", str(report)]) == 0
     text = (report / "report.md").read_text()
-    for png in ("sweep_0.png", "orders.png", "ablations_0.png"):
+    for png in ("sweep_0.png", "spread.png", "ablations_0.png"):
         assert (report / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"]({png})" in text
 
 

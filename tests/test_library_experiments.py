@@ -43,7 +43,7 @@ def test_run_compare_sweep_and_orders_from_python(tmp_path, data, tiny_model):
     assert json.loads((tmp_path / "sw" / "sweep.json").read_text())["points"][0]["summary"]["n"] == 3
 
     stats = orders(spec, 2, tmp_path / "ord")
-    assert stats["orders"] == 2 and (tmp_path / "ord" / "orders.json").is_file()
+    assert stats["orders"] == 2 and (tmp_path / "ord" / "spread.json").is_file()
     assert promptkit.read_summary(tmp_path / "ord" / "order-1" / "summary.json").options["order"] == "random"
 
 

@@ -14,6 +14,7 @@ from promptkit.runs import experiments
 from promptkit.runs.records import RunSummary
 from promptkit.runs.render import render, render_stages
 from promptkit.runs.report import write_report
+from promptkit.runs.spread import spread_line
 from promptkit.runs.view import write_view
 from promptkit.runspec.files import read_spec_file, validate
 from promptkit.runspec.methods import METHODS
@@ -25,10 +26,11 @@ from promptkit.tasks.generators import shipped_names as shipped_first_names
 
 def _execute(args: argparse.Namespace, spec: RunSpec) -> int:
     cache = lambda s: cache_path(args, s)  # noqa: E731
-    if args.orders is not None:
+    if args.seeds is not None or args.orders is not None:
         root = out_dir(args, spec)
-        stats = experiments.orders(spec, args.orders, root, cache=cache, progress=not args.quiet)
-        print(f"{spec.task.name} {spec.label}: {experiments.order_line(stats)} -> {root}")
+        stats = experiments.repeats(spec, root, seeds=args.seeds, orders=args.orders, cache=cache,
+                                    progress=not args.quiet)  # fmt: skip
+        print(f"{spec.task.name} {spec.label}: {spread_line(stats)} -> {root}")
         return 0
     out = out_dir(args, spec)
     result = experiments.run(spec, out, cache=cache, progress=not args.quiet)
@@ -100,8 +102,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return spec_from_data(args, data, f"{args.spec} [{label}]", spec_file=args.spec)
 
     root = stamped(args, "sweep")
-    result = experiments.sweep(read_spec_file(args.spec), args.set, root, make_spec=make_spec,
-                               cache=lambda s: cache_path(args, s), progress=not args.quiet)  # fmt: skip
+    result = experiments.sweep(read_spec_file(args.spec), args.set, root, make_spec=make_spec, seeds=args.seeds,
+                               orders=args.orders, cache=lambda s: cache_path(args, s), progress=not args.quiet)  # fmt: skip
     print(result.table)
     print(f"runs in {root}; plots: promptkit report {root}")
     return 0

@@ -80,8 +80,12 @@ def _allow_path_arg(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def _orders_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
+def _repeat_args(p: argparse.ArgumentParser) -> None:
+    r = p.add_argument_group("spread over repeats (mean, std, min and max in spread.json)")
+    r.add_argument(
+        "--seeds", type=int, help="N runs, demonstrations drawn with seeds 0..N-1 (or samples, with none) (N >= 2)"
+    )
+    r.add_argument(
         "--orders", type=int, help="order sensitivity: K runs, the same demonstrations in K seeded orders (K >= 2)"
     )
 
@@ -145,14 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--method", required=True, help=f"one of: {', '.join(METHODS.names())}")
     _method_args(ev)
     _run_args(ev)
-    _orders_arg(ev)
+    _repeat_args(ev)
     _engine_args(ev, defaults=True)
 
     run = sub.add_parser("run", help="run a YAML spec")
     run.add_argument("spec", help="YAML spec file")
     run.add_argument("--set", action="append", default=[], metavar="dotted.key=value", help="override a spec field")
     _run_args(run)
-    _orders_arg(run)
+    _repeat_args(run)
     _engine_args(run, defaults=False)
 
     sw = sub.add_parser("sweep", help="one run per point of a grid of spec values, with a table (and report plots)")
@@ -165,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a field and its values (repeatable: a grid)",
     )
     _run_args(sw)
+    _repeat_args(sw)
     _engine_args(sw, defaults=False)
 
     render = sub.add_parser("render", help="print the exact prompts for chosen examples, calling no model")

@@ -1,10 +1,10 @@
 """Runs and experiments over specs, as library calls (the command line is a thin layer over these).
 
 `run` one spec; `compare` several on one table; `sweep` one run per point of a grid of spec values;
-`orders` the same demonstrations in K seeded orders; `auto_cot_exemplars` demonstrations the model
+`repeats` one spec over N demonstration draws and K orders (`orders` the latter alone); `auto_cot_exemplars` demonstrations the model
 writes. Each checks every spec before any model loads, shares one engine per distinct engine spec
 (`EnginePool`), and writes run folders whole; what an experiment adds is its folder layout and the
-statistics beside the runs (sweep.json, orders.json), which `report` turns into plots.
+statistics beside the runs (sweep.json, spread.json), which `report` turns into plots.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-import math
-import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,14 +25,13 @@ from promptkit.files.paths import check_output_file
 from promptkit.runs.build import build, build_task, check_prompts, prepare, run_spec, zero_shot_reasoner
 from promptkit.runs.evaluate import RunResult
 from promptkit.runs.pool import CacheFor, EnginePool
-from promptkit.runs.records import RunSummary, metric_cell, metric_columns
+from promptkit.runs.records import RunSummary, metric_cell, metric_columns, read_summary
+from promptkit.runs.spread import SPREAD_FILE, mean_std, repeat_specs, spread_stats
 from promptkit.runs.view import write_view
 from promptkit.runspec.files import set_dotted, validate
-from promptkit.runspec.methods import METHODS
 from promptkit.runspec.models import RunSpec
 from promptkit.stages.library.auto_cot_build import AutoCoTResult, AutoCoTSettings, auto_cot, write_exemplars
 from promptkit.stages.library.demo_pools import question_pool
-from promptkit.stages.stage_kinds import STAGE_KINDS
 from promptkit.tasks import read_definition
 
 
@@ -86,80 +83,38 @@ def point_value(point: Sequence[str], field: str) -> Any:
 
 
 def write_sweep(out: Path, fields: list[str], rows: list[dict[str, Any]]) -> str:
-    """sweep.json (for report) and sweep.md (the table, also returned); each row's summary is a RunSummary."""
+    """sweep.json (for report) and sweep.md (the table, also returned); each row's summary is a RunSummary,
+    and a row of repeats has its spread: the table then gives mean ± std, min and max over them."""
     points = [{**r, "summary": r["summary"].model_dump(mode="json", exclude_none=True)} for r in rows]
     write_text_atomic(out / "sweep.json", json.dumps({"fields": fields, "points": points}, indent=1) + "\n")
     extra = metric_columns([r["summary"] for r in rows])
-    header = [*fields, "accuracy", "95% CI", "n", *(m.heading for m in extra), "run"]
+    spread = all("spread" in r for r in rows)
+    figures = ["accuracy mean ± std", "min", "max", "runs"] if spread else ["accuracy", "95% CI"]
+    header = [*fields, *figures, "n", *(m.heading for m in extra), "run"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
         s = r["summary"]
-        low, high = s.ci95
-        cells = [*(str(r["values"].get(f)) for f in fields), f"{s.accuracy:.1%}", f"{low:.1%}-{high:.1%}",
-                 str(s.n), *(metric_cell(s, m) for m in extra), r["run"]]  # fmt: skip
+        cells = [*(str(r["values"].get(f)) for f in fields), *_figure_cells(r), str(s.n),
+                 *(_spread_cell(r, m) for m in extra), r["run"]]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     table = "\n".join(lines)
     (out / "sweep.md").write_text(table + "\n", encoding="utf-8")
     return table
 
 
-# --- order sensitivity ---------------------------------------------------------------------------
+def _figure_cells(row: dict[str, Any]) -> list[str]:
+    if "spread" in row:
+        st = row["spread"]
+        return [mean_std("accuracy", st), f"{st['min']:.1%}", f"{st['max']:.1%}", str(len(st["runs"]))]
+    s = row["summary"]
+    low, high = s.ci95
+    return [f"{s.accuracy:.1%}", f"{low:.1%}-{high:.1%}"]
 
 
-def with_order_seed(spec: RunSpec, seed: int) -> RunSpec:
-    """The spec with its demonstrations in a seeded random order; which demonstrations stays the same."""
-    data = spec.model_dump(mode="json", exclude_none=True, exclude_unset=True)
-    if spec.method is not None:
-        if "order" not in METHODS.get(spec.method.name).takes:
-            raise PromptkitError(f"--orders needs demonstrations to order; {spec.label} selects none")
-        data["method"].update(order="random", order_seed=seed)
-    else:
-        selects = [s for s in data["pipeline"] if STAGE_KINDS.get(s["kind"]).orders_demonstrations]
-        if not selects:
-            raise PromptkitError(
-                f"--orders needs demonstrations to order; {spec.label} has no stage that orders demonstrations"
-            )
-        for s in selects:
-            s.update(order="random", order_seed=seed)
-    return validate(data, f"order {seed}")
-
-
-def order_stats(runs: Sequence[tuple[str, list[dict[str, Any]]]]) -> dict[str, Any]:
-    """Accuracy per order, its mean and spread, and the examples whose correctness the order flips."""
-    accuracies = [sum(r["correct"] for r in rows) / len(rows) if rows else 0.0 for _, rows in runs]
-    by_id: dict[str, list[bool]] = {}
-    for _, rows in runs:
-        for r in rows:
-            by_id.setdefault(r["id"], []).append(bool(r["correct"]))
-    flips = sorted((i for i, marks in by_id.items() if len(set(marks)) > 1), key=_id_key)
-    return {
-        "orders": len(runs),
-        "runs": [name for name, _ in runs],
-        "accuracy": accuracies,
-        "mean": statistics.fmean(accuracies) if accuracies else 0.0,
-        "min": min(accuracies, default=0.0),
-        "max": max(accuracies, default=0.0),
-        "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
-        "flipped": len(flips),
-        "flipped_ids": flips,
-        "always_right": sum(all(m) for m in by_id.values()),
-        "never_right": sum(not any(m) for m in by_id.values()),
-    }
-
-
-def _id_key(value: str) -> tuple[float, str]:
-    try:
-        return (float(value), value)
-    except ValueError:
-        return (math.inf, value)
-
-
-def order_line(stats: dict[str, Any]) -> str:
-    return (
-        f"{stats['orders']} orders: accuracy mean {stats['mean']:.1%}, min {stats['min']:.1%}, max {stats['max']:.1%}, "
-        f"std {stats['std']:.1%}; {stats['flipped']} examples flip with the order "
-        f"({stats['always_right']} always right, {stats['never_right']} never)"
-    )
+def _spread_cell(row: dict[str, Any], metric: Any) -> str:
+    """A metric's cell: its mean ± std over the repeats where the row has them, else the run's value."""
+    spread = row.get("spread", {}).get("metrics", {}).get(metric.name)
+    return metric_cell(row["summary"], metric) if spread is None else mean_std(metric.name, spread)
 
 
 # --- the experiments, as library calls --------------------------------------------------------------
@@ -209,47 +164,87 @@ def sweep(
     root: Path,
     *,
     make_spec: Callable[[dict[str, Any], str], RunSpec] = lambda data, where: validate(data, where),
+    seeds: int | None = None,
+    orders: int | None = None,
     cache: CacheFor | Path | None = None,
     progress: bool = False,
 ) -> SweepResult:
     """One run per point of the grid `assignments` ('method.shots=0,2,4', ...) over the spec data `base`;
     every point is checked before any model loads. `make_spec(data, label)` turns a point's data into
-    a spec (the command line adds its flags and read policy there)."""
+    a spec (the command line adds its flags and read policy there). With `seeds` or `orders`, each point
+    is that many repeats (see `repeats`) and its row carries their spread."""
     grid = sweep_grid(assignments)
     fields = swept_fields(grid)
     if not fields:
         raise PromptkitError("sweep needs at least one --set field with two or more values (e.g. method.shots=0,2,4)")
     specs = [make_spec(point_data(dict(base), point), point_label(point)) for point in grid]
-    builts = [build(spec) for spec in specs]
-    check_prompts(builts[0])
+    repeated = seeds is not None or orders is not None
+    named = [repeat_specs(spec, seeds, orders) if repeated else [("", spec)] for spec in specs]
+    builts = [[build(s) for _, s in point] for point in named]
+    check_prompts(builts[0][0])
     check_root_dir(root)
     rows = []
     with EnginePool(cache, progress=progress) as pool:
-        for point, spec, built in zip(grid, specs, builts):
+        for point, repeats_, built in zip(grid, named, builts):
             label = point_label([a for a in point if a.split("=", 1)[0] in fields])
-            summary = run_spec(spec, pool.engine(spec), root / label, progress=progress, built=built).summary
-            rows.append({"values": {f: point_value(point, f) for f in fields}, "run": label, "summary": summary})
+            row: dict[str, Any] = {"values": {f: point_value(point, f) for f in fields}, "run": label}
+            if repeated:
+                row["spread"] = _run_repeats(repeats_, built, pool, root / label, seeds=seeds, orders=orders,
+                                             progress=progress)  # fmt: skip
+                row["summary"] = read_summary(root / label / repeats_[0][0] / "summary.json")
+            else:
+                spec = repeats_[0][1]
+                row["summary"] = run_spec(spec, pool.engine(spec), root / label, progress=progress,
+                                          built=built[0]).summary  # fmt: skip
+            rows.append(row)
     return SweepResult(fields, rows, write_sweep(root, fields, rows))
+
+
+def repeats(
+    spec: RunSpec,
+    root: Path,
+    *,
+    seeds: int | None = None,
+    orders: int | None = None,
+    cache: CacheFor | Path | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """The spec with `seeds` demonstration draws crossed with `orders` orders, one run folder each under
+    root; spread.json holds mean, std, min and max over them, view.html shows the runs side by side."""
+    named = repeat_specs(spec, seeds, orders)
+    builts = [build(s) for _, s in named]
+    check_prompts(builts[0])
+    check_root_dir(root)
+    with EnginePool(cache, progress=progress) as pool:
+        stats = _run_repeats(named, builts, pool, root, seeds=seeds, orders=orders, progress=progress)
+    return stats
+
+
+def _run_repeats(
+    named: list[tuple[str, RunSpec]],
+    builts: list[Any],
+    pool: EnginePool,
+    root: Path,
+    *,
+    seeds: int | None,
+    orders: int | None,
+    progress: bool,
+) -> dict[str, Any]:
+    runs = []
+    for (name, s), built in zip(named, builts):
+        result = run_spec(s, pool.engine(s), root / name, progress=progress, built=built)
+        runs.append((name, list(result.rows), result.summary))
+    stats = spread_stats(runs, seeds=seeds, orders=orders)
+    write_text_atomic(root / SPREAD_FILE, json.dumps(stats, indent=1) + "\n")
+    write_view([root / name for name, _ in named], root / "view.html", spread=stats)
+    return stats
 
 
 def orders(
     spec: RunSpec, k: int, root: Path, *, cache: CacheFor | Path | None = None, progress: bool = False
 ) -> dict[str, Any]:
-    """The same demonstrations in k seeded orders, one run each (root/order-K); orders.json holds the spread."""
-    if k < 2:
-        raise PromptkitError(f"--orders must be >= 2, got {k}")
-    specs = [with_order_seed(spec, seed) for seed in range(k)]
-    builts = [build(s) for s in specs]
-    check_prompts(builts[0])
-    check_root_dir(root)
-    runs = []
-    with EnginePool(cache, progress=progress) as pool:
-        for seed, (s, built) in enumerate(zip(specs, builts)):
-            result = run_spec(s, pool.engine(spec), root / f"order-{seed}", progress=progress, built=built)
-            runs.append((f"order-{seed}", list(result.rows)))
-    stats = order_stats(runs)
-    write_text_atomic(root / "orders.json", json.dumps(stats, indent=1) + "\n")
-    return stats
+    """The same demonstrations in k seeded orders (root/order-K): `repeats` with orders alone."""
+    return repeats(spec, root, orders=k, cache=cache, progress=progress)
 
 
 def auto_cot_exemplars(

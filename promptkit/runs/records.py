@@ -1,4 +1,4 @@
-"""Reading run folders' records back (summary.json, sweep.json, orders.json), checked.
+"""Reading run folders' records back (summary.json, sweep.json, spread.json), checked.
 
 A run folder may come from someone else, or be damaged: each record is read as text (UTF-8, not
 binary, within a size), parsed, and checked against the fields its readers use, so a bad one is one
@@ -146,25 +146,38 @@ for _name in ("acc_norm", "maj_at_k", "demos_used_mean"):
     setattr(RunSummary, _name, _moved_metric(_name))
 
 
+class Described(_Record):
+    mean: float
+    std: float = Field(ge=0)
+    min: float
+    max: float
+
+
+class SpreadRecord(_Record):
+    """spread.json: one configuration over seeds and orders (orders.json, from before seeds, reads the same)."""
+
+    seeds: int | None = Field(None, ge=1)
+    orders: int | None = Field(None, ge=1)
+    runs: list[str] = []
+    accuracy: list[float]
+    mean: float
+    min: float
+    max: float
+    std: float = Field(ge=0)
+    metrics: dict[str, Described] = {}
+    flipped: int = Field(ge=0)
+
+
 class SweepPoint(_Record):
     values: dict[str, Any]
     run: str
     summary: RunSummary
+    spread: SpreadRecord | None = None
 
 
 class SweepRecord(_Record):
     fields: list[str]
     points: list[SweepPoint]
-
-
-class OrdersRecord(_Record):
-    orders: int = Field(ge=1)
-    accuracy: list[float]
-    mean: float
-    min: float
-    max: float
-    std: float
-    flipped: int = Field(ge=0)
 
 
 R = TypeVar("R", bound=_Record)

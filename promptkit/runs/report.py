@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import defaultdict
 from collections.abc import Sequence
@@ -10,17 +11,20 @@ from typing import Any
 
 from promptkit.errors import PromptkitError
 from promptkit.runs.records import (
-    OrdersRecord,
     R,
     RunSummary,
+    SpreadRecord,
     SweepRecord,
     metric_cell,
     metric_columns,
     read_record,
     read_summary,
 )
+from promptkit.runs.spread import SPREAD_FILE
 from promptkit.runspec.methods import ABLATION_OPTIONS
 from promptkit.stages.stage_kinds import METRICS
+
+COLORS = ("#C44E52", "#4C72B0", "#55A868", "#8172B3", "#CCB974", "#64B5CD")
 
 
 def find_runs(paths: Sequence[Path]) -> list[tuple[Path, RunSummary]]:
@@ -132,6 +136,9 @@ def plot_sweep(sweep: SweepRecord, title: str, path: Path) -> None:
         name = ", ".join(f"{f}={point.values[f]}" for f in others)
         lines.setdefault(name, []).append((point.values[field], point.summary))
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    if all(p.spread is not None for p in sweep.points):
+        _sweep_boxes(ax, sweep, [order[v] for v in values] if not numeric else values, others)
+        lines = {}
     for name, line in lines.items():
         xs = [v if numeric else order[v] for v, _ in line]
         summaries = [s for _, s in line]
@@ -149,24 +156,45 @@ def plot_sweep(sweep: SweepRecord, title: str, path: Path) -> None:
     if others:
         ax.legend(fontsize=8)
     ax.set_xlabel(field)
-    ax.set_ylabel("accuracy (%), 95% interval")
+    spread = all(p.spread is not None for p in sweep.points)
+    ax.set_ylabel("accuracy (%) per run (seed, order)" if spread else "accuracy (%), 95% interval")
     ax.set_ylim(0, 100)
     ax.set_title(title)
     _save(fig, path)
 
 
-def plot_orders(studies: list[tuple[str, OrdersRecord]], path: Path) -> None:
+def _sweep_boxes(ax: Any, sweep: SweepRecord, xs: list[Any], others: list[str]) -> None:
+    """Points that are repeats: a box and the runs' dots per point, the means joined per line of the grid."""
+    names = [", ".join(f"{f}={p.values[f]}" for f in others) for p in sweep.points]
+    distinct = sorted(set(xs))
+    gap = min((b - a for a, b in itertools.pairwise(distinct)), default=1)
+    lines = list(dict.fromkeys(names))
+    width = 0.7 * gap / len(lines)
+    for k, (line, color) in enumerate(zip(lines, itertools.cycle(COLORS))):
+        at = [(x + (k - (len(lines) - 1) / 2) * width, p.spread) for x, p, n in zip(xs, sweep.points, names)
+              if n == line and p.spread is not None]  # fmt: skip
+        _boxes(ax, [x for x, _ in at], [st.accuracy for _, st in at], width=0.8 * width, color=color)
+        ax.plot([x for x, _ in at], [100 * st.mean for _, st in at], marker="o", color=color, label=line or None)
+
+
+def plot_spread(studies: list[tuple[str, SpreadRecord]], path: Path) -> None:
+    """A box per configuration over its runs (seeds, orders), each run a dot beside it."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(max(4.5, 1.4 * len(studies)), 4.2))
-    ax.boxplot([[100 * a for a in st.accuracy] for _, st in studies])
-    for i, (_, st) in enumerate(studies, start=1):
-        ax.scatter([i] * len(st.accuracy), [100 * a for a in st.accuracy], s=12, alpha=0.6, color="#C44E52")
+    _boxes(ax, list(range(1, len(studies) + 1)), [st.accuracy for _, st in studies])
     ax.set_xticks(range(1, len(studies) + 1), [name for name, _ in studies], rotation=15, ha="right", fontsize=8)
-    ax.set_ylabel("accuracy (%) per demonstration order")
+    ax.set_ylabel("accuracy (%) per run (seed, order)")
     ax.set_ylim(0, 100)
-    ax.set_title("Order sensitivity")
+    ax.set_title("Spread over seeds and orders")
     _save(fig, path)
+
+
+def _boxes(ax: Any, xs: list[float], runs: list[list[float]], width: float = 0.5, color: str = "#C44E52") -> None:
+    ax.boxplot([[100 * a for a in accuracies] for accuracies in runs], positions=xs, widths=width,
+               manage_ticks=False)  # fmt: skip
+    for x, accuracies in zip(xs, runs):
+        ax.scatter([x] * len(accuracies), [100 * a for a in accuracies], s=12, alpha=0.6, color=color)
 
 
 def _experiment_files(paths: Sequence[Path], name: str, model: type[R]) -> list[tuple[Path, R]]:
@@ -185,7 +213,8 @@ def write_report(paths: Sequence[Path], out: Path) -> Path:
     runs = find_runs(paths)
     # Every record is read (and checked) before anything is written: a bad one leaves no half report.
     sweeps = _experiment_files(paths, "sweep.json", SweepRecord)
-    studies = [(folder.name, st) for folder, st in _experiment_files(paths, "orders.json", OrdersRecord)]
+    studies = [(folder.name, st) for name in (SPREAD_FILE, "orders.json")  # orders.json: before --seeds
+               for folder, st in _experiment_files(paths, name, SpreadRecord)]  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     summaries = [s for _, s in runs]
     lines = ["# promptkit report", "", f"{len(runs)} runs.", ""]
@@ -237,7 +266,7 @@ def _curves(runs: list[tuple[Path, RunSummary]]) -> list[str]:
 
 def _experiment_sections(
     sweeps: list[tuple[Path, SweepRecord]],
-    studies: list[tuple[str, OrdersRecord]],
+    studies: list[tuple[str, SpreadRecord]],
     runs: list[tuple[Path, RunSummary]],
     out: Path,
 ) -> list[str]:
@@ -248,11 +277,11 @@ def _experiment_sections(
         plot_sweep(sweep, f"{title}{folder.name}", out / name)
         lines += ["", f"## Sweep: {folder.name} ({', '.join(sweep.fields)})", "", f"![sweep]({name})"]
     if studies:
-        plot_orders(studies, out / "orders.png")
-        lines += ["", "## Order sensitivity", ""]
-        lines += [f"- {name}: mean {st.mean:.1%}, min {st.min:.1%}, max {st.max:.1%}, std {st.std:.1%}, "
-                  f"{st.flipped} examples flip" for name, st in studies]  # fmt: skip
-        lines += ["", "![Order sensitivity](orders.png)"]
+        plot_spread(studies, out / "spread.png")
+        lines += ["", "## Spread over seeds and orders", ""]
+        lines += [f"- {name}: mean {st.mean:.1%} ± {st.std:.1%} (std), min {st.min:.1%}, max {st.max:.1%} over "
+                  f"{len(st.accuracy)} runs, {st.flipped} examples change" for name, st in studies]  # fmt: skip
+        lines += ["", "![Spread over seeds and orders](spread.png)"]
     # Runs that differ only in their ablation settings share a chart; one bar per setting.
     groups: dict[tuple[str, str], dict[str, RunSummary]] = defaultdict(dict)
     for _, s in runs:

@@ -163,7 +163,9 @@ def classify(o: Options) -> Stages:
     if m.calibrate != "none":
         score["calibrate"] = m.calibrate
     select = {"kind": "select_demos", "strategy": "seeded", "k": m.shots or 0, "seed": m.selection_seed}
-    return [select | ({"pool": m.pool} if m.pool else {}), score]
+    select |= {k: v for k, v in {"pool": m.pool, "order_seed": m.order_seed}.items() if v is not None}
+    select |= {"order": m.order} if m.order != "given" else {}  # only what changes, so renders stay as they were
+    return [select, score]
 
 
 # Tokens the choices take after the prompt, kept free when demonstrations are packed into the window.
@@ -242,7 +244,12 @@ METHODS: Registry[Method] = Registry(
         "auto_cot": Method(auto_cot, "answer_is", options=("shots", "pool", "chat")),
         "choice": Method(choice, "default", scores=True),
         "few_shot_choice": Method(few_shot_choice, "default", options=DEMONSTRATION_OPTIONS, scores=True),
-        "classify": Method(classify, "default", options=("shots", "selection_seed", "pool", "calibrate"), scores=True),
+        "classify": Method(
+            classify,
+            "default",
+            options=("shots", "selection_seed", "order", "order_seed", "pool", "calibrate"),
+            scores=True,
+        ),
         "least_to_most": Method(least_to_most, "answer_is"),
         "least_to_most_promptkit": Method(least_to_most, "answer_is"),
     },

@@ -19,6 +19,7 @@ from typing import Any
 from promptkit.errors import PromptkitError
 from promptkit.files.jsonl import read_jsonl, read_text
 from promptkit.runs.records import RunSummary, read_summary
+from promptkit.runs.spread import axes_text, described
 from promptkit.stages.framework.declaration import Recorded
 from promptkit.stages.stage_kinds import METRICS, RECORDED
 
@@ -68,13 +69,16 @@ def metric_facts(summary: RunSummary) -> list[list[str]]:
     return facts
 
 
-def page(runs: Sequence[dict[str, Any]]) -> str:
+def page(runs: Sequence[dict[str, Any]], spread: dict[str, Any] | None = None) -> str:
+    """The page's HTML; `spread` (spread.json's statistics) adds a box with the runs' mean and spread."""
     tasks = {r["summary"].get("task") for r in runs}
     if len(tasks) > 1:
         raise PromptkitError(
             f"runs of different tasks cannot be compared side by side: {', '.join(sorted(map(str, tasks)))}"
         )
-    blob = gzip.compress(json.dumps({"runs": list(runs)}, ensure_ascii=False).encode("utf-8"), mtime=0)
+    blob = gzip.compress(
+        json.dumps({"runs": list(runs), "spread": spread_facts(spread)}, ensure_ascii=False).encode("utf-8"), mtime=0
+    )
     title = " vs ".join(r["name"] for r in runs)
     html = (ASSETS / "page.html").read_text(encoding="utf-8")
     return (
@@ -85,12 +89,23 @@ def page(runs: Sequence[dict[str, Any]]) -> str:
     )
 
 
-def write_view(folders: Sequence[Path], out: Path, names: Sequence[str] | None = None) -> Path:
-    """Write the page for one run (or several runs of one task, side by side)."""
+def spread_facts(spread: dict[str, Any] | None) -> list[list[str]] | None:
+    """[name, value] lines for the spread box: accuracy and each metric as mean ± std, min, max."""
+    if spread is None:
+        return None
+    facts = [["runs", axes_text(spread)], ["accuracy", described("accuracy", spread)]]
+    facts += [[name, described(name, d)] for name, d in spread.get("metrics", {}).items()]
+    return [*facts, ["examples that change", str(spread.get("flipped", ""))]]
+
+
+def write_view(
+    folders: Sequence[Path], out: Path, names: Sequence[str] | None = None, *, spread: dict[str, Any] | None = None
+) -> Path:
+    """Write the page for one run (or several runs of one task, side by side; `spread` over them on top)."""
     runs = [load_run(Path(f), names[i] if names else None) for i, f in enumerate(folders)]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(page(runs), encoding="utf-8")
+    tmp.write_text(page(runs, spread), encoding="utf-8")
     tmp.replace(out)
     return out
 

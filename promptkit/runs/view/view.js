@@ -14,8 +14,8 @@
 
   const raw = Uint8Array.from(atob($("data").textContent.trim()), (c) => c.charCodeAt(0));
   const stream = new Blob([raw]).stream().pipeThrough(new DecompressionStream("gzip"));
-  const { runs } = await new Response(stream).json();
-  const letters = runs.map((_, i) => String.fromCharCode(65 + i));
+  const { runs, spread } = await new Response(stream).json();
+  const letters = runs.map((_, i) => (runs.length <= 26 ? String.fromCharCode(65 + i) : `R${i + 1}`));
   const multi = runs.length > 1;
 
   // Examples joined by id across runs, in the first run's order.
@@ -31,6 +31,11 @@
 
   // --- summaries ---------------------------------------------------------------------------
   const pct = (x) => (100 * x).toFixed(1) + "%";
+  if (spread) {  // repeats of one configuration: the figure to report is their spread, not one run's
+    const dl = el("dl");
+    for (const [k, v] of spread) dl.append(el("dt", { text: k }), el("dd", { text: String(v ?? "") }));
+    $("runs").append(el("div", { class: "run spread", id: "spread" }, el("h2", { text: "spread over the runs" }), dl));
+  }
   runs.forEach((r, i) => {
     const s = r.summary;
     const ci = s.ci95 ? `95% CI ${pct(s.ci95[0])}–${pct(s.ci95[1])}` : "";
@@ -61,7 +66,7 @@
       filters.push([`wrong-${letters[i]}`, `wrong in ${letters[i]}`, (it) => !right(it.ex[i])]);
       filters.push([`unparsed-${letters[i]}`, `unparsed in ${letters[i]}`, (it) => it.ex[i] && it.ex[i].state === "unparsed"]);
     });
-    runs.forEach((_, i) => runs.forEach((_, j) => {
+    if (runs.length <= 4) runs.forEach((_, i) => runs.forEach((_, j) => {  // pairs: too many past 4 runs
       if (i !== j) filters.push([`right-${letters[i]}-wrong-${letters[j]}`, `right in ${letters[i]}, wrong in ${letters[j]}`,
         (it) => right(it.ex[i]) && !right(it.ex[j])]);
     }));

@@ -118,7 +118,9 @@ class SelectDemos:
         if self.order == "random":
             shuffled = list(picks)
             seed = self.seed if self.order_seed is None else self.order_seed
-            random.Random(f"{seed}:order:{state.example.id}").shuffle(shuffled)
+            # A draw shared by every example gets one order shared by every example, as the ICL literature permutes it.
+            key = f"{seed}:order" if self.strategy == "seeded" else f"{seed}:order:{state.example.id}"
+            random.Random(key).shuffle(shuffled)
             return shuffled
         if self.order == "similar_last":
             return list(reversed(picks))  # the most relevant sits right before the question
