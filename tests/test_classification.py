@@ -197,3 +197,29 @@ def test_smollm2_classifies_sst2_above_chance_zero_shot(smollm2, shared_data, sm
     assert uncalibrated is not None and uncalibrated >= 0.6, uncalibrated
     assert result.summary.accuracy >= 0.6, result.summary.accuracy
     assert all(abs(sum(s.fields["class_probs"].values()) - 1) < 1e-9 for s in result.states)
+
+
+def test_min_et_al_label_ablations_on_a_shared_draw(tmp_path):
+    """Random labels drawn uniformly from the label set, and no labels at all (the inputs alone)."""
+    rows = [{"text": f"item {i}", "label": "World" if i % 3 else "Tech"} for i in range(30)]
+    path = _topics(tmp_path, rows)
+    task = load_task(str(path), tmp_path / "topics.jsonl").limit(3)
+    pool = str(tmp_path / "topics.jsonl")
+
+    def prompts(**ablation) -> list[str]:
+        engine = ScriptedEngine(scorer=lambda c, k: -1.0)
+        run_method(task, "classify", engine, shots=16, pool=pool, **ablation)
+        return list(dict.fromkeys(r.context for r in engine.score_calls[0]))
+
+    gold = prompts()[0]
+    none = prompts(demo_answers="none")[0]
+    assert gold.count("Answer: ") == 16 and none.count("Answer: ") == 0 and none.count("Article: ") == 17
+    assert none.endswith("Article: item 0\nAnswer:") and "\n\nArticle: " in none, "inputs alone, a blank line apart"
+    uniform = prompts(demo_answers="uniform")
+    labels = [line.removeprefix("Answer: ") for line in uniform[0].splitlines() if line.startswith("Answer: ")]
+    gold_labels = [line.removeprefix("Answer: ") for line in gold.splitlines() if line.startswith("Answer: ")]
+    assert set(labels) <= {"World", "Tech"} and labels != gold_labels, "labels drawn anew from the label set"
+    assert [line.split("Answer")[0] for line in uniform[0].splitlines()] == [
+        line.split("Answer")[0] for line in gold.splitlines()
+    ], "the inputs unchanged"
+    assert uniform == prompts(demo_answers="uniform"), "seeded"

@@ -109,7 +109,8 @@ def _method_args(p: argparse.ArgumentParser) -> None:
     d.add_argument("--selection-seed", type=int, help="seed of per-example draws (default: 0)")
     d.add_argument(
         "--demo-answers",
-        help=f"ablation: {_choices(Answers)}: another demonstration's, or none (default: gold)",
+        help=f"ablation: {_choices(Answers)}: another demonstration's, one drawn uniformly from the pool's answers, "
+        "or none (default: gold)",
     )
     d.add_argument("--demo-rationales", help=f"ablation: {_choices(Rationales)} (default: gold)")
     d.add_argument("--demo-inputs", help=f"ablation: {_choices(Inputs)}: another pool question (default: gold)")

@@ -160,4 +160,3 @@ def spread_line(stats: dict[str, Any]) -> str:
         f"{axes_text(stats)}: accuracy {described('accuracy', stats)}{metrics}; {stats['flipped']} examples change "
         f"with the run ({stats['always_right']} always right, {stats['never_right']} never)"
     )
-

@@ -165,6 +165,7 @@ def classify(o: Options) -> Stages:
     select = {"kind": "select_demos", "strategy": "seeded", "k": m.shots or 0, "seed": m.selection_seed}
     select |= {k: v for k, v in {"pool": m.pool, "order_seed": m.order_seed}.items() if v is not None}
     select |= {"order": m.order} if m.order != "given" else {}  # only what changes, so renders stay as they were
+    select |= {k: v for k, v in {"answers": m.demo_answers, "inputs": m.demo_inputs}.items() if v != "gold"}
     return [select, score]
 
 
@@ -214,6 +215,19 @@ DEMONSTRATION_OPTIONS = (
 )
 
 
+# classify: demonstrations drawn once per seed (no selector, no rationales), and calibration.
+CLASSIFY_OPTIONS = (
+    "shots",
+    "selection_seed",
+    "order",
+    "order_seed",
+    "pool",
+    "demo_answers",
+    "demo_inputs",
+    "calibrate",
+)
+
+
 @dataclass(frozen=True)
 class Method:
     stages: Callable[[Options], Stages]
@@ -247,7 +261,7 @@ METHODS: Registry[Method] = Registry(
         "classify": Method(
             classify,
             "default",
-            options=("shots", "selection_seed", "order", "order_seed", "pool", "calibrate"),
+            options=CLASSIFY_OPTIONS,
             scores=True,
         ),
         "least_to_most": Method(least_to_most, "answer_is"),

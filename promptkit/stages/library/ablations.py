@@ -3,7 +3,9 @@
 Applied to the demonstrations an example was given, after selection and ordering, seeded from
 (seed, example id) so an example's ablated prompt does not depend on the others:
 - answers: `random` gives each demonstration another one's answer (a derangement of the chosen
-  ones; with a single demonstration, another pool entry's), `none` leaves the question alone;
+  ones; with a single demonstration, another pool entry's), `uniform` one drawn uniformly from the
+  pool's distinct answers (Min et al.'s random labels: for a classification task, its label set),
+  `none` leaves the question alone;
 - rationales: `shuffled` gives each another one's rationale (answer kept), `none` drops them;
 - inputs: `random` swaps each question for another pool question (answer and rationale kept).
 """
@@ -15,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Answers = Literal["gold", "random", "none"]
+Answers = Literal["gold", "random", "uniform", "none"]
 Rationales = Literal["gold", "shuffled", "none"]
 Inputs = Literal["gold", "random"]
 
@@ -53,6 +55,10 @@ class Ablation:
                 for d in out:
                     others = [p.answer for p in pool if p.id != d["id"]]
                     d["answer"] = rng.choice(others) if others else d["answer"]
+        elif self.answers == "uniform":
+            labels = sorted({p.answer for p in pool})  # sorted: the draw must not depend on set order
+            for d in out:
+                d["answer"] = rng.choice(labels)
         elif self.answers == "none":
             for d in out:
                 d["answer"] = None
