@@ -41,9 +41,11 @@ GPT2_XL: dict[str, dict[int, tuple[float, float]]] = {
 }
 
 
-def run_task(task: str, data: Path, out: Path, engine: dict[str, Any], shots: tuple[int, ...]) -> list[dict]:
+def run_task(
+    task: str, data: Path, out: Path, engine: dict[str, Any], shots: tuple[int, ...], limit: int | None = None
+) -> list[dict]:
     base = {
-        "task": {"name": task, "data": str(data / task)},
+        "task": {"name": task, "data": str(data / task), **({"limit": limit} if limit else {})},
         "engine": engine,
         "method": {"name": "classify", "calibrate": "content_free"},
     }
@@ -84,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/calibration"), help="a new folder for the runs")
     parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
     parser.add_argument("--shots", nargs="+", type=int, default=list(SHOTS))
+    parser.add_argument("--limit", type=int, help="the first N test examples of each task only (a quick look)")
     parser.add_argument("--engine", default="hf", help="hf (default) or vllm")
     parser.add_argument("--model", default=BUILTIN_MODEL, help="the embedded model (default) or a model folder")
     args = parser.parse_args(argv)
@@ -91,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     rows = []
     for task in args.tasks:
-        rows += run_task(task, args.data, args.out, engine, tuple(args.shots))
+        rows += run_task(task, args.data, args.out, engine, tuple(args.shots), args.limit)
         print(f"{task}: done at {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
     text = table(rows)
     seconds = time.perf_counter() - start

@@ -69,6 +69,8 @@ def test_calibration_is_zhao_et_als_computed_by_hand(tmp_path):
     metrics = result.summary.metrics
     assert (result.summary.accuracy, metrics.get("acc_uncalibrated")) == (1.0, 0.5)
     assert metrics.get("p_cf") == pytest.approx({"World": 5 / 7, "Tech": 2 / 7})
+    assert metrics.get("predicted_uncalibrated") == {"World": 1.0, "Tech": 0.0}, "the share of each class predicted"
+    assert metrics.get("predicted") == {"World": 0.5, "Tech": 0.5}
     assert [r.stage for r in first.trace] == ["score", *["score:content_free"] * 3]
     assert first.trace[2].prompt == "Article: \nAnswer:", "the empty content-free input"
     uncalibrated = run_method(task, "classify", ScriptedEngine(scorer=_scorer))
@@ -223,3 +225,16 @@ def test_min_et_al_label_ablations_on_a_shared_draw(tmp_path):
         line.split("Answer")[0] for line in gold.splitlines()
     ], "the inputs unchanged"
     assert uniform == prompts(demo_answers="uniform"), "seeded"
+
+
+def test_a_named_selector_takes_a_pools_demonstrations_in_its_order(tmp_path):
+    """selector: fixed, as evals/bias_table.py sets label patterns (P P P N against N P P P)."""
+    rows = [{"text": f"item {i}", "label": "World"} for i in range(3)]
+    task = load_task(str(_topics(tmp_path, rows)), tmp_path / "topics.jsonl")
+    pool = tmp_path / "pattern.json"
+    pattern = [("a", "Tech"), ("b", "Tech"), ("c", "World"), ("d", "Tech")]
+    pool.write_text(json.dumps({"exemplars": [{"question": q, "answer": a} for q, a in pattern]}))
+    engine = ScriptedEngine(scorer=lambda c, k: -1.0)
+    run_method(task, "classify", engine, shots=4, selector="fixed", pool=str(pool))
+    prompt = engine.score_calls[0][0].context
+    assert prompt.startswith("Article: a\nAnswer: Tech\n\nArticle: b\nAnswer: Tech\n\nArticle: c\nAnswer: World\n\n")

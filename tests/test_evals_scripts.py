@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -214,6 +216,55 @@ def test_the_scoring_bench_times_promptkit_and_lm_eval_on_the_same_requests(smol
     report = json.loads(out.read_text())
     assert report["requests"] == 15 and report["max_abs_loglikelihood_difference"] < 1e-4
     assert "ratio" in run.stdout
+
+
+@pytest.mark.reproduction
+def test_the_scoring_bench_runs_classify_on_sst2_against_lm_eval(smollm2, shared_data, tmp_path):
+    require("lm_eval", "lm-evaluation-harness is not installed (the dev extra brings it)")
+    out = tmp_path / "bench.json"
+    run = subprocess.run([sys.executable, str(ROOT / "evals" / "bench.py"), "--scoring", "--task", "sst2", "--data",
+                          str(shared_data / "zhao" / "sst2"), "--examples", "3", "--shots", "2", "--json", str(out)],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["method"] == "classify" and report["requests"] == (3 + 3) * 2, "test and content-free, 2 words"
+    assert report["max_abs_loglikelihood_difference"] < 1e-4
+
+
+@pytest.mark.reproduction
+def test_the_calibration_table_prints_mean_and_std_beside_gpt2_xl(smollm2, shared_data, tmp_path):
+    out = tmp_path / "cal"
+    run = subprocess.run([sys.executable, str(ROOT / "evals" / "calibration_table.py"), "--data",
+                          str(shared_data / "zhao"), "--tasks", "sst2", "--shots", "0", "1", "--limit", "4",
+                          "--out", str(out)], capture_output=True, text=True, timeout=600, cwd=ROOT)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = [line for line in run.stdout.splitlines() if line.startswith("| sst2 |")]
+    assert len(rows) == 2 and rows[0].endswith("| 60.0 | 82.0 |") and rows[1].endswith("| 66.7 | 73.0 |")
+    assert re.search(r"\| 0 \| 4 \| \d+\.\d ± 0\.0 \| \d+\.\d ± 0\.0 \|", rows[0]), "zero shots: one draw"
+    spread = json.loads((out / "sst2" / "method.shots=1" / "spread.json").read_text())
+    assert spread["seeds"] == 5 and len(spread["accuracy"]) == 5
+    assert (out / "report" / "report.md").is_file() and (out / "calibration.md").is_file()
+
+
+def test_the_bias_patterns_fill_labels_in_order():
+    from evals.bias_table import pattern_pool
+
+    pool = pattern_pool("NPPP", {"P": ["p0", "p1", "p2", "p3"], "N": ["n0", "n1", "n2", "n3"]})
+    assert [(r["question"], r["answer"]) for r in pool["exemplars"]] == [
+        ("n0", "Negative"), ("p0", "Positive"), ("p1", "Positive"), ("p2", "Positive")
+    ]  # fmt: skip
+
+
+def test_order_selection_takes_the_orders_of_highest_entropy():
+    from evals.order_selection import _entropy, summarise
+
+    assert _entropy([0.5, 0.5]) == pytest.approx(math.log(2)) and _entropy([1.0, 0.0]) == 0
+    rows = [{"order": k, "global_e": k / 24, "local_e": (24 - k) / 24, "acc_uncalibrated": k / 100,
+             "acc_calibrated": 0.5} for k in range(24)]  # fmt: skip
+    summary = summarise({"seed": 0, "probes": 96, "rows": rows})["acc_uncalibrated"]
+    assert summary["global_e"] == pytest.approx((20 + 21 + 22 + 23) / 400), "GlobalE: the 4 most even histograms"
+    assert summary["local_e"] == pytest.approx((0 + 1 + 2 + 3) / 400)
+    assert (summary["min"], summary["max"]) == (0, 0.23)
 
 
 def test_scale_simulation_counts_replicas_driver_and_stragglers_exactly():

@@ -18,7 +18,7 @@ from typing import Any
 from promptkit.errors import PromptkitError
 from promptkit.runs.records import RunSummary, metric_columns
 from promptkit.runspec.files import validate
-from promptkit.runspec.methods import METHODS
+from promptkit.runspec.methods import CLASSIFY_SELECTOR, METHODS
 from promptkit.runspec.models import RunSpec
 from promptkit.stages.stage_kinds import METRICS, STAGE_KINDS
 
@@ -61,7 +61,8 @@ def _set_draw_seed(data: dict[str, Any], label: str, seed: int) -> None:
             s["seed"] = seed
         return
     takes = METHODS.get(method["name"]).takes
-    draws = "selection_seed" in takes and (method["name"] == "classify" or method.get("selector", "fixed") != "fixed")
+    selector = method.get("selector", CLASSIFY_SELECTOR if method["name"] == "classify" else "fixed")
+    draws = "selection_seed" in takes and selector != "fixed"
     if draws:
         method["selection_seed"] = seed
     elif "seed" in takes and (method.get("temperature") or 0) > 0:

@@ -162,7 +162,9 @@ def classify(o: Options) -> Stages:
     }
     if m.calibrate != "none":
         score["calibrate"] = m.calibrate
-    select = {"kind": "select_demos", "strategy": "seeded", "k": m.shots or 0, "seed": m.selection_seed}
+    # The draw is Zhao et al.'s unless a selector is named (`fixed`: a pool's demonstrations in its order).
+    strategy = m.selector if "selector" in m.model_fields_set else CLASSIFY_SELECTOR
+    select = {"kind": "select_demos", "strategy": strategy, "k": m.shots or 0, "seed": m.selection_seed}
     select |= {k: v for k, v in {"pool": m.pool, "order_seed": m.order_seed}.items() if v is not None}
     select |= {"order": m.order} if m.order != "given" else {}  # only what changes, so renders stay as they were
     select |= {k: v for k, v in {"answers": m.demo_answers, "inputs": m.demo_inputs}.items() if v != "gold"}
@@ -215,9 +217,11 @@ DEMONSTRATION_OPTIONS = (
 )
 
 
-# classify: demonstrations drawn once per seed (no selector, no rationales), and calibration.
+CLASSIFY_SELECTOR = "seeded"
+# classify: demonstrations drawn once per seed unless a selector is named (no rationales), and calibration.
 CLASSIFY_OPTIONS = (
     "shots",
+    "selector",
     "selection_seed",
     "order",
     "order_seed",

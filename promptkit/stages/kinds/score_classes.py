@@ -15,7 +15,7 @@ SmolLM2 token).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -164,6 +164,19 @@ def _p_cf(states: Sequence[State], scorer: Scorer) -> dict[str, float] | None:
     return {label: sum(r[label] for r in rows) / len(rows) for label in rows[0]}
 
 
+def _shares(field: str) -> Callable[[Sequence[State], Scorer], dict[str, float] | None]:
+    """The share of the run's examples predicted as each class (majority-label and recency bias show here)."""
+
+    def compute(states: Sequence[State], scorer: Scorer) -> dict[str, float] | None:
+        scored = [s for s in states if "class_probs" in s.fields and field in s.fields]
+        if not scored:
+            return None
+        labels = list(scored[0].fields["class_probs"])
+        return {label: sum(s.fields[field] == label for s in scored) / len(scored) for label in labels}
+
+    return compute
+
+
 def _probs(row: Mapping[str, Any]) -> str:
     calibrated = row.get("class_probs_calibrated")
     shown = " · ".join(
@@ -183,6 +196,8 @@ RECORDS = (
 METRICS = (
     Metric("acc_uncalibrated", "accuracy before contextual calibration", _acc_uncalibrated, share=True),
     Metric("p_cf", "content-free class probabilities (mean over the run)", _p_cf, curve=True),
+    Metric("predicted", "share of the examples predicted as each class", _shares("prediction"), curve=True),
+    Metric("predicted_uncalibrated", "the same before calibration", _shares(UNCALIBRATED), curve=True),
 )
 
 KINDS = (
