@@ -7,7 +7,7 @@ The 4 demonstrations are Zhao et al.'s draw for a seed (RandomState(seed).choice
 24 permutations is one run of `classify` (`selector: fixed`, the permutation as an exemplars file) over the
 300 test sentences, with contextual calibration so both accuracies are kept. The probing set is Lu et al.'s:
 for each permutation, the model continues its demonstrations after the next `Review: ` at temperature 2
-(4 samples, one line each), and the 96 lines, shared by every permutation, are scored after each one.
+(2 samples of one line, at most 32 tokens), and the 48 lines, shared by every permutation, are scored after each one.
 GlobalE is the entropy of the predicted labels' histogram over the probing set, LocalE the mean entropy
 of each probe's class probabilities; each picks its 4 best orders. Printed: the spread over the 24 orders,
 and the mean test accuracy of the orders each picks against all 24 (what a random order gives on average).
@@ -37,6 +37,8 @@ from promptkit.types import Example, GenRequest, Sampling
 
 SHOTS = 4
 PICKED = 4
+PROBES_EACH, PROBE_TOKENS = 2, 32
+"""Probing lines sampled after each permutation, and their most tokens."""
 SENTINEL = "\x00probe\x00"
 
 
@@ -71,7 +73,7 @@ def run(data: Path, out: Path, seed: int, limit: int | None, engine: HFEngine) -
     for k, perm in enumerate(perms):
         files.append(pools / f"order-{k}.json")
         files[-1].write_text(json.dumps({"exemplars": [demos[i] for i in perm]}, indent=1) + "\n", encoding="utf-8")
-    sampling = Sampling(max_tokens=48, temperature=2.0, n=4, stop=("\n",), seed=seed)
+    sampling = Sampling(max_tokens=PROBE_TOKENS, temperature=2.0, n=PROBES_EACH, stop=("\n",), seed=seed)
     completions = engine.generate([GenRequest(probe_prompt(task, f), sampling) for f in files])
     probes = [t.strip() for c in completions for t in c.texts if t.strip()]
     probe_task = task.with_examples(tuple(Example(f"probe-{i}", {"question": p}, "Positive")

@@ -255,8 +255,8 @@ def test_the_bias_patterns_fill_labels_in_order():
     ]  # fmt: skip
 
 
-def test_order_selection_takes_the_orders_of_highest_entropy():
-    from evals.order_selection import _entropy, summarise
+def test_order_selection_takes_the_orders_of_highest_entropy(tmp_path):
+    from evals.order_selection import _entropy, plot, summarise, table
 
     assert _entropy([0.5, 0.5]) == pytest.approx(math.log(2)) and _entropy([1.0, 0.0]) == 0
     rows = [{"order": k, "global_e": k / 24, "local_e": (24 - k) / 24, "acc_uncalibrated": k / 100,
@@ -265,6 +265,10 @@ def test_order_selection_takes_the_orders_of_highest_entropy():
     assert summary["global_e"] == pytest.approx((20 + 21 + 22 + 23) / 400), "GlobalE: the 4 most even histograms"
     assert summary["local_e"] == pytest.approx((0 + 1 + 2 + 3) / 400)
     assert (summary["min"], summary["max"]) == (0, 0.23)
+    plot(results := [{"seed": 0, "probes": 96, "rows": rows}], tmp_path / "orders.png")
+    assert (tmp_path / "orders.png").read_bytes()[:4] == b"\x89PNG" and "| 0 | calibrated | 50.0 ± 0.0 |" in table(
+        [summarise(r) for r in results]
+    )
 
 
 def test_scale_simulation_counts_replicas_driver_and_stragglers_exactly():

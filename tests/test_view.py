@@ -141,3 +141,17 @@ def test_an_example_scored_by_likelihood_shows_each_choice(chromium, tmp_path):
         "choice log-likelihoods: A -2.500 (1 tok) · B -0.250 (1 tok) ← acc ← acc_norm · C -4.000 (1 tok)"
         in html.unescape(page)
     )
+
+
+def test_repeats_show_their_spread_above_the_runs(runs, chromium, tmp_path):
+    from promptkit.runs.view import write_view
+
+    spread = {"seeds": 2, "orders": None, "runs": ["cot", "direct"], "accuracy": [0.5, 0.75], "mean": 0.625,
+              "std": 0.1768, "min": 0.5, "max": 0.75, "metrics": {}, "flipped": 3}  # fmt: skip
+    out = write_view([runs / "cot", runs / "direct"], tmp_path / "spread.html", spread=spread)
+    page = dom(chromium, out, "", tmp_path)
+    box = re.search(r'<div class="run spread" id="spread">(.*?)</div>', page, re.S)
+    assert box is not None, "the spread box comes first"
+    text = html.unescape(re.sub(r"<[^>]+>", " ", box.group(1)))
+    assert "2 seeds" in text and "62.5% ± 17.7% (std), min 50.0%, max 75.0%" in text
+    assert "A: cot" in page and "B: direct" in page, "the runs side by side below it"
