@@ -238,3 +238,25 @@ def test_a_named_selector_takes_a_pools_demonstrations_in_its_order(tmp_path):
     run_method(task, "classify", engine, shots=4, selector="fixed", pool=str(pool))
     prompt = engine.score_calls[0][0].context
     assert prompt.startswith("Article: a\nAnswer: Tech\n\nArticle: b\nAnswer: Tech\n\nArticle: c\nAnswer: World\n\n")
+
+
+def test_out_of_distribution_inputs_are_length_matched_sentences_of_another_corpus(tmp_path):
+    rows = [{"text": "the test", "label": "World"}, {"text": "one two three", "label": "World"},
+            {"text": "a b c d e f g h", "label": "Tech"}]  # fmt: skip
+    task = load_task(str(_topics(tmp_path, rows)), tmp_path / "topics.jsonl")
+    ood = tmp_path / "news.txt"
+    lengths = [1, 2, 3, 3, 4, 5, 6, 8, 8, 9, 12, 20, 30]
+    ood.write_text("".join(" ".join(f"w{n}x{i}" for i in range(n)) + "\n" for n in lengths) + "\n")
+    engine = ScriptedEngine(scorer=lambda c, k: -1.0)
+    pool = str(tmp_path / "topics.jsonl")
+    run_method(task.limit(1), "classify", engine, shots=2, selector="fixed", pool=pool, demo_inputs="ood",
+               demo_ood_pool=str(ood))  # fmt: skip
+    prompt = engine.score_calls[0][0].context
+    shown = [line.removeprefix("Article: ") for line in prompt.split("\n\n")[0:2] for line in line.splitlines()[:1]]
+    labels = [line for line in prompt.splitlines() if line.startswith("Answer: ")]
+    assert labels == ["Answer: World", "Answer: Tech"], "labels kept"
+    assert all(text.startswith("w") for text in shown), f"sentences of the other corpus: {shown}"
+    assert len(shown[0].split()) in (1, 2, 3, 4, 5) and len(shown[1].split()) in (5, 6, 8, 9, 12), "about the length"
+    with pytest.raises(PromptkitError, match="inputs: ood needs ood_pool"):
+        run_method(task.limit(1), "classify", ScriptedEngine(), shots=2, selector="fixed", pool=pool,
+                   demo_inputs="ood")  # fmt: skip

@@ -113,7 +113,11 @@ def _method_args(p: argparse.ArgumentParser) -> None:
         "or none (default: gold)",
     )
     d.add_argument("--demo-rationales", help=f"ablation: {_choices(Rationales)} (default: gold)")
-    d.add_argument("--demo-inputs", help=f"ablation: {_choices(Inputs)}: another pool question (default: gold)")
+    d.add_argument(
+        "--demo-inputs",
+        help=f"ablation: {_choices(Inputs)}: another pool question, or a sentence of --demo-ood-pool (default: gold)",
+    )
+    d.add_argument("--demo-ood-pool", help="--demo-inputs ood: a text file of sentences, one per line")
     d.add_argument("--pool", help="demonstration pool: an exemplars JSON file or a data file of the task")
     d.add_argument(
         "--chat", action="store_true", default=None, help="demonstrations as chat turns through the chat template"

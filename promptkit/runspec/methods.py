@@ -106,6 +106,7 @@ def _few_shot(o: Options, cot: bool) -> Stages:
     select |= {k: v for k, v in {"pool": m.pool, "k": m.shots, "order_seed": m.order_seed}.items() if v is not None}
     ablation = {"answers": m.demo_answers, "rationales": m.demo_rationales, "inputs": m.demo_inputs}
     select |= {k: v for k, v in ablation.items() if v != "gold"}  # only what changes, so renders stay as they were
+    select |= {"ood_pool": m.demo_ood_pool} if m.demo_ood_pool else {}
     return [
         select,
         {"kind": "pack", **prompt, "max_tokens": sampling["max_tokens"]},
@@ -168,6 +169,7 @@ def classify(o: Options) -> Stages:
     select |= {k: v for k, v in {"pool": m.pool, "order_seed": m.order_seed}.items() if v is not None}
     select |= {"order": m.order} if m.order != "given" else {}  # only what changes, so renders stay as they were
     select |= {k: v for k, v in {"answers": m.demo_answers, "inputs": m.demo_inputs}.items() if v != "gold"}
+    select |= {"ood_pool": m.demo_ood_pool} if m.demo_ood_pool else {}
     return [select, score]
 
 
@@ -228,6 +230,7 @@ CLASSIFY_OPTIONS = (
     "pool",
     "demo_answers",
     "demo_inputs",
+    "demo_ood_pool",
     "calibrate",
 )
 

@@ -64,7 +64,10 @@ class MethodSpec(_Spec):
     demo_rationales: Rationales = Field(
         "gold", description="ablation: gold rationales, another demonstration's, or none"
     )
-    demo_inputs: Inputs = Field("gold", description="ablation: gold questions, or another pool question (answer kept)")
+    demo_inputs: Inputs = Field(
+        "gold", description="ablation: gold questions, another pool question, or an ood_pool sentence (answer kept)"
+    )
+    demo_ood_pool: str | None = Field(None, description="demo_inputs: ood: a text file of sentences, one per line")
     pool: str | None = Field(None, description="demonstration pool: exemplars JSON or a data file of the task")
     chat: bool = Field(False, description="demonstrations as chat turns")
     calibrate: Calibration = Field(

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from promptkit.engines.base import Engine
 from promptkit.errors import PromptkitError
+from promptkit.files.jsonl import read_text
 from promptkit.stages.framework.declaration import BuildContext, Recorded, StageKind
 from promptkit.stages.framework.spec_fields import Seed, SpecModel
 from promptkit.stages.framework.stage import map_states
@@ -156,6 +157,7 @@ class SelectDemosSpec(SpecModel):
     answers: Answers = Field("gold", description="ablation of the demonstrations' answers")
     rationales: Rationales = Field("gold", description="ablation of their rationales")
     inputs: Inputs = Field("gold", description="ablation of their questions")
+    ood_pool: str | None = Field(None, description="inputs: ood: a text file of sentences, one per line")
 
 
 def _build(s: SelectDemosSpec, ctx: BuildContext) -> SelectDemos:
@@ -167,8 +169,19 @@ def _build(s: SelectDemosSpec, ctx: BuildContext) -> SelectDemos:
     k = s.k if s.k is not None else (len(pool) if s.strategy == "fixed" else 8)
     if k > len(pool):
         raise PromptkitError(f"select_demos: k={k} demonstrations asked for, but the pool holds {len(pool)}")
-    ablation = Ablation(s.answers, s.rationales, s.inputs)
+    ablation = Ablation(s.answers, s.rationales, s.inputs, _ood_sentences(s))
     return SelectDemos(pool, k, s.strategy, s.order, s.seed, ablation=ablation, order_seed=s.order_seed)
+
+
+def _ood_sentences(s: SelectDemosSpec) -> tuple[str, ...]:
+    if s.inputs != "ood":
+        return ()
+    if not s.ood_pool:
+        raise PromptkitError("select_demos: inputs: ood needs ood_pool, a text file of sentences (one per line)")
+    sentences = tuple(line.strip() for line in read_text(s.ood_pool).splitlines() if line.strip())
+    if not sentences:
+        raise PromptkitError(f"{s.ood_pool}: no sentences (ood_pool: one per line)")
+    return sentences
 
 
 def _shown(row: Mapping[str, Any]) -> str:
@@ -185,4 +198,4 @@ def _options(s: SelectDemosSpec) -> dict[str, Any]:
     return {**shots, **{f"demo_{k}": getattr(s, k) for k in ("answers", "rationales", "inputs")}}
 
 
-KINDS = (StageKind(SelectDemosSpec, _build, files=("pool",), records=(DEMOS,), options=_options),)
+KINDS = (StageKind(SelectDemosSpec, _build, files=("pool", "ood_pool"), records=(DEMOS,), options=_options),)

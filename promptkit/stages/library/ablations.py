@@ -7,7 +7,9 @@ Applied to the demonstrations an example was given, after selection and ordering
   pool's distinct answers (Min et al.'s random labels: for a classification task, its label set),
   `none` leaves the question alone;
 - rationales: `shuffled` gives each another one's rationale (answer kept), `none` drops them;
-- inputs: `random` swaps each question for another pool question (answer and rationale kept).
+- inputs: `random` swaps each question for another pool question (answer and rationale kept); `ood` for a
+  sentence of another corpus (`ood_pool`) of about its length, Min et al.'s out-of-distribution inputs: one
+  of the LENGTH_MATCHED sentences whose word counts are nearest.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from typing import Any, Literal
 
 Answers = Literal["gold", "random", "uniform", "none"]
 Rationales = Literal["gold", "shuffled", "none"]
-Inputs = Literal["gold", "random"]
+Inputs = Literal["gold", "random", "ood"]
+LENGTH_MATCHED = 5
 
 
 def derangement(n: int, rng: random.Random) -> list[int]:
@@ -38,6 +41,8 @@ class Ablation:
     answers: Answers = "gold"
     rationales: Rationales = "gold"
     inputs: Inputs = "gold"
+    ood: tuple[str, ...] = ()
+    """The out-of-distribution sentences `inputs: ood` draws from."""
 
     @property
     def active(self) -> bool:
@@ -68,6 +73,11 @@ class Ablation:
         elif self.rationales == "none":
             for d in out:
                 d["rationale"] = None
+        if self.inputs == "ood":
+            for d in out:
+                words = len(str(d["question"]).split())
+                nearest = sorted(self.ood, key=lambda text: (abs(len(text.split()) - words), text))
+                d["question"] = rng.choice(nearest[:LENGTH_MATCHED])
         if self.inputs == "random":
             shown = {d["question"] for d in demos} | {question}
             others = [p.question for p in pool if p.question not in shown]
