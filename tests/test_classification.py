@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import require
 from helpers import run_method
 
 from promptkit import ScriptedEngine, load_task
@@ -260,3 +261,25 @@ def test_out_of_distribution_inputs_are_length_matched_sentences_of_another_corp
     with pytest.raises(PromptkitError, match="inputs: ood needs ood_pool"):
         run_method(task.limit(1), "classify", ScriptedEngine(), shots=2, selector="fixed", pool=pool,
                    demo_inputs="ood")  # fmt: skip
+
+
+def test_random_english_words_rename_the_classes_in_demonstrations_and_scoring(tmp_path):
+    """Min et al.'s random label space: one word per class, one to one, drawn with the selection seed; the
+    prediction is still the task's class."""
+    require("english_words", "the dev extra brings it")
+    from promptkit.stages.library.label_words import random_label_words
+
+    rows = [{"text": f"item {i}", "label": "World" if i % 2 else "Tech"} for i in range(8)]
+    task = load_task(str(_topics(tmp_path, rows)), tmp_path / "topics.jsonl").limit(2)
+    words = random_label_words(["World", "Tech"], 3)
+    assert len(set(words.values())) == 2 and all(w.isalpha() and w.islower() for w in words.values())
+    assert words == random_label_words(["World", "Tech"], 3) != random_label_words(["World", "Tech"], 4)
+    engine = ScriptedEngine(scorer=lambda c, w: -0.1 if w == " " + words["Tech"] else -3.0)
+    result = run_method(task, "classify", engine, shots=4, pool=str(tmp_path / "topics.jsonl"),
+                        selection_seed=3, label_words="random_english")  # fmt: skip
+    scored = {r.continuation for r in engine.score_calls[0]}
+    assert scored == {" " + words["World"], " " + words["Tech"]}, "the new words are what is scored"
+    prompt = engine.score_calls[0][0].context
+    shown = {line.removeprefix("Answer: ") for line in prompt.splitlines() if line.startswith("Answer: ")}
+    assert shown <= set(words.values()) and "World" not in prompt.replace("item", ""), "and what demonstrations show"
+    assert [s.fields["prediction"] for s in result.states] == ["Tech", "Tech"], "predictions in the task's classes"

@@ -11,6 +11,7 @@ from promptkit.engines import default_cache_path
 from promptkit.engines.engine_kinds import ENGINE_KINDS, INNER_KINDS
 from promptkit.engines.model_files import BUILTIN_MODEL
 from promptkit.runspec.methods import METHODS
+from promptkit.runspec.models import LabelWords
 from promptkit.stages.kinds.score_classes import Calibration
 from promptkit.stages.kinds.select_demos import Order, Strategy
 from promptkit.stages.library.ablations import Answers, Inputs, Rationales
@@ -124,6 +125,9 @@ def _method_args(p: argparse.ArgumentParser) -> None:
     )
     c = p.add_argument_group("classification (classify)")
     c.add_argument("--calibrate", help=f"{_choices(Calibration)}: contextual calibration (default: none)")
+    c.add_argument(
+        "--label-words", help=f"{_choices(LabelWords)}: the classes named by random English words (default: task)"
+    )
 
 
 def _display_path(path: Path) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from promptkit.errors import PromptkitError
 from promptkit.registry import Registry
 from promptkit.runspec.models import MethodSpec
+from promptkit.stages.library.label_words import random_label_words
 from promptkit.stages.stage_kinds import MODEL_CALLING
 from promptkit.tasks import TaskDefinition
 
@@ -170,6 +171,11 @@ def classify(o: Options) -> Stages:
     select |= {"order": m.order} if m.order != "given" else {}  # only what changes, so renders stay as they were
     select |= {k: v for k, v in {"answers": m.demo_answers, "inputs": m.demo_inputs}.items() if v != "gold"}
     select |= {"ood_pool": m.demo_ood_pool} if m.demo_ood_pool else {}
+    if m.label_words == "random_english":  # the same words in the demonstrations and in what is scored
+        if not o.task.answer.labels:
+            raise PromptkitError(f"label_words: random_english needs task {o.task.name!r} to list its answer.labels")
+        words = random_label_words(o.task.answer.labels, m.selection_seed)
+        select["relabel"], score["words"] = words, {label: [word] for label, word in words.items()}
     return [select, score]
 
 
@@ -231,6 +237,7 @@ CLASSIFY_OPTIONS = (
     "demo_answers",
     "demo_inputs",
     "demo_ood_pool",
+    "label_words",
     "calibrate",
 )
 

@@ -5,7 +5,7 @@ Every model forbids unknown fields, so a typo is an error that names its dotted 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import Field, model_validator
 
@@ -47,6 +47,9 @@ else:
 # --- a method by name ------------------------------------------------------------------------------
 
 
+LabelWords = Literal["task", "random_english"]
+
+
 class MethodSpec(_Spec):
     """A named method: it expands into a `pipeline:` list (see spec.resolved.yaml)."""
 
@@ -70,6 +73,9 @@ class MethodSpec(_Spec):
     demo_ood_pool: str | None = Field(None, description="demo_inputs: ood: a text file of sentences, one per line")
     pool: str | None = Field(None, description="demonstration pool: exemplars JSON or a data file of the task")
     chat: bool = Field(False, description="demonstrations as chat turns")
+    label_words: LabelWords = Field(
+        "task", description="classify: the task's label words, or random English words (Min et al.), seeded"
+    )
     calibrate: Calibration = Field(
         "none", description="classify: content_free for contextual calibration (Zhao et al.)"
     )

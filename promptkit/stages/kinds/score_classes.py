@@ -127,6 +127,9 @@ class ScoreClassesSpec(SpecModel):
         description="the inputs put in place of the question for calibration, averaged",
     )
     delimiter: str = Field(" ", description="between the prompt and each label word")
+    words: dict[str, list[str]] = Field(
+        {}, description="the words scored for a class (label -> words), in place of the task's: another label space"
+    )
 
 
 def _build(s: ScoreClassesSpec, ctx: BuildContext) -> ScoreClasses:
@@ -137,7 +140,12 @@ def _build(s: ScoreClassesSpec, ctx: BuildContext) -> ScoreClasses:
             f"is a {ctx.task.answer_kind} task"
         )
     answer = ctx.task.definition.answer if ctx.task.definition else None
-    classes = tuple((label, tuple(answer.words_of(label) if answer else [label])) for label in labels)
+    unknown = sorted(set(s.words) - set(labels))
+    if unknown:
+        raise PromptkitError(f"score_classes: words: {unknown[0]!r} is not a class of task {ctx.task.name!r}")
+    classes = tuple(
+        (label, tuple(s.words.get(label) or (answer.words_of(label) if answer else [label]))) for label in labels
+    )
     return ScoreClasses(
         s.name,
         TextPrompt(s.template, ctx.templates),

@@ -158,6 +158,7 @@ class SelectDemosSpec(SpecModel):
     rationales: Rationales = Field("gold", description="ablation of their rationales")
     inputs: Inputs = Field("gold", description="ablation of their questions")
     ood_pool: str | None = Field(None, description="inputs: ood: a text file of sentences, one per line")
+    relabel: dict[str, str] = Field({}, description="answers shown as other words (answer -> word): a label space")
 
 
 def _build(s: SelectDemosSpec, ctx: BuildContext) -> SelectDemos:
@@ -169,7 +170,7 @@ def _build(s: SelectDemosSpec, ctx: BuildContext) -> SelectDemos:
     k = s.k if s.k is not None else (len(pool) if s.strategy == "fixed" else 8)
     if k > len(pool):
         raise PromptkitError(f"select_demos: k={k} demonstrations asked for, but the pool holds {len(pool)}")
-    ablation = Ablation(s.answers, s.rationales, s.inputs, _ood_sentences(s))
+    ablation = Ablation(s.answers, s.rationales, s.inputs, _ood_sentences(s), tuple(s.relabel.items()))
     return SelectDemos(pool, k, s.strategy, s.order, s.seed, ablation=ablation, order_seed=s.order_seed)
 
 

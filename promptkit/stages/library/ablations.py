@@ -43,10 +43,12 @@ class Ablation:
     inputs: Inputs = "gold"
     ood: tuple[str, ...] = ()
     """The out-of-distribution sentences `inputs: ood` draws from."""
+    relabel: tuple[tuple[str, str], ...] = ()
+    """(answer, the word shown instead): another label space (label_words.py)."""
 
     @property
     def active(self) -> bool:
-        return (self.answers, self.rationales, self.inputs) != ("gold", "gold", "gold")
+        return (self.answers, self.rationales, self.inputs) != ("gold", "gold", "gold") or bool(self.relabel)
 
     def apply(
         self, demos: list[dict[str, Any]], pool: Sequence[Any], question: str, rng: random.Random
@@ -73,6 +75,9 @@ class Ablation:
         elif self.rationales == "none":
             for d in out:
                 d["rationale"] = None
+        renamed = dict(self.relabel)
+        for d in out:
+            d["answer"] = renamed.get(d["answer"], d["answer"]) if d["answer"] is not None else None
         if self.inputs == "ood":
             for d in out:
                 words = len(str(d["question"]).split())
