@@ -213,8 +213,10 @@ def write_report(paths: Sequence[Path], out: Path) -> Path:
     runs = find_runs(paths)
     # Every record is read (and checked) before anything is written: a bad one leaves no half report.
     sweeps = _experiment_files(paths, "sweep.json", SweepRecord)
-    studies = [(folder.name, st) for name in (SPREAD_FILE, "orders.json")  # orders.json: before --seeds
-               for folder, st in _experiment_files(paths, name, SpreadRecord)]  # fmt: skip
+    # A sweep's points are drawn with their sweep; orders.json: what --orders wrote before --seeds.
+    studies = [(folder.name, st) for name in (SPREAD_FILE, "orders.json")
+               for folder, st in _experiment_files(paths, name, SpreadRecord)
+               if not (folder.parent / "sweep.json").is_file()]  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     summaries = [s for _, s in runs]
     lines = ["# promptkit report", "", f"{len(runs)} runs.", ""]
