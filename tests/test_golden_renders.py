@@ -55,7 +55,7 @@ KOJIMA_FILES = {
 
 
 def _data(shared_data: Path, name: str) -> Path:
-    zhao = next((t for t in ZHAO_TASKS if name == f"cli_{t}_classify"), None)
+    zhao = next((t for t in ZHAO_TASKS if name in (f"cli_{t}_classify", f"{t}_classify")), None)  # flags, spec
     if zhao:
         return shared_data / "zhao" / zhao
     task = next((t for t in KOJIMA_FILES if name.startswith(f"cli_{t}_") and t not in ("gsm8k", "last_letters")), None)
