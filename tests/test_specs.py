@@ -41,12 +41,12 @@ def test_spec_runs_on_the_tiny_model(spec, tiny_model, gsm8k_file, tmp_path, req
     out = tmp_path / "run"
     args = ["run", str(spec), "--model", str(tiny_model), "--limit", "2", "--no-cache", "--out", str(out), "--quiet",
             "--set", "engine.dtype=float32"]  # fmt: skip
-    data = gsm8k_file
+    data_path = gsm8k_file
     if "gsm8k" in spec.stem:
         args += ["--data", str(gsm8k_file)]
     if spec.stem.endswith("_classify"):  # Zhao et al.'s data is not on the hub in their format: the shared copy
-        data = request.getfixturevalue("shared_data") / "zhao" / spec.stem.removesuffix("_classify")
-        args += ["--data", str(data)]
+        data_path = request.getfixturevalue("shared_data") / "zhao" / spec.stem.removesuffix("_classify")
+        args += ["--data", str(data_path)]
     if spec.stem.endswith("auto_cot"):  # questions to cluster: the small data file, two clusters
         pool = gsm8k_file if "gsm8k" in spec.stem else None
         args += ["--set", "method.shots=2"] + (["--set", f"method.pool={pool}"] if pool else [])
@@ -59,7 +59,7 @@ def test_spec_runs_on_the_tiny_model(spec, tiny_model, gsm8k_file, tmp_path, req
     assert data["engine"]["max_batch_size"] == 64, "defaults are written out"
     # The resolved spec alone gives the same predictions.
     again = tmp_path / "again"
-    allow = ["--allow-path", str(data)]  # it names data outside its folder: the command line must allow it
+    allow = ["--allow-path", str(data_path)]  # it names data outside its folder: the command line must allow it
     assert main(["run", str(resolved), "--no-cache", "--out", str(again), "--quiet", *allow]) == 0
     first = [json.loads(x)["prediction"] for x in (out / "predictions.jsonl").open()]
     assert [json.loads(x)["prediction"] for x in (again / "predictions.jsonl").open()] == first
