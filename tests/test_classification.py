@@ -203,7 +203,8 @@ def test_smollm2_classifies_sst2_above_chance_zero_shot(smollm2, shared_data, sm
 
 
 def test_min_et_al_label_ablations_on_a_shared_draw(tmp_path):
-    """Random labels drawn uniformly from the label set, and no labels at all (the inputs alone)."""
+    """Random labels drawn uniformly from the label set, and no labels at all (the inputs alone); a shared
+    draw is ablated once per seed, as Min et al. ablate it."""
     rows = [{"text": f"item {i}", "label": "World" if i % 3 else "Tech"} for i in range(30)]
     path = _topics(tmp_path, rows)
     task = load_task(str(path), tmp_path / "topics.jsonl").limit(3)
@@ -226,6 +227,8 @@ def test_min_et_al_label_ablations_on_a_shared_draw(tmp_path):
         line.split("Answer")[0] for line in gold.splitlines()
     ], "the inputs unchanged"
     assert uniform == prompts(demo_answers="uniform"), "seeded"
+    blocks = {prompt.rsplit("\n\n", 1)[0] for prompt in uniform}
+    assert len(uniform) == 3 and len(blocks) == 1, "one ablated set per seed, shared by every question"
 
 
 def test_a_named_selector_takes_a_pools_demonstrations_in_its_order(tmp_path):

@@ -71,8 +71,12 @@ class SelectDemos:
         order = self._ordered(state, picks)
         demos = [{**self.pool[i].variables(), "rank": picks.index(i)} for i in order]
         if self.ablation.active:
-            question = str(state.example.inputs.get("question", ""))
-            demos = self.ablation.apply(demos, self.pool, question, self._rng(state, "ablation"))
+            # A shared draw gets one shared ablation, as Min et al. ablate one set per seed (and the
+            # demonstrations stay one prefix that every question runs after).
+            shared = self.strategy == "seeded"
+            question = None if shared else str(state.example.inputs.get("question", ""))
+            rng = random.Random(f"{self.seed}:ablation") if shared else self._rng(state, "ablation")
+            demos = self.ablation.apply(demos, self.pool, question, rng)
         return state.with_fields(demos=demos)
 
     # -- which -------------------------------------------------------------------------------------

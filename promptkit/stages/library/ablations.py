@@ -1,7 +1,8 @@
 """Demonstration ablations (Min et al., 2022, "Rethinking the Role of Demonstrations").
 
 Applied to the demonstrations an example was given, after selection and ordering, seeded from
-(seed, example id) so an example's ablated prompt does not depend on the others:
+(seed, example id) so an example's ablated prompt does not depend on the others; a draw shared by every
+example (`seeded`) is ablated once per seed, from the seed alone, and the result is shared too:
 - answers: `random` gives each demonstration another one's answer (a derangement of the chosen
   ones; with a single demonstration, another pool entry's), `uniform` one drawn uniformly from the
   pool's distinct answers (Min et al.'s random labels: for a classification task, its label set),
@@ -51,7 +52,7 @@ class Ablation:
         return (self.answers, self.rationales, self.inputs) != ("gold", "gold", "gold") or bool(self.relabel)
 
     def apply(
-        self, demos: list[dict[str, Any]], pool: Sequence[Any], question: str, rng: random.Random
+        self, demos: list[dict[str, Any]], pool: Sequence[Any], question: str | None, rng: random.Random
     ) -> list[dict[str, Any]]:
         out = [dict(d) for d in demos]
         if self.answers == "random":
@@ -84,7 +85,7 @@ class Ablation:
                 nearest = sorted(self.ood, key=lambda text: (abs(len(text.split()) - words), text))
                 d["question"] = rng.choice(nearest[:LENGTH_MATCHED])
         if self.inputs == "random":
-            shown = {d["question"] for d in demos} | {question}
+            shown = {d["question"] for d in demos} | ({question} if question is not None else set())
             others = [p.question for p in pool if p.question not in shown]
             for d in out:
                 d["question"] = rng.choice(others) if others else d["question"]
