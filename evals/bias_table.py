@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 
 if __package__ in (None, ""):
@@ -30,6 +31,7 @@ if __package__ in (None, ""):
 from promptkit.engines.model_files import BUILTIN_MODEL
 from promptkit.runs.experiments import compare
 from promptkit.runs.records import RunSummary
+from promptkit.runs.report import new_figure, save_figure
 from promptkit.runspec.files import validate
 from promptkit.tasks import load_train, read_definition
 
@@ -105,12 +107,8 @@ def table(by_pattern: dict[str, list[RunSummary]]) -> str:
 
 
 def plot(by_pattern: dict[str, list[RunSummary]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    matplotlib.use("Agg")  # a PNG file, no display
+    fig, ax = new_figure((7, 4.2))
     xs = range(len(by_pattern))
     for offset, (field, name, color) in enumerate(
         (("predicted_uncalibrated", "uncalibrated", "#C44E52"), ("predicted", "calibrated", "#4C72B0"))
@@ -128,9 +126,7 @@ def plot(by_pattern: dict[str, list[RunSummary]], path: Path) -> None:
     ax.set_ylim(0, 100)
     ax.set_title("SST-2, SmolLM2-135M: majority-label and recency bias")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

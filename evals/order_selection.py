@@ -24,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 
 if __package__ in (None, ""):
@@ -32,6 +33,7 @@ if __package__ in (None, ""):
 from promptkit import ScriptedEngine, build_method, evaluate, load_task
 from promptkit.engines.hf import HFEngine
 from promptkit.engines.model_files import BUILTIN_MODEL
+from promptkit.runs.report import new_figure, save_figure
 from promptkit.tasks import load_train, read_definition
 from promptkit.types import Example, GenRequest, Sampling
 
@@ -129,12 +131,8 @@ def table(summaries: list[dict]) -> str:
 
 
 def plot(results: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    matplotlib.use("Agg")  # a PNG file, no display
+    fig, ax = new_figure((6.5, 4.2))
     for j, acc in enumerate(("acc_uncalibrated", "acc_calibrated")):
         for i, result in enumerate(results):
             x = j * (len(results) + 1) + i
@@ -152,9 +150,7 @@ def plot(results: list[dict], path: Path) -> None:
     ax.set_ylabel("accuracy (%) per order of the same 4 demonstrations")
     ax.set_title("SST-2, SmolLM2-135M: 24 orders, and the ones entropy picks")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

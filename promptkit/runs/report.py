@@ -53,7 +53,14 @@ def _error_bars(summaries: Sequence[RunSummary]) -> list[list[float]]:
     ]
 
 
-def _save(fig: Any, path: Path) -> None:
+def new_figure(size: tuple[float, float]) -> tuple[Any, Any]:
+    """A figure and its axes for a PNG file, as every plot here begins."""
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=size)
+
+
+def save_figure(fig: Any, path: Path) -> None:
     """Every plot's ending: laid out, written as a PNG, and its figure freed."""
     import matplotlib.pyplot as plt
 
@@ -63,9 +70,7 @@ def _save(fig: Any, path: Path) -> None:
 
 
 def plot_by_method(runs: list[tuple[Path, RunSummary]], path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(runs)), 4.5))
+    fig, ax = new_figure((max(5, 0.9 * len(runs)), 4.5))
     labels = [f"{folder.name}\n{s.task} {s.method}" for folder, s in runs]
     summaries = [s for _, s in runs]
     ax.bar(range(len(summaries)), [100 * s.accuracy for s in summaries], yerr=_error_bars(summaries), capsize=4,
@@ -74,14 +79,13 @@ def plot_by_method(runs: list[tuple[Path, RunSummary]], path: Path) -> None:
     ax.set_ylabel("accuracy (%), 95% interval")
     ax.set_ylim(0, 100)
     ax.set_title("Accuracy by method")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_lines(series: dict[str, list[tuple[float, RunSummary]]], xlabel: str, title: str, path: Path) -> None:
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = new_figure((6, 4))
     for name, points in sorted(series.items()):
         points.sort(key=lambda p: p[0])
         xs, summaries = [p[0] for p in points], [p[1] for p in points]
@@ -94,7 +98,7 @@ def plot_lines(series: dict[str, list[tuple[float, RunSummary]]], xlabel: str, t
     ax.set_ylim(0, 100)
     ax.set_title(title)
     ax.legend(fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 ABLATIONS = ABLATION_OPTIONS
@@ -110,23 +114,19 @@ def ablation_label(s: RunSummary) -> str | None:
 
 
 def plot_bars(labels: list[str], summaries: list[RunSummary], title: str, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(labels)), 4.5))
+    fig, ax = new_figure((max(5, 1.1 * len(labels)), 4.5))
     ax.bar(range(len(labels)), [100 * s.accuracy for s in summaries], yerr=_error_bars(summaries), capsize=4,
            color="#55A868")  # fmt: skip
     ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right", fontsize=8)
     ax.set_ylabel("accuracy (%), 95% interval")
     ax.set_ylim(0, 100)
     ax.set_title(title, fontsize=9)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_sweep(sweep: SweepRecord, title: str, path: Path) -> None:
     """Accuracy against the first swept field, one line per value of the others (a grid); each point
     says how many demonstrations were used."""
-    import matplotlib.pyplot as plt
-
     field, others = sweep.fields[0], sweep.fields[1:]
     values = [p.values[field] for p in sweep.points]
     numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
@@ -135,7 +135,7 @@ def plot_sweep(sweep: SweepRecord, title: str, path: Path) -> None:
     for point in sweep.points:
         name = ", ".join(f"{f}={point.values[f]}" for f in others)
         lines.setdefault(name, []).append((point.values[field], point.summary))
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, ax = new_figure((6.5, 4.2))
     if all(p.spread is not None for p in sweep.points):
         _sweep_boxes(ax, sweep, [order[v] for v in values] if not numeric else values, others)
         lines = {}
@@ -160,7 +160,7 @@ def plot_sweep(sweep: SweepRecord, title: str, path: Path) -> None:
     ax.set_ylabel("accuracy (%) per run (seed, order)" if spread else "accuracy (%), 95% interval")
     ax.set_ylim(0, 100)
     ax.set_title(title)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _sweep_boxes(ax: Any, sweep: SweepRecord, xs: list[Any], others: list[str]) -> None:
@@ -179,15 +179,13 @@ def _sweep_boxes(ax: Any, sweep: SweepRecord, xs: list[Any], others: list[str]) 
 
 def plot_spread(studies: list[tuple[str, SpreadRecord]], path: Path) -> None:
     """A box per configuration over its runs (seeds, orders), each run a dot beside it."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(max(4.5, 1.4 * len(studies)), 4.2))
+    fig, ax = new_figure((max(4.5, 1.4 * len(studies)), 4.2))
     _boxes(ax, list(range(1, len(studies) + 1)), [st.accuracy for _, st in studies])
     ax.set_xticks(range(1, len(studies) + 1), [name for name, _ in studies], rotation=15, ha="right", fontsize=8)
     ax.set_ylabel("accuracy (%) per run (seed, order)")
     ax.set_ylim(0, 100)
     ax.set_title("Spread over seeds and orders")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _boxes(ax: Any, xs: list[float], runs: list[list[float]], width: float = 0.5, color: str = "#C44E52") -> None:
