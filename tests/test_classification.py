@@ -17,6 +17,8 @@ from helpers import run_method
 from promptkit import ScriptedEngine, load_task
 from promptkit.cli import main
 from promptkit.errors import PromptkitError
+from promptkit.runspec.methods import used_options
+from promptkit.runspec.models import MethodSpec
 
 ZHAO_TASKS = ("sst2", "agnews", "trec", "cb", "rte")
 
@@ -92,6 +94,8 @@ def test_demonstrations_are_drawn_once_per_seed_and_shared(tmp_path):
     assert prompt.startswith(f"Article: {rows[int(drawn[0].split('-')[1])]['text']}\nAnswer: ")
     other = run_method(task.limit(4), "classify", ScriptedEngine(scorer=lambda c, k: -1.0), shots=3, pool=pool)
     assert [d["id"] for d in other.states[0].fields["demos"]] != drawn, "another seed, another draw"
+    recorded = [used_options(MethodSpec(name="classify", **named)) for named in ({}, {"selector": "fixed"})]
+    assert [r["selector"] for r in recorded] == ["seeded", "fixed"], "the summary records the draw that ran"
 
 
 @pytest.mark.reproduction

@@ -18,7 +18,7 @@ from typing import Any
 from promptkit.errors import PromptkitError
 from promptkit.runs.records import RunSummary, metric_columns
 from promptkit.runspec.files import validate
-from promptkit.runspec.methods import CLASSIFY_SELECTOR, METHODS
+from promptkit.runspec.methods import METHODS, default_option
 from promptkit.runspec.models import RunSpec
 from promptkit.stages.stage_kinds import METRICS, STAGE_KINDS
 
@@ -61,7 +61,7 @@ def _set_draw_seed(data: dict[str, Any], label: str, seed: int) -> None:
             s["seed"] = seed
         return
     takes = METHODS.get(method["name"]).takes
-    selector = method.get("selector", CLASSIFY_SELECTOR if method["name"] == "classify" else "fixed")
+    selector = method.get("selector", default_option(method["name"], "selector"))
     draws = "selection_seed" in takes and selector != "fixed"
     if draws:
         method["selection_seed"] = seed

@@ -7,8 +7,8 @@ here. Prompt text lives in templates/, never here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from promptkit.errors import PromptkitError
@@ -165,7 +165,7 @@ def classify(o: Options) -> Stages:
     if m.calibrate != "none":
         score["calibrate"] = m.calibrate
     # The draw is Zhao et al.'s unless a selector is named (`fixed`: a pool's demonstrations in its order).
-    strategy = m.selector if "selector" in m.model_fields_set else CLASSIFY_SELECTOR
+    strategy = option(m, "selector")
     select = {"kind": "select_demos", "strategy": strategy, "k": m.shots or 0, "seed": m.selection_seed}
     select |= {k: v for k, v in {"pool": m.pool, "order_seed": m.order_seed}.items() if v is not None}
     select |= {"order": m.order} if m.order != "given" else {}  # only what changes, so renders stay as they were
@@ -225,7 +225,6 @@ DEMONSTRATION_OPTIONS = (
 )
 
 
-CLASSIFY_SELECTOR = "seeded"
 # classify: demonstrations drawn once per seed unless a selector is named (no rationales), and calibration.
 CLASSIFY_OPTIONS = (
     "shots",
@@ -252,6 +251,8 @@ class Method:
     """MethodSpec fields it takes beyond COMMON_OPTIONS; any other is refused, never silently ignored."""
     scores: bool = False
     """It scores choices by likelihood instead of generating: it takes no sampling options."""
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    """Its own values of MethodSpec fields a spec leaves unset (classify draws with the `seeded` selector)."""
 
     @property
     def takes(self) -> tuple[str, ...]:
@@ -272,12 +273,7 @@ METHODS: Registry[Method] = Registry(
         "auto_cot": Method(auto_cot, "answer_is", options=("shots", "pool", "chat")),
         "choice": Method(choice, "default", scores=True),
         "few_shot_choice": Method(few_shot_choice, "default", options=DEMONSTRATION_OPTIONS, scores=True),
-        "classify": Method(
-            classify,
-            "default",
-            options=CLASSIFY_OPTIONS,
-            scores=True,
-        ),
+        "classify": Method(classify, "default", options=CLASSIFY_OPTIONS, scores=True, defaults={"selector": "seeded"}),
         "least_to_most": Method(least_to_most, "answer_is"),
         "least_to_most_promptkit": Method(least_to_most, "answer_is"),
     },
@@ -295,9 +291,21 @@ def check_options(method: MethodSpec) -> Method:
     return named
 
 
+def default_option(method_name: str, name: str) -> Any:
+    """A MethodSpec field's value where a spec leaves it unset: the method's own default, else the spec's."""
+    return METHODS.get(method_name).defaults.get(name, MethodSpec.model_fields[name].default)
+
+
+def option(method: MethodSpec, name: str) -> Any:
+    """A MethodSpec field as the method uses it."""
+    return getattr(method, name) if name in method.model_fields_set else default_option(method.name, name)
+
+
 def used_options(method: MethodSpec) -> dict[str, Any]:
-    """What a run's summary records of its method: the options the method takes, as they were set."""
-    return method.model_dump(include=set(check_options(method).takes))
+    """What a run's summary records of its method: the options the method takes, as they were used."""
+    named = check_options(method)
+    unset = {k: v for k, v in named.defaults.items() if k not in method.model_fields_set}
+    return method.model_dump(include=set(named.takes)) | unset
 
 
 def expand_method(method: MethodSpec, task: TaskDefinition, extractor: str | None = None) -> tuple[Stages, str]:
@@ -306,11 +314,11 @@ def expand_method(method: MethodSpec, task: TaskDefinition, extractor: str | Non
     options = Options(method, task, method.samples or named.samples, extractor or named.extractor)
     stages = named.stages(options)
     names = [s["name"] for s in stages if s["kind"] in MODEL_CALLING]
-    for field in ("max_tokens", "templates"):
-        unknown = sorted(set(getattr(method, field)) - set(names))
+    for name in ("max_tokens", "templates"):
+        unknown = sorted(set(getattr(method, name)) - set(names))
         if unknown:
             raise PromptkitError(
-                f"method.{field}: {method.name} has no stage {unknown[0]!r} (its stages: {', '.join(names)})"
+                f"method.{name}: {method.name} has no stage {unknown[0]!r} (its stages: {', '.join(names)})"
             )
     if options.samples > 1:
         stages.append({"kind": "vote"})
