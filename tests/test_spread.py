@@ -16,6 +16,8 @@ from promptkit import ScriptedEngine, load_task
 from promptkit.cli import main
 from promptkit.engines.model_files import BUILTIN_MODEL
 from promptkit.errors import PromptkitError
+from promptkit.runs import report
+from promptkit.runs.records import SweepRecord, read_record
 from promptkit.runs.spread import repeat_specs
 from promptkit.runspec.files import validate
 
@@ -82,7 +84,7 @@ def _view_data(path: Path) -> dict:
     return json.loads(gzip.decompress(base64.b64decode(blob.group(1))))
 
 
-def test_sweep_over_shots_with_seeds_on_the_real_model(smollm2, shared_data, tmp_path, capsys):
+def test_sweep_over_shots_with_seeds_on_the_real_model(smollm2, shared_data, tmp_path, capsys, monkeypatch):
     """SST-2, 8 sentences, 0 and 2 shots x 2 seeds, calibrated: the table gives mean ± std over the seeds of
     both accuracies, each point's folder its spread and a page, and the report a box per shot count."""
     spec = tmp_path / "sst2.yaml"
@@ -115,3 +117,14 @@ def test_sweep_over_shots_with_seeds_on_the_real_model(smollm2, shared_data, tmp
     text = (tmp_path / "report" / "report.md").read_text()
     assert "![sweep](sweep_0.png)" in text and (tmp_path / "report" / "sweep_0.png").read_bytes()[:4] == b"\x89PNG"
     assert "## Spread over seeds and orders" not in text, "a sweep's points are drawn with their sweep, once"
+    import matplotlib.pyplot as plt
+
+    drawn: list[list[str]] = []
+
+    def legend(fig, path):
+        drawn.append(fig.axes[0].get_legend_handles_labels()[1])
+        plt.close(fig)
+
+    monkeypatch.setattr(report, "save_figure", legend)
+    report.plot_sweep(read_record(out / "sweep.json", SweepRecord), "sst2", tmp_path / "sweep.png")
+    assert drawn == [["accuracy", "acc_uncalibrated"]], "the accuracy before calibration drawn beside it"

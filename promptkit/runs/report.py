@@ -153,7 +153,7 @@ def plot_sweep(sweep: SweepRecord, title: str, path: Path) -> None:
         ax.set_xticks(list(order.values()), [str(v) for v in order])
     elif all(isinstance(v, int) for v in values):
         ax.set_xticks(sorted(set(values)))
-    if others:
+    if ax.get_legend_handles_labels()[1]:
         ax.legend(fontsize=8)
     ax.set_xlabel(field)
     spread = all(p.spread is not None for p in sweep.points)
@@ -173,8 +173,17 @@ def _sweep_boxes(ax: Any, sweep: SweepRecord, xs: list[Any], others: list[str]) 
     for k, (line, color) in enumerate(zip(lines, itertools.cycle(COLORS))):
         at = [(x + (k - (len(lines) - 1) / 2) * width, p.spread) for x, p, n in zip(xs, sweep.points, names)
               if n == line and p.spread is not None]  # fmt: skip
+        # The other accuracies every point measured (before calibration, length-normalised): mean ± std, dashed.
+        shared = set.intersection(*(set(st.metrics) for _, st in at)) if at else set()
+        others_acc = sorted(m for m in shared if m.startswith("acc_"))
         _boxes(ax, [x for x, _ in at], [st.accuracy for _, st in at], width=0.8 * width, color=color)
-        ax.plot([x for x, _ in at], [100 * st.mean for _, st in at], marker="o", color=color, label=line or None)
+        ax.plot([x for x, _ in at], [100 * st.mean for _, st in at], marker="o", color=color,
+                label=line or ("accuracy" if others_acc else None))  # fmt: skip
+        for name, style in zip(others_acc, ("--", ":", "-.")):
+            described = [st.metrics[name] for _, st in at]
+            ax.errorbar([x for x, _ in at], [100 * d.mean for d in described], yerr=[100 * d.std for d in described],
+                        color=color, linestyle=style, marker="x", capsize=2, alpha=0.7,
+                        label=f"{line}: {name}" if line else name)  # fmt: skip
 
 
 def plot_spread(studies: list[tuple[str, SpreadRecord]], path: Path) -> None:
