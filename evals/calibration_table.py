@@ -89,8 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="the first N test examples of each task only (a quick look)")
     parser.add_argument("--engine", default="hf", help="hf (default) or vllm")
     parser.add_argument("--model", default=BUILTIN_MODEL, help="the embedded model (default) or a model folder")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"),
+                        help="the hf engine's weights and activations (default float32, the table in docs/)")  # fmt: skip
     args = parser.parse_args(argv)
-    engine = {"kind": args.engine, "model": args.model, **({"device": "cpu"} if args.engine == "hf" else {})}
+    engine = {"kind": args.engine, "model": args.model,
+              **({"device": "cpu", "dtype": args.dtype} if args.engine == "hf" else {})}  # fmt: skip
     start = time.perf_counter()
     rows = []
     for task in args.tasks:

@@ -246,6 +246,29 @@ def test_the_calibration_table_prints_mean_and_std_beside_gpt2_xl(smollm2, share
     assert (out / "report" / "report.md").is_file() and (out / "calibration.md").is_file()
 
 
+@pytest.mark.reproduction
+def test_the_ablation_table_runs_every_condition_on_a_shared_draw(smollm2, shared_data, tmp_path):
+    require("english_words", "the dev extra brings it")
+    out = tmp_path / "abl"
+    run = subprocess.run([sys.executable, str(ROOT / "evals" / "ablation_table.py"), "--data", str(shared_data / "zhao"),
+                          "--shots", "1", "2", "--seeds", "2", "--limit", "3", "--out", str(out)],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = [line for line in run.stdout.splitlines() if line.startswith("| ") and "±" in line]
+    assert [r.split(" | ")[0] for r in rows] == ["| gold labels", "| labels drawn uniformly at random",
+        "| no labels (inputs alone)", "| inputs: AGNews sentences of about the length",
+        "| random English words as labels"]  # fmt: skip
+    assert len((out / "agnews_sentences.txt").read_text().splitlines()) == 7600, "AGNews's descriptions"
+    assert (out / "ablations.png").read_bytes()[:4] == b"\x89PNG" and "20 runs in" in run.stdout
+    spread = json.loads((out / "condition-3" / "method.shots=2" / "spread.json").read_text())
+    assert spread["seeds"] == 2 and len(spread["accuracy"]) == 2
+    records = (out / "condition-3" / "method.shots=2" / "seed-0" / "predictions.jsonl").read_text().splitlines()
+    prompts = [next(t["prompt"] for t in json.loads(r)["trace"] if "prompt" in t) for r in records]
+    sentences = set((out / "agnews_sentences.txt").read_text().splitlines())
+    assert prompts[0].splitlines()[0].removeprefix("Review: ") in sentences, "an AGNews sentence for a review"
+    assert len(prompts) == 3 and len({p.rsplit("\n\n", 1)[0] for p in prompts}) == 1, "one ablated set, shared"
+
+
 def test_the_bias_patterns_fill_labels_in_order():
     from evals.bias_table import pattern_pool
 
