@@ -7,8 +7,9 @@ content_free` over the reference's 300 test examples (fewer where the test set i
 277), once per demonstration seed 0-4 (`promptkit sweep --seeds 5`: one draw per seed, shared by every
 question). Each run scores the test prompts and the content-free prompts in one engine call, so it gives
 both accuracies. Printed: mean ± standard deviation over the seeds, uncalibrated -> calibrated, beside
-GPT-2 XL's published figures (the paper's Table 4, the same protocol); the run folders, sweep tables
-and `promptkit report` plots (a box per shot count) are under --out. Zero shots draw nothing, so its
+GPT-2 XL's published figures (the paper's Table 4, the same protocol), and drawn in `calibration.png`
+(a panel per task); the run folders, sweep tables and `promptkit report` plots (a box per shot count)
+are under --out. Zero shots draw nothing, so its
 five seeds are one run served four times from the cache (std 0).
 """
 
@@ -20,12 +21,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import matplotlib
+
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from promptkit.engines.model_files import BUILTIN_MODEL
 from promptkit.runs.experiments import sweep
-from promptkit.runs.report import write_report
+from promptkit.runs.report import new_figure, save_figure, write_report
 
 TASKS = ("sst2", "agnews", "trec", "cb", "rte")
 SHOTS = (0, 1, 4, 8)
@@ -80,6 +83,30 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def plot(rows: list[dict], path: Path) -> None:
+    """One panel per task: accuracy against shots, mean ± std over the seeds, before and after calibration,
+    GPT-2 XL's published means beside them."""
+    matplotlib.use("Agg")  # a PNG file, no display
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    fig, axes = new_figure((3.2 * len(tasks), 3.6), ncols=len(tasks), sharey=True, squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        mine = [r for r in rows if r["task"] == task]
+        shots = [r["shots"] for r in mine]
+        for key, style, name in (("uncalibrated", "--", "uncalibrated"), ("calibrated", "-", "calibrated")):
+            ax.errorbar(shots, [100 * r[key]["mean"] for r in mine], yerr=[100 * r[key]["std"] for r in mine],
+                        linestyle=style, marker="o", capsize=3, color="#4C72B0", label=f"SmolLM2 {name}")  # fmt: skip
+            theirs = [(k, GPT2_XL[task][k][key == "calibrated"]) for k in shots if k in GPT2_XL[task]]
+            ax.plot([k for k, _ in theirs], [v for _, v in theirs], linestyle=style, marker="s", color="grey",
+                    alpha=0.7, label=f"GPT-2 XL {name}")  # fmt: skip
+        ax.set_title(task)
+        ax.set_xticks(shots)
+        ax.set_xlabel("shots")
+        ax.set_ylim(0, 100)
+    axes[0][0].set_ylabel("accuracy (%), mean ± std over seeds")
+    axes[0][-1].legend(fontsize=7)
+    save_figure(fig, path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="Zhao et al.'s data folder (one folder per task)")
@@ -102,9 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     text = table(rows)
     seconds = time.perf_counter() - start
     (args.out / "calibration.md").write_text(text + "\n", encoding="utf-8")
+    plot(rows, args.out / "calibration.png")
     report = write_report([args.out / task for task in args.tasks], args.out / "report")
     print(text)
-    print(f"\n{len(rows)} configurations x {SEEDS} seeds in {seconds:.0f} s; plots: {report}")
+    print(f"\n{len(rows)} configurations x {SEEDS} seeds in {seconds:.0f} s; plot: {args.out / 'calibration.png'}, "
+          f"per task: {report}")  # fmt: skip
     return 0
 
 

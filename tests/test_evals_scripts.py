@@ -244,6 +244,7 @@ def test_the_calibration_table_prints_mean_and_std_beside_gpt2_xl(smollm2, share
     spread = json.loads((out / "sst2" / "method.shots=1" / "spread.json").read_text())
     assert spread["seeds"] == 5 and len(spread["accuracy"]) == 5
     assert (out / "report" / "report.md").is_file() and (out / "calibration.md").is_file()
+    assert (out / "calibration.png").read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.reproduction

@@ -53,11 +53,11 @@ def _error_bars(summaries: Sequence[RunSummary]) -> list[list[float]]:
     ]
 
 
-def new_figure(size: tuple[float, float]) -> tuple[Any, Any]:
-    """A figure and its axes for a PNG file, as every plot here begins."""
+def new_figure(size: tuple[float, float], **grid: Any) -> tuple[Any, Any]:
+    """A figure and its axes for a PNG file, as every plot here begins (`grid`: plt.subplots's ncols, ...)."""
     import matplotlib.pyplot as plt
 
-    return plt.subplots(figsize=size)
+    return plt.subplots(figsize=size, **grid)
 
 
 def save_figure(fig: Any, path: Path) -> None:
