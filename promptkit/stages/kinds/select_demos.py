@@ -71,12 +71,9 @@ class SelectDemos:
         order = self._ordered(state, picks)
         demos = [{**self.pool[i].variables(), "rank": picks.index(i)} for i in order]
         if self.ablation.active:
-            # A shared draw gets one shared ablation, as Min et al. ablate one set per seed (and the
-            # demonstrations stay one prefix that every question runs after).
-            shared = self.strategy == "seeded"
+            shared = self.strategy == "seeded"  # one ablated set for every question (see _rng)
             question = None if shared else str(state.example.inputs.get("question", ""))
-            rng = random.Random(f"{self.seed}:ablation") if shared else self._rng(state, "ablation")
-            demos = self.ablation.apply(demos, self.pool, question, rng)
+            demos = self.ablation.apply(demos, self.pool, question, self._rng(state, "ablation"))
         return state.with_fields(demos=demos)
 
     # -- which -------------------------------------------------------------------------------------
@@ -122,17 +119,19 @@ class SelectDemos:
     def _ordered(self, state: State, picks: list[int]) -> list[int]:
         if self.order == "random":
             shuffled = list(picks)
-            seed = self.seed if self.order_seed is None else self.order_seed
-            # A draw shared by every example gets one order shared by every example, as the ICL literature permutes it.
-            key = f"{seed}:order" if self.strategy == "seeded" else f"{seed}:order:{state.example.id}"
-            random.Random(key).shuffle(shuffled)
+            self._rng(state, "order", self.order_seed).shuffle(shuffled)
             return shuffled
         if self.order == "similar_last":
             return list(reversed(picks))  # the most relevant sits right before the question
         return sorted(picks) if self.strategy in ("fixed", "random") else list(picks)
 
-    def _rng(self, state: State, purpose: str) -> random.Random:
-        return random.Random(f"{self.seed}:{purpose}:{state.example.id}")
+    def _rng(self, state: State, purpose: str, seed: int | None = None) -> random.Random:
+        """Seeded from (seed, purpose, example id); a draw shared by every example gets one order and one
+        ablation shared by every example, as the ICL literature permutes and ablates it (and the
+        demonstrations stay one prefix that every question runs after)."""
+        seed = self.seed if seed is None else seed
+        key = f"{seed}:{purpose}" if self.strategy == "seeded" else f"{seed}:{purpose}:{state.example.id}"
+        return random.Random(key)
 
 
 def _dense(m) -> np.ndarray:
