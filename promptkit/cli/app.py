@@ -16,8 +16,8 @@ from pathlib import Path
 from promptkit.cli.commands import COMMANDS
 from promptkit.cli.parser import build_parser
 from promptkit.cli.paths import check_command_paths
-from promptkit.engines.model_files import state_dir
 from promptkit.errors import PromptkitError
+from promptkit.files.paths import state_dir
 
 
 def main(argv: Sequence[str] | None = None) -> int:

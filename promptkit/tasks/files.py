@@ -17,6 +17,7 @@ from promptkit.registry import unknown_name_message
 from promptkit.schema import check_model
 from promptkit.tasks.base import Task
 from promptkit.tasks.definition import DataSource, GeneratedSource, HubSource, TaskDefinition
+from promptkit.tasks.download import fetched_folder
 from promptkit.tasks.examples import Mapper
 from promptkit.tasks.generators import generate_last_letters
 from promptkit.tasks.records import FORMATS, Record, read_file_records, read_hub_records
@@ -113,10 +114,13 @@ def _definition(task: str | TaskDefinition) -> TaskDefinition:
 
 def load_task(task: str | TaskDefinition, data: str | Path | None = None, *, whole_set: bool = False) -> Task:
     """The task's examples: from `data` when given (any format it reads, or the folder holding the task's files),
-    else from its own source; its standard subsample where it has one, unless `whole_set`."""
+    else from its own source (a folder it downloads, when it lists one); its standard subsample where it has one,
+    unless `whole_set`."""
     definition = _definition(task)
     source = definition.data
     folder = None
+    if data is None and source.in_folder and definition.download is not None:
+        data = fetched_folder(definition)
     if data is not None and Path(data).is_dir() and source.in_folder:
         folder = Path(data)
         records, where = _records_in(folder, source, definition, "data")
