@@ -1,5 +1,5 @@
 # Two commands for a newcomer, each setting up what it needs in .venv first (a second run installs nothing new):
-#   make demo   the README's main job on the embedded model (SmolLM2-135M-Instruct)
+#   make demo   the README's first run on the embedded model (SmolLM2-135M-Instruct): SST-2, with and without calibration
 #   make test   the quality gates (import layers, ruff's lint and format check, mypy), then the whole test suite, as CI runs it (.ci/run)
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,7 +8,7 @@ BIN := $(abspath $(VENV))/bin
 .PHONY: demo test
 
 demo: $(VENV)/.installed
-	PATH="$(BIN):$$PATH" promptkit eval --task last_letters --method zero_shot_cot --limit 50
+	PATH="$(BIN):$$PATH" promptkit demo
 
 test: $(VENV)/.installed-test
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)

@@ -43,12 +43,6 @@ def test_ci_runs_the_readme_test_command_which_installs_what_the_readme_lists():
     assert "python -m pytest -q" in makefile and "lint-imports" in makefile
 
 
-def test_make_demo_runs_the_readmes_main_command():
-    command = _block("Evaluate", "bash").strip()
-    demo = (ROOT / "Makefile").read_text().split("\ndemo:", 1)[1].split("\n\n", 1)[0]
-    assert demo.rstrip().endswith(f" {command}"), demo
-
-
 def test_the_readme_stays_a_five_minute_read():
     """Everything else lives in docs/ (tests/test_docs.py checks the README links every page)."""
     assert len(README.read_text().splitlines()) <= 250

@@ -10,7 +10,7 @@ from promptkit.cli.specs import cache_path, engine_data, file_spec, flags_spec, 
 from promptkit.errors import PromptkitError
 from promptkit.files.atomic import check_root_dir, write_text_atomic
 from promptkit.files.paths import check_output_file
-from promptkit.runs import experiments
+from promptkit.runs import demo, experiments
 from promptkit.runs.records import RunSummary
 from promptkit.runs.render import render, render_stages
 from promptkit.runs.report import write_report
@@ -21,6 +21,7 @@ from promptkit.runspec.methods import METHODS
 from promptkit.runspec.models import RunSpec
 from promptkit.stages.library.auto_cot_build import AutoCoTSettings
 from promptkit.tasks import TaskDefinition, generate_last_letters, read_definition, shipped_names
+from promptkit.tasks.base import left_out_line
 from promptkit.tasks.generators import shipped_names as shipped_first_names
 
 
@@ -46,6 +47,7 @@ def _one_line(s: RunSummary, out: Path) -> str:
         f"(model {s.model_calls}), cache hits {s.cache_hits}, generated tokens {s.generated_tokens}; "
         f"{s.wall_seconds:.1f}s -> {out}"
         + (f"; {s.failed} examples failed (see 'error' in predictions.jsonl)" if s.failed else "")
+        + (f"; {left_out_line(s.left_out)}" if s.left_out else "")
     )
 
 
@@ -75,6 +77,18 @@ def cmd_render(args: argparse.Namespace) -> int:
         else:
             print(f"===== example {one.example} · stage {one.stage} =====")
             print(one.prompt if isinstance(one.prompt, str) else json.dumps(one.prompt, indent=1, ensure_ascii=False))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    if args.shots < 1:
+        raise PromptkitError(f"--shots must be >= 1, got {args.shots}")
+    zero, few = (spec_from_data(args, demo.demo_data(shots), "promptkit demo") for shots in (0, args.shots))
+    root = stamped(args, "demo")
+    result = demo.demo(zero, few, root, seeds=args.seeds, cache=lambda s: cache_path(args, s), progress=not args.quiet)
+    print(result.table)
+    print(demo.meanings(result.rows))
+    print(f"{result.seconds:.0f} s; runs in {root}; open {result.page} to read every prediction side by side")
     return 0
 
 
@@ -161,6 +175,8 @@ def cmd_tasks(args: argparse.Namespace) -> int:
             if data.hub
             else "generated"
             if data.generate
+            else "downloaded once (hash-checked)"
+            if d.download
             else "none: give --data FOLDER"
             if data.in_folder
             else "none: give --data FILE"
@@ -190,6 +206,7 @@ def cmd_make_last_letters(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
+    "demo": cmd_demo,
     "eval": cmd_eval,
     "run": cmd_run,
     "render": cmd_render,

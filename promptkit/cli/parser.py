@@ -10,6 +10,8 @@ from typing import Any, NoReturn, get_args
 from promptkit.engines import default_cache_path
 from promptkit.engines.engine_kinds import ENGINE_KINDS, INNER_KINDS
 from promptkit.engines.model_files import BUILTIN_MODEL
+from promptkit.runs.demo import SEEDS as DEMO_SEEDS
+from promptkit.runs.demo import SHOTS as DEMO_SHOTS
 from promptkit.runspec.methods import METHODS
 from promptkit.runspec.models import LabelWords
 from promptkit.stages.kinds.score_classes import Calibration
@@ -150,6 +152,18 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="--debug anywhere on the line prints the traceback of an unexpected error.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser(
+        "demo", help="the first run to try: SST-2 zero-shot and few-shot, before and after calibration, in one table"
+    )
+    demo.add_argument(
+        "--shots", type=int, default=DEMO_SHOTS, help=f"demonstrations per prompt (default: {DEMO_SHOTS})"
+    )
+    demo.add_argument(
+        "--seeds", type=int, default=DEMO_SEEDS, help=f"demonstration draws, >= 2 (default: {DEMO_SEEDS})"
+    )
+    _run_args(demo)
+    _engine_args(demo, defaults=False)
 
     ev = sub.add_parser("eval", help="run a method over a task and score it")
     ev.add_argument(

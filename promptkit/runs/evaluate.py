@@ -97,6 +97,7 @@ def evaluate(
         "ci95": [low, high],
         "unparsed": sum(r["prediction"] is None for r in rows),
         "failed": sum(s.failed for s in states),
+        "left_out": task.left_out.as_dict() if task.left_out else None,
         # Stage calls and their requests, whether the cache or the model answered them ...
         "engine_calls": counting.calls,
         "requests": counting.requests,

@@ -189,7 +189,7 @@ def sweep(
             label = point_label([a for a in point if a.split("=", 1)[0] in fields])
             row: dict[str, Any] = {"values": {f: point_value(point, f) for f in fields}, "run": label}
             if repeated:
-                row["spread"] = _run_repeats(repeats_, built, pool, root / label, seeds=seeds, orders=orders,
+                row["spread"] = run_repeats(repeats_, built, pool, root / label, seeds=seeds, orders=orders,
                                              progress=progress)  # fmt: skip
                 row["summary"] = read_summary(root / label / repeats_[0][0] / "summary.json")
             else:
@@ -216,11 +216,11 @@ def repeats(
     check_prompts(builts[0])
     check_root_dir(root)
     with EnginePool(cache, progress=progress) as pool:
-        stats = _run_repeats(named, builts, pool, root, seeds=seeds, orders=orders, progress=progress)
+        stats = run_repeats(named, builts, pool, root, seeds=seeds, orders=orders, progress=progress)
     return stats
 
 
-def _run_repeats(
+def run_repeats(
     named: list[tuple[str, RunSpec]],
     builts: list[Any],
     pool: EnginePool,

@@ -82,6 +82,11 @@ class RunSummary(_Record):
     ci95: tuple[float, float] = Field(description="Wilson 95% interval of the accuracy")
     unparsed: int = Field(0, ge=0, description="examples whose answer could not be parsed")
     failed: int = Field(0, ge=0, description="examples that failed in a stage (see 'error' in predictions.jsonl)")
+    left_out: dict[str, Any] | None = Field(
+        None,
+        description="records of the set not taken: {filtered (by the task's keep test), skipped (a gold answer that "
+        "does not fit), first_skipped (the first few, 'file:line: why')}; absent when every record was taken",
+    )
     engine_calls: int = Field(
         ge=0, description="batched calls the stages made, whether the cache or the model answered"
     )

@@ -15,6 +15,45 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class LeftOut:
+    """Records of the set that the task did not take: refused by its source's `keep` test, or skipped for a gold
+    answer that does not fit its answer type (`on_bad_answer: skip`)."""
+
+    filtered: int = 0
+    skipped: tuple[str, ...] = ()
+    """'file:line: why', one per skipped record."""
+
+    SHOWN = 3
+    """Skipped records quoted where they are reported (all of them are in the count)."""
+
+    def __bool__(self) -> bool:
+        return bool(self.filtered or self.skipped)
+
+    def as_dict(self) -> dict[str, Any]:
+        """What summary.json records (RunSummary.left_out)."""
+        return {
+            "filtered": self.filtered,
+            "skipped": len(self.skipped),
+            "first_skipped": list(self.skipped[: self.SHOWN]),
+        }
+
+    def describe(self) -> str:
+        return left_out_line(self.as_dict())
+
+
+def left_out_line(left_out: Mapping[str, Any]) -> str:
+    """One line from a summary's `left_out`: how many records were skipped (the first few quoted) and filtered."""
+    parts = []
+    skipped, first = int(left_out.get("skipped") or 0), list(left_out.get("first_skipped") or ())
+    if skipped:
+        quoted = "; ".join(str(line) for line in first) + ("; ..." if skipped > len(first) else "")
+        parts.append(f"{skipped} records skipped, their gold answer does not fit: {quoted}")
+    if left_out.get("filtered"):
+        parts.append(f"{left_out['filtered']} records left out by the task's keep test")
+    return "; ".join(parts)
+
+
+@dataclass(frozen=True)
 class Task:
     name: str
     examples: tuple[Example, ...]
@@ -29,6 +68,8 @@ class Task:
     """The task file it was read by; None for a task made in code (the shipped task of its name then applies)."""
     folder: Path | None = None
     """The folder --data named, where the task's files were found by name (its training file too)."""
+    left_out: LeftOut = field(default_factory=LeftOut)
+    """Records of the set the task did not take, and why."""
     whole: Task | None = field(default=None, repr=False, compare=False)
     """Before limit(): what depends on the data as a whole (Auto-CoT's clusters) must not depend on --limit."""
 

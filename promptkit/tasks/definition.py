@@ -76,6 +76,16 @@ class DataSource(SpecModel):
         False,
         description="training data only: leave out the records the data's subsample draws (when both are one file)",
     )
+    keep: str | None = Field(
+        None,
+        description="a Jinja expression over a record's fields (and `record`): the records for which it is false "
+        "are left out and counted in the summary, e.g. \"record['Solution-Type'] != 'Comparison'\"",
+    )
+    on_bad_answer: Literal["error", "skip"] = Field(
+        "error",
+        description="a record whose gold answer does not fit answer.type: stop, naming its file and line (error), "
+        "or leave it out and say so (skip: how many, and the first few, on screen, in summary.json and the viewer)",
+    )
 
 
 class FolderDownload(SpecModel):

@@ -51,6 +51,41 @@ FILTERS: Mapping[str, Callable[..., Any]] = {"after_last": after_last, "drop_bet
 """What task files may use beyond Jinja's own filters (no regular expressions: they could run unbounded)."""
 
 
+class AnswerMisfit(PromptkitError):
+    """A record's gold answer does not fit the task's answer type (a task may skip such records)."""
+
+
+@dataclass(frozen=True)
+class RecordRules:
+    """Which records a data source takes: its `keep` test, and what a gold answer that does not fit means."""
+
+    keep: str | None = None
+    on_bad_answer: str = "error"
+    where: str = "data"
+    """The source's field in the task file, for messages (data, train)."""
+
+    def compiled(self, source: str) -> tuple[str, Any] | None:
+        """(its name for messages, the compiled expression), or None without a test; a broken one is named now."""
+        if self.keep is None:
+            return None
+        name = f"{source}: {self.where}.keep"
+        env = _environment()
+        jinja_env.compile_template(env, "{{ " + self.keep + " }}", name)
+        return name, env.compile_expression(self.keep, undefined_to_none=False)
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """What a Mapper made of a list of records: an example per record (None where it was left out)."""
+
+    examples: tuple[Example | None, ...]
+    rationales: dict[str, str]
+    filtered: tuple[int, ...]
+    """Positions the source's `keep` test left out."""
+    skipped: tuple[tuple[int, str], ...]
+    """(position, 'file:line: why') of each record left out for a gold answer that does not fit."""
+
+
 def _environment() -> jinja2.Environment:
     return jinja_env.environment(filters=FILTERS)
 
@@ -114,11 +149,39 @@ class Mapper:
             mapping.strings if mapping.strings is not None else [f for f in ("question",) if f in reads]
         )
 
-    def examples(self, records: Sequence[Record]) -> tuple[tuple[Example, ...], dict[str, str]]:
-        """The examples, and each one's worked solution (by id) where the task file says how to write it."""
+    def examples(self, records: Sequence[Record], rules: RecordRules | None = None) -> Mapped:
+        """Each record's example (None where `rules` leave it out), and each one's worked solution (by id) where the
+        task file says how to write it."""
+        rules = rules or RecordRules()
+        keep = rules.compiled(self.source)
+        examples: list[Example | None] = []
+        rationales: dict[str, str] = {}
+        filtered: list[int] = []
+        skipped: list[tuple[int, str]] = []
         with jinja_env.Watchdog() as watchdog:  # one thread bounds every record's renders
-            made = [self.example(i, where, record, watchdog) for i, (where, record) in enumerate(records)]
-        return tuple(e for e, _ in made), {e.id: r for e, r in made if r is not None}
+            for i, (where, record) in enumerate(records):
+                if keep is not None and not self._kept(keep, where, record):
+                    filtered.append(i)
+                    examples.append(None)
+                    continue
+                try:
+                    example, rationale = self.example(i, where, record, watchdog)
+                except AnswerMisfit as exc:
+                    if rules.on_bad_answer != "skip":
+                        raise
+                    skipped.append((i, str(exc)))
+                    examples.append(None)
+                    continue
+                examples.append(example)
+                if rationale is not None:
+                    rationales[example.id] = rationale
+        return Mapped(tuple(examples), rationales, tuple(filtered), tuple(skipped))
+
+    def _kept(self, keep: Any, where: str, record: Mapping[str, Any]) -> bool:
+        try:
+            return bool(_evaluate(keep[1], {"record": record, **record}, keep[0]))
+        except PromptkitError as exc:
+            raise PromptkitError(f"{where}: {exc}") from None
 
     def example(
         self, position: int, where: str, record: Mapping[str, Any], watchdog: jinja_env.Watchdog | None = None
@@ -156,8 +219,10 @@ class Mapper:
                 inputs[key] = _evaluate(expression, variables, name)
             gold = self.gold({**variables, **inputs}, watchdog)
             example_id = self.id({**variables, **inputs}, watchdog) if self.id else str(position)
-            gold = self._checked_gold(gold, where, labels)
+            gold = self._checked_gold(gold, labels)
             rationale = self.rationale({**variables, **inputs, "gold": gold}, watchdog) if self.rationale else None
+        except AnswerMisfit as exc:
+            raise AnswerMisfit(f"{where}: {exc}") from None
         except PromptkitError as exc:
             raise PromptkitError(f"{where}: {exc}") from None
         if labels:
@@ -182,25 +247,30 @@ class Mapper:
             except PromptkitError:
                 pass  # an input the task's own format derives; the generic form may not support it
         example_id = str(record["id"]) if isinstance(record.get("id"), (str, int)) else str(position)
-        return Example(example_id, inputs, self._checked_gold(str(gold), where, [])), None
+        try:
+            gold = self._checked_gold(str(gold), [])
+        except AnswerMisfit as exc:
+            raise AnswerMisfit(f"{where}: {exc}") from None
+        return Example(example_id, inputs, gold), None
 
-    def _checked_gold(self, gold: str, where: str, record_labels: list[str]) -> str:
+    def _checked_gold(self, gold: str, record_labels: list[str]) -> str:
+        """The gold answer as compared; AnswerMisfit (naming no place: the caller does) when it does not fit."""
         gold = gold.strip()
         if not gold:
-            raise PromptkitError(f"{where}: the gold answer ('{self.mapping.answer}') is empty")
+            raise AnswerMisfit(f"the gold answer ('{self.mapping.answer}') is empty")
         kind = self.answer.type
         if kind == "number" and _number(gold) is None:
-            raise PromptkitError(f"{where}: the gold answer {gold!r} is not a number (the task's answers are numbers)")
+            raise AnswerMisfit(f"the gold answer {gold!r} is not a number (the task's answers are numbers)")
         if kind == "yes_no":
             if gold.lower() not in ("yes", "no"):
-                raise PromptkitError(f"{where}: the gold answer {gold!r} is not yes or no")
+                raise AnswerMisfit(f"the gold answer {gold!r} is not yes or no")
             return gold.lower()
         if kind == "choice":
             allowed = (
                 self.answer.labels or record_labels or (self.mapping.choices.labels if self.mapping.choices else None)
             )
             if allowed and gold not in allowed:
-                raise PromptkitError(f"{where}: the gold answer {gold!r} is not one of the labels {', '.join(allowed)}")
+                raise AnswerMisfit(f"the gold answer {gold!r} is not one of the labels {', '.join(allowed)}")
         return gold
 
 

@@ -15,10 +15,10 @@ from promptkit.files.paths import TEXT_LIMIT, FileKind
 from promptkit.files.yaml_file import read_yaml_mapping
 from promptkit.registry import unknown_name_message
 from promptkit.schema import check_model
-from promptkit.tasks.base import Task
+from promptkit.tasks.base import LeftOut, Task
 from promptkit.tasks.definition import DataSource, GeneratedSource, HubSource, TaskDefinition
 from promptkit.tasks.download import fetched_folder
-from promptkit.tasks.examples import Mapper
+from promptkit.tasks.examples import Mapper, RecordRules
 from promptkit.tasks.generators import generate_last_letters
 from promptkit.tasks.records import FORMATS, Record, read_file_records, read_hub_records
 
@@ -62,6 +62,10 @@ def _read(path: str, _mtime: int, _size: int) -> TaskDefinition:
     data = read_yaml_mapping(path, "a task file is a YAML mapping with name, example, answer and prompts")
     definition = _anchored(check_model(TaskDefinition, data, path), Path(path))
     Mapper(definition.example, definition.answer, path)  # its templates compile, or the file is named now
+    for field in ("data", "train"):
+        source = getattr(definition, field)
+        if source is not None:
+            RecordRules(source.keep, source.on_bad_answer, field).compiled(path)
     return definition
 
 
@@ -129,7 +133,7 @@ def load_task(task: str | TaskDefinition, data: str | Path | None = None, *, who
     else:
         records, where = _default_records(definition, source, "data")
     keep = None if whole_set or source.subsample is None else source.subsample.indices(len(records))
-    return _task(definition, records, where, folder, keep)
+    return _task(definition, records, where, ("data", source), folder, keep)
 
 
 def load_train(task: str | TaskDefinition, folder: Path | None = None) -> Task:
@@ -147,7 +151,7 @@ def load_train(task: str | TaskDefinition, folder: Path | None = None) -> Task:
     if train.without_data_subsample and definition.data.subsample is not None:
         drawn = set(definition.data.subsample.indices(len(records)))
         keep = [i for i in range(len(records)) if i not in drawn]
-    return _task(definition, records, where, folder, keep)
+    return _task(definition, records, where, ("train", train), folder, keep)
 
 
 def generated_task(count: int = 500, words: int = 4, seed: int = 0) -> Task:
@@ -157,15 +161,32 @@ def generated_task(count: int = 500, words: int = 4, seed: int = 0) -> Task:
     return load_task(definition.model_copy(update={"data": source}))
 
 
-def _task(definition: TaskDefinition, records: list[Record], where: str, folder: Path | None = None, keep=None) -> Task:
-    """`keep`: the records taken, by position, in that order (a subsample); ids stay positions in the file."""
+def _task(
+    definition: TaskDefinition,
+    records: list[Record],
+    where: str,
+    source: tuple[str, DataSource],
+    folder: Path | None = None,
+    keep: list[int] | None = None,
+) -> Task:
+    """`source`: (its field, data or train; the source), whose rules say which records it takes. `keep`: the
+    records taken, by position, in that order (a subsample); ids stay positions in the file."""
     if not records:
         raise PromptkitError(f"{where}: no examples")
-    examples, rationales = Mapper(definition.example, definition.answer, f"task {definition.name}").examples(records)
-    if keep is not None:
-        examples = tuple(examples[i] for i in keep)
+    field, data = source
+    rules = RecordRules(data.keep, data.on_bad_answer, field)
+    mapped = Mapper(definition.example, definition.answer, f"task {definition.name}").examples(records, rules)
+    positions = list(range(len(records))) if keep is None else keep
+    examples = tuple(e for e in (mapped.examples[i] for i in positions) if e is not None)
+    taken = set(positions)
+    left_out = LeftOut(
+        sum(i in taken for i in mapped.filtered), tuple(line for i, line in mapped.skipped if i in taken)
+    )
+    if not examples:
+        raise PromptkitError(f"{where}: no examples" + (f" ({left_out.describe()})" if left_out else ""))
     facts = _facts(definition, examples)
-    return Task(definition.name, examples, definition.answer.type, where, facts, rationales, definition, folder=folder)
+    return Task(definition.name, examples, definition.answer.type, where, facts, mapped.rationales, definition,
+                folder=folder, left_out=left_out)  # fmt: skip
 
 
 def _records_from(path: Path, source: DataSource) -> list[Record]:

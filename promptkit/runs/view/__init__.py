@@ -22,6 +22,7 @@ from promptkit.runs.records import RunSummary, read_summary
 from promptkit.runs.spread import axes_text, described
 from promptkit.stages.framework.declaration import Recorded
 from promptkit.stages.stage_kinds import METRICS, RECORDED
+from promptkit.tasks.base import left_out_line
 
 ASSETS = Path(__file__).parent
 
@@ -41,6 +42,7 @@ def load_run(folder: Path, name: str | None = None) -> dict[str, Any]:
         "name": name or folder.name,
         "summary": summary.model_dump(mode="json", exclude_none=True),
         "metrics": metric_facts(summary),
+        "left_out": left_out_line(summary.left_out) if summary.left_out else "",
         "spec": read_text(spec) if spec.is_file() else "",
         "examples": examples,
     }

@@ -45,6 +45,7 @@
       ["tokens", `${s.prompt_tokens ?? "?"} prompt, ${s.completion_tokens ?? "?"} completion`],
       ["time", s.wall_seconds != null ? `${s.wall_seconds} s` : "?"],
       ...(r.metrics || []),
+      ...(r.left_out ? [["left out", r.left_out]] : []),
     ];
     const dl = el("dl");
     for (const [k, v] of facts) dl.append(el("dt", { text: k }), el("dd", { text: String(v ?? "") }));

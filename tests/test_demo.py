@@ -1,0 +1,83 @@
+"""The first run a newcomer sees: `promptkit demo` as the README writes it, on the embedded model, run for real.
+
+Its data is the shipped sst2 task's download, placed in a fresh promptkit folder as a finished download would
+leave it (the files pass their hash check there, so nothing is fetched; tests/test_task_download.py fetches them
+from a loopback server). The converted model is linked in, so the run does not convert it again.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from promptkit.runs.demo import CALIBRATED, FEW_SHOT_CALIBRATED, ZERO_SHOT
+from promptkit.tasks import read_definition
+from promptkit.tasks.download import download_folder
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+
+
+def _readme_demo() -> tuple[list[str], str]:
+    """The command of the README's "First run" section, and the output it shows."""
+    section = README.read_text(encoding="utf-8").split("## First run\n", 1)[1].split("\n## ", 1)[0]
+    command = re.search(r"```bash\n(.*?)\n```", section, re.DOTALL).group(1).strip()
+    shown = re.search(r"```text\n(.*?)```", section, re.DOTALL).group(1)
+    return shlex.split(command), shown
+
+
+def _accuracies(text: str) -> dict[str, float]:
+    return {m[1]: float(m[2]) for m in re.finditer(r"^\| ([^|]+?) \| ([0-9.]+)% \|", text, re.MULTILINE)}
+
+
+def test_make_demo_runs_the_readmes_first_run():
+    argv, _ = _readme_demo()
+    demo = (ROOT / "Makefile").read_text().split("\ndemo:", 1)[1].split("\n\n", 1)[0]
+    assert demo.rstrip().endswith(" " + shlex.join(argv)), demo
+
+
+def test_the_demo_as_the_readme_writes_it_shows_calibration_working(tmp_path, smollm2, shared_data, monkeypatch):
+    argv, shown = _readme_demo()
+    assert argv[:2] == ["promptkit", "demo"]
+    home = tmp_path / "home"
+    monkeypatch.setenv("PROMPTKIT_HOME", str(home))
+    definition = read_definition("sst2")
+    shutil.copytree(shared_data / "zhao" / "sst2", download_folder("sst2", definition.download), dirs_exist_ok=True)
+    (home / "models").mkdir(parents=True)
+    (home / "models" / smollm2.name).symlink_to(smollm2)
+    env = dict(os.environ, PROMPTKIT_HOME=str(home), PROMPTKIT_CACHE=str(tmp_path / "cache.sqlite"))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    done = subprocess.run([sys.executable, "-m", "promptkit", *argv[1:], "--quiet"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=900)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    printed, readme = _accuracies(out), _accuracies(shown)
+    assert list(printed) == ["zero-shot", "zero-shot, calibrated", "4-shot", "4-shot, calibrated"]
+    # The README shows what this run prints (one example either way: float sums differ between CPUs).
+    assert readme.keys() == printed.keys()
+    assert all(abs(printed[k] - readme[k]) <= 100 / 300 + 0.05 for k in printed), (printed, readme)
+    # A real effect: calibration lifts the embedded model by more than the interval's width.
+    assert printed["zero-shot, calibrated"] - printed["zero-shot"] > 10
+    assert printed["4-shot, calibrated"] - printed["4-shot"] > 10
+    for meaning in (ZERO_SHOT, CALIBRATED, FEW_SHOT_CALIBRATED):
+        assert meaning in out
+    page = Path(re.search(r"open (\S+) to read", out).group(1))
+    assert (tmp_path / page).is_file() and "seed-2" in (tmp_path / page).read_text(encoding="utf-8")
+    assert not list(download_folder("sst2", definition.download).glob("*.tmp*"))  # nothing was fetched
+
+
+@pytest.mark.parametrize("argv, fault", [(["--shots", "0"], "--shots must be >= 1"),
+                                         (["--seeds", "1"], "--seeds must be >= 2")])  # fmt: skip
+def test_a_bad_demo_flag_is_one_line_before_the_model_loads(argv, fault, tmp_path):
+    env = dict(os.environ, PROMPTKIT_HOME=str(tmp_path / "home"))
+    done = subprocess.run([sys.executable, "-m", "promptkit", "demo", *argv], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0 and fault in done.stderr, done.stderr
+    assert not (tmp_path / "home" / "models").exists()
