@@ -116,9 +116,9 @@ def test_a_scripted_run_of_a_filtered_task_records_the_count(tmp_path):
 @pytest.mark.parametrize(
     "rules, fault",
     [
-        ("keep: \"Body.startswith(\"", "asdiv_mine.yaml: data.keep"),
+        ('keep: "Body.startswith("', "asdiv_mine.yaml: data.keep"),
         ("on_bad_answer: ignore", "on_bad_answer"),
-        ("keep: \"NoSuchField > 1\"", "asdiv.csv:2: task asdiv_mine: data.keep"),
+        ('keep: "NoSuchField > 1"', "asdiv.csv:2: task asdiv_mine: data.keep"),
         ("keep: 'false'", "no examples (5 records left out by the task's keep test)"),
     ],
 )
