@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from promptkit.runs.demo import CALIBRATED, FEW_SHOT_CALIBRATED, ZERO_SHOT
+from promptkit.runs.demo import CALIBRATED, FEW_SHOT_CALIBRATED, LIMIT, ZERO_SHOT
 from promptkit.tasks import read_definition
 from promptkit.tasks.download import download_folder
 
@@ -62,7 +62,9 @@ def test_the_demo_as_the_readme_writes_it_shows_calibration_working(tmp_path, sm
     assert list(printed) == ["zero-shot", "zero-shot, calibrated", "4-shot", "4-shot, calibrated"]
     # The README shows what this run prints (one example either way: float sums differ between CPUs).
     assert readme.keys() == printed.keys()
-    assert all(abs(printed[k] - readme[k]) <= 100 / 300 + 0.05 for k in printed), (printed, readme)
+    reviews = int(re.search(r"accuracy \((\d+) test reviews\)", out).group(1))
+    assert reviews == LIMIT and f"({reviews} test reviews)" in shown
+    assert all(abs(printed[k] - readme[k]) <= 100 / reviews + 0.05 for k in printed), (printed, readme)
     # A real effect: calibration lifts the embedded model by more than the interval's width.
     assert printed["zero-shot, calibrated"] - printed["zero-shot"] > 10
     assert printed["4-shot, calibrated"] - printed["4-shot"] > 10

@@ -10,6 +10,7 @@ from typing import Any, NoReturn, get_args
 from promptkit.engines import default_cache_path
 from promptkit.engines.engine_kinds import ENGINE_KINDS, INNER_KINDS
 from promptkit.engines.model_files import BUILTIN_MODEL
+from promptkit.runs.demo import LIMIT as DEMO_LIMIT
 from promptkit.runs.demo import SEEDS as DEMO_SEEDS
 from promptkit.runs.demo import SHOTS as DEMO_SHOTS
 from promptkit.runspec.methods import METHODS
@@ -62,11 +63,13 @@ def _engine_flag_dests() -> tuple[str, ...]:
 WHOLE_SET_HELP = "all the records, where the task's standard set is a subsample (Zhao et al.'s 300)"
 
 
-def _run_args(p: argparse.ArgumentParser) -> None:
+def _run_args(p: argparse.ArgumentParser, limit: int | None = None) -> None:
     p.add_argument(
         "--data", help="the task's data: a JSONL, JSON or CSV file, or a dataset folder (default: the task's own)"
     )
-    p.add_argument("--limit", type=int, help="first N examples only")
+    p.add_argument(
+        "--limit", type=int, default=limit, help="first N examples only" + (f" (default: {limit})" if limit else "")
+    )
     p.add_argument("--whole-set", action="store_true", help=WHOLE_SET_HELP)
     c = p.add_mutually_exclusive_group()
     c.add_argument("--cache", help=f"generation cache file (default: {_display_path(default_cache_path())})")
@@ -162,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--seeds", type=int, default=DEMO_SEEDS, help=f"demonstration draws, >= 2 (default: {DEMO_SEEDS})"
     )
-    _run_args(demo)
+    _run_args(demo, limit=DEMO_LIMIT)
     _engine_args(demo, defaults=False)
 
     ev = sub.add_parser("eval", help="run a method over a task and score it")
