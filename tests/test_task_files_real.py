@@ -19,21 +19,21 @@ def _aqua(shared_data):
 def test_aqua_zero_shot_cot_on_smollm2_through_hf(smollm2, shared_data, tmp_path):
     out = tmp_path / "run"
     code = main(["eval", "--task", "aqua", "--method", "zero_shot_cot", "--data", str(_aqua(shared_data)),
-                 "--limit", "20", "--out", str(out), "--cache", str(tmp_path / "c.sqlite"), "--quiet"])  # fmt: skip
+                 "--limit", "10", "--out", str(out), "--cache", str(tmp_path / "c.sqlite"), "--quiet"])  # fmt: skip
     assert code == 0
     rows = [json.loads(line) for line in (out / "predictions.jsonl").open()]
-    assert len(rows) == 20
+    assert len(rows) == 10
     assert rows[0]["trace"][1]["prompt"].endswith(" \nTherefore, among A through E, the answer is")
     parsed = [r["prediction"] for r in rows if r["prediction"] is not None]
-    assert set(parsed) <= LABELS and len(parsed) >= 10  # SmolLM2 mostly answers with a letter: '(D).'
+    assert set(parsed) <= LABELS and len(parsed) >= 5  # SmolLM2 mostly answers with a letter: '(D).'
     summary = json.loads((out / "summary.json").read_text())
     assert summary["correct"] == sum(r["prediction"] == r["gold"] for r in rows)
 
 
 def test_aqua_zero_shot_cot_on_smollm2_through_vllm(vllm_engine, shared_data):
-    task = load_task("aqua", _aqua(shared_data)).limit(20)
+    task = load_task("aqua", _aqua(shared_data)).limit(10)
     result = run_method(task, "zero_shot_cot", vllm_engine)
     predictions = [s.fields.get("prediction") for s in result.states]
     parsed = [p for p in predictions if p is not None]
-    assert len(predictions) == 20 and set(parsed) <= LABELS and len(parsed) >= 10
+    assert len(predictions) == 10 and set(parsed) <= LABELS and len(parsed) >= 5
     assert result.summary.correct == sum(p == s.example.target for p, s in zip(predictions, result.states))
