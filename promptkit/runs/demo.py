@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from promptkit.files.atomic import check_root_dir, write_text_atomic
+from promptkit.files.claim import claimed
 from promptkit.runs.build import build, check_prompts, run_spec
 from promptkit.runs.experiments import run_repeats
 from promptkit.runs.metrics import wilson_interval
@@ -89,7 +90,7 @@ def demo(
     check_root_dir(root)
     shots = few_shot.method.shots if few_shot.method else None
     few_root = root / f"{shots}-shot"
-    with EnginePool(cache, progress=progress) as pool:
+    with claimed(root), EnginePool(cache, progress=progress) as pool:
         zero = run_spec(zero_shot, pool.engine(zero_shot), root / "zero-shot", progress=progress, built=builts[0])
         stats = run_repeats(draws, builts[1:], pool, few_root, seeds=seeds, orders=None, progress=progress)
     folders = [root / "zero-shot", *(few_root / name for name, _ in draws)]

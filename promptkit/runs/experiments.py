@@ -13,6 +13,7 @@ import copy
 import itertools
 import json
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import yaml
 
 from promptkit.errors import PromptkitError
 from promptkit.files.atomic import check_out_dir, check_root_dir, write_text_atomic
+from promptkit.files.claim import claimed
 from promptkit.files.paths import check_output_file
 from promptkit.runs.build import build, build_task, check_prompts, prepare, run_spec, zero_shot_reasoner
 from promptkit.runs.evaluate import RunResult
@@ -127,7 +129,7 @@ def run(
     built = prepare(spec)
     if out is not None:
         check_out_dir(out)
-    with EnginePool(cache, progress=progress) as pool:
+    with claimed(out) if out is not None else nullcontext(), EnginePool(cache, progress=progress) as pool:
         return run_spec(spec, pool.engine(spec), out, progress=progress, built=built)
 
 
@@ -139,7 +141,7 @@ def compare(
     builts = [prepare(spec) for spec in specs]
     check_root_dir(root)
     folders = [root / f"{i:02d}-{spec.label}" for i, spec in enumerate(specs)]
-    with EnginePool(cache, progress=progress) as pool:
+    with claimed(root), EnginePool(cache, progress=progress) as pool:
         summaries = [
             run_spec(spec, pool.engine(spec), folder, progress=progress, built=built).summary
             for spec, built, folder in zip(specs, builts, folders)
@@ -184,7 +186,7 @@ def sweep(
     check_prompts(builts[0][0])
     check_root_dir(root)
     rows = []
-    with EnginePool(cache, progress=progress) as pool:
+    with claimed(root), EnginePool(cache, progress=progress) as pool:
         for point, repeats_, built in zip(grid, named, builts):
             label = point_label([a for a in point if a.split("=", 1)[0] in fields])
             row: dict[str, Any] = {"values": {f: point_value(point, f) for f in fields}, "run": label}
@@ -215,7 +217,7 @@ def repeats(
     builts = [build(s) for _, s in named]
     check_prompts(builts[0])
     check_root_dir(root)
-    with EnginePool(cache, progress=progress) as pool:
+    with claimed(root), EnginePool(cache, progress=progress) as pool:
         stats = run_repeats(named, builts, pool, root, seeds=seeds, orders=orders, progress=progress)
     return stats
 
