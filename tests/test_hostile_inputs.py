@@ -81,6 +81,12 @@ for name, content, words in [
 case(
     "gsm8k-data-missing", {"r.jsonl": GOOD_REPLAY}, [*EVAL_GSM8K, "--data", "{d}/nope.jsonl"], "nope.jsonl", "not found"
 )
+# A CSV a million columns wide: one line, read in seconds, whether the header or a row is the wide one.
+WIDE = 1_000_000
+case("csv-million-columns", {"bad.csv": ",".join(f"c{i}" for i in range(WIDE)) + "\n" + "1," * (WIDE - 1) + "1\n",
+                             "r.jsonl": GOOD_REPLAY}, [*EVAL_GSM8K, "--data", "{d}/bad.csv"], "bad.csv:2", "'answer'")  # fmt: skip
+case("csv-million-cells", {"bad.csv": "question,answer\n" + "q," * (WIDE - 1) + "1\n", "r.jsonl": GOOD_REPLAY},
+     [*EVAL_GSM8K, "--data", "{d}/bad.csv"], "bad.csv:2", "more cells than the header's 2")  # fmt: skip
 case("gsm8k-data-is-folder", {"r.jsonl": GOOD_REPLAY, "sub/x": "x"}, [*EVAL_GSM8K, "--data", "{d}/sub/x/.."], "sub")
 
 # --- data files: last letters JSON --------------------------------------------------------------
