@@ -49,15 +49,25 @@ def _loads(text: str, where: str, *, line_of_error: bool = False) -> Any:
 
 
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, object) for each non-blank line."""
-    text = read_text(path)
-    for line_no, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        row = _loads(line, f"{path}:{line_no}")
-        if not isinstance(row, dict):
-            raise PromptkitError(f"{path}:{line_no}: expected a JSON object, got {type(row).__name__}")
-        yield line_no, row
+    """Yield (line number, object) for each non-blank line, reading the file as it goes: a caller that stops
+    early (the first N records of a 1 GiB file) reads no further. Lines end at LF (CRLF accepted)."""
+    path = Path(path)
+    _check_exists(path)
+    with path.open("rb") as fh:
+        if b"\x00" in fh.read(65536):
+            raise PromptkitError(f"{path}: a binary file, not text")
+        fh.seek(0)
+        for line_no, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise PromptkitError(f"{path}:{line_no}: bytes that are not UTF-8 ({exc.reason})") from None
+            if not line.strip():
+                continue
+            row = _loads(line, f"{path}:{line_no}")
+            if not isinstance(row, dict):
+                raise PromptkitError(f"{path}:{line_no}: expected a JSON object, got {type(row).__name__}")
+            yield line_no, row
 
 
 def read_json(path: str | Path) -> Any:

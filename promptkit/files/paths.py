@@ -37,9 +37,10 @@ def state_dir() -> Path:
 
 
 def _parse_by_suffix(path: Path) -> object:
-    """Data files: JSON Lines and JSON are parsed; other text is left to the task's reader."""
+    """Data files: JSON and a JSON Lines file's first record are parsed; other text is left to the task's reader,
+    as are the further records (read before any model loads, and with --limit only as far as they go)."""
     if path.suffix == ".jsonl":
-        return list(read_jsonl(path))
+        return next(read_jsonl(path), None)
     if path.suffix == ".json":
         return list(read_jsonl(path)) if is_json_lines(read_text(path)) else read_json(path)
     return read_text(path)

@@ -38,7 +38,7 @@ class Built:
 
 
 def build_task(spec: PipelineSpec) -> Task:
-    return load_task(spec.task.name, spec.task.data, whole_set=spec.task.whole_set).limit(spec.task.limit)
+    return load_task(spec.task.name, spec.task.data, whole_set=spec.task.whole_set, limit=spec.task.limit)
 
 
 def build(spec: PipelineSpec, task: Task | None = None) -> Built:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,10 +72,20 @@ class Task:
     """Records of the set the task did not take, and why."""
     whole: Task | None = field(default=None, repr=False, compare=False)
     """Before limit(): what depends on the data as a whole (Auto-CoT's clusters) must not depend on --limit."""
+    load_whole: Callable[[], Task] | None = field(default=None, repr=False, compare=False)
+    """For a task read only as far as its limit: how to read the whole set, should something need it."""
 
     def limit(self, n: int | None) -> Task:
         """The first n examples; ids are positions in the full set, so they do not change."""
-        return self if n is None else replace(self, examples=self.examples[:n], whole=self.whole or self)
+        if n is None:
+            return self
+        return replace(self, examples=self.examples[:n], whole=self.whole or (None if self.load_whole else self))
+
+    def whole_set(self) -> Task:
+        """Every example of the set, whatever limit() kept (read again where the task was read only in part)."""
+        if self.whole is not None:
+            return self.whole
+        return self.load_whole() if self.load_whole is not None else self
 
     def with_examples(self, examples: tuple[Example, ...]) -> Task:
         return replace(self, examples=examples)

@@ -7,10 +7,14 @@ as a spec's are: a task file from someone else cannot read a private file into a
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
 from promptkit.errors import PromptkitError
+from promptkit.files.jsonl import read_jsonl
 from promptkit.files.paths import TEXT_LIMIT, FileKind
 from promptkit.files.yaml_file import read_yaml_mapping
 from promptkit.registry import unknown_name_message
@@ -116,10 +120,13 @@ def _definition(task: str | TaskDefinition) -> TaskDefinition:
     return task if isinstance(task, TaskDefinition) else read_definition(task)
 
 
-def load_task(task: str | TaskDefinition, data: str | Path | None = None, *, whole_set: bool = False) -> Task:
+def load_task(
+    task: str | TaskDefinition, data: str | Path | None = None, *, whole_set: bool = False, limit: int | None = None
+) -> Task:
     """The task's examples: from `data` when given (any format it reads, or the folder holding the task's files),
     else from its own source (a folder it downloads, when it lists one); its standard subsample where it has one,
-    unless `whole_set`."""
+    unless `whole_set`. `limit`: the first N examples; a JSON Lines file is then read only as far as they go,
+    where nothing about the task depends on the whole set (no subsample, no facts about every example)."""
     definition = _definition(task)
     source = definition.data
     folder = None
@@ -127,13 +134,63 @@ def load_task(task: str | TaskDefinition, data: str | Path | None = None, *, who
         data = fetched_folder(definition)
     if data is not None and Path(data).is_dir() and source.in_folder:
         folder = Path(data)
+    lines = _json_lines_file(definition, source, data, folder, whole_set)
+    if limit is not None and lines is not None:
+        whole = lambda: load_task(definition, data, whole_set=whole_set)  # noqa: E731
+        return _first_examples(definition, lines, ("data", source), folder, limit, whole)
+    if folder is not None:
         records, where = _records_in(folder, source, definition, "data")
     elif data is not None:
         records, where = _records_from(Path(data), source), str(data)
     else:
         records, where = _default_records(definition, source, "data")
     keep = None if whole_set or source.subsample is None else source.subsample.indices(len(records))
-    return _task(definition, records, where, ("data", source), folder, keep)
+    return _task(definition, records, where, ("data", source), folder, keep).limit(limit)
+
+
+def _json_lines_file(
+    definition: TaskDefinition, source: DataSource, data: str | Path | None, folder: Path | None, whole_set: bool
+) -> Path | None:
+    """The JSON Lines file the task's examples come from, where its first records alone give its first examples."""
+    if definition.facts or (source.subsample is not None and not whole_set):
+        return None
+    if folder is not None:
+        path = folder / str(source.in_folder)
+    elif data is not None:
+        path = Path(data)
+    elif source.file:
+        path = Path(source.file)
+    else:
+        return None
+    return path if path.suffix == ".jsonl" and path.is_file() and not _as_lines(path, source) else None
+
+
+def _first_examples(
+    definition: TaskDefinition,
+    path: Path,
+    source: tuple[str, DataSource],
+    folder: Path | None,
+    limit: int,
+    whole: Callable[[], Task],
+) -> Task:
+    """The first `limit` examples, reading records in growing rounds until they are there (a keep test or
+    on_bad_answer: skip may pass over some); records past them are not read, so neither checked nor counted."""
+    wanted = max(2 * limit, 64)
+    while True:
+        records = [(f"{path}:{line}", row) for line, row in itertools.islice(read_jsonl(path), wanted)]
+        ended = len(records) < wanted
+        if ended or _enough(definition, records, source, limit):
+            task = _task(definition, records, str(path), source, folder)
+            return (task if ended else replace(task, load_whole=whole)).limit(limit)
+        wanted *= 4
+
+
+def _enough(definition: TaskDefinition, records: list[Record], source: tuple[str, DataSource], limit: int) -> bool:
+    field, data = source
+    mapped = Mapper(definition.example, definition.answer, f"task {definition.name}").examples(
+        records, RecordRules(data.keep, data.on_bad_answer, field)
+    )
+    return sum(e is not None for e in mapped.examples) >= limit
 
 
 def load_train(task: str | TaskDefinition, folder: Path | None = None) -> Task:

@@ -94,4 +94,4 @@ def question_pool(pool: str | None, task: Task | TaskDefinition) -> Task:
         return load_task(task if isinstance(task, TaskDefinition) else definition_of(task), pool)
     if not isinstance(task, Task):
         raise TypeError("without a pool, Auto-CoT clusters the evaluated task's questions: pass the Task")
-    return task.whole or task
+    return task.whole_set()
