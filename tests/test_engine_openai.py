@@ -193,3 +193,10 @@ def test_a_server_without_prompt_logprobs_cannot_score_and_says_so_first(server,
         engine.score([ScoreRequest("Question: 2 + 3?\nAnswer:", f" {x}") for x in "ABCDE"])
     message = str(raised.value)
     assert server.base_url in message and "cannot score" in message and "\n" not in message
+
+
+def test_called_from_threads_that_end_and_from_several_at_once(server, tiny_model):
+    from test_engine_threads import PROMPTS, check_threads
+
+    engine = OpenAIEngine(str(tiny_model), base_url=server.base_url, progress=False, concurrency=2)
+    check_threads(engine, [GenRequest(p, Sampling(max_tokens=6)) for p in PROMPTS], inner="_run")

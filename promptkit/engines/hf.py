@@ -13,7 +13,13 @@ from promptkit.engines.base import Engine, EngineIdentity, OnComplete
 from promptkit.engines.hf_attention import use_grouped_sdpa
 from promptkit.engines.hf_decode import BatchDecoder
 from promptkit.engines.hf_score import score_pairs
-from promptkit.engines.implementing import LocalTokenization, completion_of, cut_at_stop, sample_seeds
+from promptkit.engines.implementing import (
+    LocalTokenization,
+    completion_of,
+    cut_at_stop,
+    one_call_at_a_time,
+    sample_seeds,
+)
 from promptkit.engines.model_files import is_gguf, local_model, model_revision, require_gguf, transformers_bars
 from promptkit.engines.tokenization import Tokenization
 from promptkit.errors import EngineUnavailable, PromptkitError
@@ -123,6 +129,7 @@ class HFEngine(LocalTokenization, Engine):
     # -- scoring --------------------------------------------------------------------------------
     scores = True
 
+    @one_call_at_a_time
     def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
         """Log-likelihoods of continuations; each distinct context runs once, in batches under the same token
         budget and row cap as generation (promptkit.engines.hf_score)."""
@@ -137,6 +144,7 @@ class HFEngine(LocalTokenization, Engine):
         return score_pairs(self.model, pairs, self.device, self.max_batch_tokens, self.max_batch_size)
 
     # -- generation -----------------------------------------------------------------------------
+    @one_call_at_a_time
     def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
         encoded = [self.encode(r.prompt) for r in requests]
         self.tokens.check_fits(list(requests), encoded, self.identity.model)

@@ -3,13 +3,29 @@ assembling a completion from its draws, collecting results in input order, and a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from promptkit.engines.base import Engine, EngineStats, Follow, OnComplete, chains_in_rounds
 from promptkit.types import Completion, GenRequest, Prompt, Score, ScoreRequest, prompt_key
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def one_call_at_a_time(method: Method) -> Method:
+    """Calls from several threads queue, each waiting for the one before: an engine drives one model (its
+    batches, caches and step loop), which two calls at once would share. Reentrant: a call may make calls."""
+
+    @functools.wraps(method)
+    def queued(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with self.__dict__.setdefault("_one_call", threading.RLock()):  # setdefault is atomic: one lock wins
+            return method(self, *args, **kwargs)
+
+    return queued  # type: ignore[return-value]
 
 
 def in_order(count: int, drive: Callable[[OnComplete], None], on_complete: OnComplete | None = None) -> list:

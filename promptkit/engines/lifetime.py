@@ -9,6 +9,11 @@ chain of them (promptkit -> engine core -> workers) unwinds from the top.
 
 The plugin is loaded by every vLLM process of the environment, promptkit's or not; it acts only in
 those whose environment carries MARKER, which promptkit sets while it starts vLLM (`marked_children`).
+
+The kernel counts a child's parent as the *thread* that started it: a child started by a thread that
+then ends (a web server's request thread) would be killed with that thread. So an engine starts its
+processes from a thread of its own (`keeper`), which lives until the engine is closed or the
+process ends.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import os
 import signal
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 PR_SET_PDEATHSIG = 1
@@ -41,6 +47,12 @@ def marked_children() -> Iterator[None]:
             os.environ.pop(MARKER, None)
         else:
             os.environ[MARKER] = before
+
+
+def keeper(name: str) -> ThreadPoolExecutor:
+    """One thread that starts an engine's processes and outlives the calls that use them; `shutdown()` it once
+    they are stopped. An idle worker of an executor waits for work until shutdown, so the thread stays."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
 
 
 def die_with_parent() -> None:

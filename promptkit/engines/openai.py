@@ -22,7 +22,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from promptkit.engines.base import Engine, EngineIdentity, OnComplete
-from promptkit.engines.implementing import completion_of, cut_at_stop, draw_seeds, split_at_spaces
+from promptkit.engines.implementing import completion_of, cut_at_stop, draw_seeds, one_call_at_a_time, split_at_spaces
 from promptkit.engines.openai_fleet import Fleet, FleetDown, RequestFailed, Server
 from promptkit.errors import EngineUnavailable
 from promptkit.types import Completion, GenRequest, Sampling, Score, ScoreRequest
@@ -107,6 +107,7 @@ class OpenAIEngine(Engine):
             self.moved_from[server.url] += server.moved
         await fleet.close()
 
+    @one_call_at_a_time
     def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
         return self._run(self._generate(requests, on_complete))
 
@@ -180,6 +181,7 @@ class OpenAIEngine(Engine):
     """Through completions with echo and logprobs (vLLM's server returns them); a server that does not
     is a one-line error on the first request, before the others are sent."""
 
+    @one_call_at_a_time
     def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
         return self._run(self._score_all(requests))
 

@@ -19,13 +19,20 @@ import contextlib
 import itertools
 import json
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tqdm.auto import tqdm
 
 from promptkit.engines.base import Engine, EngineIdentity, Follow, OnComplete
-from promptkit.engines.implementing import LocalTokenization, completion_of, draw_seeds, in_order
-from promptkit.engines.lifetime import marked_children
+from promptkit.engines.implementing import (
+    LocalTokenization,
+    completion_of,
+    draw_seeds,
+    in_order,
+    one_call_at_a_time,
+)
+from promptkit.engines.lifetime import keeper, marked_children
 from promptkit.engines.model_files import is_gguf, local_model, model_revision
 from promptkit.engines.tokenization import Tokenization
 from promptkit.errors import EngineUnavailable
@@ -136,6 +143,7 @@ class VLLMEngine(LocalTokenization, Engine):
             "vllm", model, model_revision(source, revision), json.dumps(settings, sort_keys=True, default=str)
         )
         self._llm = None
+        self._keeper: ThreadPoolExecutor | None = None
         self._ids = itertools.count()
         self.eager_auto = "enforce_eager" not in self.args
 
@@ -144,12 +152,16 @@ class VLLMEngine(LocalTokenization, Engine):
         """vLLM's LLMEngine (started on first use), driven by our own step loop."""
         if self._llm is None:
             try:
-                with marked_children():  # vLLM's processes die with this one (promptkit's plugin)
-                    self._llm = self._vllm.LLM(**self.args)
+                self._keeper = self._keeper or keeper("promptkit-vllm")
+                self._llm = self._keeper.submit(self._start).result()
             except (OSError, ValueError, TypeError) as exc:
                 message = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
                 raise EngineUnavailable(f"vLLM cannot start {self.identity.model!r}: {message}") from None
         return self._llm.llm_engine
+
+    def _start(self):
+        with marked_children():  # vLLM's processes die with this one (promptkit's plugin), and with the keeper
+            return self._vllm.LLM(**self.args)
 
     @property
     def loaded(self) -> bool:
@@ -160,11 +172,15 @@ class VLLMEngine(LocalTokenization, Engine):
         if self.eager_auto and self._llm is None:
             self.args["enforce_eager"] = generation_budget(requests) < EAGER_BELOW_TOKENS
 
+    @one_call_at_a_time
     def close(self) -> None:
         """Stop the engine (and its processes) and free its memory; the next request starts it again."""
         if self._llm is not None:
             self._llm.llm_engine.engine_core.shutdown()
             self._llm = None
+        if self._keeper is not None:
+            self._keeper.shutdown()
+            self._keeper = None
 
     # -- optional abilities -------------------------------------------------------------------
     @property
@@ -176,6 +192,7 @@ class VLLMEngine(LocalTokenization, Engine):
     # -- scoring --------------------------------------------------------------------------------
     scores = True
 
+    @one_call_at_a_time
     def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
         """Log-likelihoods through vLLM's prompt log-probabilities (rank 1 = the greedy token)."""
         from vllm.inputs import TokensPrompt
@@ -208,9 +225,11 @@ class VLLMEngine(LocalTokenization, Engine):
         return results  # type: ignore[return-value]
 
     # -- generation -----------------------------------------------------------------------------
+    @one_call_at_a_time
     def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
         return in_order(len(requests), lambda done: self._drive(requests, done), on_complete)
 
+    @one_call_at_a_time
     def generate_chains(self, first: Sequence[GenRequest], follow: Follow) -> None:
         """Each chain's next request joins the running batch the moment its previous one ends."""
         self._drive(first, follow)
