@@ -9,7 +9,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -307,6 +310,28 @@ for name, text, words in [
         ["engine.device"],
     ),
     ("spec-samples-zero", BASE_SPEC.format(rest="method: {name: direct, samples: 0}\n"), ["method.samples"]),
+    # Calibration options: no content-free input, a class scored by no word, a calibration that does not exist.
+    (
+        "spec-content-free-empty",
+        BASE_SPEC.format(
+            rest="pipeline:\n  - {kind: score_classes, template: classification/zhao, content_free: []}\n"
+        ),
+        ["pipeline.0.content_free", "at least 1 item"],
+    ),
+    (
+        "spec-class-without-words",
+        BASE_SPEC.format(
+            rest="pipeline:\n  - {kind: score_classes, template: classification/zhao, words: {Positive: []}}\n"
+        ),
+        ["pipeline.0.words", "'Positive' needs at least one non-empty word"],
+    ),
+    (
+        "spec-calibrate-unknown",
+        BASE_SPEC.format(
+            rest="pipeline:\n  - {kind: score_classes, template: classification/zhao, calibrate: sometimes}\n"
+        ),
+        ["pipeline.0.calibrate"],
+    ),
     (
         "spec-unknown-extractor",
         BASE_SPEC.format(rest="method: {name: direct}\nextractor: psychic\n"),
@@ -451,6 +476,12 @@ for name, argv, words in [
             "1",
         ],
         ["--orders"],
+    ),
+    ("flag-seeds-zero", [*G, "--seeds", "0"], ["--seeds must be >= 2, got 0"]),
+    (
+        "flag-orders-past-permutations",
+        [*G, "--method", "few_shot", "--shots", "2", "--orders", "3"],
+        ["--orders 3", "2 demonstrations", "only 2 orders"],
     ),
     ("flag-unknown-engine", [*G, "--engine", "magic"], ["unknown engine 'magic'"]),
     ("flag-unknown-task", ["eval", "--task", "chess", "--method", "direct"], ["unknown task 'chess'"]),
@@ -622,3 +653,16 @@ def test_a_bug_is_one_line_with_the_traceback_saved(monkeypatch, tmp_path, capsy
     assert saved.is_file() and "Traceback" in saved.read_text()
     with pytest.raises(KeyError):
         cli.main(["schema", "--debug"])
+
+
+def test_a_hub_source_with_no_network_is_one_line_and_writes_nothing(tmp_path):
+    """A task whose data is on the hub (GSM8K without --data), offline and with nothing cached: one line, exit 2."""
+    (tmp_path / "r.jsonl").write_text(GOOD_REPLAY)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", HF_HOME=str(tmp_path / "hf"))
+    argv = ["eval", "--task", "gsm8k", "--method", "direct", "--engine", "replay", "--replay", "r.jsonl", "--out", "o"]
+    done = subprocess.run([sys.executable, "-m", "promptkit", *argv], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot load 'openai/gsm8k'" in lines[0], lines
+    assert not (tmp_path / "o").exists()

@@ -31,6 +31,8 @@ def repeat_specs(spec: RunSpec, seeds: int | None, orders: int | None) -> list[t
     for flag, count in (("--seeds", seeds), ("--orders", orders)):
         if count is not None and count < 2:
             raise PromptkitError(f"{flag} must be >= 2, got {count}")
+    if orders is not None:
+        _check_orders(spec.model_dump(mode="json", exclude_none=True), spec.label, orders)
     repeats = []
     for s in range(seeds) if seeds else [None]:
         for o in range(orders) if orders else [None]:
@@ -42,6 +44,20 @@ def repeat_specs(spec: RunSpec, seeds: int | None, orders: int | None) -> list[t
                 _set_order_seed(data, spec.label, o)
             repeats.append((name, validate(data, name)))
     return repeats
+
+
+def _check_orders(data: dict[str, Any], label: str, orders: int) -> None:
+    """More orders than k demonstrations have (k!) would run some order twice and count it as another."""
+    method = data.get("method")
+    if method is not None:
+        shots = method.get("shots")
+    else:
+        counts = [s["k"] for s in data.get("pipeline", []) if isinstance(s.get("k"), int)]
+        shots = min(counts) if counts else None
+    if isinstance(shots, int) and orders > math.factorial(shots):
+        raise PromptkitError(
+            f"--orders {orders}: {label} has {shots} demonstrations, which have only {math.factorial(shots)} orders"
+        )
 
 
 def _select_stages(data: dict[str, Any], flag: str, label: str, what: str) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ folder (promptkit.tasks.files).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -171,13 +172,19 @@ class AnswerFormat(SpecModel):
         unknown = sorted(set(self.words) - set(self.labels or ()))
         if unknown:
             raise ValueError(f"words: {unknown[0]!r} is not one of the labels")
-        if any(not words or not all(words) for words in self.words.values()):
-            raise ValueError("words: each label needs at least one non-empty word")
+        check_label_words(self.words)
         return self
 
     def words_of(self, label: str) -> list[str]:
         """The words scored for a label: its own list, else the label itself."""
         return self.words.get(label) or [label]
+
+
+def check_label_words(words: Mapping[str, list[str]]) -> None:
+    """A label scored by no word would never be predicted: each listed label needs a non-empty word."""
+    empty = [label for label, ws in words.items() if not ws or not all(ws)]
+    if empty:
+        raise ValueError(f"words: {empty[0]!r} needs at least one non-empty word")
 
 
 class Steps(SpecModel):

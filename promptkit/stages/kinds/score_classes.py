@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from promptkit.engines.base import Engine
 from promptkit.errors import PromptkitError
@@ -27,6 +27,7 @@ from promptkit.stages.framework.declaration import BuildContext, Metric, Recorde
 from promptkit.stages.framework.prompts import TextPrompt, prompt_variables
 from promptkit.stages.framework.spec_fields import SpecModel
 from promptkit.stages.kinds.score_choices import argmax
+from promptkit.tasks.definition import check_label_words
 from promptkit.types import ScoreRequest, StageRecord, State
 
 Calibration = Literal["none", "content_free"]
@@ -130,6 +131,12 @@ class ScoreClassesSpec(SpecModel):
     words: dict[str, list[str]] = Field(
         {}, description="the words scored for a class (label -> words), in place of the task's: another label space"
     )
+
+    @field_validator("words")
+    @classmethod
+    def _each_class_has_words(cls, words: dict[str, list[str]]) -> dict[str, list[str]]:
+        check_label_words(words)
+        return words
 
 
 def _build(s: ScoreClassesSpec, ctx: BuildContext) -> ScoreClasses:
