@@ -122,13 +122,15 @@ def test_an_order_study_orders_a_written_out_pipeline_by_what_its_stages_declare
 
     spec = validate(
         {"task": {"name": "gsm8k"}, "engine": {"kind": "replay", "path": "r.jsonl"},
-         "pipeline": [{"kind": "select_demos", "k": 2}, {"kind": "generate", "template": "direct"}, {"kind": "extract"}]},
+         "pipeline": [{"kind": "select_demos", "k": 4}, {"kind": "generate", "template": "direct"}, {"kind": "extract"}]},
         "test",
     )  # fmt: skip
     ordered = repeat_specs(spec, None, 4)[3][1]
     assert (ordered.pipeline[0].order, ordered.pipeline[0].order_seed) == ("random", 3)
     with pytest.raises(PromptkitError, match="takes a fixed set"):
         repeat_specs(spec, 2, None)
+    with pytest.raises(PromptkitError, match="pipeline has 4 demonstrations, which have only 24 orders"):
+        repeat_specs(spec, None, 25)
     no_demos = spec.model_dump(exclude_none=True)
     no_demos["pipeline"] = no_demos["pipeline"][1:]
     with pytest.raises(PromptkitError, match="no stage that selects them"):

@@ -42,7 +42,7 @@ def test_run_compare_sweep_and_orders_from_python(tmp_path, data, tiny_model):
     assert swept.fields == ["method.shots"] and [r["values"]["method.shots"] for r in swept.rows] == [1, 2]
     assert json.loads((tmp_path / "sw" / "sweep.json").read_text())["points"][0]["summary"]["n"] == 3
 
-    stats = orders(spec, 2, tmp_path / "ord")
+    stats = orders(validate(_data(data, tiny_model, shots=2), "test"), 2, tmp_path / "ord")  # 1 shot has 1 order
     assert stats["orders"] == 2 and (tmp_path / "ord" / "spread.json").is_file()
     assert promptkit.read_summary(tmp_path / "ord" / "order-1" / "summary.json").options["order"] == "random"
 

@@ -11,6 +11,7 @@ from promptkit.errors import PromptkitError
 from promptkit.files.atomic import check_root_dir, write_text_atomic
 from promptkit.files.paths import check_output_file
 from promptkit.runs import demo, experiments
+from promptkit.runs.recording import write_recording
 from promptkit.runs.records import RunSummary
 from promptkit.runs.render import render, render_stages
 from promptkit.runs.report import write_report
@@ -149,6 +150,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_record(args: argparse.Namespace) -> int:
+    check_output_file("--out", args.out)
+    prompts = write_recording(Path(args.runs[0]), Path(args.out))
+    print(f"record: {prompts} prompts -> {args.out}; rescore with --engine replay --replay {args.out}")
+    return 0
+
+
 def cmd_view(args: argparse.Namespace) -> int:
     folders = [Path(r) for r in args.runs]
     out = Path(args.out) if args.out else (folders[0] / "index.html" if len(folders) == 1 else Path("view.html"))
@@ -217,5 +225,6 @@ COMMANDS = {
     "schema": cmd_schema,
     "tasks": cmd_tasks,
     "view": cmd_view,
+    "record": cmd_record,
     "make-last-letters": cmd_make_last_letters,
 }

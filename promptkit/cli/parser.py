@@ -252,6 +252,13 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("runs", nargs="+", help="run folders (several: runs of one task, compared per example)")
     view.add_argument("--out", help="HTML file to write (default: RUN/index.html for one run, else view.html)")
 
+    record = sub.add_parser(
+        "record",
+        help="a run folder as a replay recording: rescore or share the run without the model (--engine replay)",
+    )
+    record.add_argument("runs", nargs=1, metavar="RUN", help="the run folder")
+    record.add_argument("--out", required=True, help="the JSONL recording to write")
+
     schema = sub.add_parser("schema", help="print the JSON schema of run specs (or of summary.json, or task files)")
     which = schema.add_mutually_exclusive_group()
     which.add_argument("--summary", action="store_true", help="the schema of a run's summary.json instead")

@@ -52,7 +52,8 @@ def _check_orders(data: dict[str, Any], label: str, orders: int) -> None:
     if method is not None:
         shots = method.get("shots")
     else:
-        counts = [s["k"] for s in data.get("pipeline", []) if isinstance(s.get("k"), int)]
+        stages = [s for s in data.get("pipeline", []) if STAGE_KINDS.get(s["kind"]).orders_demonstrations]
+        counts = [s["k"] for s in stages if isinstance(s.get("k"), int)]
         shots = min(counts) if counts else None
     if isinstance(shots, int) and orders > math.factorial(shots):
         raise PromptkitError(

@@ -97,6 +97,10 @@ class StageKind:
     build: Callable[[Any, BuildContext], Stage]
     calls_model: bool = False
     """Whether it sends requests to the engine (such a stage has a name, unique in its pipeline)."""
+    generates: bool = False
+    """Whether those requests are generations, whose texts its trace records keep (not likelihood scores)."""
+    untraced_calls: bool = False
+    """Whether it calls the engine without keeping the calls in the trace (Auto-CoT writing its demonstrations)."""
     files: tuple[str, ...] = ()
     """Dotted fields naming data files (relative to a spec's folder; what a spec may read)."""
     templates: tuple[str, ...] = ()

@@ -60,4 +60,4 @@ def _build(s: AutoCoTSpec, ctx: BuildContext) -> AutoCoTDemos:
     return AutoCoTDemos(question_pool(s.pool, ctx.task), ctx.reasoner, settings)
 
 
-KINDS = (StageKind(AutoCoTSpec, _build, files=("pool",)),)
+KINDS = (StageKind(AutoCoTSpec, _build, files=("pool",), untraced_calls=True),)

@@ -68,4 +68,8 @@ def _build(s: GenerateSpec, ctx: BuildContext) -> Generate:
     return Generate(s.name, s.prompt(ctx.templates), s.output, s.sampling())
 
 
-KINDS = (StageKind(GenerateSpec, _build, calls_model=True, templates=("template", "chat.user", "chat.assistant")),)
+KINDS = (
+    StageKind(
+        GenerateSpec, _build, calls_model=True, generates=True, templates=("template", "chat.user", "chat.assistant")
+    ),
+)

@@ -273,6 +273,6 @@ RECORDS = (
 )
 
 KINDS = (
-    StageKind(DecomposeSpec, _decompose, calls_model=True, templates=("template",), records=RECORDS),
-    StageKind(SolveSpec, _solve, calls_model=True, templates=("template",)),
+    StageKind(DecomposeSpec, _decompose, calls_model=True, generates=True, templates=("template",), records=RECORDS),
+    StageKind(SolveSpec, _solve, calls_model=True, generates=True, templates=("template",)),
 )
