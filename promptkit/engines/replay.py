@@ -18,7 +18,8 @@ from promptkit.files.jsonl import read_jsonl
 from promptkit.types import Completion, GenRequest, Prompt, Score, ScoreRequest
 
 
-def _prompt_text(prompt: Prompt) -> str:
+def prompt_text(prompt: Prompt) -> str:
+    """A prompt as the recording keys it: the text, or its chat messages as JSON."""
     return prompt if isinstance(prompt, str) else json.dumps([dict(m) for m in prompt], ensure_ascii=False)
 
 
@@ -44,7 +45,7 @@ class ReplayEngine(Engine):
                 raise PromptkitError(f"{where}: 'prompt' must be a string or a list of {{role, content}} messages")
             if not isinstance(completions, list) or not all(isinstance(c, str) for c in completions):
                 raise PromptkitError(f"{where}: 'completions' must be a list of strings")
-            self._records.setdefault(_prompt_text(prompt), list(completions))  # type: ignore[arg-type]
+            self._records.setdefault(prompt_text(prompt), list(completions))  # type: ignore[arg-type]
         self._sorted = sorted(self._records)
         self.scores = bool(self._scores)
         digest = hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
@@ -53,7 +54,7 @@ class ReplayEngine(Engine):
     def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
         results = []
         for i, req in enumerate(requests):
-            text = _prompt_text(req.prompt)
+            text = prompt_text(req.prompt)
             recorded = self._records.get(text)
             if recorded is None:
                 raise ReplayMiss(self._miss_message(text))

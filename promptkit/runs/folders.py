@@ -11,6 +11,9 @@ from promptkit.files.atomic import staged
 from promptkit.runs.records import RunSummary
 from promptkit.runs.view import write_view
 
+PREDICTIONS_FILE = "predictions.jsonl"
+RESOLVED_SPEC_FILE = "spec.resolved.yaml"
+
 
 def write_run_folder(
     out: Path, rows: Sequence[dict[str, Any]], summary: RunSummary, resolved_spec: str | None = None
@@ -19,10 +22,10 @@ def write_run_folder(
     for a pipeline run without a spec) and index.html, published in one step (see promptkit.files.atomic)."""
     out = Path(out)
     with staged(out) as stage:
-        with (stage / "predictions.jsonl").open("w", encoding="utf-8") as fh:
+        with (stage / PREDICTIONS_FILE).open("w", encoding="utf-8") as fh:
             for row in rows:
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
         (stage / "summary.json").write_text(summary.to_json(), encoding="utf-8")
         if resolved_spec is not None:
-            (stage / "spec.resolved.yaml").write_text(resolved_spec, encoding="utf-8")
+            (stage / RESOLVED_SPEC_FILE).write_text(resolved_spec, encoding="utf-8")
         write_view([stage], stage / "index.html", names=[out.name])

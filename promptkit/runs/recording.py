@@ -14,14 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from promptkit.engines.replay import prompt_text
 from promptkit.errors import PromptkitError
 from promptkit.files.atomic import write_text_atomic
 from promptkit.files.jsonl import read_jsonl
 from promptkit.files.yaml_file import read_yaml_mapping
+from promptkit.runs.folders import PREDICTIONS_FILE, RESOLVED_SPEC_FILE
 from promptkit.stages.stage_kinds import STAGE_KINDS
-
-RESOLVED_SPEC = "spec.resolved.yaml"
-PREDICTIONS = "predictions.jsonl"
 
 
 def recording_of(run: Path) -> list[dict[str, Any]]:
@@ -36,7 +35,7 @@ def recording_of(run: Path) -> list[dict[str, Any]]:
         texts = completion if isinstance(completion, list) else [completion]
         if not (isinstance(prompt, (str, list)) and all(isinstance(t, str) for t in texts)):
             raise PromptkitError(f"{where}: a trace record needs a prompt and its completion text(s)")
-        key = prompt if isinstance(prompt, str) else json.dumps(prompt, ensure_ascii=False)
+        key = prompt_text(prompt if isinstance(prompt, str) else tuple(prompt))
         known = recorded.get(key)
         if known is None or len(texts) > len(known["completions"]):  # a prompt asked again for more samples
             recorded[key] = {"prompt": prompt, "completions": list(texts)}
@@ -53,9 +52,9 @@ def write_recording(run: Path, out: Path) -> int:
 
 
 def _generating_stages(run: Path) -> set[str]:
-    spec_file = run / RESOLVED_SPEC
+    spec_file = run / RESOLVED_SPEC_FILE
     if not spec_file.is_file():
-        raise PromptkitError(f"{run}: no {RESOLVED_SPEC}, so which stages generated text is unknown")
+        raise PromptkitError(f"{run}: no {RESOLVED_SPEC_FILE}, so which stages generated text is unknown")
     pipeline = read_yaml_mapping(spec_file, "a resolved spec").get("pipeline")
     if not isinstance(pipeline, list):
         raise PromptkitError(f"{spec_file}: no pipeline")
@@ -74,7 +73,7 @@ def _generating_stages(run: Path) -> set[str]:
 
 
 def _trace_records(run: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    path = run / PREDICTIONS
+    path = run / PREDICTIONS_FILE
     for line, row in read_jsonl(path):
         trace = row.get("trace")
         if not isinstance(trace, list):

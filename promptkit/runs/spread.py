@@ -52,8 +52,7 @@ def _check_orders(data: dict[str, Any], label: str, orders: int) -> None:
     if method is not None:
         shots = method.get("shots")
     else:
-        stages = [s for s in data.get("pipeline", []) if STAGE_KINDS.get(s["kind"]).orders_demonstrations]
-        counts = [s["k"] for s in stages if isinstance(s.get("k"), int)]
+        counts = [s["k"] for s in _ordering_stages(data) if isinstance(s.get("k"), int)]
         shots = min(counts) if counts else None
     if isinstance(shots, int) and orders > math.factorial(shots):
         raise PromptkitError(
@@ -61,8 +60,12 @@ def _check_orders(data: dict[str, Any], label: str, orders: int) -> None:
         )
 
 
+def _ordering_stages(data: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for s in data.get("pipeline", []) if STAGE_KINDS.get(s["kind"]).orders_demonstrations]
+
+
 def _select_stages(data: dict[str, Any], flag: str, label: str, what: str) -> list[dict[str, Any]]:
-    stages = [s for s in data.get("pipeline", []) if STAGE_KINDS.get(s["kind"]).orders_demonstrations]
+    stages = _ordering_stages(data)
     if not stages:
         raise PromptkitError(f"{flag} needs demonstrations to {what}; {label} has no stage that selects them")
     return stages

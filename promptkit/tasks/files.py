@@ -14,7 +14,6 @@ from functools import lru_cache
 from pathlib import Path
 
 from promptkit.errors import PromptkitError
-from promptkit.files.jsonl import read_jsonl
 from promptkit.files.paths import TEXT_LIMIT, FileKind
 from promptkit.files.yaml_file import read_yaml_mapping
 from promptkit.registry import unknown_name_message
@@ -22,9 +21,9 @@ from promptkit.schema import check_model
 from promptkit.tasks.base import LeftOut, Task
 from promptkit.tasks.definition import DataSource, GeneratedSource, HubSource, TaskDefinition
 from promptkit.tasks.download import fetched_folder
-from promptkit.tasks.examples import Mapper, RecordRules
+from promptkit.tasks.examples import Mapped, Mapper, RecordRules
 from promptkit.tasks.generators import generate_last_letters
-from promptkit.tasks.records import FORMATS, Record, read_file_records, read_hub_records
+from promptkit.tasks.records import FORMATS, Record, jsonl_records, read_file_records, read_hub_records
 
 SHIPPED_DIR = Path(__file__).with_name("shipped")
 SUFFIXES = (".yaml", ".yml")
@@ -177,20 +176,20 @@ def _first_examples(
     on_bad_answer: skip may pass over some); records past them are not read, so neither checked nor counted."""
     wanted = max(2 * limit, 64)
     while True:
-        records = [(f"{path}:{line}", row) for line, row in itertools.islice(read_jsonl(path), wanted)]
+        records = list(itertools.islice(jsonl_records(path), wanted))
+        mapped = _mapped(definition, records, source)
         ended = len(records) < wanted
-        if ended or _enough(definition, records, source, limit):
-            task = _task(definition, records, str(path), source, folder)
+        if ended or sum(e is not None for e in mapped.examples) >= limit:
+            task = _task(definition, records, str(path), source, folder, mapped=mapped)
             return (task if ended else replace(task, load_whole=whole)).limit(limit)
         wanted *= 4
 
 
-def _enough(definition: TaskDefinition, records: list[Record], source: tuple[str, DataSource], limit: int) -> bool:
+def _mapped(definition: TaskDefinition, records: list[Record], source: tuple[str, DataSource]) -> Mapped:
+    """The records as examples, under the rules of `source` (its field, data or train; the source)."""
     field, data = source
-    mapped = Mapper(definition.example, definition.answer, f"task {definition.name}").examples(
-        records, RecordRules(data.keep, data.on_bad_answer, field)
-    )
-    return sum(e is not None for e in mapped.examples) >= limit
+    rules = RecordRules(data.keep, data.on_bad_answer, field)
+    return Mapper(definition.example, definition.answer, f"task {definition.name}").examples(records, rules)
 
 
 def load_train(task: str | TaskDefinition, folder: Path | None = None) -> Task:
@@ -225,14 +224,15 @@ def _task(
     source: tuple[str, DataSource],
     folder: Path | None = None,
     keep: list[int] | None = None,
+    *,
+    mapped: Mapped | None = None,
 ) -> Task:
     """`source`: (its field, data or train; the source), whose rules say which records it takes. `keep`: the
-    records taken, by position, in that order (a subsample); ids stay positions in the file."""
+    records taken, by position, in that order (a subsample); ids stay positions in the file. `mapped`: the
+    records already made examples, where the caller has."""
     if not records:
         raise PromptkitError(f"{where}: no examples")
-    field, data = source
-    rules = RecordRules(data.keep, data.on_bad_answer, field)
-    mapped = Mapper(definition.example, definition.answer, f"task {definition.name}").examples(records, rules)
+    mapped = _mapped(definition, records, source) if mapped is None else mapped
     positions = list(range(len(records))) if keep is None else keep
     examples = tuple(e for e in (mapped.examples[i] for i in positions) if e is not None)
     taken = set(positions)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ def read_file_records(path: str | Path, records_key: str | None = None, lines: b
             for n, line in enumerate(io.StringIO(read_text(path), newline=None).readlines(), 1)
         ]
     if path.suffix == ".jsonl":
-        return [(f"{path}:{line}", row) for line, row in read_jsonl(path)]
+        return list(jsonl_records(path))
     if path.suffix == ".json":
         return _json_records(path, records_key)
     if path.suffix == ".csv":
@@ -39,9 +40,15 @@ def read_file_records(path: str | Path, records_key: str | None = None, lines: b
     raise PromptkitError(f"{path}: a task's data is {', '.join(FORMATS)} (named by its suffix), or format: lines")
 
 
+def jsonl_records(path: Path) -> Iterator[Record]:
+    """A JSON Lines file's records as it is read (a caller may stop early)."""
+    for line, row in read_jsonl(path):
+        yield f"{path}:{line}", row
+
+
 def _json_records(path: Path, key: str | None) -> list[Record]:
     if key is None and is_json_lines(read_text(path)):
-        return [(f"{path}:{line}", row) for line, row in read_jsonl(path)]  # AQuA's test.json is JSON lines
+        return list(jsonl_records(path))  # AQuA's test.json is JSON lines
     data = read_json(path)
     if key is not None:
         if not isinstance(data, dict) or key not in data:
