@@ -11,13 +11,16 @@ rounds. Then, in alternating order for --rounds rounds, it times
   `generate` per batch (the same batches as the hf engine forms, same stop strings, n samples as
   num_return_sequences), or one `vllm.LLM.generate` per call;
 - promptkit: the whole method (render, generate, extract, vote, score) through promptkit's engine.
-Both sides use the same loaded weights. Medians are printed, with generated tokens per second and
-promptkit's speed-up over bare (above 1: promptkit is faster).
+Both sides use the same loaded weights. Medians are printed, with generated tokens per second,
+promptkit's speed-up over bare (above 1: promptkit is faster), and on hf each side's host time per
+decoding step (time outside the model's forward passes, per pass: ForwardClock). The header names
+the machine (CPU and its vector extensions, or the GPU): CPU figures depend on them.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -223,6 +226,49 @@ def engine_alone(engine) -> Callable[[list[list[GenRequest]]], int]:
     return run
 
 
+class ForwardClock:
+    """The time a side spends inside its model's forward passes, and their count, from hooks on the model.
+
+    The rest of the side's time, per pass, is its host work per decoding step: batching, sampling,
+    stop checks, cache bookkeeping (and on promptkit's side the pipeline around the engine). On a
+    CPU the forward's own Python (transformers' modules) counts as forward, on both sides alike.
+    """
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.seconds, self.passes, self._started = 0.0, 0, 0.0
+
+    def __enter__(self) -> ForwardClock:
+        self.seconds, self.passes = 0.0, 0
+        self._hooks = [
+            self.model.register_forward_pre_hook(self._start),
+            self.model.register_forward_hook(self._stop),
+        ]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for hook in self._hooks:
+            hook.remove()
+
+    def _start(self, *_args) -> None:
+        self._started = time.perf_counter()
+
+    def _stop(self, *_args) -> None:
+        self.seconds += time.perf_counter() - self._started
+        self.passes += 1
+
+    def host_ms_per_step(self, wall: float) -> float | None:
+        return (wall - self.seconds) / self.passes * 1000 if self.passes else None
+
+
+def forward_clock(engine) -> ForwardClock | None:
+    """A clock on the engine's model where it runs in this process (hf; vLLM's runs in its own)."""
+    import torch
+
+    model = getattr(engine, "model", None)
+    return ForwardClock(model) if isinstance(model, torch.nn.Module) else None
+
+
 # -- engines and models ---------------------------------------------------------------------------
 def load_engine(kind: str, model: str, tmp: Path, vllm_args: dict):
     if model == "tiny":
@@ -271,6 +317,8 @@ def run_scenario(name: str, task, engine, bare, args) -> dict:
         sides["engine_nostop"] = lambda: engine_alone(engine)(unstopped)
     times: dict[str, list[float]] = {side: [] for side in sides}
     tokens: dict[str, list[int]] = {side: [] for side in sides}
+    host_ms: dict[str, list[float]] = {side: [] for side in sides}
+    clock = forward_clock(engine)
     order = list(sides)
     # Untimed first runs, on every side alike: a side's first run pays one-time costs (the first kernel launches
     # on a GPU, allocator growth and lazy imports on a CPU). promptkit's side has had one: the recorder's run.
@@ -282,9 +330,12 @@ def run_scenario(name: str, task, engine, bare, args) -> dict:
     for round_ in range(args.rounds):
         for side in order if round_ % 2 == 0 else order[::-1]:
             reset_engine_caches(engine)
-            start = time.perf_counter()
-            tokens[side].append(sides[side]())
-            times[side].append(time.perf_counter() - start)
+            with clock or contextlib.nullcontext():
+                start = time.perf_counter()
+                tokens[side].append(sides[side]())
+                times[side].append(time.perf_counter() - start)
+            if clock:
+                host_ms[side].append(clock.host_ms_per_step(times[side][-1]))  # type: ignore[arg-type]
     row = {
         "scenario": name,
         "requests": recorder.requests,
@@ -299,6 +350,7 @@ def run_scenario(name: str, task, engine, bare, args) -> dict:
             "median_s": median,
             "tokens": int(statistics.median(tokens[side])),
             "tok_per_s": statistics.median(tokens[side]) / median,
+            "host_ms_per_step": statistics.median(host_ms[side]) if host_ms[side] else None,
         }
     row["speedup"] = row["bare"]["median_s"] / row["promptkit"]["median_s"]
     if args.generate_batch:
@@ -310,13 +362,14 @@ def print_table(rows: Sequence[dict], header: str) -> None:
     print(header)
     print(
         f"{'scenario':<18}{'requests':>9}{'calls':>6}{'bare s':>9}{'promptkit s':>13}"
-        f"{'bare tok/s':>12}{'pk tok/s':>10}{'speed-up':>10}"
+        f"{'bare tok/s':>12}{'pk tok/s':>10}{'speed-up':>10}{'pk/bare':>9}{'host ms/step bare':>19}{'pk':>7}"
     )
     for r in rows:
         b, p = r["bare"], r["promptkit"]
         print(
             f"{r['scenario']:<18}{r['requests']:>9}{r['calls']:>6}{b['median_s']:>9.2f}{p['median_s']:>13.2f}"
-            f"{b['tok_per_s']:>12.1f}{p['tok_per_s']:>10.1f}{r['speedup']:>9.2f}x"
+            f"{b['tok_per_s']:>12.1f}{p['tok_per_s']:>10.1f}{r['speedup']:>9.2f}x{1 / r['speedup']:>8.2f}x"
+            f"{_ms(b['host_ms_per_step']):>19}{_ms(p['host_ms_per_step']):>7}"
         )
     extra = [r for r in rows if "generate_batch" in r]
     if extra:
@@ -328,6 +381,26 @@ def print_table(rows: Sequence[dict], header: str) -> None:
                 f"{r['scenario']:<18}{g['median_s']:>12.2f}{e['median_s']:>10.2f}{g['tok_per_s']:>10.1f}"
                 f"{e['tok_per_s']:>11.1f}{r['speedup_vs_generate_batch']:>9.2f}x"
             )
+
+
+def machine() -> str:
+    """The processor the figures come from: the GPU's name, or the CPU's with its AVX-512 / AMX support."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name()
+    cpuinfo = Path("/proc/cpuinfo")
+    text = cpuinfo.read_text() if cpuinfo.exists() else ""
+    name = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "CPU")
+    flags = set(next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []))
+    extensions = [label for label, flag in (("AVX-512", "avx512f"), ("AMX", "amx_tile")) if flag in flags] or [
+        "no AVX-512"
+    ]
+    return f"{name} ({', '.join(extensions)}), {torch.get_num_threads()} threads"
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -386,7 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 engine.close()
     header = (
         f"engine {args.engine}, model {args.model}, {args.task} x {len(task.examples)}, "
-        f"max_tokens {args.max_tokens}, medians of {args.rounds} rounds"
+        f"max_tokens {args.max_tokens}, medians of {args.rounds} rounds, on {machine()}"
     )
     print_table(rows, header)
     if args.json:

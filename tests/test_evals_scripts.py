@@ -136,6 +136,7 @@ def test_side_by_side_bench_runs_every_scenario_on_the_tiny_model(shared_data, t
         assert r["bare"]["tokens"] > 0 and r["promptkit"]["tokens"] > 0, r
         assert r["untimed_runs_per_side"] == 1, "both sides warmed, on a CPU too"
         assert r["speedup"] == pytest.approx(r["bare"]["median_s"] / r["promptkit"]["median_s"])
+        assert r["bare"]["host_ms_per_step"] > 0 and r["promptkit"]["host_ms_per_step"] > 0, "forwards timed"
 
 
 def test_the_bench_runs_the_bare_side_once_untimed_before_timing_it(tmp_path):
