@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from transformers import AutoConfig
+from transformers import AutoConfig, DynamicCache
 
 from promptkit.engines.hf import HFEngine
 from promptkit.engines.hf_decode import _Picker, _Rows, buffered_cache
@@ -28,9 +28,9 @@ def test_sampled_rows_draw_what_torch_multinomial_draws_from_their_generators():
             break
 
 
-def _filled_cache(tiny_model, rows: int, length: int):
+def _filled_cache(tiny_model, rows: int, length: int, buffered: bool = True):
     config = AutoConfig.from_pretrained(tiny_model)
-    cache = buffered_cache(config, capacity=length + 4)
+    cache = buffered_cache(config, capacity=length + 4) if buffered else DynamicCache(config=config)
     heads = config.num_key_value_heads
     dim = config.hidden_size // config.num_attention_heads
     for layer in range(config.num_hidden_layers):
@@ -66,3 +66,13 @@ def test_rows_ending_mid_batch_leave_the_others_tokens_as_they_were_alone(tmp_pa
         alone = [engine.generate([GenRequest(p, sampling)])[0] for p in prompts]
         assert [c.token_ids for c in together] == [c.token_ids for c in alone], sampling
         assert len({c.completion_tokens for c in together}) > 1, "rows ended at different steps"
+
+
+def test_a_cache_with_layers_of_its_own_kind_drops_rows_in_the_same_order(tiny_model):
+    """Models with sliding-window layers keep transformers' layers: their rows follow the same order."""
+    cache = _filled_cache(tiny_model, rows=6, length=5, buffered=False)
+    rows = _Rows(ids=[10, 11, 12, 13, 14, 15], mask=torch.ones(6, 5, dtype=torch.long), positions=torch.arange(6))
+    order = rows.drop([1, 3], cache)
+    assert order == [0, 4, 2, 5] and rows.ids == [10, 14, 12, 15]
+    for layer in cache.layers:
+        assert layer.keys[:, 0, :5, 0].tolist() == [[float(r)] * 5 for r in order]

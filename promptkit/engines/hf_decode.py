@@ -133,13 +133,13 @@ class _Rows:
         order = list(range(count))
         for hole, mover in zip(holes, movers):
             order[hole] = mover
-        targets, sources = (torch.tensor(x, device=self.mask.device, dtype=torch.long) for x in (holes, movers))
-        for layer in cache.layers:
-            if isinstance(layer, _BufferedLayer):
-                layer.move_rows(targets, sources, count)
-            else:
-                layer.batch_select_indices(torch.tensor(order, device=self.mask.device))
         index = torch.tensor(order, device=self.mask.device)
+        if all(isinstance(layer, _BufferedLayer) for layer in cache.layers):
+            targets, sources = (torch.tensor(x, device=self.mask.device, dtype=torch.long) for x in (holes, movers))
+            for layer in cache.layers:
+                layer.move_rows(targets, sources, count)  # type: ignore[union-attr]
+        else:  # a model with sliding-window layers: transformers' own selection, whole buffers copied
+            cache.batch_select_indices(index)
         self.ids = [self.ids[j] for j in order]
         self.mask = self.mask[index]
         self.positions = self.positions[index]
