@@ -1,0 +1,44 @@
+"""A learned prompt in the hf engine: its key-value prefix gives what one plain forward gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM
+
+from promptkit.engines.hf_decode import buffered_cache
+from promptkit.engines.hf_soft_prompt import check_fits, prefix_cache
+from promptkit.errors import PromptkitError
+from promptkit.files.learned_prompt import LearnedPrompt
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model):
+    return AutoModelForCausalLM.from_pretrained(tiny_model).eval()
+
+
+def test_tokens_after_soft_embeddings_score_as_one_forward_over_both(tiny):
+    hidden = tiny.config.hidden_size
+    soft = np.random.default_rng(0).normal(0, 0.05, (5, hidden)).astype(np.float32)
+    tokens = torch.tensor([[3, 17, 42, 8, 99, 5]])
+    with torch.inference_mode():
+        whole = torch.cat([torch.from_numpy(soft)[None], tiny.get_input_embeddings()(tokens)], dim=1)
+        reference = tiny(inputs_embeds=whole).logits[:, 5:]
+        cache = buffered_cache(tiny.config, 32)
+        length = prefix_cache(tiny, LearnedPrompt("prompt_tuning", "m@r", soft), cache, "cpu")
+        after = tiny(input_ids=tokens, past_key_values=cache, use_cache=True).logits
+    assert length == 5
+    assert torch.allclose(after, reference, atol=1e-4)
+
+
+def test_a_prompt_for_another_shape_is_one_line(tiny_model):
+    config = AutoConfig.from_pretrained(tiny_model)
+    wide = LearnedPrompt("bbt", "m@r", np.zeros((4, config.hidden_size + 1), dtype=np.float32))
+    with pytest.raises(
+        PromptkitError, match=rf"p.safetensors: learned for another shape \(hidden {config.hidden_size + 1}\)"
+    ):
+        check_fits(wide, config, "p.safetensors")
+    deep = LearnedPrompt("prefix_tuning", "m@r", np.zeros((config.num_hidden_layers + 2, 2, 1, 3, 4), dtype=np.float32))
+    with pytest.raises(PromptkitError, match=r"another shape .*layers"):
+        check_fits(deep, config, "p.safetensors")
