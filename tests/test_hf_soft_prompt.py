@@ -42,3 +42,30 @@ def test_a_prompt_for_another_shape_is_one_line(tiny_model):
     deep = LearnedPrompt("prefix_tuning", "m@r", np.zeros((config.num_hidden_layers + 2, 2, 1, 3, 4), dtype=np.float32))
     with pytest.raises(PromptkitError, match=r"another shape .*layers"):
         check_fits(deep, config, "p.safetensors")
+
+
+def _greedy_over_embeddings(model, soft: torch.Tensor, prompt: list[int], steps: int) -> list[int]:
+    """The plain reference: every step one forward over [soft prompt; the tokens so far], no cache."""
+    tokens = list(prompt)
+    for _ in range(steps):
+        embedded = torch.cat([soft[None], model.get_input_embeddings()(torch.tensor([tokens]))], dim=1)
+        tokens.append(int(model(inputs_embeds=embedded).logits[0, -1].argmax()))
+    return tokens[len(prompt) :]
+
+
+def test_greedy_generation_after_soft_embeddings_is_the_plain_loops(tiny):
+    """Through the decoder's batching, left padding and shared-prefix reuse, after the learned prompt."""
+    from promptkit.engines.hf_decode import BatchDecoder
+    from promptkit.types import Sampling
+
+    soft = np.random.default_rng(1).normal(0, 0.05, (4, tiny.config.hidden_size)).astype(np.float32)
+    shared = list(range(20, 40))  # 20 tokens every prompt starts with: encoded once
+    prompts = [[*shared, 5, 6, 7], [*shared, 9], [*shared, 11, 12, 13, 14, 15]]
+    done: dict[int, list[int]] = {}
+    decoder = BatchDecoder(tiny, "cpu", pad_id=0, learned=LearnedPrompt("prompt_tuning", "m@r", soft))
+    decoder.run(
+        prompts, 1, Sampling(max_tokens=6), [], lambda row, t: len(t) >= 6, lambda row, t: done.update({row: t})
+    )
+    with torch.inference_mode():
+        expected = [_greedy_over_embeddings(tiny, torch.from_numpy(soft), p, 6) for p in prompts]
+    assert [done[r] for r in range(3)] == expected

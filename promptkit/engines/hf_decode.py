@@ -23,6 +23,8 @@ import torch
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
+from promptkit.engines.hf_soft_prompt import learned_length, prefix_cache
+from promptkit.files.learned_prompt import LearnedPrompt
 from promptkit.types import Sampling
 
 MIN_SHARED_PREFIX = 16
@@ -149,10 +151,11 @@ class _Rows:
 class BatchDecoder:
     """Runs one batch: prefill with the shared prefix once, then decode, dropping finished rows."""
 
-    def __init__(self, model, device: str, pad_id: int) -> None:
+    def __init__(self, model, device: str, pad_id: int, learned: LearnedPrompt | None = None) -> None:
         self.model = model
         self.device = device
         self.pad_id = pad_id
+        self.learned = learned
 
     @torch.inference_mode()
     def run(
@@ -169,7 +172,7 @@ class BatchDecoder:
         finished(row, tokens) says whether a row has ended after its latest token; on_row_done gets
         each row's tokens the moment it ends.
         """
-        longest = max(len(p) for p in prompts) + sampling.max_tokens
+        longest = max(len(p) for p in prompts) + sampling.max_tokens + learned_length(self.learned)
         cache = buffered_cache(self.model.config, longest)
         logits, rows = self._prefill(prompts, cache)
         if rows_each > 1:
@@ -204,25 +207,29 @@ class BatchDecoder:
             logits = out.logits[:, -1, :]
 
     def _prefill(self, prompts: list[list[int]], cache: DynamicCache) -> tuple[torch.Tensor, _Rows]:
+        # a learned prompt's keys and values come first; the tokens continue at its length
+        learned = prefix_cache(self.model, self.learned, cache, self.device) if self.learned else 0
         shared = shared_prefix_length(prompts)
         if shared:
             prefix = torch.tensor([prompts[0][:shared]], device=self.device)
             self.model(input_ids=prefix, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        if shared or learned:
             cache.batch_repeat_interleave(len(prompts))
+        before = learned + shared
         own = [p[shared:] for p in prompts]
         width = max(len(s) for s in own)
         ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(prompts), shared + width), dtype=torch.long)
-        mask[:, :shared] = 1
+        mask = torch.zeros((len(prompts), before + width), dtype=torch.long)
+        mask[:, :before] = 1
         for r, suffix in enumerate(own):
             ids[r, width - len(suffix) :] = torch.tensor(suffix, dtype=torch.long)
-            mask[r, shared + width - len(suffix) :] = 1
+            mask[r, before + width - len(suffix) :] = 1
         mask = mask.to(self.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         out = self.model(
             input_ids=ids.to(self.device),
             attention_mask=mask,
-            position_ids=positions[:, shared:],
+            position_ids=positions[:, before:],
             past_key_values=cache,
             use_cache=True,
             logits_to_keep=1,

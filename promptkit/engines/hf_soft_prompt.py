@@ -36,7 +36,10 @@ def check_fits(prompt: LearnedPrompt, config, where: str) -> None:
 
 
 def prefix_cache(model, prompt: LearnedPrompt, cache: DynamicCache, device: str) -> int:
-    """Fill an empty cache with the prompt's keys and values for one row; return its length P."""
+    """Fill an empty cache with the prompt's keys and values for one row; return its length P (0 for
+    a text prompt, which goes before the prompt's text instead)."""
+    if prompt.tensor is None:
+        return 0
     dtype = model.get_input_embeddings().weight.dtype
     tensor = torch.from_numpy(prompt.tensor).to(device=device, dtype=dtype)  # type: ignore[arg-type]
     if prompt.method == "prefix_tuning":
@@ -45,3 +48,10 @@ def prefix_cache(model, prompt: LearnedPrompt, cache: DynamicCache, device: str)
         return tensor.shape[3]
     model(inputs_embeds=tensor[None], past_key_values=cache, use_cache=True, logits_to_keep=1)
     return tensor.shape[0]
+
+
+def learned_length(prompt: LearnedPrompt | None) -> int:
+    """The positions a learned prompt takes before the tokens (0 without one, or for a text prompt)."""
+    if prompt is None or prompt.tensor is None:
+        return 0
+    return prompt.shapes["tokens"]
