@@ -69,3 +69,28 @@ def test_greedy_generation_after_soft_embeddings_is_the_plain_loops(tiny):
     with torch.inference_mode():
         expected = [_greedy_over_embeddings(tiny, torch.from_numpy(soft), p, 6) for p in prompts]
     assert [done[r] for r in range(3)] == expected
+
+
+def test_scores_after_soft_embeddings_equal_one_forward_over_each_pair(tiny):
+    """Contexts behind shared demonstrations, contexts alone, one-token and longer continuations, small batches."""
+    from promptkit.engines.hf_score import score_pairs
+
+    soft = np.random.default_rng(2).normal(0, 0.05, (3, tiny.config.hidden_size)).astype(np.float32)
+    demos = list(range(50, 90))  # 40 tokens: past MIN_SHARED_TOKENS, so run once
+    pairs = [
+        ([*demos, 7, 8], [9]),
+        ([*demos, 7, 8], [10, 11, 12]),
+        ([*demos, 13], [14, 15]),
+        ([3, 4, 5], [6]),
+        ([30, 31], [32, 33]),
+    ]
+    learned = LearnedPrompt("prompt_tuning", "m@r", soft)
+    with torch.inference_mode():
+        scores = score_pairs(tiny, pairs, "cpu", max_batch_tokens=120, max_batch_size=2, learned=learned)
+        for (context, continuation), score in zip(pairs, scores):
+            ids = torch.tensor([context + continuation])
+            embedded = torch.cat([torch.from_numpy(soft)[None], tiny.get_input_embeddings()(ids)], dim=1)
+            logp = torch.log_softmax(tiny(inputs_embeds=embedded).logits[0].float(), dim=-1)
+            start = len(soft) + len(context) - 1
+            expected = sum(float(logp[start + j, t]) for j, t in enumerate(continuation))
+            assert abs(score.logprob - expected) < 1e-4, (context, continuation)

@@ -23,8 +23,11 @@ import itertools
 from collections.abc import Sequence
 
 import torch
+from transformers import DynamicCache
 
+from promptkit.engines.hf_soft_prompt import prefix_cache
 from promptkit.engines.implementing import common_prefix_length
+from promptkit.files.learned_prompt import LearnedPrompt
 from promptkit.types import Score
 
 MIN_SHARED_TOKENS = 32
@@ -33,8 +36,12 @@ MIN_SHARED_TOKENS = 32
 Pair = tuple[list[int], list[int]]
 
 
-def score_pairs(model, pairs: Sequence[Pair], device: str, max_batch_tokens: int, max_batch_size: int) -> list[Score]:
-    """Score (context ids, continuation ids) pairs, in input order."""
+def score_pairs(
+    model, pairs: Sequence[Pair], device: str, max_batch_tokens: int, max_batch_size: int,
+    learned: LearnedPrompt | None = None,
+) -> list[Score]:  # fmt: skip
+    """Score (context ids, continuation ids) pairs, in input order (after the learned prompt, if given:
+    then every context runs after its key-value prefix, so none goes the batched way)."""
     groups: dict[tuple[int, ...], list[int]] = {}
     for i, (context, _) in enumerate(pairs):
         groups.setdefault(tuple(context), []).append(i)
@@ -49,13 +56,13 @@ def score_pairs(model, pairs: Sequence[Pair], device: str, max_batch_tokens: int
     alone: list[tuple[int, ...]] = []
     with torch.inference_mode():
         for members, prefix in _prefix_groups(contexts, shared):
-            if len(members) == 1:
+            if len(members) == 1 and learned is None:
                 alone.append(contexts[members[0]])
                 continue
             chosen = [contexts[k] for k in members]
             conts = [_conts(pairs, groups[c]) for c in chosen]
             for context, scores in _after_prefix(model, chosen, conts, prefix, device, max_batch_tokens,
-                                                 max_batch_size):  # fmt: skip
+                                                 max_batch_size, learned):  # fmt: skip
                 place(context, scores)
         for context, scores in _batched(model, alone, [_conts(pairs, groups[c]) for c in alone], device,
                                         max_batch_tokens, max_batch_size):  # fmt: skip
@@ -99,16 +106,22 @@ def _conts(pairs: Sequence[Pair], members: list[int]) -> list[list[int]]:
 
 
 def _after_prefix(model, contexts: list[tuple[int, ...]], continuations: list[list[list[int]]], prefix: int,
-                  device: str, max_batch_tokens: int, max_batch_size: int):  # fmt: skip
+                  device: str, max_batch_tokens: int, max_batch_size: int,
+                  learned: LearnedPrompt | None = None):  # fmt: skip
     """Yield (context, its scores) for contexts that share their first `prefix` tokens (the demonstrations):
-    the prefix runs once, and the rest of every context runs after its key-value cache, in batches."""
-    first = model(torch.tensor([list(contexts[0][:prefix])], device=device), use_cache=True, logits_to_keep=1)
+    the prefix runs once (after the learned prompt's keys and values), and the rest of every context runs
+    after that key-value cache, in batches."""
+    first = DynamicCache(config=model.config)
+    before = prefix_cache(model, learned, first, device) if learned else 0
+    if prefix:
+        ids = torch.tensor([list(contexts[0][:prefix])], device=device)
+        model(ids, past_key_values=first, use_cache=True, logits_to_keep=1)
     rows = _rows(contexts, continuations)
     results: list[list[Score | None]] = [[None] * len(c) for c in continuations]
     for batch in _batches(rows, max_batch_tokens, max_batch_size):
-        cache = copy.deepcopy(first.past_key_values)
+        cache = copy.deepcopy(first)
         cache.batch_repeat_interleave(len(batch))
-        _score_rows(model, batch, contexts, continuations, results, device, prefix, cache)
+        _score_rows(model, batch, contexts, continuations, results, device, prefix, cache, before)
     for g, context in enumerate(contexts):
         yield context, results[g]
 
@@ -155,17 +168,19 @@ def _batches(rows: list, max_batch_tokens: int, max_batch_size: int) -> list[lis
     return out
 
 
-def _score_rows(model, batch, contexts, continuations, results, device: str, prefix: int = 0, cache=None) -> None:
-    """One right-padded forward pass over the rows (after `prefix` tokens held in `cache`, when given)."""
+def _score_rows(model, batch, contexts, continuations, results, device: str, prefix: int = 0, cache=None,
+                before: int = 0) -> None:  # fmt: skip
+    """One right-padded forward pass over the rows (after `prefix` tokens held in `cache`, when given, and
+    the `before` positions of a learned prompt ahead of them)."""
     width = max(len(ids) for _, ids, _ in batch) - prefix
     inputs = torch.zeros((len(batch), width), dtype=torch.long, device=device)
-    mask = torch.zeros((len(batch), prefix + width), dtype=torch.long, device=device)
-    mask[:, :prefix] = 1
+    mask = torch.zeros((len(batch), before + prefix + width), dtype=torch.long, device=device)
+    mask[:, : before + prefix] = 1
     where: list[tuple[int, int]] = []  # (row, position) whose next-token distribution is needed
     needs: list[tuple[int, int, int, list[int]]] = []  # (group, continuation, first index in `where`, tokens)
     for r, (g, ids, which) in enumerate(batch):
         inputs[r, : len(ids) - prefix] = torch.tensor(ids[prefix:], device=device)
-        mask[r, prefix : len(ids)] = 1
+        mask[r, before + prefix : before + len(ids)] = 1
         start = len(contexts[g]) - 1 - prefix  # the context's last position predicts a continuation's first token
         for k in which:
             tokens = continuations[g][k]
