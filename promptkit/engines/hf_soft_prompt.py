@@ -41,7 +41,7 @@ def prefix_cache(model, prompt: LearnedPrompt, cache: DynamicCache, device: str)
     if prompt.tensor is None:
         return 0
     dtype = model.get_input_embeddings().weight.dtype
-    tensor = torch.from_numpy(prompt.tensor).to(device=device, dtype=dtype)  # type: ignore[arg-type]
+    tensor = torch.from_numpy(prompt.tensor).to(device=device, dtype=dtype)
     if prompt.method == "prefix_tuning":
         for layer in range(tensor.shape[0]):  # [layers, keys/values, kv_heads, P, head_dim]
             cache.update(tensor[layer, 0][None], tensor[layer, 1][None], layer)

@@ -136,8 +136,8 @@ def _header(path: Path, where: str) -> dict:
         if not isinstance(entry, dict) or entry.get("dtype") != "F32":
             dtype = entry.get("dtype") if isinstance(entry, dict) else None
             raise PromptkitError(f"{where}: tensor {name!r} is {dtype}, learned prompts are float32 (F32)")
-        offsets, shape = entry.get("data_offsets"), entry.get("shape")
-        if not (_ints(offsets, 2) and _ints(shape, None)) or not 0 <= offsets[0] <= offsets[1] <= body:
+        offsets, shape = _ints(entry.get("data_offsets"), 2), _ints(entry.get("shape"), None)
+        if offsets is None or shape is None or not 0 <= offsets[0] <= offsets[1] <= body:
             raise PromptkitError(f"{where}: tensor {name!r} claims data past the end of the file")
         if math.prod(shape) * 4 != offsets[1] - offsets[0]:
             raise PromptkitError(
@@ -146,12 +146,11 @@ def _header(path: Path, where: str) -> dict:
     return header
 
 
-def _ints(value: object, count: int | None) -> bool:
-    return (
-        isinstance(value, list)
-        and (count is None or len(value) == count)
-        and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)
-    )
+def _ints(value: object, count: int | None) -> list[int] | None:
+    """value as a list of `count` (any, if None) non-negative integers, or None if it is not one."""
+    if not isinstance(value, list) or (count is not None and len(value) != count):
+        return None
+    return value if all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value) else None
 
 
 def _tensor(path: Path, where: str, header: dict, spec: tuple[str, tuple[str, ...]] | None) -> np.ndarray | None:
@@ -177,9 +176,9 @@ def _tensor(path: Path, where: str, header: dict, spec: tuple[str, tuple[str, ..
 
 def _check(prompt: LearnedPrompt, where: str) -> None:
     """What holds for every learned prompt, whoever wrote it."""
-    spec = TENSORS.get(prompt.method, ())
-    if spec == ():
+    if prompt.method not in TENSORS:
         raise PromptkitError(f"{where}: unknown method {prompt.method!r} (known: {', '.join(METHODS)})")
+    spec = TENSORS[prompt.method]
     if not prompt.model:
         raise PromptkitError(f"{where}: the model it was learned on is not recorded")
     if spec is None:
