@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
 from promptkit.cli.specs import cache_path, engine_data, file_spec, flags_spec, out_dir, spec_from_data, stamped
+from promptkit.engines import make_engine
 from promptkit.errors import PromptkitError
 from promptkit.files.atomic import check_root_dir, write_text_atomic
 from promptkit.files.paths import check_output_file
@@ -157,6 +159,31 @@ def cmd_record(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    from promptkit.engines.engine_kinds import HFEngineSpec
+    from promptkit.tasks import load_task
+    from promptkit.tuning import TuneSettings, tune
+
+    check_output_file("--out", args.out)
+    names = [f.name for f in dataclasses.fields(TuneSettings)]
+    settings = TuneSettings(**{n: getattr(args, n) for n in names if getattr(args, n, None) is not None})
+    task = load_task(args.task, args.data)
+    spec = HFEngineSpec(
+        **{k: v for k, v in {"model": args.model, "dtype": args.dtype, "device": args.device}.items() if v}
+    )
+    with make_engine(spec, progress=not args.quiet) as engine:
+        result = tune(task, engine, settings, args.out, pool=args.pool, init_from=args.init_from,  # type: ignore[arg-type]
+                      progress=not args.quiet)  # fmt: skip
+    info = result.prompt.info
+    work = f"{info['calls']} engine calls" if "calls" in info else f"{info['steps']} steps"
+    resumed = f", resumed at {result.resumed_at}" if result.resumed_at else ""
+    print(
+        f"tune {settings.method} on {task.name} [{result.prompt.model}]: best development accuracy "
+        f"{info['best_dev_acc']:.1%} at {info['best_step']}; {work}{resumed}, {info['minutes']} min -> {result.path}"
+    )
+    return 0
+
+
 def cmd_view(args: argparse.Namespace) -> int:
     folders = [Path(r) for r in args.runs]
     out = Path(args.out) if args.out else (folders[0] / "index.html" if len(folders) == 1 else Path("view.html"))
@@ -226,5 +253,6 @@ COMMANDS = {
     "tasks": cmd_tasks,
     "view": cmd_view,
     "record": cmd_record,
+    "tune": cmd_tune,
     "make-last-letters": cmd_make_last_letters,
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any, NoReturn, get_args
@@ -20,6 +21,7 @@ from promptkit.stages.kinds.select_demos import Order, Strategy
 from promptkit.stages.library.ablations import Answers, Inputs, Rationales
 from promptkit.stages.library.extractors import EXTRACTORS
 from promptkit.tasks import shipped_names
+from promptkit.tuning.settings import TUNE_METHODS, Init, Loss, TuneSettings
 
 
 def _choices(literal: Any) -> str:
@@ -39,6 +41,7 @@ def _engine_args(p: argparse.ArgumentParser, defaults: bool) -> None:
     g.add_argument(
         "--max-batch-tokens", type=int, help="hf: rows x padded length per batch (default: a 4 GiB KV cache)"
     )
+    g.add_argument("--soft-prompt", help="hf: a learned prompt, the file `promptkit tune` writes")
     g.add_argument("--tensor-parallel-size", type=int, help="vllm: GPUs per model")
     g.add_argument(
         "--base-url",
@@ -259,6 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("runs", nargs=1, metavar="RUN", help="the run folder")
     record.add_argument("--out", required=True, help="the JSONL recording to write")
 
+    _tune_args(sub)
+
     schema = sub.add_parser("schema", help="print the JSON schema of run specs (or of summary.json, or task files)")
     which = schema.add_mutually_exclusive_group()
     which.add_argument("--summary", action="store_true", help="the schema of a run's summary.json instead")
@@ -272,6 +277,49 @@ def build_parser() -> argparse.ArgumentParser:
     ll.add_argument("--seed", type=int, default=0)
     ll.add_argument("--out", required=True, help="JSON file to write")
     return parser
+
+
+def _tune_args(sub) -> None:
+    d = {f.name: f.default for f in dataclasses.fields(TuneSettings)}
+    t = sub.add_parser(
+        "tune", help="learn a prompt for a classification task (soft prompts, BBT): a learned-prompt file"
+    )
+    t.add_argument("--task", required=True, help="a classification task (shipped, or a task file)")
+    t.add_argument("--method", required=True, choices=TUNE_METHODS)
+    t.add_argument(
+        "--out", required=True, help="the learned prompt to write (.safetensors); a checkpoint goes beside it"
+    )
+    t.add_argument("--data", help="the task's data (its training file lies beside it, as for demonstrations)")
+    t.add_argument("--pool", help="train from this data file instead of the task's training data")
+    t.add_argument(
+        "--k", type=int, help=f"examples per class, for training and again for development (default {d['k']})"
+    )
+    t.add_argument(
+        "--seed", type=int, help=f"draws the examples, starts the prompt and the search (default {d['seed']})"
+    )
+    t.add_argument("--tokens", type=int, help="prompt length in virtual tokens (default 20; bbt 50)")
+    t.add_argument("--steps", type=int, help=f"white-box: optimiser steps (default {d['steps']})")
+    t.add_argument("--lr", type=float, help="white-box: learning rate (default 3e-2; prefix_tuning 1e-2)")
+    t.add_argument("--init", choices=get_args(Init), help=f"prompt_tuning: how the prompt starts (default {d['init']})")
+    t.add_argument("--init-text", help="prompt_tuning with --init text: the words the prompt starts as")
+    t.add_argument("--init-from", help="start from another task's learned prompt (SPoT)")
+    t.add_argument(
+        "--no-reparametrize", dest="reparametrize", action="store_false", default=None,
+        help="prefix_tuning: train the prefix itself, not through an MLP (P-tuning v2's deep prompt)",
+    )  # fmt: skip
+    t.add_argument("--budget", type=int, help=f"bbt: engine calls on the training set (default {d['budget']})")
+    t.add_argument("--intrinsic-dim", type=int, help=f"bbt: the subspace searched (default {d['intrinsic_dim']})")
+    t.add_argument("--population", type=int, help=f"bbt: CMA-ES population (default {d['population']})")
+    t.add_argument("--sigma", type=float, help=f"bbt: CMA-ES initial step (default {d['sigma']})")
+    t.add_argument("--loss", choices=get_args(Loss), help=f"bbt: the loss searched (default {d['loss']})")
+    t.add_argument(
+        "--eval-every", type=int, help=f"steps or generations between development checks (default {d['eval_every']})"
+    )
+    g = t.add_argument_group("engine (hf)")
+    g.add_argument("--model", help=f"local folder, GGUF file or hub id; default: {BUILTIN_MODEL}, embedded")
+    g.add_argument("--dtype", help="auto, float32, float16 or bfloat16")
+    g.add_argument("--device", help="auto, cpu, cuda, cuda:1, ...")
+    t.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 ENGINE_FLAGS: tuple[str, ...] = _engine_flag_dests()

@@ -135,7 +135,7 @@ def spec_from_data(
 
 def command_line_paths(args: argparse.Namespace) -> list[str]:
     """Paths the user named on the command line: a spec may read these besides its own folder."""
-    given = [getattr(args, name, None) for name in ("data", "replay", "pool")]
+    given = [getattr(args, name, None) for name in ("data", "replay", "pool", "soft_prompt")]
     given += [value.rpartition("=")[2] for value in getattr(args, "template", [])]
     given += list(getattr(args, "allow_path", []) or [])
     for assignment in getattr(args, "set", []):  # a path set with --set is the user's own

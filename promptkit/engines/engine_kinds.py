@@ -40,6 +40,10 @@ class HFEngineSpec(LocalModelSpec):
     )
     max_batch_size: int = Field(64, ge=1, description="requests per batch at most")
     trust_remote_code: bool = Field(False, description="allow model code from the hub")
+    soft_prompt: str | None = Field(
+        None, description="a learned prompt (the file `promptkit tune` writes): every prompt is scored and continued "
+        "after it",
+    )  # fmt: skip
 
 
 class VLLMEngineSpec(LocalModelSpec):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -13,6 +16,14 @@ from promptkit.engines.base import Engine, EngineIdentity, OnComplete
 from promptkit.engines.hf_attention import use_grouped_sdpa
 from promptkit.engines.hf_decode import BatchDecoder
 from promptkit.engines.hf_score import score_pairs
+from promptkit.engines.hf_soft_prompt import (
+    check_fits,
+    check_model,
+    learned_digest,
+    learned_length,
+    model_config,
+    model_key,
+)
 from promptkit.engines.implementing import (
     LocalTokenization,
     completion_of,
@@ -23,6 +34,7 @@ from promptkit.engines.implementing import (
 from promptkit.engines.model_files import is_gguf, local_model, model_revision, require_gguf, transformers_bars
 from promptkit.engines.tokenization import Tokenization
 from promptkit.errors import EngineUnavailable, PromptkitError
+from promptkit.files.learned_prompt import LearnedPrompt, load_learned_prompt
 from promptkit.types import Completion, GenRequest, Sampling, Score, ScoreRequest
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -60,6 +72,7 @@ class HFEngine(LocalTokenization, Engine):
         max_batch_size: int = 64,
         progress: bool = True,
         trust_remote_code: bool = False,
+        soft_prompt: str | Path | LearnedPrompt | None = None,
     ) -> None:
         self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
         if dtype == "auto":
@@ -83,8 +96,38 @@ class HFEngine(LocalTokenization, Engine):
         self.max_batch_size = max_batch_size
         revision_id = model_revision(str(Path(source) / gguf_file) if gguf_file else source, revision)
         # The device kind is part of the identity: GPU and CPU kernels round differently.
-        self.identity = EngineIdentity("hf", model, revision_id, f"{dtype}@{self.device.split(':')[0]}")
         self._model = None
+        self._plain = EngineIdentity("hf", model, revision_id, f"{dtype}@{self.device.split(':')[0]}")
+        self._set_learned(soft_prompt)
+
+    def _set_learned(self, soft_prompt: str | Path | LearnedPrompt | None) -> None:
+        """The learned prompt, checked against this model's identity and shapes before any weight loads; it
+        is part of the identity, so two prompts never share cached rows."""
+        self.learned: LearnedPrompt | None = None
+        self.identity = self._plain
+        if soft_prompt is None:
+            return
+        where = str(soft_prompt) if not isinstance(soft_prompt, LearnedPrompt) else "soft prompt"
+        learned = soft_prompt if isinstance(soft_prompt, LearnedPrompt) else load_learned_prompt(Path(soft_prompt))
+        check_model(learned, self.model_key, where)
+        config = self._model.config if self._model is not None else None
+        config = config or model_config(self.source, self.revision, self.gguf_file, self.trust_remote_code)
+        check_fits(learned, config, where)
+        self.learned = learned
+        self.identity = replace(self._plain, settings=f"{self._plain.settings}|learned:{learned_digest(learned)}")
+
+    @property
+    def model_key(self) -> str:
+        """The model and its weights' identity, as a learned prompt records what it was learned on."""
+        return model_key(self._plain.model, self._plain.revision)
+
+    def with_soft_prompt(self, soft_prompt: str | Path | LearnedPrompt | None) -> HFEngine:
+        """This engine with another learned prompt (or none): the same loaded model and tokenizer, one call
+        at a time across both, its own identity."""
+        self.__dict__.setdefault("_one_call", threading.RLock())  # shared: the two drive one model
+        other = copy.copy(self)
+        other._set_learned(soft_prompt)
+        return other
 
     # -- loading --------------------------------------------------------------------------------
     @property
@@ -119,6 +162,11 @@ class HFEngine(LocalTokenization, Engine):
         return self._max_batch_tokens
 
     @property
+    def context_window(self) -> int:
+        """The model's window less the positions a learned prompt takes."""
+        return int(self.tokens.context_window) - learned_length(self.learned)
+
+    @property
     def loaded(self) -> bool:
         return self._model is not None
 
@@ -141,13 +189,13 @@ class HFEngine(LocalTokenization, Engine):
                     f"score request {i}: {len(context) + len(continuation)} tokens, past {self.identity.model}'s "
                     f"window of {window}"
                 )
-        return score_pairs(self.model, pairs, self.device, self.max_batch_tokens, self.max_batch_size)
+        return score_pairs(self.model, pairs, self.device, self.max_batch_tokens, self.max_batch_size, self.learned)
 
     # -- generation -----------------------------------------------------------------------------
     @one_call_at_a_time
     def generate(self, requests: Sequence[GenRequest], on_complete: OnComplete | None = None) -> list[Completion]:
         encoded = [self.encode(r.prompt) for r in requests]
-        self.tokens.check_fits(list(requests), encoded, self.identity.model)
+        self.tokens.check_fits(list(requests), encoded, self.identity.model, self.context_window)
         results: list[Completion | None] = [None] * len(requests)
         with tqdm(
             total=len(requests), desc="generate", unit="req", disable=None if self.progress else True, leave=False
@@ -212,7 +260,9 @@ class HFEngine(LocalTokenization, Engine):
                 report(r, self._completion(prompts[r], rows, sampling))
 
         ended = _EndCheck(self.tokenizer, sampling.stop, self.eos_ids, room)
-        BatchDecoder(self.model, self.device, self.pad_id).run(prompts, rows_each, sampling, seeds, ended, row_done)
+        BatchDecoder(self.model, self.device, self.pad_id, self.learned).run(
+            prompts, rows_each, sampling, seeds, ended, row_done
+        )
 
     @property
     def pad_id(self) -> int:

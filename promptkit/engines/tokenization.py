@@ -85,9 +85,12 @@ class Tokenization:
             tokenize=False,
         )
 
-    def check_fits(self, requests: list[GenRequest], encoded: list[list[int]], model: str) -> None:
-        """A prompt that fills the window is an error before anything runs: never a silent truncation."""
-        window = self.context_window
+    def check_fits(
+        self, requests: list[GenRequest], encoded: list[list[int]], model: str, window: int | None = None
+    ) -> None:
+        """A prompt that fills the window (the model's, or what is left of it) is an error before anything
+        runs: never a silent truncation."""
+        window = self.context_window if window is None else window
         for r, ids in zip(requests, encoded):
             if len(ids) >= window:
                 start = r.prompt if isinstance(r.prompt, str) else str(r.prompt[-1]["content"])

@@ -63,6 +63,9 @@ def check_spec(spec: RunSpec, policy: ReadPolicy, api_key_env: str | None = None
         policy.check(spec.task.name, "task.name")
     if spec.engine.kind == "replay":
         policy.check(spec.engine.path, "engine.path")
+    for field, engine in (("engine", spec.engine), ("engine.inner", getattr(spec.engine, "inner", None))):
+        if getattr(engine, "soft_prompt", None):
+            policy.check(engine.soft_prompt, f"{field}.soft_prompt")  # type: ignore[union-attr]
     for i, folder in enumerate(spec.template_dirs):
         policy.check(folder, f"template_dirs.{i}")
     for field, value, is_template in _stage_refs(spec):

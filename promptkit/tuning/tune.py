@@ -1,0 +1,84 @@
+"""`promptkit tune`: learn a prompt for a classification task and write it as a learned-prompt artifact."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from promptkit.engines.hf import HFEngine
+from promptkit.engines.hf_soft_prompt import learned_digest
+from promptkit.errors import PromptkitError
+from promptkit.files.learned_prompt import LearnedPrompt, load_learned_prompt, save_learned_prompt
+from promptkit.tasks import Task
+from promptkit.tuning import bbt, white_box
+from promptkit.tuning.checkpoint import Checkpoint, checkpoint_path, load_checkpoint, save_checkpoint
+from promptkit.tuning.data import tuning_data
+from promptkit.tuning.settings import BLACK_BOX, TuneSettings
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    prompt: LearnedPrompt
+    path: Path
+    resumed_at: int
+    """The step (or generation) the run resumed from; 0 for a fresh run."""
+
+
+def tune(
+    task: Task, engine: HFEngine, settings: TuneSettings, out: str | Path, *,
+    pool: str | None = None, init_from: str | Path | None = None, progress: bool = True,
+) -> TuneResult:  # fmt: skip
+    """Learn a prompt for `task` on `engine`'s model (k examples per class from its training pool, as many for
+    development) and write it to `out`. A checkpoint beside `out` is saved at every development evaluation;
+    run the same call again after a crash and it resumes from there."""
+    out = Path(out)
+    if out.exists():
+        raise PromptkitError(f"{out}: exists; give another --out (a learned prompt is never overwritten)")
+    if engine.learned is not None:
+        raise PromptkitError("the engine already has a soft prompt: tune on the plain model")
+    start = load_learned_prompt(Path(init_from)) if init_from else None
+    if start is not None and settings.method in BLACK_BOX:
+        raise PromptkitError(f"init-from: {settings.method} starts from the vocabulary, not from a learned prompt")
+    data = tuning_data(task, settings.k, settings.seed, pool)
+    started = time.monotonic()
+    ckpt = checkpoint_path(out)
+    digest = settings.digest(engine.model_key, data.digest, learned_digest(start) if start else "")
+    resume = load_checkpoint(ckpt, digest)
+    resumed_at = int(resume.state["step"]) if resume else 0
+    elapsed = float(resume.state.get("seconds", 0.0)) if resume else 0.0
+
+    def save(arrays: dict[str, np.ndarray], state: dict) -> None:
+        seconds = elapsed + time.monotonic() - started
+        save_checkpoint(ckpt, Checkpoint(digest, arrays, {**state, "seconds": seconds}))
+
+    if settings.method in BLACK_BOX:
+        best, p, calls = bbt.search(engine, data, settings, engine.model_key, resume, save, progress)
+        work: dict[str, object] = {"calls": calls, "generations": p.step}
+    else:
+        model = engine.model
+        wrapped = white_box.prompt_model(model, settings, engine.tokenizer, start)
+        best, p = white_box.train(
+            model, wrapped, data, settings, engine.tokens.encode_pair, engine.pad_id, engine.device, resume, save,
+            progress,
+        )  # fmt: skip
+        work = {"steps": p.step}
+    info: dict[str, object] = {
+        "task": data.task,
+        "examples": data.digest,
+        "settings": {k: v for k, v in vars(settings).items() if v is not None},
+        "best_dev_acc": p.best_dev,
+        "best_step": p.best_step,
+        "history": p.history,
+        "minutes": round((elapsed + time.monotonic() - started) / 60, 2),
+        **work,
+    }
+    if start is not None:
+        origin: dict[str, object] = {k: start.info[k] for k in ("task", "examples") if k in start.info}
+        info["init_from"] = {"model": start.model, **origin}
+    prompt = LearnedPrompt(settings.method, engine.model_key, best, None, info)
+    save_learned_prompt(out, prompt)
+    ckpt.unlink(missing_ok=True)
+    return TuneResult(prompt, out, resumed_at)

@@ -1,0 +1,186 @@
+"""Prompt tuning, prefix tuning and P-tuning, parametrised by peft's prompt encoders.
+
+peft gives each method's parameters and their initialisation (prompt embeddings, the prefix with or without
+its MLP, P-tuning's prompt encoder); the forward pass is ours (`objective.forward_after`): peft's own forward
+re-inserts the prompt whenever a cache is passed and lays left padding out otherwise than the engine does,
+so the prompt is trained on exactly the layout it is scored and generated with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from promptkit.errors import PromptkitError
+from promptkit.files.learned_prompt import LearnedPrompt
+from promptkit.tuning.checkpoint import Checkpoint
+from promptkit.tuning.data import TuningData
+from promptkit.tuning.objective import Rows, accuracy, class_log_probs, cross_entropy, forward_after
+from promptkit.tuning.settings import TuneSettings
+
+
+@dataclass
+class Progress:
+    """Where a run stands: what a checkpoint keeps and the artifact reports."""
+
+    step: int = 0
+    best_dev: float = -1.0
+    best_step: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def as_state(self) -> dict:
+        return {"step": self.step, "best_dev": self.best_dev, "best_step": self.best_step, "history": self.history}
+
+    @classmethod
+    def of(cls, state: dict) -> Progress:
+        return cls(state["step"], state["best_dev"], state["best_step"], list(state["history"]))
+
+
+def peft_config(s: TuneSettings):
+    from peft import PrefixTuningConfig, PromptEncoderConfig, PromptTuningConfig
+
+    tokens = s.prompt_tokens
+    if s.method == "prompt_tuning":  # initialised by `_initialise`, with the run's seed
+        return PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=tokens)
+    if s.method == "prefix_tuning":
+        return PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=tokens, prefix_projection=s.reparametrize)
+    return PromptEncoderConfig(task_type="CAUSAL_LM", num_virtual_tokens=tokens, encoder_reparameterization_type="MLP")
+
+
+def prompt_model(model, s: TuneSettings, tokenizer, start: LearnedPrompt | None):
+    """The peft model around `model`, its prompt initialised from the run's seed (torch's global generator
+    is restored after peft draws from it: a library call leaves the process as it found it)."""
+    from peft import get_peft_model
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(s.seed)
+        wrapped = get_peft_model(model, peft_config(s))
+    encoder = wrapped.prompt_encoder["default"]
+    if start is not None:
+        _start_from(encoder, s, start)
+    elif s.method == "prompt_tuning":
+        _initialise(encoder.embedding.weight, model.get_input_embeddings().weight, s, tokenizer)
+    return wrapped
+
+
+def _initialise(weight: torch.Tensor, vocab: torch.Tensor, s: TuneSettings, tokenizer) -> None:
+    generator = torch.Generator().manual_seed(s.seed)
+    with torch.no_grad():
+        if s.init == "random":
+            weight.copy_(torch.randn(weight.shape, generator=generator) * vocab.float().std())
+            return
+        if s.init == "text":
+            ids = tokenizer(s.init_text, add_special_tokens=False)["input_ids"]
+            ids = (ids * (len(weight) // max(len(ids), 1) + 1))[: len(weight)]
+        else:
+            ids = torch.randint(0, vocab.shape[0], (len(weight),), generator=generator).tolist()
+        weight.copy_(vocab[torch.tensor(ids)].float())
+
+
+def _start_from(encoder, s: TuneSettings, start: LearnedPrompt) -> None:
+    """SPoT: begin from another task's learned prompt (same method and shape, no reparametrisation)."""
+    if (
+        start.tensor is None
+        or start.method != s.method
+        or s.method == "p_tuning"
+        or (s.method == "prefix_tuning" and s.reparametrize)
+    ):
+        raise PromptkitError(
+            f"init-from: a {start.method} prompt cannot start {s.method}"
+            + (" with reparametrisation" if s.method == "prefix_tuning" else "")
+            + " (prompt tuning starts from prompt tuning, prefix tuning without reparametrisation from the same)"
+        )
+    tensor = torch.from_numpy(start.tensor)
+    if s.method == "prefix_tuning":  # [layers, 2, heads, P, head_dim] -> peft's [P, layers * 2 * heads * head_dim]
+        layers, _, heads, length, dim = tensor.shape
+        tensor = tensor.reshape(layers * 2, heads, length, dim).permute(2, 0, 1, 3).reshape(length, -1)
+    weight = encoder.embedding.weight
+    if tuple(tensor.shape) != tuple(weight.shape):
+        raise PromptkitError(f"init-from: its prompt has shape {list(tensor.shape)}, this run's {list(weight.shape)}")
+    with torch.no_grad():
+        weight.copy_(tensor)
+
+
+def learned_now(wrapped, s: TuneSettings, rows: int):
+    """The prompt as the forward pass takes it: embeddings [1, P, hidden], or a prefix cache for `rows` rows."""
+    return wrapped.get_prompt(batch_size=rows if s.method == "prefix_tuning" else 1)
+
+
+def as_array(learned, s: TuneSettings) -> np.ndarray:
+    """The artifact's tensor: embeddings [P, hidden], or a prefix [layers, 2, kv_heads, P, head_dim]."""
+    if s.method != "prefix_tuning":
+        return learned[0].detach().float().cpu().numpy()
+    layers = [torch.stack([layer.keys[0], layer.values[0]]) for layer in learned.layers]
+    return torch.stack(layers).detach().float().cpu().numpy()
+
+
+def train(
+    model, wrapped, data: TuningData, s: TuneSettings, encode, pad_id: int, device: str,
+    resume: Checkpoint | None, save: Callable[[dict[str, np.ndarray], dict], None], progress: bool,
+) -> tuple[np.ndarray, Progress]:  # fmt: skip
+    """AdamW over the whole training set each step; the prompt of the best development accuracy is kept."""
+    params = {n: p for n, p in wrapped.named_parameters() if p.requires_grad}
+    optimiser = torch.optim.AdamW(params.values(), lr=s.learning_rate, weight_decay=0.0)
+    train_rows = Rows.of(data.train, data, encode, pad_id)
+    dev_rows = Rows.of(data.dev, data, encode, pad_id)
+    word_class = [c for c, _ in data.continuations]
+    p = Progress()
+    best: np.ndarray | None = None
+    if resume is not None:
+        p = Progress.of(resume.state)
+        best = resume.arrays["best"]
+        with torch.no_grad():
+            for n, param in params.items():
+                param.copy_(torch.from_numpy(resume.arrays[f"param.{n}"]))
+        _load_optimiser(optimiser, params, resume)
+
+    def evaluate(rows: Rows, targets, grad: bool):
+        with torch.set_grad_enabled(grad):
+            logits = forward_after(model, rows, learned_now(wrapped, s, len(rows.ids)), s.prompt_tokens, device)
+            return class_log_probs(rows.word_logprobs(logits), word_class, len(data.classes))
+
+    bar = tqdm(total=s.steps, initial=p.step, desc=f"tune {s.method}", unit="step", disable=None if progress else True)
+    with bar:
+        while p.step < s.steps:
+            lp = evaluate(train_rows, data.train.targets, True)
+            loss = cross_entropy(lp, data.train.targets)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            p.step += 1
+            bar.update(1)
+            if p.step % s.eval_every == 0 or p.step == s.steps:
+                dev = accuracy(evaluate(dev_rows, data.dev.targets, False), data.dev.targets)
+                p.history.append({"step": p.step, "loss": loss.item(), "dev_acc": dev})
+                if dev > p.best_dev:
+                    with torch.no_grad():
+                        best = as_array(learned_now(wrapped, s, 1), s)
+                    p.best_dev, p.best_step = dev, p.step
+                bar.set_postfix(loss=f"{loss.item():.3f}", dev_acc=f"{dev:.3f}")
+                assert best is not None
+                save({"best": best, **_optimiser_arrays(optimiser, params)}, p.as_state())
+    assert best is not None
+    return best, p
+
+
+def _optimiser_arrays(optimiser: torch.optim.Optimizer, params: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    arrays = {f"param.{n}": p.detach().cpu().numpy() for n, p in params.items()}
+    for n, param in params.items():
+        for key, value in optimiser.state.get(param, {}).items():
+            arrays[f"adam.{n}.{key}"] = value.detach().cpu().numpy()
+    return arrays
+
+
+def _load_optimiser(optimiser: torch.optim.Optimizer, params: dict[str, torch.Tensor], resume: Checkpoint) -> None:
+    for n, param in params.items():
+        state = {
+            key.rpartition(".")[2]: torch.from_numpy(value.copy())
+            for key, value in resume.arrays.items()
+            if key.startswith(f"adam.{n}.")
+        }
+        if state:
+            optimiser.state[param] = state
