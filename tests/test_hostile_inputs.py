@@ -11,10 +11,12 @@ import io
 import json
 import os
 import sqlite3
+import struct
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from promptkit.cli import main
@@ -566,6 +568,42 @@ for name, files, extra, words in [
     case(name, {**GOOD, **files}, argv, *words)
 
 
+# --- learned-prompt artifacts (--soft-prompt, engine.soft_prompt) ----------------------------------
+def artifact(method: str = "prompt_tuning", model: str = "m@sha256:0", tensor=None, **metadata) -> bytes:
+    """A learned-prompt file as bytes, as `promptkit tune` writes one unless told otherwise."""
+    from safetensors.numpy import save
+
+    tensors = {"embeddings": np.zeros((2, 8), np.float32) if tensor is None else tensor} if method != "bdpl" else {}
+    meta = {"format": "promptkit-learned-prompt", "version": "1", "method": method, "model": model, "text": "",
+            "info": "{}", **metadata}  # fmt: skip
+    return save(tensors, metadata=meta)
+
+
+SOFT = ["eval", "--task", "gsm8k", "--method", "direct", "--data", "{d}/g.jsonl", "--model", "{tiny}"]
+for name, content, extra, words in [
+    ("soft-not-safetensors", b"hello, not a tensor file", [], ["p.safetensors", "not a"]),
+    ("soft-empty", b"", [], ["p.safetensors", "not a safetensors file"]),
+    ("soft-header-gigabytes", struct.pack("<Q", 5 << 30) + b"{}", [], ["p.safetensors", "header claims"]),
+    ("soft-not-ours", artifact(format="other"), [], ["p.safetensors", "not a promptkit learned prompt"]),
+    ("soft-wrong-dtype", artifact(tensor=np.zeros((2, 8), np.float16)), [], ["p.safetensors", "float32"]),
+    ("soft-wrong-rank", artifact(tensor=np.zeros((2, 8, 1), np.float32)), [], ["p.safetensors", "(tokens, hidden)"]),
+    ("soft-nan", artifact(tensor=np.full((2, 8), np.nan, np.float32)), [], ["p.safetensors", "NaN"]),
+    ("soft-unknown-method", artifact(method="telepathy"), [], ["p.safetensors", "unknown method"]),
+    ("soft-another-model", artifact(), [], ["p.safetensors", "learned on m@sha256:0"]),
+    ("soft-missing", None, [], ["p.safetensors", "cannot read"]),
+    ("soft-on-vllm", artifact(), ["--engine", "vllm"], ["--soft-prompt", "vllm engine does not take it"]),
+]:
+    case(name, {**GOOD, **({"p.safetensors": content} if content is not None else {})},
+         [*SOFT, "--soft-prompt", "{d}/p.safetensors", *extra], *words)  # fmt: skip
+case(
+    "soft-spec-outside-folder",
+    {**GOOD, "spec/g.jsonl": GOOD_GSM8K, "spec/s.yaml": "task: {name: gsm8k, data: g.jsonl}\nengine: {kind: hf, soft_prompt: ../p.safetensors}\n"
+     "method: {name: direct}\n", "p.safetensors": artifact()},
+    ["run", "{d}/spec/s.yaml"],
+    "engine.soft_prompt", "outside the spec's folder",
+)  # fmt: skip
+
+
 def _write(folder: Path, files: dict) -> None:
     for name, content in files.items():
         path = (folder / name).resolve()
@@ -584,7 +622,7 @@ def _write(folder: Path, files: dict) -> None:
 def test_the_corpus_is_large_and_spans_every_class():
     classes = {name.split("-")[0] for name, *_ in CASES}
     assert len(CASES) >= 100, len(CASES)
-    assert {"gsm8k", "ll", "replay", "exemplars", "spec", "sandbox", "flag", "out", "cache"} <= classes
+    assert {"gsm8k", "ll", "replay", "exemplars", "spec", "sandbox", "flag", "out", "cache", "soft"} <= classes
 
 
 @pytest.mark.parametrize("name, files, argv, words", CASES, ids=[c[0] for c in CASES])

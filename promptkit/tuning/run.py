@@ -43,6 +43,7 @@ def tune(
     if start is not None and settings.method in BLACK_BOX:
         raise PromptkitError(f"init-from: {settings.method} starts from the vocabulary, not from a learned prompt")
     data = tuning_data(task, settings.k, settings.seed, pool)
+    out.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     ckpt = checkpoint_path(out)
     digest = settings.digest(engine.model_key, data.digest, learned_digest(start) if start else "")

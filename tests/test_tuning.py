@@ -1,0 +1,261 @@
+"""Learning a prompt (`promptkit tune`) and using it (`--soft-prompt`): each method writes an artifact the
+engine takes; what is trained is what is scored; generation equals peft's; a killed run resumes."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from promptkit.cli import main
+from promptkit.engines.hf import HFEngine
+from promptkit.errors import PromptkitError
+from promptkit.files.learned_prompt import LearnedPrompt, load_learned_prompt, save_learned_prompt
+from promptkit.tasks import load_task
+from promptkit.tuning import TuneSettings, tune
+from promptkit.tuning import run as tune_module
+from promptkit.tuning.bbt import Subspace
+from promptkit.tuning.data import Split, tuning_data
+from promptkit.tuning.objective import Rows, class_log_probs, cross_entropy, engine_class_log_probs, forward_after
+from promptkit.tuning.white_box import as_array, learned_now, prompt_model
+from promptkit.types import GenRequest, Sampling
+
+TOPICS = """name: topics
+example: {question: "{{ text }}", answer: "{{ label }}"}
+answer: {type: choice, labels: [World, Tech], words: {Tech: [Tech, Science]}}
+prompts:
+  answer_prefix: "A:"
+  classification: {q_prefix: "Article: ", a_prefix: "Answer: "}
+"""
+WORDS = ["rockets", "war", "chips", "peace", "robots", "votes", "code", "treaty", "lasers", "border", "apps", "kings"]
+TINY = {
+    "prompt_tuning": {"steps": 4, "eval_every": 2, "tokens": 3},
+    "prefix_tuning": {"steps": 4, "eval_every": 2, "tokens": 3},
+    "p_tuning": {"steps": 4, "eval_every": 2, "tokens": 3},
+    "bbt": {"budget": 24, "population": 4, "eval_every": 2, "tokens": 3, "intrinsic_dim": 20},
+}
+
+
+@pytest.fixture(scope="module")
+def topics(tmp_path_factory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("topics")
+    (folder / "topics.yaml").write_text(TOPICS)
+    rows = [{"text": f"{w} {v} news", "label": "Tech" if i % 2 == 0 else "World"}
+            for i, w in enumerate(WORDS) for v in ("today", "again")]  # fmt: skip
+    (folder / "topics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return folder / "topics.yaml", folder / "topics.jsonl"
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model) -> HFEngine:
+    """An engine of its own: tuning wraps its model in peft's prompt encoders."""
+    e = HFEngine(str(tiny_model), device="cpu", progress=False)
+    e.model  # noqa: B018 (loaded once: the copies with a soft prompt share it)
+    return e
+
+
+def _task(topics):
+    return load_task(str(topics[0]), topics[1])
+
+
+def _tuned(engine, topics, tmp_path, method: str, **extra) -> Path:
+    out = tmp_path / f"{method}.safetensors"
+    settings = TuneSettings(method, k=3, **{**TINY[method], **extra})
+    tune(_task(topics), engine, settings, out, pool=str(topics[1]), progress=False)
+    return out
+
+
+def _cli(args: list[str]) -> tuple[int, str]:
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            code = main(args)
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+    return code, err.getvalue()
+
+
+@pytest.mark.parametrize("method", ["prompt_tuning", "prefix_tuning", "p_tuning", "bbt"])
+def test_each_method_writes_an_artifact_that_eval_soft_prompt_scores_with(method, engine, topics, tmp_path, tiny_model):
+    out = _tuned(engine, topics, tmp_path, method)
+    prompt = load_learned_prompt(out)
+    assert prompt.model == engine.model_key and prompt.info["task"] == "topics"
+    assert prompt.info["best_dev_acc"] >= 0 and prompt.info["history"], prompt.info
+    argv = ["eval", "--task", str(topics[0]), "--data", str(topics[1]), "--method", "classify", "--model",
+            str(tiny_model), "--limit", "6", "--no-cache", "--quiet"]  # fmt: skip
+    assert _cli([*argv, "--soft-prompt", str(out), "--out", str(tmp_path / "with")])[0] == 0
+    assert _cli([*argv, "--out", str(tmp_path / "without")])[0] == 0
+    rows = {k: [json.loads(line) for line in (tmp_path / k / "predictions.jsonl").open()] for k in ("with", "without")}
+    assert [r["class_probs"] for r in rows["with"]] != [r["class_probs"] for r in rows["without"]]
+    # what the run scored equals the training objective's own forward over [prompt; tokens], all rows at once
+    data = tuning_data(_task(topics), 3, 0, str(topics[1]))
+    task = _task(topics).limit(6)
+    split = Split(tuple(_contexts(task)), (0,) * len(task.examples))
+    learned = _learned_input(prompt)
+    rows_in = Rows.of(split, data, engine.tokens.encode_pair, engine.pad_id)
+    with torch.no_grad():
+        logits = forward_after(engine.model, rows_in, learned(len(rows_in.ids)), prompt.shapes["tokens"], "cpu")
+        lp = class_log_probs(rows_in.word_logprobs(logits), [c for c, _ in data.continuations], 2)
+    probs = lp.softmax(dim=1).numpy()
+    scored = np.array([[r["class_probs"][label] for label in ("World", "Tech")] for r in rows["with"]])
+    assert np.allclose(probs, scored, atol=1e-4), (probs, scored)
+
+
+def _contexts(task) -> list[str]:
+    from promptkit.engines.placeholder import PlaceholderEngine
+    from promptkit.runs.build import build_method
+
+    built = build_method(task, "classify", shots=0)
+    return [str(s.trace[-1].prompt) for s in built.pipeline.run(task.examples, PlaceholderEngine())]
+
+
+def _learned_input(prompt: LearnedPrompt):
+    """The artifact as the training forward takes it: embeddings [1, P, hidden] or a prefix cache per row."""
+    from transformers import DynamicCache
+
+    tensor = torch.from_numpy(prompt.tensor)
+    if prompt.method != "prefix_tuning":
+        return lambda rows: tensor[None]
+
+    def cache(rows: int):
+        c = DynamicCache()
+        for layer in range(tensor.shape[0]):
+            c.update(
+                tensor[layer, 0][None].expand(rows, -1, -1, -1), tensor[layer, 1][None].expand(rows, -1, -1, -1), layer
+            )
+        return c
+
+    return cache
+
+
+@pytest.mark.parametrize("method", ["prompt_tuning", "prefix_tuning"])
+def test_greedy_generation_with_a_learned_prompt_equals_generate_on_the_peft_model(method, tiny_model):
+    """Through the engine's batching (prompts of different lengths, one shared prefix, left padding) each
+    prompt continues as peft's own `generate` continues it alone."""
+    engine = HFEngine(str(tiny_model), device="cpu", progress=False)
+    settings = TuneSettings(method, tokens=4, seed=3)
+    wrapped = prompt_model(engine.model, settings, engine.tokenizer, None)
+    with torch.no_grad():
+        if method == "prefix_tuning":  # a prefix of visible size: peft's MLP starts it small
+            for p in wrapped.prompt_encoder["default"].parameters():
+                p.normal_(0, 0.5, generator=torch.Generator().manual_seed(1))
+        learned = LearnedPrompt(method, engine.model_key, as_array(learned_now(wrapped, settings, 1), settings))
+    prompts = ["Article: rockets fly over the sea\nAnswer:", "Article: war ends\nAnswer:", "Article: chips"]
+    sampling = Sampling(max_tokens=8, temperature=0.0, stop=())
+    ours = engine.with_soft_prompt(learned).generate([GenRequest(p, sampling) for p in prompts])
+    for prompt, completion in zip(prompts, ours):
+        ids = torch.tensor([engine.encode(prompt)])
+        with torch.no_grad():
+            out = wrapped.generate(
+                input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=8, do_sample=False
+            )
+        theirs = out[0, ids.shape[1] :].tolist()
+        assert list(completion.token_ids[0]) == theirs[: len(completion.token_ids[0])], (prompt, completion, theirs)
+    assert len({tuple(c.token_ids[0]) for c in ours}) > 1
+
+
+def test_a_killed_run_resumes_from_its_last_checkpoint_to_the_same_prompt(engine, topics, tmp_path, monkeypatch):
+    whole = _tuned(engine, topics, tmp_path / "whole", "prompt_tuning", steps=6)
+    saves = []
+    real = tune_module.save_checkpoint
+
+    def killed_after_two(path, checkpoint):
+        real(path, checkpoint)
+        saves.append(checkpoint.state["step"])
+        if len(saves) == 2:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "broken" / "prompt_tuning.safetensors"
+    settings = TuneSettings("prompt_tuning", k=3, **{**TINY["prompt_tuning"], "steps": 6})
+    monkeypatch.setattr(tune_module, "save_checkpoint", killed_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        tune(_task(topics), engine, settings, out, pool=str(topics[1]), progress=False)
+    monkeypatch.undo()
+    assert not out.exists() and out.with_name(out.name + ".checkpoint").exists()
+    other = TuneSettings("prompt_tuning", k=3, **{**TINY["prompt_tuning"], "steps": 6, "lr": 0.5})
+    with pytest.raises(PromptkitError, match="checkpoint of a run with other settings"):
+        tune(_task(topics), engine, other, out, pool=str(topics[1]), progress=False)
+    result = tune(_task(topics), engine, settings, out, pool=str(topics[1]), progress=False)
+    assert saves == [2, 4] and result.resumed_at == 4
+    assert not out.with_name(out.name + ".checkpoint").exists()
+    assert np.array_equal(result.prompt.tensor, load_learned_prompt(whole).tensor)
+    assert result.prompt.info["history"] == load_learned_prompt(whole).info["history"]
+    with pytest.raises(PromptkitError, match="exists"):
+        tune(_task(topics), engine, settings, out, pool=str(topics[1]), progress=False)
+
+
+def test_bbt_resumes_and_its_loss_decreases_within_a_tiny_budget(engine, topics, tmp_path, monkeypatch):
+    settings = TuneSettings("bbt", k=3, budget=48, population=6, eval_every=1, tokens=3, intrinsic_dim=20)
+    data = tuning_data(_task(topics), 3, 0, str(topics[1]))
+    start = LearnedPrompt("bbt", engine.model_key, Subspace(_embeddings(engine), settings).prompt(np.zeros(20)))
+    initial = float(
+        cross_entropy(engine_class_log_probs(engine.with_soft_prompt(start), data.train, data), data.train.targets)
+    )
+    real, saves = tune_module.save_checkpoint, []
+
+    def killed_after_three(path, checkpoint):
+        real(path, checkpoint)
+        saves.append(checkpoint.state["step"])
+        if len(saves) == 3:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "bbt.safetensors"
+    monkeypatch.setattr(tune_module, "save_checkpoint", killed_after_three)
+    with pytest.raises(KeyboardInterrupt):
+        tune(_task(topics), engine, settings, out, pool=str(topics[1]), progress=False)
+    monkeypatch.undo()
+    result = tune(_task(topics), engine, settings, out, pool=str(topics[1]), progress=False)
+    history = result.prompt.info["history"]
+    assert result.resumed_at == 3 and [h["step"] for h in history] == list(range(1, 9))
+    assert result.prompt.info["calls"] == 8 * 6 + 8, "each generation's candidates, then the mean on development"
+    assert min(h["loss"] for h in history) < initial, (initial, history)
+    assert history[-1]["loss"] < history[0]["loss"], history
+
+
+def _embeddings(engine: HFEngine) -> np.ndarray:
+    return engine.model.get_input_embeddings().weight.detach().float().numpy()
+
+
+def test_a_prompt_tuned_on_one_task_starts_another_spot(engine, topics, tmp_path):
+    source = _tuned(engine, topics, tmp_path, "prompt_tuning")
+    out = tmp_path / "spot.safetensors"
+    settings = TuneSettings("prompt_tuning", k=3, steps=1, eval_every=1, tokens=3, lr=1e-9)
+    result = tune(_task(topics), engine, settings, out, pool=str(topics[1]), init_from=source, progress=False)
+    assert np.allclose(result.prompt.tensor, load_learned_prompt(source).tensor, atol=1e-6), "it starts there"
+    assert result.prompt.info["init_from"]["task"] == "topics"
+    with pytest.raises(PromptkitError, match="cannot start p_tuning"):
+        tune(_task(topics), engine, TuneSettings("p_tuning", k=3, tokens=3), tmp_path / "p.safetensors",
+             pool=str(topics[1]), init_from=source, progress=False)  # fmt: skip
+
+
+def test_an_artifact_for_another_model_or_shape_is_one_line_before_the_weights_load(tiny_model, tmp_path):
+    plain = HFEngine(str(tiny_model), device="cpu", progress=False)
+    hidden = 32  # the tiny model's
+    for name, prompt, words in [
+        ("other.safetensors", LearnedPrompt("bbt", "smollm2@sha256:0", np.zeros((2, hidden), np.float32)), "learned on smollm2"),
+        ("wide.safetensors", LearnedPrompt("bbt", plain.model_key, np.zeros((2, hidden + 1), np.float32)), "another shape"),
+    ]:  # fmt: skip
+        save_learned_prompt(tmp_path / name, prompt)
+        with pytest.raises(PromptkitError, match=words):
+            HFEngine(str(tiny_model), device="cpu", progress=False, soft_prompt=tmp_path / name)
+    assert not plain.loaded
+
+
+def test_promptkit_tune_on_the_command_line(topics, tiny_model, tmp_path, capsys):
+    out = tmp_path / "cli.safetensors"
+    argv = ["tune", "--task", str(topics[0]), "--data", str(topics[1]), "--pool", str(topics[1]), "--method",
+            "prefix_tuning", "--no-reparametrize", "--k", "3", "--steps", "2", "--eval-every", "1", "--tokens", "2",
+            "--model", str(tiny_model), "--out", str(out), "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    line = capsys.readouterr().out
+    assert "tune prefix_tuning on topics" in line and "2 steps" in line and str(out) in line, line
+    prompt = load_learned_prompt(out)
+    assert prompt.shapes == {"layers": 2, "keys_values": 2, "kv_heads": 2, "tokens": 2, "head_dim": 8}
+    assert prompt.info["settings"]["reparametrize"] is False
+    code, err = _cli(argv)
+    assert code == 2 and "exists" in err
