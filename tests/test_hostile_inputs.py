@@ -591,7 +591,7 @@ for name, content, extra, words in [
     ("soft-unknown-method", artifact(method="telepathy"), [], ["p.safetensors", "unknown method"]),
     ("soft-another-model", artifact(), [], ["p.safetensors", "learned on m@sha256:0"]),
     ("soft-missing", None, [], ["p.safetensors", "cannot read"]),
-    ("soft-on-vllm", artifact(), ["--engine", "vllm"], ["--soft-prompt", "vllm engine does not take it"]),
+    ("soft-tensor-on-vllm", artifact(), ["--engine", "vllm"], ["p.safetensors", "only the hf engine takes"]),
 ]:
     case(name, {**GOOD, **({"p.safetensors": content} if content is not None else {})},
          [*SOFT, "--soft-prompt", "{d}/p.safetensors", *extra], *words)  # fmt: skip

@@ -41,7 +41,9 @@ def _engine_args(p: argparse.ArgumentParser, defaults: bool) -> None:
     g.add_argument(
         "--max-batch-tokens", type=int, help="hf: rows x padded length per batch (default: a 4 GiB KV cache)"
     )
-    g.add_argument("--soft-prompt", help="hf: a learned prompt, the file `promptkit tune` writes")
+    g.add_argument(
+        "--soft-prompt", help="a learned prompt, the file `promptkit tune` writes: soft (hf) or text (bdpl, any engine)"
+    )
     g.add_argument("--tensor-parallel-size", type=int, help="vllm: GPUs per model")
     g.add_argument(
         "--base-url",

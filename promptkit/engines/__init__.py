@@ -6,7 +6,7 @@ from pathlib import Path
 
 from promptkit.engines.base import Engine, EngineIdentity, OnComplete, TokenCounter
 from promptkit.engines.cache import CachedEngine, default_cache_path
-from promptkit.engines.engine_kinds import ENGINE_KINDS
+from promptkit.engines.engine_kinds import build_engine
 from promptkit.engines.implementing import CountingEngine
 from promptkit.engines.replay import ReplayEngine
 from promptkit.engines.scripted import ScriptedEngine
@@ -14,7 +14,7 @@ from promptkit.engines.scripted import ScriptedEngine
 
 def make_engine(spec, cache: str | Path | None = None, *, progress: bool = True) -> Engine:
     """Build the engine an engine spec describes; wrap it in the persistent cache when a file is given."""
-    engine = ENGINE_KINDS.get(spec.kind).build(spec, progress)
+    engine = build_engine(spec, progress)
     return CachedEngine(engine, cache) if cache is not None else engine
 
 

@@ -8,17 +8,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field, field_validator
 
 from promptkit.engines.base import Engine
 from promptkit.engines.model_files import BUILTIN_MODEL
+from promptkit.engines.text_prompt import TextPromptEngine
+from promptkit.errors import PromptkitError
+from promptkit.files.learned_prompt import check_model, learned_digest, load_learned_prompt, model_key
 from promptkit.registry import Registry
 from promptkit.schema import SpecModel as _Spec
 
 
-class LocalModelSpec(_Spec):
+class _TakesLearnedPrompt(_Spec):
+    soft_prompt: str | None = Field(
+        None, description="a learned prompt (the file `promptkit tune` writes): a soft prompt (hf) or a text "
+        "prompt (bdpl, every engine) that every prompt is scored and continued after",
+    )  # fmt: skip
+
+
+class LocalModelSpec(_TakesLearnedPrompt):
     """What the engines that load a model themselves (hf, vllm) share."""
 
     kind: str
@@ -40,10 +51,6 @@ class HFEngineSpec(LocalModelSpec):
     )
     max_batch_size: int = Field(64, ge=1, description="requests per batch at most")
     trust_remote_code: bool = Field(False, description="allow model code from the hub")
-    soft_prompt: str | None = Field(
-        None, description="a learned prompt (the file `promptkit tune` writes): every prompt is scored and continued "
-        "after it",
-    )  # fmt: skip
 
 
 class VLLMEngineSpec(LocalModelSpec):
@@ -52,13 +59,13 @@ class VLLMEngineSpec(LocalModelSpec):
     engine_args: dict[str, Any] = Field(default_factory=dict, description="further vllm.LLM arguments")
 
 
-class ReplayEngineSpec(_Spec):
+class ReplayEngineSpec(_TakesLearnedPrompt):
     kind: Literal["replay"] = "replay"
     path: str = Field(description="JSONL recording: {prompt, completions} per line")
     model: str | None = Field(None, description="the recorded model's name, for the summary")
 
 
-class OpenAIEngineSpec(_Spec):
+class OpenAIEngineSpec(_TakesLearnedPrompt):
     kind: Literal["openai"] = "openai"
     model: str = Field(description="the model name the server knows")
     base_url: list[str] = Field(
@@ -118,10 +125,14 @@ def _hf(spec: HFEngineSpec, progress: bool) -> Engine:
     return HFEngine(spec.model, progress=progress, **spec.model_dump(exclude={"kind", "model"}))
 
 
+def _plain(spec: BaseModel) -> BaseModel:
+    return spec.model_copy(update={"soft_prompt": None})
+
+
 def _vllm(spec: VLLMEngineSpec, progress: bool) -> Engine:
     from promptkit.engines.vllm import VLLMEngine
 
-    return VLLMEngine(spec.model, progress=progress, **spec.model_dump(exclude={"kind", "model"}))
+    return VLLMEngine(spec.model, progress=progress, **spec.model_dump(exclude={"kind", "model", "soft_prompt"}))
 
 
 def _replay(spec: ReplayEngineSpec, progress: bool) -> Engine:
@@ -133,7 +144,7 @@ def _replay(spec: ReplayEngineSpec, progress: bool) -> Engine:
 def _openai(spec: OpenAIEngineSpec, progress: bool) -> Engine:
     from promptkit.engines.openai import OpenAIEngine
 
-    return OpenAIEngine(spec.model, progress=progress, **spec.model_dump(exclude={"kind", "model"}))
+    return OpenAIEngine(spec.model, progress=progress, **spec.model_dump(exclude={"kind", "model", "soft_prompt"}))
 
 
 def _ray(spec: RayEngineSpec, progress: bool) -> Engine:
@@ -156,7 +167,7 @@ class SpecFactory:
     spec: BaseModel
 
     def __call__(self) -> Engine:
-        return ENGINE_KINDS.get(self.spec.kind).build(self.spec, False)  # type: ignore[attr-defined]
+        return build_engine(self.spec, False)
 
 
 @dataclass(frozen=True)
@@ -183,3 +194,25 @@ ENGINE_KINDS: Registry[EngineKind] = Registry(
         )
     },
 )
+
+
+def build_engine(spec: BaseModel, progress: bool) -> Engine:
+    """The engine a spec describes, with its learned prompt: a soft prompt goes to the hf engine (the only one
+    that takes tensors: anywhere else it is one line before anything starts), a text prompt before every
+    prompt of any engine, once the engine's model is checked to be the one it was learned on."""
+    kind = ENGINE_KINDS.get(spec.kind)  # type: ignore[attr-defined]
+    path = getattr(spec, "soft_prompt", None)
+    if not path:
+        return kind.build(spec, progress)
+    learned = load_learned_prompt(Path(path))
+    if learned.tensor is not None:
+        if kind.name != "hf":
+            raise PromptkitError(
+                f"{path}: a {learned.method} prompt is a learned tensor, which only the hf engine takes (engine "
+                f"{kind.name} takes text prompts: bdpl)"
+            )
+        return kind.build(spec, progress)
+    engine = kind.build(_plain(spec), progress)
+    identity = engine.identity
+    check_model(learned, model_key(identity.model, identity.revision), str(path))
+    return TextPromptEngine(engine, learned.text or "", learned_digest(learned))

@@ -18,11 +18,8 @@ from promptkit.engines.hf_decode import BatchDecoder
 from promptkit.engines.hf_score import score_pairs
 from promptkit.engines.hf_soft_prompt import (
     check_fits,
-    check_model,
-    learned_digest,
     learned_length,
     model_config,
-    model_key,
 )
 from promptkit.engines.implementing import (
     LocalTokenization,
@@ -34,7 +31,7 @@ from promptkit.engines.implementing import (
 from promptkit.engines.model_files import is_gguf, local_model, model_revision, require_gguf, transformers_bars
 from promptkit.engines.tokenization import Tokenization
 from promptkit.errors import EngineUnavailable, PromptkitError
-from promptkit.files.learned_prompt import LearnedPrompt, load_learned_prompt
+from promptkit.files.learned_prompt import LearnedPrompt, check_model, learned_digest, load_learned_prompt, model_key
 from promptkit.types import Completion, GenRequest, Sampling, Score, ScoreRequest
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -110,6 +107,11 @@ class HFEngine(LocalTokenization, Engine):
         where = str(soft_prompt) if not isinstance(soft_prompt, LearnedPrompt) else "soft prompt"
         learned = soft_prompt if isinstance(soft_prompt, LearnedPrompt) else load_learned_prompt(Path(soft_prompt))
         check_model(learned, self.model_key, where)
+        if learned.tensor is None:
+            raise PromptkitError(
+                f"{where}: a {learned.method} prompt is text: it goes before the prompts of any engine "
+                "(promptkit.engines.text_prompt.TextPromptEngine; the soft_prompt field does this)"
+            )
         config = self._model.config if self._model is not None else None
         config = config or model_config(self.source, self.revision, self.gguf_file, self.trust_remote_code)
         check_fits(learned, config, where)

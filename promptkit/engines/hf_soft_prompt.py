@@ -10,31 +10,11 @@ cache is passed in.
 
 from __future__ import annotations
 
-import hashlib
-
 import torch
 from transformers import AutoConfig, DynamicCache
 
 from promptkit.errors import PromptkitError
 from promptkit.files.learned_prompt import LearnedPrompt
-
-
-def model_key(model: str, revision_id: str) -> str:
-    """How a learned prompt names the model it was learned on: the name as given, then the weights' identity."""
-    return f"{model}@{revision_id}"
-
-
-def check_model(prompt: LearnedPrompt, key: str, where: str) -> None:
-    """One line if the prompt was learned on other weights (the revision, a content hash for local files,
-    decides; the name may differ, as a path written another way does)."""
-    learned_name, _, learned_rev = prompt.model.rpartition("@")
-    name, _, rev = key.rpartition("@")
-    if (learned_rev or learned_name) != (rev or name):
-        raise PromptkitError(f"{where}: learned on {prompt.model}, not on this engine's model {key}")
-    if prompt.tensor is None:
-        raise PromptkitError(
-            f"{where}: a {prompt.method} prompt is text; the hf engine takes learned tensors (soft prompts) only"
-        )
 
 
 def model_config(source: str, revision: str | None, gguf_file: str | None, trust_remote_code: bool):
@@ -43,16 +23,6 @@ def model_config(source: str, revision: str | None, gguf_file: str | None, trust
     if gguf_file:
         kwargs["gguf_file"] = gguf_file
     return AutoConfig.from_pretrained(source, **kwargs)
-
-
-def learned_digest(prompt: LearnedPrompt) -> str:
-    """What makes two learned prompts different: method and values (what the engine's identity carries)."""
-    h = hashlib.sha256(prompt.method.encode())
-    if prompt.tensor is not None:
-        h.update(str(prompt.tensor.shape).encode())
-        h.update(prompt.tensor.astype("<f4").tobytes())
-    h.update((prompt.text or "").encode())
-    return h.hexdigest()[:16]
 
 
 def check_fits(prompt: LearnedPrompt, config, where: str) -> None:

@@ -8,6 +8,7 @@ how wide its embeddings are) is the engine's check, made from `LearnedPrompt.mod
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -53,6 +54,30 @@ class LearnedPrompt:
         if spec is None or self.tensor is None:
             return {}
         return dict(zip(spec[1], self.tensor.shape))
+
+
+def model_key(model: str, revision_id: str) -> str:
+    """How a learned prompt names the model it was learned on: the name as given, then the weights' identity."""
+    return f"{model}@{revision_id}"
+
+
+def check_model(prompt: LearnedPrompt, key: str, where: str) -> None:
+    """One line if the prompt was learned on other weights (the revision, a content hash for local files,
+    decides; the name may differ, as a path written another way does)."""
+    learned_name, _, learned_rev = prompt.model.rpartition("@")
+    name, _, rev = key.rpartition("@")
+    if (learned_rev or learned_name) != (rev or name):
+        raise PromptkitError(f"{where}: learned on {prompt.model}, not on this engine's model {key}")
+
+
+def learned_digest(prompt: LearnedPrompt) -> str:
+    """What makes two learned prompts different: method and values (what the engine's identity carries)."""
+    h = hashlib.sha256(prompt.method.encode())
+    if prompt.tensor is not None:
+        h.update(str(prompt.tensor.shape).encode())
+        h.update(prompt.tensor.astype("<f4").tobytes())
+    h.update((prompt.text or "").encode())
+    return h.hexdigest()[:16]
 
 
 def save_learned_prompt(path: Path, prompt: LearnedPrompt) -> None:

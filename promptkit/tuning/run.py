@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from promptkit.engines.hf import HFEngine
-from promptkit.engines.hf_soft_prompt import learned_digest
 from promptkit.errors import PromptkitError
-from promptkit.files.learned_prompt import LearnedPrompt, load_learned_prompt, save_learned_prompt
+from promptkit.files.learned_prompt import LearnedPrompt, learned_digest, load_learned_prompt, save_learned_prompt
 from promptkit.tasks import Task
 from promptkit.tuning import bbt, white_box
 from promptkit.tuning.checkpoint import Checkpoint, checkpoint_path, load_checkpoint, save_checkpoint
