@@ -13,17 +13,26 @@ import pytest
 import torch
 
 from promptkit.cli import main
+from promptkit.engines import ScriptedEngine, make_engine
+from promptkit.engines.engine_kinds import HFEngineSpec, ReplayEngineSpec
 from promptkit.engines.hf import HFEngine
 from promptkit.errors import PromptkitError
-from promptkit.files.learned_prompt import LearnedPrompt, load_learned_prompt, save_learned_prompt
+from promptkit.files.learned_prompt import (
+    LearnedPrompt,
+    learned_digest,
+    load_learned_prompt,
+    model_key,
+    save_learned_prompt,
+)
 from promptkit.tasks import load_task
 from promptkit.tuning import TuneSettings, tune
 from promptkit.tuning import run as tune_module
 from promptkit.tuning.bbt import Subspace
 from promptkit.tuning.data import Split, tuning_data
+from promptkit.tuning.ngrams import ngram_vocabulary
 from promptkit.tuning.objective import Rows, class_log_probs, cross_entropy, engine_class_log_probs, forward_after
 from promptkit.tuning.white_box import as_array, learned_now, prompt_model
-from promptkit.types import GenRequest, Sampling
+from promptkit.types import GenRequest, Sampling, ScoreRequest
 
 TOPICS = """name: topics
 example: {question: "{{ text }}", answer: "{{ label }}"}
@@ -259,3 +268,46 @@ def test_promptkit_tune_on_the_command_line(topics, tiny_model, tmp_path, capsys
     assert prompt.info["settings"]["reparametrize"] is False
     code, err = _cli(argv)
     assert code == 2 and "exists" in err
+
+
+def test_bdpl_learns_the_phrase_a_scripted_engine_rewards(topics, tmp_path):
+    """Only the engine's scores: the gold class is likely after prompts that start with one phrase of the
+    mined vocabulary, and nowhere else; the policy gradient finds that phrase."""
+    task = _task(topics)
+    data = tuning_data(task, 3, 0, str(topics[1]))
+    vocabulary = ngram_vocabulary(data.pool_texts, 8)
+    rewarded = vocabulary[5]
+    gold = {json.loads(line)["text"]: json.loads(line)["label"] for line in topics[1].open()}
+
+    def scorer(context: str, continuation: str) -> float:
+        label = gold[context.split("Article: ")[1].split("\n")[0]]
+        right = continuation.strip() in ({"Tech", "Science"} if label == "Tech" else {"World"})
+        if context.startswith(rewarded + "\n"):
+            return -0.1 if right else -4.0
+        return -1.0
+
+    engine = ScriptedEngine(scorer=scorer)
+    settings = TuneSettings("bdpl", k=3, tokens=1, candidates=8, samples=8, budget=240, eval_every=5, lr=0.05)
+    result = tune(task, engine, settings, tmp_path / "bdpl.safetensors", pool=str(topics[1]), progress=False)
+    assert result.prompt.text == rewarded + "\n", (result.prompt.text, result.prompt.info["history"])
+    assert result.prompt.info["best_dev_acc"] == 1.0 and result.prompt.info["calls"] == 240 + 6
+    assert all(r.context.startswith(tuple(v + "\n" for v in vocabulary)) for call in engine.score_calls for r in call)
+
+
+def test_a_text_prompt_goes_before_every_prompt_of_any_engine(topics, tiny_model, tmp_path):
+    text = "breaking news today\n"
+    path = tmp_path / "text.safetensors"
+    replay = tmp_path / "r.jsonl"
+    replay.write_text(json.dumps({"prompt": text + "Q: hi", "completions": [" there"]}) + "\n")
+    recorded = make_engine(ReplayEngineSpec(path=str(replay), model="recorded")).identity
+    save_learned_prompt(path, LearnedPrompt("bdpl", model_key(recorded.model, recorded.revision), None, text))
+    engine = make_engine(ReplayEngineSpec(path=str(replay), model="recorded", soft_prompt=str(path)))
+    assert engine.generate([GenRequest("Q: hi", Sampling(max_tokens=4))])[0].texts == (" there",)
+    assert engine.identity.settings.endswith(f"learned:{learned_digest(load_learned_prompt(path))}")
+    hf = HFEngine(str(tiny_model), device="cpu", progress=False)
+    save_learned_prompt(path, LearnedPrompt("bdpl", hf.model_key, None, text))
+    wrapped = make_engine(HFEngineSpec(model=str(tiny_model), device="cpu", soft_prompt=str(path)))
+    request = ScoreRequest("Article: chips\nAnswer:", " Tech")
+    assert wrapped.score([request]) == hf.score([ScoreRequest(text + request.context, " Tech")])
+    with pytest.raises(PromptkitError, match="learned on"):  # the hf model's prompt, on the recording
+        make_engine(ReplayEngineSpec(path=str(replay), model="recorded", soft_prompt=str(path)))

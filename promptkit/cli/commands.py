@@ -160,7 +160,9 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from promptkit.engines.engine_kinds import HFEngineSpec
+    from promptkit.engines import CachedEngine, default_cache_path
+    from promptkit.engines.engine_kinds import ENGINE_KINDS
+    from promptkit.schema import check_model
     from promptkit.tasks import load_task
     from promptkit.tuning import TuneSettings, tune
 
@@ -168,11 +170,13 @@ def cmd_tune(args: argparse.Namespace) -> int:
     names = [f.name for f in dataclasses.fields(TuneSettings)]
     settings = TuneSettings(**{n: getattr(args, n) for n in names if getattr(args, n, None) is not None})
     task = load_task(args.task, args.data)
-    spec = HFEngineSpec(
-        **{k: v for k, v in {"model": args.model, "dtype": args.dtype, "device": args.device}.items() if v}
-    )
-    with make_engine(spec, progress=not args.quiet) as engine:
-        result = tune(task, engine, settings, args.out, pool=args.pool, init_from=args.init_from,  # type: ignore[arg-type]
+    data = engine_data(args)
+    spec = check_model(ENGINE_KINDS.get(data["kind"]).spec, data, "engine")
+    # Only BDPL draws the same prompt twice; the other methods' candidates are new each time.
+    cache = None if args.no_cache or settings.method != "bdpl" else Path(args.cache or default_cache_path())
+    with make_engine(spec, progress=not args.quiet) as plain:
+        engine = CachedEngine(plain, cache) if cache else plain
+        result = tune(task, engine, settings, args.out, pool=args.pool, init_from=args.init_from,
                       progress=not args.quiet)  # fmt: skip
     info = result.prompt.info
     work = f"{info['calls']} engine calls" if "calls" in info else f"{info['steps']} steps"

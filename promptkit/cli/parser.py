@@ -317,11 +317,15 @@ def _tune_args(sub) -> None:
     t.add_argument(
         "--eval-every", type=int, help=f"steps or generations between development checks (default {d['eval_every']})"
     )
-    g = t.add_argument_group("engine (hf)")
-    g.add_argument("--model", help=f"local folder, GGUF file or hub id; default: {BUILTIN_MODEL}, embedded")
-    g.add_argument("--dtype", help="auto, float32, float16 or bfloat16")
-    g.add_argument("--device", help="auto, cpu, cuda, cuda:1, ...")
+    t.add_argument(
+        "--candidates", type=int, help=f"bdpl: phrases each position chooses from (default {d['candidates']})"
+    )
+    t.add_argument("--samples", type=int, help=f"bdpl: prompts drawn per step (default {d['samples']})")
+    c = t.add_mutually_exclusive_group()
+    c.add_argument("--cache", help="bdpl: the generation cache, which serves prompts drawn again (default: the usual)")
+    c.add_argument("--no-cache", action="store_true", help="bdpl: do not read or write the cache")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
+    _engine_args(t, defaults=True)
 
 
 ENGINE_FLAGS: tuple[str, ...] = _engine_flag_dests()

@@ -37,6 +37,8 @@ class TuningData:
     """Between a prompt and each label word."""
     digest: str
     """A hash of the drawn examples' prompts and labels: what the artifact says it was trained on."""
+    pool_texts: tuple[str, ...] = ()
+    """The training pool's input texts, without labels (BDPL mines its vocabulary from them)."""
 
     @property
     def continuations(self) -> list[tuple[int, str]]:
@@ -91,4 +93,5 @@ def tuning_data(task: Task, k: int, seed: int, pool: str | None = None) -> Tunin
         classes=tuple(score.classes),  # type: ignore[attr-defined]
         delimiter=score.delimiter,  # type: ignore[attr-defined]
         digest=digest,
+        pool_texts=tuple(" ".join(v for v in e.inputs.values() if isinstance(v, str)) for e in source.examples),
     )

@@ -8,14 +8,22 @@ from pathlib import Path
 
 import numpy as np
 
+from promptkit.engines.base import Engine
 from promptkit.engines.hf import HFEngine
+from promptkit.engines.text_prompt import TextPromptEngine
 from promptkit.errors import PromptkitError
-from promptkit.files.learned_prompt import LearnedPrompt, learned_digest, load_learned_prompt, save_learned_prompt
+from promptkit.files.learned_prompt import (
+    LearnedPrompt,
+    learned_digest,
+    load_learned_prompt,
+    model_key,
+    save_learned_prompt,
+)
 from promptkit.tasks import Task
-from promptkit.tuning import bbt, white_box
+from promptkit.tuning import bbt, bdpl, white_box
 from promptkit.tuning.checkpoint import Checkpoint, checkpoint_path, load_checkpoint, save_checkpoint
 from promptkit.tuning.data import tuning_data
-from promptkit.tuning.settings import BLACK_BOX, TuneSettings
+from promptkit.tuning.settings import BLACK_BOX, ON_ANY_ENGINE, TuneSettings
 
 
 @dataclass(frozen=True)
@@ -27,17 +35,25 @@ class TuneResult:
 
 
 def tune(
-    task: Task, engine: HFEngine, settings: TuneSettings, out: str | Path, *,
+    task: Task, engine: Engine, settings: TuneSettings, out: str | Path, *,
     pool: str | None = None, init_from: str | Path | None = None, progress: bool = True,
 ) -> TuneResult:  # fmt: skip
     """Learn a prompt for `task` on `engine`'s model (k examples per class from its training pool, as many for
     development) and write it to `out`. A checkpoint beside `out` is saved at every development evaluation;
-    run the same call again after a crash and it resumes from there."""
+    run the same call again after a crash and it resumes from there. BDPL runs on any engine that scores;
+    the other methods need the hf engine (the weights, or BBT's embedding spread)."""
     out = Path(out)
     if out.exists():
         raise PromptkitError(f"{out}: exists; give another --out (a learned prompt is never overwritten)")
-    if engine.learned is not None:
-        raise PromptkitError("the engine already has a soft prompt: tune on the plain model")
+    if settings.method not in ON_ANY_ENGINE and not isinstance(engine, HFEngine):
+        raise PromptkitError(f"{settings.method} needs the hf engine (engine {engine.identity.kind}; bdpl runs on any)")
+    if not engine.scores:
+        raise PromptkitError(f"engine {engine.identity.kind} does not score continuations, which tuning needs")
+    if isinstance(engine, TextPromptEngine) or getattr(engine, "learned", None) is not None:
+        raise PromptkitError("the engine already has a learned prompt: tune on the plain model")
+    key = (
+        engine.model_key if isinstance(engine, HFEngine) else model_key(engine.identity.model, engine.identity.revision)
+    )
     start = load_learned_prompt(Path(init_from)) if init_from else None
     if start is not None and settings.method in BLACK_BOX:
         raise PromptkitError(f"init-from: {settings.method} starts from the vocabulary, not from a learned prompt")
@@ -45,7 +61,7 @@ def tune(
     out.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     ckpt = checkpoint_path(out)
-    digest = settings.digest(engine.model_key, data.digest, learned_digest(start) if start else "")
+    digest = settings.digest(key, data.digest, learned_digest(start) if start else "")
     resume = load_checkpoint(ckpt, digest)
     resumed_at = int(resume.state["step"]) if resume else 0
     elapsed = float(resume.state.get("seconds", 0.0)) if resume else 0.0
@@ -54,13 +70,19 @@ def tune(
         seconds = elapsed + time.monotonic() - started
         save_checkpoint(ckpt, Checkpoint(digest, arrays, {**state, "seconds": seconds}))
 
-    if settings.method in BLACK_BOX:
-        best, p, calls = bbt.search(engine, data, settings, engine.model_key, resume, save, progress)
-        work: dict[str, object] = {"calls": calls, "generations": p.step}
+    tensor, text = None, None
+    if settings.method == "bdpl":
+        text, p, calls = bdpl.search(engine, data, settings, key, resume, save, progress)
+        work: dict[str, object] = {"calls": calls, "steps": p.step}
+    elif settings.method == "bbt":
+        assert isinstance(engine, HFEngine)
+        tensor, p, calls = bbt.search(engine, data, settings, key, resume, save, progress)
+        work = {"calls": calls, "generations": p.step}
     else:
+        assert isinstance(engine, HFEngine)
         model = engine.model
         wrapped = white_box.prompt_model(model, settings, engine.tokenizer, start)
-        best, p = white_box.train(
+        tensor, p = white_box.train(
             model, wrapped, data, settings, engine.tokens.encode_pair, engine.pad_id, engine.device, resume, save,
             progress,
         )  # fmt: skip
@@ -78,7 +100,7 @@ def tune(
     if start is not None:
         origin: dict[str, object] = {k: start.info[k] for k in ("task", "examples") if k in start.info}
         info["init_from"] = {"model": start.model, **origin}
-    prompt = LearnedPrompt(settings.method, engine.model_key, best, None, info)
+    prompt = LearnedPrompt(settings.method, key, tensor, text, info)
     save_learned_prompt(out, prompt)
     ckpt.unlink(missing_ok=True)
     return TuneResult(prompt, out, resumed_at)

@@ -11,9 +11,11 @@ from promptkit.errors import PromptkitError
 
 WHITE_BOX = ("prompt_tuning", "prefix_tuning", "p_tuning")
 """Learned with gradients through the model (peft's prompt encoders)."""
-BLACK_BOX = ("bbt",)
-"""Learned from the engine's scores alone."""
+BLACK_BOX = ("bbt", "bdpl")
+"""Learned from the engine's scores alone (bdpl on any engine that scores; bbt on the hf engine's)."""
 TUNE_METHODS = WHITE_BOX + BLACK_BOX
+ON_ANY_ENGINE = ("bdpl",)
+"""The methods that need nothing but the engine's scores; the others read or train the hf engine's model."""
 
 Init = Literal["vocab", "text", "random"]
 Loss = Literal["ce", "hinge"]
@@ -27,29 +29,33 @@ class TuneSettings:
     seed: int = 0
     """Draws the examples, initialises the prompt, seeds the search."""
     tokens: int | None = None
-    """Prompt length (virtual tokens); default 20, BBT's 50."""
+    """Prompt length: virtual tokens (default 20, BBT's 50), or BDPL's phrases (default 5)."""
     steps: int = 100
     """White-box: optimiser steps, each over the whole training set."""
     lr: float | None = None
-    """White-box: AdamW's learning rate; default 3e-2 (prompt tuning, P-tuning), 1e-2 (prefix tuning)."""
+    """AdamW's learning rate; default 3e-2 (prompt tuning, P-tuning), 1e-2 (prefix tuning, BDPL)."""
     init: Init = "vocab"
     """prompt_tuning: embeddings of seeded random vocabulary ids, of `init_text`'s tokens, or N(0, spread)."""
     init_text: str | None = None
     reparametrize: bool = True
     """prefix_tuning: through an MLP (Li & Liang); without it, the prefix itself is trained (P-tuning v2)."""
     budget: int = 8000
-    """BBT: engine calls on the training set (each scores every training example)."""
+    """BBT, BDPL: engine calls on the training set (each scores every training example)."""
     intrinsic_dim: int = 500
     population: int = 20
     sigma: float = 1.0
     loss: Loss = "ce"
+    candidates: int = 50
+    """BDPL: phrases each prompt position chooses from (the most frequent PMI n-grams of the training text)."""
+    samples: int = 10
+    """BDPL: prompts drawn per step (the policy gradient's samples; one engine call each)."""
     eval_every: int = 10
     """Steps (white-box) or CMA-ES generations (BBT) between development evaluations and checkpoints."""
 
     def __post_init__(self) -> None:
         if self.method not in TUNE_METHODS:
             raise PromptkitError(f"method: {self.method!r} is not a tuning method (known: {', '.join(TUNE_METHODS)})")
-        for name in ("k", "steps", "budget", "intrinsic_dim", "population", "eval_every"):
+        for name in ("k", "steps", "budget", "intrinsic_dim", "population", "eval_every", "candidates"):
             if getattr(self, name) < 1:
                 raise PromptkitError(f"{name}: {getattr(self, name)}; at least 1")
         if self.tokens is not None and self.tokens < 1:
@@ -58,14 +64,16 @@ class TuneSettings:
             raise PromptkitError("init: text needs init_text (the words the prompt starts as)")
         if self.population < 2:
             raise PromptkitError(f"population: {self.population}; CMA-ES needs at least 2")
+        if self.samples < 2:
+            raise PromptkitError(f"samples: {self.samples}; the policy gradient's baseline needs at least 2")
 
     @property
     def prompt_tokens(self) -> int:
-        return self.tokens or (50 if self.method == "bbt" else 20)
+        return self.tokens or {"bbt": 50, "bdpl": 5}.get(self.method, 20)
 
     @property
     def learning_rate(self) -> float:
-        return self.lr or (1e-2 if self.method == "prefix_tuning" else 3e-2)
+        return self.lr or (1e-2 if self.method in ("prefix_tuning", "bdpl") else 3e-2)
 
     def digest(self, model_key: str, data_digest: str, start: str = "") -> str:
         """What a checkpoint must match to be resumed."""
