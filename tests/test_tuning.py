@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -311,3 +312,22 @@ def test_a_text_prompt_goes_before_every_prompt_of_any_engine(topics, tiny_model
     assert wrapped.score([request]) == hf.score([ScoreRequest(text + request.context, " Tech")])
     with pytest.raises(PromptkitError, match="learned on"):  # the hf model's prompt, on the recording
         make_engine(ReplayEngineSpec(path=str(replay), model="recorded", soft_prompt=str(path)))
+
+
+def test_one_row_per_example_reads_one_token_words_as_a_row_per_word_does(engine, topics):
+    """Where every label word is one token, an example's words are read at its last position: the same
+    log-probabilities as a row per word (and the engine's own scores), at a fraction of the rows."""
+    task = _task(topics)
+    data = tuning_data(task, 3, 0, str(topics[1]))
+    spaced = sorted(t[1:] for t in engine.tokenizer.get_vocab() if t.startswith("Ġ") and t[1:].isalpha())
+    single = [w for w in spaced if len(engine.tokens.encode_pair("x", " " + w)[1]) == 1][:3]
+    data = replace(data, classes=(("World", (single[0],)), ("Tech", (single[1], single[2]))))
+    both = [Rows.of(data.train, data, engine.tokens.encode_pair, engine.pad_id, per_word=p) for p in (False, True)]
+    assert both[0].one_row_each and len(both[0].ids) == len(data.train.contexts) and not both[1].one_row_each
+    soft = torch.randn((1, 2, 32), generator=torch.Generator().manual_seed(0)) * 0.1
+    with torch.no_grad():
+        lps = [rows.word_logprobs(forward_after(engine.model, rows, soft, 2, "cpu")) for rows in both]
+    assert torch.allclose(lps[0], lps[1], atol=1e-5)
+    soft_engine = engine.with_soft_prompt(LearnedPrompt("bbt", engine.model_key, soft[0].numpy()))
+    by_engine = engine_class_log_probs(soft_engine, data.train, data)
+    assert torch.allclose(class_log_probs(lps[0], [0, 1, 1], 2).double(), by_engine, atol=1e-4)

@@ -39,28 +39,54 @@ def accuracy(class_lp: torch.Tensor, targets: Sequence[int]) -> float:
 
 @dataclass(frozen=True)
 class Rows:
-    """One split's (example, label word) rows, tokenized and left-padded: one forward pass scores them all."""
+    """One split's rows, tokenized and left-padded: one forward pass scores them all. Where every label word is
+    one token after an example's context (each of Zhao et al.'s tasks on SmolLM2), the example is one row and
+    its words are read at its last position, as the engine scores them; otherwise each (example, word) is a row."""
 
     ids: torch.Tensor
     mask: torch.Tensor
     continuation: list[list[int]]
+    """Per row: the tokens it scores (one row per word), or each word's one token (one row per example)."""
     examples: int
     words: int
+    one_row_each: bool
 
     @classmethod
-    def of(cls, split: Split, data: TuningData, encode: Encode, pad_id: int) -> Rows:
-        pairs = [encode(c, cont) for c in split.contexts for _, cont in data.continuations]
-        width = max(len(a) + len(b) for a, b in pairs)
-        ids = torch.full((len(pairs), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(pairs), width), dtype=torch.long)
-        for r, (a, b) in enumerate(pairs):
-            ids[r, width - len(a) - len(b) :] = torch.tensor(a + b)
-            mask[r, width - len(a) - len(b) :] = 1
-        return cls(ids, mask, [b for _, b in pairs], len(split.contexts), len(data.continuations))
+    def of(cls, split: Split, data: TuningData, encode: Encode, pad_id: int, *, per_word: bool = False) -> Rows:
+        """`per_word`: a row per (example, word) even where one per example would do."""
+        conts = [cont for _, cont in data.continuations]
+        pairs = [[encode(c, cont) for cont in conts] for c in split.contexts]
+        one_row_each = not per_word and all(len(b) == 1 and a == ex[0][0] for ex in pairs for a, b in ex)
+        if one_row_each:
+            fed = [ex[0][0] for ex in pairs]
+            scored = [[b[0] for _, b in ex] for ex in pairs]
+        else:
+            fed = [a + b for ex in pairs for a, b in ex]
+            scored = [b for ex in pairs for _, b in ex]
+        width = max(len(f) for f in fed)
+        ids = torch.full((len(fed), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(fed), width), dtype=torch.long)
+        for r, f in enumerate(fed):
+            ids[r, width - len(f) :] = torch.tensor(f)
+            mask[r, width - len(f) :] = 1
+        return cls(ids, mask, scored, len(split.contexts), len(conts), one_row_each)
+
+    @classmethod
+    def chunks(cls, split: Split, data: TuningData, encode: Encode, pad_id: int, rows: int) -> list[Rows]:
+        """The split in passes of whole examples, about `rows` rows each, in order."""
+        each = max(1, rows // len(data.continuations))
+        parts = range(0, len(split.contexts), each)
+        return [
+            cls.of(Split(split.contexts[i : i + each], split.targets[i : i + each]), data, encode, pad_id)
+            for i in parts
+        ]
 
     def word_logprobs(self, logits: torch.Tensor) -> torch.Tensor:
         """[rows, kept positions, vocab] logits of the last positions -> [examples, words] log-probabilities
-        of each row's continuation."""
+        of each word after its example's context."""
+        if self.one_row_each:
+            last = logits[:, -1].log_softmax(dim=-1)
+            return last.gather(1, torch.tensor(self.continuation, device=logits.device))
         out = []
         for r, cont in enumerate(self.continuation):
             predicting = logits[r, -len(cont) - 1 : -1].log_softmax(dim=-1)
@@ -70,7 +96,7 @@ class Rows:
     @property
     def keep(self) -> int:
         """The last positions whose logits the continuations need."""
-        return max(len(c) for c in self.continuation) + 1
+        return 1 if self.one_row_each else max(len(c) for c in self.continuation) + 1
 
 
 def forward_after(model, rows: Rows, learned: torch.Tensor | object, length: int, device: str) -> torch.Tensor:
@@ -81,7 +107,8 @@ def forward_after(model, rows: Rows, learned: torch.Tensor | object, length: int
     full = torch.cat([torch.ones((len(ids), length), dtype=mask.dtype, device=device), mask], dim=1)
     positions = (full.cumsum(-1) - 1).clamp(min=0)
     if isinstance(learned, torch.Tensor):
-        embeds = torch.cat([learned.expand(len(ids), -1, -1), model.get_input_embeddings()(ids)], dim=1)
+        tokens = model.get_input_embeddings()(ids)
+        embeds = torch.cat([learned.to(tokens.dtype).expand(len(ids), -1, -1), tokens], dim=1)
         out = model(inputs_embeds=embeds, attention_mask=full, position_ids=positions, logits_to_keep=rows.keep)
     else:
         out = model(

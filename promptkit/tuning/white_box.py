@@ -22,6 +22,9 @@ from promptkit.tuning.data import TuningData
 from promptkit.tuning.objective import Rows, accuracy, class_log_probs, cross_entropy, forward_after
 from promptkit.tuning.settings import TuneSettings
 
+ROWS_PER_PASS = 64
+"""(example, label word) rows per forward and backward pass: bounds the activations a step keeps."""
+
 
 @dataclass
 class Progress:
@@ -125,8 +128,8 @@ def train(
     """AdamW over the whole training set each step; the prompt of the best development accuracy is kept."""
     params = {n: p for n, p in wrapped.named_parameters() if p.requires_grad}
     optimiser = torch.optim.AdamW(params.values(), lr=s.learning_rate, weight_decay=0.0)
-    train_rows = Rows.of(data.train, data, encode, pad_id)
-    dev_rows = Rows.of(data.dev, data, encode, pad_id)
+    train_rows = Rows.chunks(data.train, data, encode, pad_id, ROWS_PER_PASS)
+    dev_rows = Rows.chunks(data.dev, data, encode, pad_id, ROWS_PER_PASS)
     word_class = [c for c, _ in data.continuations]
     p = Progress()
     best: np.ndarray | None = None
@@ -138,29 +141,40 @@ def train(
                 param.copy_(torch.from_numpy(resume.arrays[f"param.{n}"]))
         _load_optimiser(optimiser, params, resume)
 
-    def evaluate(rows: Rows, targets, grad: bool):
-        with torch.set_grad_enabled(grad):
-            logits = forward_after(model, rows, learned_now(wrapped, s, len(rows.ids)), s.prompt_tokens, device)
-            return class_log_probs(rows.word_logprobs(logits), word_class, len(data.classes))
+    def class_lp(rows: Rows) -> torch.Tensor:
+        logits = forward_after(model, rows, learned_now(wrapped, s, len(rows.ids)), s.prompt_tokens, device)
+        return class_log_probs(rows.word_logprobs(logits), word_class, len(data.classes))
+
+    def step() -> float:
+        """One optimiser step over the whole training set, its gradient summed over passes of a few rows."""
+        optimiser.zero_grad()
+        total, done = 0.0, 0
+        for rows in train_rows:
+            targets = data.train.targets[done : done + rows.examples]
+            loss = cross_entropy(class_lp(rows), targets) * rows.examples / len(data.train.targets)
+            loss.backward()
+            total, done = total + loss.item(), done + rows.examples
+        optimiser.step()
+        return total
+
+    def dev_accuracy() -> float:
+        with torch.no_grad():
+            return accuracy(torch.cat([class_lp(rows) for rows in dev_rows]), data.dev.targets)
 
     bar = tqdm(total=s.steps, initial=p.step, desc=f"tune {s.method}", unit="step", disable=None if progress else True)
     with bar:
         while p.step < s.steps:
-            lp = evaluate(train_rows, data.train.targets, True)
-            loss = cross_entropy(lp, data.train.targets)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
+            loss = step()
             p.step += 1
             bar.update(1)
             if p.step % s.eval_every == 0 or p.step == s.steps:
-                dev = accuracy(evaluate(dev_rows, data.dev.targets, False), data.dev.targets)
-                p.history.append({"step": p.step, "loss": loss.item(), "dev_acc": dev})
+                dev = dev_accuracy()
+                p.history.append({"step": p.step, "loss": loss, "dev_acc": dev})
                 if dev > p.best_dev:
                     with torch.no_grad():
                         best = as_array(learned_now(wrapped, s, 1), s)
                     p.best_dev, p.best_step = dev, p.step
-                bar.set_postfix(loss=f"{loss.item():.3f}", dev_acc=f"{dev:.3f}")
+                bar.set_postfix(loss=f"{loss:.3f}", dev_acc=f"{dev:.3f}")
                 assert best is not None
                 save({"best": best, **_optimiser_arrays(optimiser, params)}, p.as_state())
     assert best is not None

@@ -1,0 +1,174 @@
+"""Learned prompts against written ones: SST-2, TREC, AGNews and RTE on the embedded model, k = 16 per class.
+
+    python evals/tuning_table.py --data ../shared/data/zhao --out runs/tuning
+
+For each task and seed (0, 1, 2): the hand-written prompt zero-shot (`classify`, Zhao et al.'s format;
+it draws nothing, so its seeds agree), ICL (`classify` with --shots demonstrations drawn by the seed) and
+the same run's calibrated accuracy (contextual calibration), then `promptkit.tuning.tune` with each method
+on 16 training and 16 development examples per class drawn by the seed, each learned prompt scored by the
+same `classify` run (--soft-prompt): prompt tuning, prefix tuning, P-tuning, SPoT (prompt tuning started
+from SST-2's prompt of the same seed), BBT and BDPL. Test: the first --limit examples of Zhao et al.'s
+300-example subsample (RTE: of its 277). Printed: accuracy, mean ± std over the seeds, and what each
+method cost (optimiser steps or engine calls, and minutes, tuning and scoring), beside BBT's published
+RoBERTa-large figures; the table goes to OUT/tuning.md, the plot to OUT/tuning.png, the prompts under OUT.
+The budgets are set so that the whole table takes about an hour on 2 CPU cores (see --help).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from promptkit.engines import make_engine
+from promptkit.engines.engine_kinds import HFEngineSpec
+from promptkit.engines.model_files import BUILTIN_MODEL
+from promptkit.engines.text_prompt import TextPromptEngine
+from promptkit.files.learned_prompt import learned_digest, load_learned_prompt
+from promptkit.runs.build import build_method
+from promptkit.runs.evaluate import evaluate
+from promptkit.runs.report import new_figure, save_figure
+from promptkit.tasks import load_task
+from promptkit.tuning import TuneSettings, tune
+
+TASKS = ("sst2", "trec", "agnews", "rte")
+WRITTEN = ("zero-shot", "ICL", "calibrated ICL")
+TUNED = ("prompt tuning", "prefix tuning", "P-tuning", "SPoT", "BBT", "BDPL")
+METHOD = {"prompt tuning": "prompt_tuning", "prefix tuning": "prefix_tuning", "P-tuning": "p_tuning",
+          "SPoT": "prompt_tuning", "BBT": "bbt", "BDPL": "bdpl"}  # fmt: skip
+
+# Sun et al. 2022 (BBT), Table 2: RoBERTa-large, 16 examples per class, mean over 3 seeds. TREC is not in it.
+BBT_PAPER: dict[str, dict[str, float]] = {}
+
+
+def _accuracy(task, engine, seed: int, **options: Any) -> tuple[float, dict]:
+    built = build_method(task, "classify", selection_seed=seed, **options)
+    result = evaluate(task, built.pipeline, engine, built.extractor, method="classify", progress=False)
+    return result.summary.accuracy, dict(result.summary.metrics)
+
+
+def run_task(name: str, args: argparse.Namespace, engine, cells: dict, work: dict) -> None:
+    task = load_task(name, args.data / name).limit(args.limit)
+    started = time.perf_counter()
+    zero, _ = _accuracy(task, engine, 0)
+    cells[("zero-shot", name)] = [zero] * len(args.seeds)
+    work[("zero-shot", name)] = ("0 steps", time.perf_counter() - started)
+    for seed in args.seeds:
+        started = time.perf_counter()
+        calibrated, metrics = _accuracy(task, engine, seed, shots=args.shots, calibrate="content_free")
+        cells.setdefault(("ICL", name), []).append(metrics["acc_uncalibrated"])
+        cells.setdefault(("calibrated ICL", name), []).append(calibrated)
+        work[("ICL", name)] = work[("calibrated ICL", name)] = ("0 steps", time.perf_counter() - started)
+        for label in TUNED:
+            if label == "SPoT" and (name == "sst2" or "sst2" not in args.tasks):
+                continue
+            started = time.perf_counter()
+            out = args.out / name / f"{label.replace(' ', '_')}-seed{seed}.safetensors"
+            out.unlink(missing_ok=True)
+            settings = _settings(label, seed, args)
+            start = args.out / "sst2" / f"prompt_tuning-seed{seed}.safetensors" if label == "SPoT" else None
+            result = tune(task, engine, settings, out, init_from=start, progress=not args.quiet)
+            prompt = result.prompt
+            scored = (
+                TextPromptEngine(engine, prompt.text or "", learned_digest(prompt))
+                if prompt.tensor is None
+                else engine.with_soft_prompt(prompt)
+            )
+            accuracy, _ = _accuracy(task, scored, seed)
+            cells.setdefault((label, name), []).append(accuracy)
+            info = prompt.info
+            spent = f"{info['calls']} calls" if "calls" in info else f"{info['steps']} steps"
+            work[(label, name)] = (spent, time.perf_counter() - started)
+            print(f"{name} seed {seed} {label}: {accuracy:.1%} ({spent}, dev {info['best_dev_acc']:.1%})",
+                  file=sys.stderr, flush=True)  # fmt: skip
+
+
+def _settings(label: str, seed: int, args: argparse.Namespace) -> TuneSettings:
+    method = METHOD[label]
+    if method == "bbt":
+        return TuneSettings(method, seed=seed, budget=args.bbt_budget, tokens=args.bbt_tokens, eval_every=2)
+    if method == "bdpl":
+        return TuneSettings(method, seed=seed, budget=args.bdpl_budget, eval_every=2)
+    return TuneSettings(method, seed=seed, steps=args.steps, eval_every=max(1, args.steps // 5))
+
+
+def table(cells: dict, work: dict, tasks: list[str]) -> str:
+    head = "| method | " + " | ".join(f"{t} | cost" for t in tasks) + " |"
+    lines = [head, "|---|" + "---|---|" * len(tasks)]
+    for label in (*WRITTEN, *TUNED):
+        row = [label]
+        for t in tasks:
+            values = cells.get((label, t))
+            if not values:
+                row += ["—", ""]
+                continue
+            std = statistics.stdev(values) if len(values) > 1 else 0.0
+            spent, seconds = work[(label, t)]
+            row += [f"{100 * statistics.mean(values):.1f} ± {100 * std:.1f}", f"{spent}, {seconds / 60:.1f} min"]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def plot(cells: dict, tasks: list[str], path: Path) -> None:
+    """A panel per task: each method's mean accuracy with its spread over seeds (written grey, learned blue)."""
+    matplotlib.use("Agg")
+    fig, axes = new_figure((3.6 * len(tasks), 3.6), ncols=len(tasks), sharey=True, squeeze=False)
+    labels = [*WRITTEN, *TUNED]
+    for ax, t in zip(axes[0], tasks):
+        shown = [label for label in labels if cells.get((label, t))]
+        means = [100 * statistics.mean(cells[(label, t)]) for label in shown]
+        stds = [100 * (statistics.stdev(cells[(label, t)]) if len(cells[(label, t)]) > 1 else 0) for label in shown]
+        colours = ["#999999" if label in WRITTEN else "#4C72B0" for label in shown]
+        ax.bar(range(len(shown)), means, yerr=stds, color=colours, capsize=3)
+        ax.set_xticks(range(len(shown)), shown, rotation=60, ha="right", fontsize=7)
+        ax.set_title(t)
+        ax.set_ylim(0, 100)
+    axes[0][0].set_ylabel("accuracy (%), mean ± std over seeds")
+    save_figure(fig, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="Zhao et al.'s data folder (one folder per task)")
+    parser.add_argument("--out", type=Path, default=Path("runs/tuning"), help="a folder for the learned prompts")
+    parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--limit", type=int, default=100, help="test examples per task (default 100 of the 300)")
+    parser.add_argument("--shots", type=int, default=4, help="ICL's demonstrations (default 4)")
+    parser.add_argument("--steps", type=int, default=10, help="white-box optimiser steps (default 10)")
+    parser.add_argument("--bbt-budget", type=int, default=60, help="BBT's engine calls (default 60; the paper 8000)")
+    parser.add_argument("--bbt-tokens", type=int, default=10, help="BBT's prompt tokens (default 10; the paper 50)")
+    parser.add_argument("--bdpl-budget", type=int, default=60, help="BDPL's engine calls (default 60; the paper 8000)")
+    parser.add_argument("--model", default=BUILTIN_MODEL, help="the embedded model (default) or a model folder")
+    parser.add_argument("--dtype", default="bfloat16", choices=("float32", "bfloat16"),
+                        help="the hf engine's weights (default bfloat16: what fits the hour on an AMX CPU)")  # fmt: skip
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    cells: dict = {}
+    work: dict = {}
+    tasks = sorted(args.tasks, key=lambda t: t != "sst2")  # SST-2 first: SPoT starts from its prompts
+    with make_engine(HFEngineSpec(model=args.model, dtype=args.dtype, device="cpu"), progress=False) as engine:
+        for name in tasks:
+            run_task(name, args, engine, cells, work)
+            print(f"{name}: done at {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+    text = table(cells, work, tasks)
+    (args.out / "tuning.md").write_text(text + "\n", encoding="utf-8")
+    plot(cells, tasks, args.out / "tuning.png")
+    print(text)
+    print(f"\n{len(tasks)} tasks x {len(args.seeds)} seeds in {(time.perf_counter() - start) / 60:.1f} min; "
+          f"plot: {args.out / 'tuning.png'}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
