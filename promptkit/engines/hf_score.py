@@ -40,8 +40,8 @@ def score_pairs(
     model, pairs: Sequence[Pair], device: str, max_batch_tokens: int, max_batch_size: int,
     learned: LearnedPrompt | None = None,
 ) -> list[Score]:  # fmt: skip
-    """Score (context ids, continuation ids) pairs, in input order (after the learned prompt, if given:
-    then every context runs after its key-value prefix, so none goes the batched way)."""
+    """Score (context ids, continuation ids) pairs, in input order (after the learned prompt, if given: then every
+    context runs after its key-value prefix, and those that share no tokens run together after it alone)."""
     groups: dict[tuple[int, ...], list[int]] = {}
     for i, (context, _) in enumerate(pairs):
         groups.setdefault(tuple(context), []).append(i)
@@ -56,7 +56,7 @@ def score_pairs(
     alone: list[tuple[int, ...]] = []
     with torch.inference_mode():
         for members, prefix in _prefix_groups(contexts, shared):
-            if len(members) == 1 and learned is None:
+            if len(members) == 1:
                 alone.append(contexts[members[0]])
                 continue
             chosen = [contexts[k] for k in members]
@@ -64,8 +64,12 @@ def score_pairs(
             for context, scores in _after_prefix(model, chosen, conts, prefix, device, max_batch_tokens,
                                                  max_batch_size, learned):  # fmt: skip
                 place(context, scores)
-        for context, scores in _batched(model, alone, [_conts(pairs, groups[c]) for c in alone], device,
-                                        max_batch_tokens, max_batch_size):  # fmt: skip
+        conts = [_conts(pairs, groups[c]) for c in alone]
+        if learned is not None and alone:
+            done = _after_prefix(model, alone, conts, 0, device, max_batch_tokens, max_batch_size, learned)
+        else:
+            done = _batched(model, alone, conts, device, max_batch_tokens, max_batch_size)
+        for context, scores in done:
             place(context, scores)
     return out  # type: ignore[return-value]
 
