@@ -316,3 +316,31 @@ def test_scale_simulation_runs_on_kojimas_rationales(shared_data):
     assert run.returncode == 0, run.stderr[-2000:]
     assert "1319 sequences" in run.stdout and "| 64 |" in run.stdout
     assert "token counts: SmolLM2's tokenizer" in run.stdout
+
+
+def test_the_tuning_table_runs_every_method_on_the_tiny_model(tiny_model, shared_data, tmp_path):
+    out = tmp_path / "tuning"
+    run = subprocess.run([sys.executable, str(ROOT / "evals" / "tuning_table.py"), "--data", str(shared_data / "zhao"),
+                          "--tasks", "rte", "sst2", "--seeds", "0", "1", "--k", "2", "--limit", "4", "--shots", "1",
+                          "--steps", "1", "--bbt-budget", "4", "--bbt-tokens", "2", "--bdpl-budget", "4",
+                          "--model", str(tiny_model), "--dtype", "float32", "--out", str(out), "--quiet"],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = {line.split(" | ")[0].strip("| "): line for line in run.stdout.splitlines() if line.startswith("| ")}
+    for label in (
+        "zero-shot",
+        "ICL",
+        "calibrated ICL",
+        "prompt tuning",
+        "prefix tuning",
+        "P-tuning",
+        "SPoT",
+        "BBT",
+        "BDPL",
+    ):
+        assert label in rows, (label, run.stdout)
+    assert re.search(r"\| sst2 \| cost \| rte \| cost \|", run.stdout), "SST-2 first: SPoT starts from its prompts"
+    assert re.search(r"\| SPoT \| — \|  \| \d+\.\d ± \d+\.\d \| 1 steps", rows["SPoT"]), rows["SPoT"]
+    assert "5 calls" in rows["BBT"] and "89.56 ± 0.25" in rows["BBT"], "4 on training, 1 on development"
+    assert len(list((out / "rte").glob("*.safetensors"))) == 2 * 6
+    assert (out / "tuning.png").read_bytes()[:4] == b"\x89PNG" and (out / "tuning.md").is_file()

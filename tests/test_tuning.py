@@ -32,7 +32,7 @@ from promptkit.tuning.bbt import Subspace
 from promptkit.tuning.data import Split, tuning_data
 from promptkit.tuning.ngrams import ngram_vocabulary
 from promptkit.tuning.objective import Rows, class_log_probs, cross_entropy, engine_class_log_probs, forward_after
-from promptkit.tuning.white_box import as_array, learned_now, prompt_model
+from promptkit.tuning.white_box import as_array, batch_of, learned_now, prompt_model
 from promptkit.types import GenRequest, Sampling, ScoreRequest
 
 TOPICS = """name: topics
@@ -170,7 +170,7 @@ def test_greedy_generation_with_a_learned_prompt_equals_generate_on_the_peft_mod
 
 
 def test_a_killed_run_resumes_from_its_last_checkpoint_to_the_same_prompt(engine, topics, tmp_path, monkeypatch):
-    whole = _tuned(engine, topics, tmp_path / "whole", "prompt_tuning", steps=6)
+    whole = _tuned(engine, topics, tmp_path / "whole", "prompt_tuning", steps=6, batch=4)  # batches cross epochs
     saves = []
     real = tune_module.save_checkpoint
 
@@ -181,13 +181,13 @@ def test_a_killed_run_resumes_from_its_last_checkpoint_to_the_same_prompt(engine
             raise KeyboardInterrupt
 
     out = tmp_path / "broken" / "prompt_tuning.safetensors"
-    settings = TuneSettings("prompt_tuning", k=3, **{**TINY["prompt_tuning"], "steps": 6})
+    settings = TuneSettings("prompt_tuning", k=3, **{**TINY["prompt_tuning"], "steps": 6, "batch": 4})
     monkeypatch.setattr(tune_module, "save_checkpoint", killed_after_two)
     with pytest.raises(KeyboardInterrupt):
         tune(_task(topics), engine, settings, out, pool=str(topics[1]), progress=False)
     monkeypatch.undo()
     assert not out.exists() and out.with_name(out.name + ".checkpoint").exists()
-    other = TuneSettings("prompt_tuning", k=3, **{**TINY["prompt_tuning"], "steps": 6, "lr": 0.5})
+    other = TuneSettings("prompt_tuning", k=3, **{**TINY["prompt_tuning"], "steps": 6, "batch": 4, "lr": 0.5})
     with pytest.raises(PromptkitError, match="checkpoint of a run with other settings"):
         tune(_task(topics), engine, other, out, pool=str(topics[1]), progress=False)
     result = tune(_task(topics), engine, settings, out, pool=str(topics[1]), progress=False)
@@ -331,3 +331,14 @@ def test_one_row_per_example_reads_one_token_words_as_a_row_per_word_does(engine
     soft_engine = engine.with_soft_prompt(LearnedPrompt("bbt", engine.model_key, soft[0].numpy()))
     by_engine = engine_class_log_probs(soft_engine, data.train, data)
     assert torch.allclose(class_log_probs(lps[0], [0, 1, 1], 2).double(), by_engine, atol=1e-4)
+
+
+def test_batches_take_every_example_once_an_epoch_in_a_seeded_order():
+    split = Split(tuple(f"c{i}" for i in range(6)), tuple(range(6)))
+    settings = TuneSettings("prompt_tuning", batch=4, seed=1)
+    steps = [batch_of(split, settings, n).contexts for n in range(3)]
+    assert sorted(steps[0] + steps[1][:2]) == sorted(split.contexts), "the first epoch: each example once"
+    assert all(len(b) == 4 for b in steps) and steps != [
+        batch_of(split, replace(settings, seed=2), n).contexts for n in range(3)
+    ]
+    assert batch_of(split, TuneSettings("prompt_tuning"), 5) == split

@@ -301,6 +301,7 @@ def _tune_args(sub) -> None:
     )
     t.add_argument("--tokens", type=int, help="prompt length in virtual tokens (default 20; bbt 50)")
     t.add_argument("--steps", type=int, help=f"white-box: optimiser steps (default {d['steps']})")
+    t.add_argument("--batch", type=int, help="white-box: examples per step (default: all of them)")
     t.add_argument("--lr", type=float, help="white-box: learning rate (default 3e-2; prefix_tuning 1e-2)")
     t.add_argument("--init", choices=get_args(Init), help=f"prompt_tuning: how the prompt starts (default {d['init']})")
     t.add_argument("--init-text", help="prompt_tuning with --init text: the words the prompt starts as")

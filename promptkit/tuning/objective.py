@@ -74,7 +74,10 @@ class Rows:
     @classmethod
     def chunks(cls, split: Split, data: TuningData, encode: Encode, pad_id: int, rows: int) -> list[Rows]:
         """The split in passes of whole examples, about `rows` rows each, in order."""
-        each = max(1, rows // len(data.continuations))
+        whole = cls.of(split, data, encode, pad_id)
+        each = rows if whole.one_row_each else max(1, rows // len(data.continuations))
+        if each >= len(split.contexts):
+            return [whole]
         parts = range(0, len(split.contexts), each)
         return [
             cls.of(Split(split.contexts[i : i + each], split.targets[i : i + each]), data, encode, pad_id)

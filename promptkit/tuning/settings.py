@@ -32,6 +32,8 @@ class TuneSettings:
     """Prompt length: virtual tokens (default 20, BBT's 50), or BDPL's phrases (default 5)."""
     steps: int = 100
     """White-box: optimiser steps, each over the whole training set."""
+    batch: int | None = None
+    """White-box: examples per step, in a seeded order an epoch at a time; default all of them."""
     lr: float | None = None
     """AdamW's learning rate; default 3e-2 (prompt tuning, P-tuning), 1e-2 (prefix tuning, BDPL)."""
     init: Init = "vocab"
@@ -58,6 +60,8 @@ class TuneSettings:
         for name in ("k", "steps", "budget", "intrinsic_dim", "population", "eval_every", "candidates"):
             if getattr(self, name) < 1:
                 raise PromptkitError(f"{name}: {getattr(self, name)}; at least 1")
+        if self.batch is not None and self.batch < 1:
+            raise PromptkitError(f"batch: {self.batch}; at least 1")
         if self.tokens is not None and self.tokens < 1:
             raise PromptkitError(f"tokens: {self.tokens}; at least 1")
         if self.init == "text" and not self.init_text:

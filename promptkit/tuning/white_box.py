@@ -8,6 +8,7 @@ so the prompt is trained on exactly the layout it is scored and generated with.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -18,7 +19,7 @@ from tqdm.auto import tqdm
 from promptkit.errors import PromptkitError
 from promptkit.files.learned_prompt import LearnedPrompt
 from promptkit.tuning.checkpoint import Checkpoint
-from promptkit.tuning.data import TuningData
+from promptkit.tuning.data import Split, TuningData
 from promptkit.tuning.objective import Rows, accuracy, class_log_probs, cross_entropy, forward_after
 from promptkit.tuning.settings import TuneSettings
 
@@ -128,7 +129,7 @@ def train(
     """AdamW over the whole training set each step; the prompt of the best development accuracy is kept."""
     params = {n: p for n, p in wrapped.named_parameters() if p.requires_grad}
     optimiser = torch.optim.AdamW(params.values(), lr=s.learning_rate, weight_decay=0.0)
-    train_rows = Rows.chunks(data.train, data, encode, pad_id, ROWS_PER_PASS)
+    whole = Rows.chunks(data.train, data, encode, pad_id, ROWS_PER_PASS) if not s.batch else []
     dev_rows = Rows.chunks(data.dev, data, encode, pad_id, ROWS_PER_PASS)
     word_class = [c for c, _ in data.continuations]
     p = Progress()
@@ -145,13 +146,16 @@ def train(
         logits = forward_after(model, rows, learned_now(wrapped, s, len(rows.ids)), s.prompt_tokens, device)
         return class_log_probs(rows.word_logprobs(logits), word_class, len(data.classes))
 
-    def step() -> float:
-        """One optimiser step over the whole training set, its gradient summed over passes of a few rows."""
+    def step(number: int) -> float:
+        """One optimiser step over the training set (or the step's batch of it), its gradient summed over
+        passes of a few rows."""
+        split = batch_of(data.train, s, number)
+        passes = whole or Rows.chunks(split, data, encode, pad_id, ROWS_PER_PASS)
         optimiser.zero_grad()
         total, done = 0.0, 0
-        for rows in train_rows:
-            targets = data.train.targets[done : done + rows.examples]
-            loss = cross_entropy(class_lp(rows), targets) * rows.examples / len(data.train.targets)
+        for rows in passes:
+            targets = split.targets[done : done + rows.examples]
+            loss = cross_entropy(class_lp(rows), targets) * rows.examples / len(split.targets)
             loss.backward()
             total, done = total + loss.item(), done + rows.examples
         optimiser.step()
@@ -164,7 +168,7 @@ def train(
     bar = tqdm(total=s.steps, initial=p.step, desc=f"tune {s.method}", unit="step", disable=None if progress else True)
     with bar:
         while p.step < s.steps:
-            loss = step()
+            loss = step(p.step)
             p.step += 1
             bar.update(1)
             if p.step % s.eval_every == 0 or p.step == s.steps:
@@ -179,6 +183,17 @@ def train(
                 save({"best": best, **_optimiser_arrays(optimiser, params)}, p.as_state())
     assert best is not None
     return best, p
+
+
+def batch_of(split: Split, s: TuneSettings, number: int) -> Split:
+    """Step `number`'s examples: all of them, or the next `batch` of a seeded order (an epoch's worth in
+    turn), so that a resumed run takes the batches an unbroken one takes."""
+    if not s.batch or s.batch >= len(split.contexts):
+        return split
+    epoch, at = divmod(number * s.batch, len(split.contexts))
+    order = random.Random(f"{s.seed}:{epoch}").sample(range(len(split.contexts)), len(split.contexts))
+    chosen = [order[(at + i) % len(order)] for i in range(s.batch)]
+    return Split(tuple(split.contexts[i] for i in chosen), tuple(split.targets[i] for i in chosen))
 
 
 def _optimiser_arrays(optimiser: torch.optim.Optimizer, params: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
