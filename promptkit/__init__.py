@@ -21,6 +21,7 @@ from promptkit.stages.framework.templating import Templates
 from promptkit.stages.library.extractors import EXTRACTORS, Extractor, get_extractor
 from promptkit.stages.stage_kinds import STAGE_KINDS
 from promptkit.tasks import Task, TaskDefinition, load_task, read_definition, shipped_names
+from promptkit.tuning.settings import TuneSettings
 from promptkit.types import Completion, Example, GenRequest, Sampling, StageRecord, State
 
 __version__ = "0.1.0"
@@ -29,7 +30,15 @@ __version__ = "0.1.0"
 _MOVED = {"PRESETS": ("METHODS", lambda: METHODS)}
 
 
+# Learning prompts loads torch: imported when first used, not by `import promptkit`.
+_LAZY = {"tune": "promptkit.tuning", "TuneResult": "promptkit.tuning"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
     if name in _MOVED:
         new, value = _MOVED[name]
         warnings.warn(f"promptkit.{name} is deprecated: use promptkit.{new}", DeprecationWarning, stacklevel=2)
@@ -72,6 +81,8 @@ __all__ = [
     "Task",
     "TaskDefinition",
     "Templates",
+    "TuneResult",
+    "TuneSettings",
     "VLLMEngineSpec",
     "auto_cot_exemplars",
     "build",
@@ -90,4 +101,5 @@ __all__ = [
     "run",
     "shipped_names",
     "sweep",
+    "tune",
 ]

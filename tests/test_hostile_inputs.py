@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from promptkit.cli import main
+from promptkit.engines.model_files import folder_digest
 
 GOOD_GSM8K = json.dumps({"question": "Ann has 2 apples and buys 3. How many?", "answer": "2 + 3 = 5\n#### 5"}) + "\n"
 GOOD_LL = json.dumps({"examples": [{"question": 'Take the last letters of each words in "Ada Bob" and concatenate them.',
@@ -590,6 +591,12 @@ for name, content, extra, words in [
     ("soft-nan", artifact(tensor=np.full((2, 8), np.nan, np.float32)), [], ["p.safetensors", "NaN"]),
     ("soft-unknown-method", artifact(method="telepathy"), [], ["p.safetensors", "unknown method"]),
     ("soft-another-model", artifact(), [], ["p.safetensors", "learned on m@sha256:0"]),
+    (
+        "soft-another-width",
+        lambda tiny: artifact(model=f"tiny@sha256:{folder_digest(tiny)}", tensor=np.zeros((2, 33), np.float32)),
+        [],
+        ["p.safetensors", "another shape (hidden 33)", "hidden 32"],
+    ),
     ("soft-missing", None, [], ["p.safetensors", "cannot read"]),
     ("soft-tensor-on-vllm", artifact(), ["--engine", "vllm"], ["p.safetensors", "only the hf engine takes"]),
 ]:
@@ -604,10 +611,12 @@ case(
 )  # fmt: skip
 
 
-def _write(folder: Path, files: dict) -> None:
+def _write(folder: Path, files: dict, tiny_model: Path) -> None:
     for name, content in files.items():
         path = (folder / name).resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
+        if callable(content):  # made for the tiny model, which exists only once the tests run
+            content = content(tiny_model)
         if content is True:  # an SQLite file of some other program
             db = sqlite3.connect(path.with_suffix(".sqlite"))
             db.execute("CREATE TABLE generations (a, b)")
@@ -629,7 +638,7 @@ def test_the_corpus_is_large_and_spans_every_class():
 def test_hostile_input_is_one_line_and_exit_2(name, files, argv, words, tmp_path, tiny_model):
     folder = tmp_path / "work"
     folder.mkdir()
-    _write(folder, files)
+    _write(folder, files, tiny_model)
     args = [a.replace("{d}", str(folder)).replace("{tiny}", str(tiny_model)) for a in argv]
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
