@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from promptkit.cli import main
-from promptkit.engines import ScriptedEngine, make_engine
+from promptkit.engines import CachedEngine, ScriptedEngine, make_engine
 from promptkit.engines.engine_kinds import HFEngineSpec, ReplayEngineSpec
 from promptkit.engines.hf import HFEngine
 from promptkit.errors import PromptkitError
@@ -342,3 +342,18 @@ def test_batches_take_every_example_once_an_epoch_in_a_seeded_order():
         batch_of(split, replace(settings, seed=2), n).contexts for n in range(3)
     ]
     assert batch_of(split, TuneSettings("prompt_tuning"), 5) == split
+
+
+def test_bdpl_draws_served_by_the_cache_the_second_time(engine, topics, tmp_path):
+    """The budget counts engine calls; a prompt drawn again (here: the same run again) is the cache's."""
+    settings = TuneSettings("bdpl", k=2, tokens=1, candidates=4, samples=2, budget=6, eval_every=3)
+    runs = []
+    for name in ("first", "second"):
+        cached = CachedEngine(engine, tmp_path / "cache.sqlite")
+        result = tune(_task(topics), cached, settings, tmp_path / f"{name}.safetensors", pool=str(topics[1]),
+                      progress=False)  # fmt: skip
+        runs.append((result.prompt, cached.stats()))
+        cached.close()
+    (first, before), (second, after) = runs
+    assert first.text == second.text and first.info["calls"] == second.info["calls"] == 6 + 1
+    assert before.misses > 0 and after.misses == 0 and after.hits > 0, (before, after)
