@@ -10,6 +10,15 @@ import sys
 import time
 from pathlib import Path
 
+# A two-class task whose Tech class has two label words, for classification tests.
+TOPICS = """name: topics
+example: {question: "{{ text }}", answer: "{{ label }}"}
+answer: {type: choice, labels: [World, Tech], words: {Tech: [Tech, Science]}}
+prompts:
+  answer_prefix: "A:"
+  classification: {q_prefix: "Article: ", a_prefix: "Answer: "}
+"""
+
 
 def cache_rows(path: Path) -> int:
     """Samples stored in a generation cache file so far (0 while it does not exist yet)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import require
-from helpers import run_method
+from helpers import TOPICS, run_method
 
 from promptkit import ScriptedEngine, load_task
 from promptkit.cli import main
@@ -21,14 +21,6 @@ from promptkit.runspec.methods import used_options
 from promptkit.runspec.models import MethodSpec
 
 ZHAO_TASKS = ("sst2", "agnews", "trec", "cb", "rte")
-
-TOPICS = """name: topics
-example: {question: "{{ text }}", answer: "{{ label }}"}
-answer: {type: choice, labels: [World, Tech], words: {Tech: [Tech, Science]}}
-prompts:
-  answer_prefix: "A:"
-  classification: {q_prefix: "Article: ", a_prefix: "Answer: "}
-"""
 
 
 def _topics(tmp_path: Path, rows: list[dict]) -> Path:

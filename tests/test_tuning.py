@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import TOPICS
 
 from promptkit.cli import main
 from promptkit.engines import CachedEngine, ScriptedEngine, make_engine
@@ -35,13 +36,6 @@ from promptkit.tuning.objective import Rows, class_log_probs, cross_entropy, eng
 from promptkit.tuning.white_box import as_array, batch_of, learned_now, prompt_model
 from promptkit.types import GenRequest, Sampling, ScoreRequest
 
-TOPICS = """name: topics
-example: {question: "{{ text }}", answer: "{{ label }}"}
-answer: {type: choice, labels: [World, Tech], words: {Tech: [Tech, Science]}}
-prompts:
-  answer_prefix: "A:"
-  classification: {q_prefix: "Article: ", a_prefix: "Answer: "}
-"""
 WORDS = ["rockets", "war", "chips", "peace", "robots", "votes", "code", "treaty", "lasers", "border", "apps", "kings"]
 TINY = {
     "prompt_tuning": {"steps": 4, "eval_every": 2, "tokens": 3},
