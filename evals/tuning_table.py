@@ -102,11 +102,11 @@ def _settings(label: str, seed: int, args: argparse.Namespace) -> TuneSettings:
     method = METHOD[label]
     common = {"seed": seed, "k": args.k}
     if method == "bbt":
-        population = min(5, args.bbt_budget)
+        population = min(4, args.bbt_budget)
         return TuneSettings(method, **common, budget=args.bbt_budget, tokens=args.bbt_tokens, population=population,
                             eval_every=max(1, args.bbt_budget // population // 2))  # fmt: skip
     if method == "bdpl":
-        samples = min(3, args.bdpl_budget)
+        samples = min(2, args.bdpl_budget)
         return TuneSettings(method, **common, budget=args.bdpl_budget, samples=samples,
                             eval_every=max(1, args.bdpl_budget // samples // 2))  # fmt: skip
     return TuneSettings(method, **common, steps=args.steps, batch=args.batch, eval_every=args.steps)
@@ -157,14 +157,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/tuning"), help="a folder for the learned prompts")
     parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--limit", type=int, default=50, help="test examples per task (default 50 of the 300)")
+    parser.add_argument("--limit", type=int, default=30, help="test examples per task (default 30 of the 300)")
     parser.add_argument("--k", type=int, default=16, help="training (and development) examples per class")
     parser.add_argument("--shots", type=int, default=4, help="ICL's demonstrations (default 4)")
-    parser.add_argument("--steps", type=int, default=6, help="white-box optimiser steps (default 6)")
+    parser.add_argument("--steps", type=int, default=4, help="white-box optimiser steps (default 4)")
     parser.add_argument("--batch", type=int, default=8, help="white-box examples per step (default 8)")
-    parser.add_argument("--bbt-budget", type=int, default=5, help="BBT's engine calls (default 5; the paper 8000)")
+    parser.add_argument("--bbt-budget", type=int, default=4, help="BBT's engine calls (default 4; the paper 8000)")
     parser.add_argument("--bbt-tokens", type=int, default=10, help="BBT's prompt tokens (default 10; the paper 50)")
-    parser.add_argument("--bdpl-budget", type=int, default=6, help="BDPL's engine calls (default 6; the paper 8000)")
+    parser.add_argument("--bdpl-budget", type=int, default=4, help="BDPL's engine calls (default 4; the paper 8000)")
     parser.add_argument("--model", default=BUILTIN_MODEL, help="the embedded model (default) or a model folder")
     parser.add_argument("--dtype", default="bfloat16", choices=("float32", "bfloat16"),
                         help="the hf engine's weights (default bfloat16: what fits the hour on an AMX CPU)")  # fmt: skip
