@@ -178,7 +178,8 @@ def _check_names(args, where: str) -> None:
         if value is not None and not _is_placeholder(value):
             assert value in names, f"{where}: {what} {value!r} is not one of {', '.join(names)}"
 
-    for method in ([args.method] if getattr(args, "method", None) else []) + (
+    tuning = getattr(args, "command", None) == "tune"  # its methods are argparse's choices, checked by parsing
+    for method in ([args.method] if getattr(args, "method", None) and not tuning else []) + (
         args.methods.split(",") if getattr(args, "methods", None) else []
     ):
         known(method, _method_names(), "method")
