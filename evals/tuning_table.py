@@ -32,7 +32,6 @@ from promptkit.engines import make_engine
 from promptkit.engines.engine_kinds import HFEngineSpec
 from promptkit.engines.model_files import BUILTIN_MODEL
 from promptkit.engines.text_prompt import TextPromptEngine
-from promptkit.files.learned_prompt import learned_digest
 from promptkit.runs.build import build_method
 from promptkit.runs.evaluate import evaluate
 from promptkit.runs.report import new_figure, save_figure
@@ -84,11 +83,7 @@ def run_task(name: str, args: argparse.Namespace, engine, cells: dict, work: dic
             start = args.out / "sst2" / f"prompt_tuning-seed{seed}.safetensors" if label == "SPoT" else None
             result = tune(task, engine, settings, out, init_from=start, progress=not args.quiet)
             prompt = result.prompt
-            scored = (
-                TextPromptEngine(engine, prompt.text or "", learned_digest(prompt))
-                if prompt.tensor is None
-                else engine.with_soft_prompt(prompt)
-            )
+            scored = TextPromptEngine(engine, prompt) if prompt.tensor is None else engine.with_soft_prompt(prompt)
             accuracy, _ = _accuracy(task, scored, seed)
             cells.setdefault((label, name), []).append(accuracy)
             info = prompt.info

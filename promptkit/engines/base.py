@@ -25,6 +25,9 @@ Follow = Callable[[int, Completion], "GenRequest | None"]
 """Called with (chain index, completion) as a chain's request ends; returns the chain's next request."""
 
 
+_LEARNED = "|learned:"
+
+
 @dataclass(frozen=True)
 class EngineIdentity:
     """What determines an engine's outputs; the cache never mixes two identities."""
@@ -36,6 +39,14 @@ class EngineIdentity:
 
     def key(self) -> str:
         return f"{self.kind}|{self.model}|{self.revision}|{self.settings}"
+
+    def with_learned(self, digest: str) -> EngineIdentity:
+        """This identity with a learned prompt before every prompt: its rows are never another's."""
+        return EngineIdentity(self.kind, self.model, self.revision, f"{self.settings}{_LEARNED}{digest}")
+
+    @property
+    def has_learned(self) -> bool:
+        return _LEARNED in self.settings
 
 
 @runtime_checkable

@@ -17,7 +17,7 @@ from promptkit.engines.base import Engine
 from promptkit.engines.model_files import BUILTIN_MODEL
 from promptkit.engines.text_prompt import TextPromptEngine
 from promptkit.errors import PromptkitError
-from promptkit.files.learned_prompt import check_model, learned_digest, load_learned_prompt, model_key
+from promptkit.files.learned_prompt import check_model, load_learned_prompt, model_key
 from promptkit.registry import Registry
 from promptkit.schema import SpecModel as _Spec
 
@@ -215,4 +215,4 @@ def build_engine(spec: BaseModel, progress: bool) -> Engine:
     engine = kind.build(_plain(spec), progress)
     identity = engine.identity
     check_model(learned, model_key(identity.model, identity.revision), str(path))
-    return TextPromptEngine(engine, learned.text or "", learned_digest(learned))
+    return TextPromptEngine(engine, learned)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import copy
-import threading
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -13,7 +11,7 @@ from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM
 
 from promptkit.engines.base import Engine, EngineIdentity, OnComplete
-from promptkit.engines.hf_attention import use_grouped_sdpa
+from promptkit.engines.hf_attention import kv_layout, use_grouped_sdpa
 from promptkit.engines.hf_decode import BatchDecoder
 from promptkit.engines.hf_score import score_pairs
 from promptkit.engines.hf_soft_prompt import (
@@ -23,6 +21,7 @@ from promptkit.engines.hf_soft_prompt import (
 )
 from promptkit.engines.implementing import (
     LocalTokenization,
+    call_lock,
     completion_of,
     cut_at_stop,
     one_call_at_a_time,
@@ -42,10 +41,8 @@ in float32: 93k tokens; an 8B model with 8 key-value heads in bfloat16: 32k)."""
 
 def kv_bytes_per_token(config, dtype: torch.dtype) -> int:
     """Bytes of keys and values one token takes in the cache, from the model's config."""
-    text = config.get_text_config(decoder=True)
-    heads = getattr(text, "num_key_value_heads", None) or text.num_attention_heads
-    head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
-    return text.num_hidden_layers * 2 * heads * head_dim * torch.finfo(dtype).bits // 8
+    layers, heads, head_dim = kv_layout(config)
+    return layers * 2 * heads * head_dim * torch.finfo(dtype).bits // 8
 
 
 class HFEngine(LocalTokenization, Engine):
@@ -116,7 +113,7 @@ class HFEngine(LocalTokenization, Engine):
         config = config or model_config(self.source, self.revision, self.gguf_file, self.trust_remote_code)
         check_fits(learned, config, where)
         self.learned = learned
-        self.identity = replace(self._plain, settings=f"{self._plain.settings}|learned:{learned_digest(learned)}")
+        self.identity = self._plain.with_learned(learned_digest(learned))
 
     @property
     def model_key(self) -> str:
@@ -126,7 +123,7 @@ class HFEngine(LocalTokenization, Engine):
     def with_soft_prompt(self, soft_prompt: str | Path | LearnedPrompt | None) -> HFEngine:
         """This engine with another learned prompt (or none): the same loaded model and tokenizer, one call
         at a time across both, its own identity."""
-        self.__dict__.setdefault("_one_call", threading.RLock())  # shared: the two drive one model
+        call_lock(self)  # made before the copy, so the two share it: they drive one model
         other = copy.copy(self)
         other._set_learned(soft_prompt)
         return other

@@ -16,6 +16,14 @@ from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 NAME = "promptkit_sdpa_gqa"
 
 
+def kv_layout(config) -> tuple[int, int, int]:
+    """(layers, key-value heads, head dim) of a model's key-value cache, from its config."""
+    text = config.get_text_config(decoder=True)
+    heads = getattr(text, "num_key_value_heads", None) or text.num_attention_heads
+    head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
+    return text.num_hidden_layers, heads, head_dim
+
+
 def sdpa_gqa_forward(module, query, key, value, attention_mask, dropout=0.0, scaling=None, **kwargs):
     grouped = getattr(module, "num_key_value_groups", 1) > 1
     if attention_mask is None or not grouped or query.device.type != "cpu" or kwargs.get("position_bias") is not None:

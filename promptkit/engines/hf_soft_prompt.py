@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from transformers import AutoConfig, DynamicCache
 
+from promptkit.engines.hf_attention import kv_layout
 from promptkit.errors import PromptkitError
 from promptkit.files.learned_prompt import LearnedPrompt
 
@@ -27,13 +28,11 @@ def model_config(source: str, revision: str | None, gguf_file: str | None, trust
 
 def check_fits(prompt: LearnedPrompt, config, where: str) -> None:
     """One line if the prompt's shapes are not this model's (before any weight loads)."""
-    text = config.get_text_config(decoder=True)
-    heads = getattr(text, "num_key_value_heads", None) or text.num_attention_heads
-    head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
+    layers, heads, head_dim = kv_layout(config)
     if prompt.method == "prefix_tuning":
-        expected = {"layers": text.num_hidden_layers, "kv_heads": heads, "head_dim": head_dim}
+        expected = {"layers": layers, "kv_heads": heads, "head_dim": head_dim}
     elif prompt.tensor is not None:
-        expected = {"hidden": text.hidden_size}
+        expected = {"hidden": config.get_text_config(decoder=True).hidden_size}
     else:
         return
     wrong = {k: v for k, v in expected.items() if prompt.shapes.get(k) != v}

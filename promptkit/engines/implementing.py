@@ -16,13 +16,18 @@ from promptkit.types import Completion, GenRequest, Prompt, Score, ScoreRequest,
 Method = TypeVar("Method", bound=Callable[..., Any])
 
 
+def call_lock(engine: Any) -> threading.RLock:
+    """The lock an engine's calls queue on (made on first use; setdefault is atomic: one lock wins)."""
+    return engine.__dict__.setdefault("_one_call", threading.RLock())
+
+
 def one_call_at_a_time(method: Method) -> Method:
     """Calls from several threads queue, each waiting for the one before: an engine drives one model (its
     batches, caches and step loop), which two calls at once would share. Reentrant: a call may make calls."""
 
     @functools.wraps(method)
     def queued(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with self.__dict__.setdefault("_one_call", threading.RLock()):  # setdefault is atomic: one lock wins
+        with call_lock(self):
             return method(self, *args, **kwargs)
 
     return queued  # type: ignore[return-value]

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from promptkit.engines.base import Engine, OnComplete
+from promptkit.files.learned_prompt import LearnedPrompt, learned_digest
 from promptkit.types import Completion, GenRequest, Prompt, Score, ScoreRequest
 
 
@@ -22,12 +23,12 @@ def with_text(text: str, prompt: Prompt) -> Prompt:
 
 
 class TextPromptEngine(Engine):
-    """Wraps an engine; every prompt and every scored context starts with `text`."""
+    """Wraps an engine; every prompt and every scored context starts with the learned prompt's text."""
 
-    def __init__(self, inner: Engine, text: str, digest: str) -> None:
+    def __init__(self, inner: Engine, learned: LearnedPrompt) -> None:
         self.inner = inner
-        self.text = text
-        self.identity = replace(inner.identity, settings=f"{inner.identity.settings}|learned:{digest}")
+        self.text = learned.text or ""
+        self.identity = inner.identity.with_learned(learned_digest(learned))
         self.tokens = inner.tokens
         self.scores = inner.scores
 

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from promptkit.engines.base import Engine
 from promptkit.engines.text_prompt import TextPromptEngine
-from promptkit.files.learned_prompt import LearnedPrompt, learned_digest
+from promptkit.files.learned_prompt import LearnedPrompt
 from promptkit.tuning.checkpoint import Checkpoint
 from promptkit.tuning.data import Split, TuningData
 from promptkit.tuning.ngrams import ngram_vocabulary
@@ -68,7 +68,7 @@ def search(
     def loss_of(text: str, split: Split) -> torch.Tensor:
         nonlocal calls
         calls += 1
-        candidate = TextPromptEngine(engine, text, learned_digest_of(text, model_key))
+        candidate = TextPromptEngine(engine, LearnedPrompt("bdpl", model_key, None, text))
         return engine_class_log_probs(candidate, split, data)
 
     steps = max(1, s.budget // s.samples)
@@ -109,7 +109,3 @@ def search(
                 arrays = {"probs": probs.detach().numpy(), **{f"adam.{k}": v.numpy() for k, v in state.items()}}
                 save(arrays, {**p.as_state(), "calls": calls, "best": best})
     return best, p, calls
-
-
-def learned_digest_of(text: str, model_key: str) -> str:
-    return learned_digest(LearnedPrompt("bdpl", model_key, None, text))

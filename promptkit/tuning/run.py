@@ -10,7 +10,6 @@ import numpy as np
 
 from promptkit.engines.base import Engine
 from promptkit.engines.hf import HFEngine
-from promptkit.engines.text_prompt import TextPromptEngine
 from promptkit.errors import PromptkitError
 from promptkit.files.learned_prompt import (
     LearnedPrompt,
@@ -49,11 +48,10 @@ def tune(
         raise PromptkitError(f"{settings.method} needs the hf engine (engine {engine.identity.kind}; bdpl runs on any)")
     if not engine.scores:
         raise PromptkitError(f"engine {engine.identity.kind} does not score continuations, which tuning needs")
-    if isinstance(engine, TextPromptEngine) or getattr(engine, "learned", None) is not None:
+    identity = engine.identity
+    if identity.has_learned:  # seen through any wrapper
         raise PromptkitError("the engine already has a learned prompt: tune on the plain model")
-    key = (
-        engine.model_key if isinstance(engine, HFEngine) else model_key(engine.identity.model, engine.identity.revision)
-    )
+    key = model_key(identity.model, identity.revision)
     start = load_learned_prompt(Path(init_from)) if init_from else None
     if start is not None and settings.method in BLACK_BOX:
         raise PromptkitError(f"init-from: {settings.method} starts from the vocabulary, not from a learned prompt")
