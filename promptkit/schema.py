@@ -9,8 +9,22 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from promptkit.errors import PromptkitError
 
-Seed = Annotated[int, Field(ge=0, le=2**64 - 1)]
+SEED_MAX = 2**64 - 1
+Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
 """Seeds are unsigned 64-bit numbers."""
+MOST = 10**9
+"""The most of anything countable a flag, a spec or a task file may ask for (examples, demonstrations, samples,
+seeds, tokens, engine calls, steps): more is a mistake, and past a machine integer it would fail deep in a library."""
+Count = Annotated[int, Field(ge=1, le=MOST)]
+"""How many of something, at least one."""
+CountFromZero = Annotated[int, Field(ge=0, le=MOST)]
+"""How many of something, where zero is a choice (zero demonstrations, no retries)."""
+
+
+def check_count(name: str, value: int, least: int = 1) -> None:
+    """A count outside [least, MOST], as one line naming it (for settings that are not pydantic models)."""
+    if not least <= value <= MOST:
+        raise PromptkitError(f"{name}: {value}; {least} to {MOST:,}")
 
 
 class SpecModel(BaseModel):

@@ -428,9 +428,9 @@ GOOD = {"g.jsonl": GOOD_GSM8K, "r.jsonl": GOOD_REPLAY, "t.j2": "{{ question }}"}
 G = [*EVAL_GSM8K, "--data", "{d}/g.jsonl"]
 for name, argv, words in [
     ("flag-limit-zero", [*G, "--limit", "0"], ["--limit"]),
-    ("flag-limit-text", [*G, "--limit", "abc"], ["--limit", "invalid int"]),
-    ("flag-seed-huge", [*G, "--seed", str(2**64)], ["method.seed"]),
-    ("flag-seed-negative", [*G, "--seed", "-1"], ["method.seed"]),
+    ("flag-limit-text", [*G, "--limit", "abc"], ["--limit", "not a whole number"]),
+    ("flag-seed-huge", [*G, "--seed", str(2**64)], ["--seed", "2**64 - 1"]),
+    ("flag-seed-negative", [*G, "--seed", "-1"], ["--seed"]),
     ("flag-temperature-nan", [*G, "--temperature", "nan"], ["method.temperature", "finite"]),
     ("flag-temperature-inf", [*G, "--temperature", "inf"], ["method.temperature", "finite"]),
     ("flag-temperature-negative", [*G, "--temperature", "-0.5"], ["method.temperature"]),
@@ -457,7 +457,7 @@ for name, argv, words in [
             "--shots",
             "-2",
         ],
-        ["method.shots"],
+        ["--shots"],
     ),
     ("flag-template-missing", [*G, "--template", "{d}/nope.j2"], ["--template", "nope.j2"]),
     ("flag-template-stage-typo", [*G, "--template", "anwser={d}/t.j2"], ["no stage 'anwser'", "answer"]),
@@ -538,6 +538,103 @@ for name, argv, words in [
 ]:
     spec = BASE_SPEC.format(rest="method: {name: few_shot}\n")
     case(name, {**GOOD, "s.yaml": spec}, argv, *words)
+
+# --- absurd sizes: past anything a run could mean (and past a machine integer) ---------------------
+HUGE = str(10**30)
+TASK_FILE = (
+    "name: mine\ndata: {{in_folder: test.txt, format: lines, {data}expects: 'a folder'}}\n"
+    "example: {{question: '{{{{ line[2:] }}}}', answer: \"{{{{ {{'0': 'No', '1': 'Yes'}}[line[0]] }}}}\"}}\n"
+    "answer: {{type: choice, labels: ['No', 'Yes']}}\n"
+)
+for name, files, argv, words in [
+    ("huge-limit", GOOD, [*G, "--limit", HUGE], ["--limit", "1,000,000,000"]),
+    ("huge-limit-just-past", GOOD, [*G, "--limit", "1000000001"], ["--limit"]),
+    ("huge-shots", GOOD, [*G, "--method", "few_shot", "--shots", HUGE], ["--shots"]),
+    ("huge-seeds", GOOD, [*G, "--seeds", HUGE], ["--seeds"]),
+    ("huge-orders", GOOD, [*G, "--method", "few_shot", "--orders", HUGE], ["--orders"]),
+    ("huge-samples", GOOD, [*G, "--samples", HUGE], ["--samples"]),
+    ("huge-selection-seed", GOOD, [*G, "--selection-seed", str(2**70)], ["--selection-seed"]),
+    ("huge-max-batch-tokens", GOOD, [*G, "--max-batch-tokens", HUGE], ["--max-batch-tokens"]),
+    ("huge-demo-limit", GOOD, ["demo", "--limit", HUGE], ["--limit"]),
+    ("huge-demo-seeds", GOOD, ["demo", "--seeds", HUGE], ["--seeds"]),
+    ("huge-render-limit", GOOD, ["render", "{d}/s.yaml", "--limit", HUGE], ["--limit"]),
+    (
+        "huge-tune-budget",
+        GOOD,
+        ["tune", "--task", "sst2", "--method", "bbt", "--out", "{d}/p.safetensors", "--budget", HUGE],
+        ["--budget"],
+    ),
+    (
+        "huge-tune-steps",
+        GOOD,
+        ["tune", "--task", "sst2", "--method", "prompt_tuning", "--out", "{d}/p.safetensors", "--steps", HUGE],
+        ["--steps"],
+    ),
+    (
+        "huge-tune-k",
+        GOOD,
+        ["tune", "--task", "sst2", "--method", "bdpl", "--out", "{d}/p.safetensors", "--k", "1000000001"],
+        ["--k"],
+    ),
+    (
+        "huge-auto-cot-tokens",
+        GOOD,
+        ["auto-cot", "--task", "gsm8k", "--pool", "{d}/g.jsonl", "--max-tokens", HUGE, "--out", "{d}/a.json"],
+        ["--max-tokens"],
+    ),
+    ("huge-make-count", GOOD, ["make-last-letters", "--count", HUGE, "--out", "{d}/x.json"], ["--count"]),
+    (
+        "huge-spec-limit",
+        {
+            **GOOD,
+            "s.yaml": "task: {name: gsm8k, data: g.jsonl, limit: " + HUGE + "}\nengine: {kind: replay, path: r.jsonl}\n"
+            "method: {name: direct}\n",
+        },
+        ["run", "{d}/s.yaml"],
+        ["task.limit", "1000000000"],
+    ),
+    (
+        "huge-spec-max-tokens",
+        {**GOOD, "s.yaml": BASE_SPEC.format(rest="method: {name: direct, max_tokens: {answer: " + HUGE + "}}\n")},
+        ["run", "{d}/s.yaml"],
+        ["method.max_tokens.answer"],
+    ),
+    (
+        "huge-spec-pipeline-n",
+        {
+            **GOOD,
+            "s.yaml": BASE_SPEC.format(
+                rest="pipeline:\n  - {kind: generate, template: t.j2, n: " + HUGE + "}\n  - {kind: extract}\n"
+            ),
+        },
+        ["run", "{d}/s.yaml"],
+        ["pipeline.0.n"],
+    ),
+    (
+        "huge-spec-engine-replicas",
+        {
+            **GOOD,
+            "s.yaml": "task: {name: gsm8k, data: g.jsonl}\nengine: {kind: ray, replicas: " + HUGE + "}\n"
+            "method: {name: direct}\n",
+        },
+        ["run", "{d}/s.yaml"],
+        ["engine.replicas"],
+    ),
+    (
+        "huge-task-file-size",
+        {**GOOD, "t.yaml": TASK_FILE.format(data="size: " + HUGE + ", "), "data/test.txt": "1 yes\n"},
+        ["eval", "--task", "{d}/t.yaml", "--method", "direct", "--data", "{d}/data"],
+        ["data.size"],
+    ),
+    (
+        "huge-task-file-subsample",
+        {**GOOD, "t.yaml": TASK_FILE.format(data="subsample: {size: " + HUGE + "}, "), "data/test.txt": "1 yes\n"},
+        ["eval", "--task", "{d}/t.yaml", "--method", "direct", "--data", "{d}/data"],
+        ["data.subsample.size"],
+    ),
+]:
+    case(name, {**files, "s.yaml": files.get("s.yaml", BASE_SPEC.format(rest="method: {name: few_shot}\n"))}, argv,
+         *words)  # fmt: skip
 
 # --- output folders and caches ------------------------------------------------------------------
 for name, files, extra, words in [
@@ -631,7 +728,7 @@ def _write(folder: Path, files: dict, tiny_model: Path) -> None:
 def test_the_corpus_is_large_and_spans_every_class():
     classes = {name.split("-")[0] for name, *_ in CASES}
     assert len(CASES) >= 100, len(CASES)
-    assert {"gsm8k", "ll", "replay", "exemplars", "spec", "sandbox", "flag", "out", "cache", "soft"} <= classes
+    assert {"gsm8k", "ll", "replay", "exemplars", "spec", "sandbox", "flag", "out", "cache", "soft", "huge"} <= classes
 
 
 @pytest.mark.parametrize("name, files, argv, words", CASES, ids=[c[0] for c in CASES])

@@ -16,12 +16,35 @@ from promptkit.runs.demo import SEEDS as DEMO_SEEDS
 from promptkit.runs.demo import SHOTS as DEMO_SHOTS
 from promptkit.runspec.methods import METHODS
 from promptkit.runspec.models import LabelWords
+from promptkit.schema import MOST, SEED_MAX
 from promptkit.stages.kinds.score_classes import Calibration
 from promptkit.stages.kinds.select_demos import Order, Strategy
 from promptkit.stages.library.ablations import Answers, Inputs, Rationales
 from promptkit.stages.library.extractors import EXTRACTORS
 from promptkit.tasks import shipped_names
 from promptkit.tuning.settings import TUNE_METHODS, Init, Loss, TuneSettings
+
+
+def _count(text: str) -> int:
+    """A flag that counts something: a whole number from 0 to MOST (more is a typo, not a request)."""
+    value = _whole(text)
+    if not 0 <= value <= MOST:
+        raise argparse.ArgumentTypeError(f"{text}: expected 0 to {MOST:,}")
+    return value
+
+
+def _seed(text: str) -> int:
+    value = _whole(text)
+    if not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"{text}: a seed is 0 to 2**64 - 1")
+    return value
+
+
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
 
 
 def _choices(literal: Any) -> str:
@@ -39,21 +62,21 @@ def _engine_args(p: argparse.ArgumentParser, defaults: bool) -> None:
     g.add_argument("--dtype", help="hf, vllm: auto, float32, float16 or bfloat16")
     g.add_argument("--device", help="hf: auto, cpu, cuda, cuda:1, ...")
     g.add_argument(
-        "--max-batch-tokens", type=int, help="hf: rows x padded length per batch (default: a 4 GiB KV cache)"
+        "--max-batch-tokens", type=_count, help="hf: rows x padded length per batch (default: a 4 GiB KV cache)"
     )
     g.add_argument(
         "--soft-prompt", help="a learned prompt, the file `promptkit tune` writes: soft (hf) or text (bdpl, any engine)"
     )
-    g.add_argument("--tensor-parallel-size", type=int, help="vllm: GPUs per model")
+    g.add_argument("--tensor-parallel-size", type=_count, help="vllm: GPUs per model")
     g.add_argument(
         "--base-url",
         action="append",
         help="openai: the server's root, e.g. http://127.0.0.1:8000/v1; repeat it for a fleet of servers of one model",
     )
-    g.add_argument("--concurrency", type=int, help="openai: requests in flight at once, per server")
-    g.add_argument("--max-retries", type=int, help="openai: retries (with backoff) on rate limits, timeouts, 5xx")
+    g.add_argument("--concurrency", type=_count, help="openai: requests in flight at once, per server")
+    g.add_argument("--max-retries", type=_count, help="openai: retries (with backoff) on rate limits, timeouts, 5xx")
     g.add_argument("--api-key-env", help="openai: the environment variable holding the API key")
-    g.add_argument("--replicas", type=int, help="ray: copies of the inner engine, one Ray actor each")
+    g.add_argument("--replicas", type=_count, help="ray: copies of the inner engine, one Ray actor each")
     g.add_argument("--inner", choices=INNER_KINDS, help="ray: the engine each replica holds (default: hf)")
     g.add_argument("--ray-address", help="ray: the cluster to join (e.g. auto); default: start a local one")
 
@@ -73,7 +96,7 @@ def _run_args(p: argparse.ArgumentParser, limit: int | None = None) -> None:
         "--data", help="the task's data: a JSONL, JSON or CSV file, or a dataset folder (default: the task's own)"
     )
     p.add_argument(
-        "--limit", type=int, default=limit, help="first N examples only" + (f" (default: {limit})" if limit else "")
+        "--limit", type=_count, default=limit, help="first N examples only" + (f" (default: {limit})" if limit else "")
     )
     p.add_argument("--whole-set", action="store_true", help=WHOLE_SET_HELP)
     c = p.add_mutually_exclusive_group()
@@ -94,10 +117,10 @@ def _allow_path_arg(p: argparse.ArgumentParser) -> None:
 def _repeat_args(p: argparse.ArgumentParser) -> None:
     r = p.add_argument_group("spread over repeats (mean, std, min and max in spread.json)")
     r.add_argument(
-        "--seeds", type=int, help="N runs, demonstrations drawn with seeds 0..N-1 (or samples, with none) (N >= 2)"
+        "--seeds", type=_count, help="N runs, demonstrations drawn with seeds 0..N-1 (or samples, with none) (N >= 2)"
     )
     r.add_argument(
-        "--orders", type=int, help="order sensitivity: K runs, the same demonstrations in K seeded orders (K >= 2)"
+        "--orders", type=_count, help="order sensitivity: K runs, the same demonstrations in K seeded orders (K >= 2)"
     )
 
 
@@ -105,19 +128,19 @@ def _method_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--extractor", help=f"{', '.join(EXTRACTORS.names())} (default: the method's)")
     p.add_argument(
         "--samples",
-        type=int,
+        type=_count,
         help="samples per question, joined by a majority vote (default: 5 for self_consistency, else 1)",
     )
     p.add_argument("--temperature", type=float, help="sampling temperature (default: 0.7 with --samples > 1, else 0)")
-    p.add_argument("--seed", type=int, help="sampling seed")
+    p.add_argument("--seed", type=_seed, help="sampling seed")
     p.add_argument(
         "--template", action="append", default=[], metavar="[STAGE=]FILE", help="swap a stage's template for a file"
     )
     d = p.add_argument_group("demonstrations (few_shot, few_shot_cot, self_consistency)")
-    d.add_argument("--shots", type=int, help="demonstrations per prompt (default: all exemplars, or 8 from a pool)")
+    d.add_argument("--shots", type=_count, help="demonstrations per prompt (default: all exemplars, or 8 from a pool)")
     d.add_argument("--selector", help=f"{_choices(Strategy)} (default: fixed)")
     d.add_argument("--order", help=f"{_choices(Order)} (default: given)")
-    d.add_argument("--selection-seed", type=int, help="seed of per-example draws (default: 0)")
+    d.add_argument("--selection-seed", type=_seed, help="seed of per-example draws (default: 0)")
     d.add_argument(
         "--demo-answers",
         help=f"ablation: {_choices(Answers)}: another demonstration's, one drawn uniformly from the pool's answers, "
@@ -165,10 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="the first run to try: SST-2 zero-shot and few-shot, before and after calibration, in one table"
     )
     demo.add_argument(
-        "--shots", type=int, default=DEMO_SHOTS, help=f"demonstrations per prompt (default: {DEMO_SHOTS})"
+        "--shots", type=_count, default=DEMO_SHOTS, help=f"demonstrations per prompt (default: {DEMO_SHOTS})"
     )
     demo.add_argument(
-        "--seeds", type=int, default=DEMO_SEEDS, help=f"demonstration draws, >= 2 (default: {DEMO_SEEDS})"
+        "--seeds", type=_count, default=DEMO_SEEDS, help=f"demonstration draws, >= 2 (default: {DEMO_SEEDS})"
     )
     _run_args(demo, limit=DEMO_LIMIT)
     _engine_args(demo, defaults=False)
@@ -209,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--method")
     render.add_argument("--set", action="append", default=[], metavar="dotted.key=value")
     render.add_argument("--data")
-    render.add_argument("--limit", type=int, help="the first N examples (default: 1, unless --example)")
+    render.add_argument("--limit", type=_count, help="the first N examples (default: 1, unless --example)")
     render.add_argument("--whole-set", action="store_true", help=WHOLE_SET_HELP)
     render.add_argument("--example", action="append", default=[], help="example id to show (repeatable)")
     render.add_argument("--json", action="store_true", help="one JSON line per prompt: id, stage, prompt")
@@ -235,13 +258,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--task", required=True, help=f"a shipped task ({', '.join(shipped_names())}) or a task file (.yaml)"
     )
     ac.add_argument("--pool", help="questions to cluster: a data file of the task (default: the task's own data)")
-    ac.add_argument("--clusters", type=int, help="demonstrations, one per cluster (default: 8; 4 for last letters)")
-    ac.add_argument("--max-steps", type=int, help="most reasoning lines kept (default: 5; 7 for last letters)")
-    ac.add_argument("--max-question-words", type=int, default=60, help="longest question kept (default: 60)")
-    ac.add_argument("--tries", type=int, default=5, help="questions tried per cluster, nearest first (default: 5)")
-    ac.add_argument("--seed", type=int, default=0, help="k-means seed (default: 0)")
+    ac.add_argument("--clusters", type=_count, help="demonstrations, one per cluster (default: 8; 4 for last letters)")
+    ac.add_argument("--max-steps", type=_count, help="most reasoning lines kept (default: 5; 7 for last letters)")
+    ac.add_argument("--max-question-words", type=_count, default=60, help="longest question kept (default: 60)")
+    ac.add_argument("--tries", type=_count, default=5, help="questions tried per cluster, nearest first (default: 5)")
+    ac.add_argument("--seed", type=_seed, default=0, help="k-means seed (default: 0)")
     ac.add_argument("--embedder", default="tfidf", help="tfidf or embedding (default: tfidf)")
-    ac.add_argument("--max-tokens", type=int, default=256, help="zero-shot-CoT reasoning budget (default: 256)")
+    ac.add_argument("--max-tokens", type=_count, default=256, help="zero-shot-CoT reasoning budget (default: 256)")
     ac.add_argument("--out", required=True, help="exemplars JSON file to write (use it with --pool FILE)")
     c = ac.add_mutually_exclusive_group()
     c.add_argument("--cache", help="generation cache file")
@@ -274,9 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("tasks", help="list the shipped tasks: answer type, size, where their data comes from")
 
     ll = sub.add_parser("make-last-letters", help="generate a last-letter concatenation set")
-    ll.add_argument("--words", type=int, default=4)
-    ll.add_argument("--count", type=int, default=500)
-    ll.add_argument("--seed", type=int, default=0)
+    ll.add_argument("--words", type=_count, default=4)
+    ll.add_argument("--count", type=_count, default=500)
+    ll.add_argument("--seed", type=_seed, default=0)
     ll.add_argument("--out", required=True, help="JSON file to write")
     return parser
 
@@ -294,14 +317,14 @@ def _tune_args(sub) -> None:
     t.add_argument("--data", help="the task's data (its training file lies beside it, as for demonstrations)")
     t.add_argument("--pool", help="train from this data file instead of the task's training data")
     t.add_argument(
-        "--k", type=int, help=f"examples per class, for training and again for development (default {d['k']})"
+        "--k", type=_count, help=f"examples per class, for training and again for development (default {d['k']})"
     )
     t.add_argument(
-        "--seed", type=int, help=f"draws the examples, starts the prompt and the search (default {d['seed']})"
+        "--seed", type=_seed, help=f"draws the examples, starts the prompt and the search (default {d['seed']})"
     )
-    t.add_argument("--tokens", type=int, help="prompt length in virtual tokens (default 20; bbt 50)")
-    t.add_argument("--steps", type=int, help=f"white-box: optimiser steps (default {d['steps']})")
-    t.add_argument("--batch", type=int, help="white-box: examples per step (default: all of them)")
+    t.add_argument("--tokens", type=_count, help="prompt length in virtual tokens (default 20; bbt 50)")
+    t.add_argument("--steps", type=_count, help=f"white-box: optimiser steps (default {d['steps']})")
+    t.add_argument("--batch", type=_count, help="white-box: examples per step (default: all of them)")
     t.add_argument("--lr", type=float, help="white-box: learning rate (default 3e-2; prefix_tuning 1e-2)")
     t.add_argument("--init", choices=get_args(Init), help=f"prompt_tuning: how the prompt starts (default {d['init']})")
     t.add_argument("--init-text", help="prompt_tuning with --init text: the words the prompt starts as")
@@ -310,18 +333,18 @@ def _tune_args(sub) -> None:
         "--no-reparametrize", dest="reparametrize", action="store_false", default=None,
         help="prefix_tuning: train the prefix itself, not through an MLP (P-tuning v2's deep prompt)",
     )  # fmt: skip
-    t.add_argument("--budget", type=int, help=f"bbt: engine calls on the training set (default {d['budget']})")
-    t.add_argument("--intrinsic-dim", type=int, help=f"bbt: the subspace searched (default {d['intrinsic_dim']})")
-    t.add_argument("--population", type=int, help=f"bbt: CMA-ES population (default {d['population']})")
+    t.add_argument("--budget", type=_count, help=f"bbt: engine calls on the training set (default {d['budget']})")
+    t.add_argument("--intrinsic-dim", type=_count, help=f"bbt: the subspace searched (default {d['intrinsic_dim']})")
+    t.add_argument("--population", type=_count, help=f"bbt: CMA-ES population (default {d['population']})")
     t.add_argument("--sigma", type=float, help=f"bbt: CMA-ES initial step (default {d['sigma']})")
     t.add_argument("--loss", choices=get_args(Loss), help=f"bbt: the loss searched (default {d['loss']})")
     t.add_argument(
-        "--eval-every", type=int, help=f"steps or generations between development checks (default {d['eval_every']})"
+        "--eval-every", type=_count, help=f"steps or generations between development checks (default {d['eval_every']})"
     )
     t.add_argument(
-        "--candidates", type=int, help=f"bdpl: phrases each position chooses from (default {d['candidates']})"
+        "--candidates", type=_count, help=f"bdpl: phrases each position chooses from (default {d['candidates']})"
     )
-    t.add_argument("--samples", type=int, help=f"bdpl: prompts drawn per step (default {d['samples']})")
+    t.add_argument("--samples", type=_count, help=f"bdpl: prompts drawn per step (default {d['samples']})")
     c = t.add_mutually_exclusive_group()
     c.add_argument("--cache", help="bdpl: the generation cache, which serves prompts drawn again (default: the usual)")
     c.add_argument("--no-cache", action="store_true", help="bdpl: do not read or write the cache")

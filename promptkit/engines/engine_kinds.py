@@ -19,6 +19,7 @@ from promptkit.engines.text_prompt import TextPromptEngine
 from promptkit.errors import PromptkitError
 from promptkit.files.learned_prompt import check_model, load_learned_prompt, model_key
 from promptkit.registry import Registry
+from promptkit.schema import Count, CountFromZero
 from promptkit.schema import SpecModel as _Spec
 
 
@@ -44,18 +45,17 @@ class LocalModelSpec(_TakesLearnedPrompt):
 class HFEngineSpec(LocalModelSpec):
     kind: Literal["hf"] = "hf"
     device: str = Field("auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$", description="auto, cpu, mps, cuda, cuda:N")
-    max_batch_tokens: int | None = Field(
+    max_batch_tokens: Count | None = Field(
         None,
-        ge=1,
         description="rows x (longest prompt + max tokens) per batch (default: what a 4 GiB KV cache holds for the model)",
     )
-    max_batch_size: int = Field(64, ge=1, description="requests per batch at most")
+    max_batch_size: Count = Field(64, description="requests per batch at most")
     trust_remote_code: bool = Field(False, description="allow model code from the hub")
 
 
 class VLLMEngineSpec(LocalModelSpec):
     kind: Literal["vllm"] = "vllm"
-    tensor_parallel_size: int = Field(1, ge=1, description="GPUs per model")
+    tensor_parallel_size: Count = Field(1, description="GPUs per model")
     engine_args: dict[str, Any] = Field(default_factory=dict, description="further vllm.LLM arguments")
 
 
@@ -74,8 +74,8 @@ class OpenAIEngineSpec(_TakesLearnedPrompt):
         description="the server's OpenAI-compatible root, or a list of servers of the same model (a fleet)",
     )
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
-    concurrency: int = Field(16, ge=1, description="requests in flight at once, per server")
-    max_retries: int = Field(5, ge=0, description="retries on rate limits, timeouts and server errors")
+    concurrency: Count = Field(16, description="requests in flight at once, per server")
+    max_retries: CountFromZero = Field(5, description="retries on rate limits, timeouts and server errors")
     timeout: float = Field(120.0, gt=0, description="seconds per request")
 
     @field_validator("base_url", mode="before")
@@ -108,15 +108,15 @@ class RayEngineSpec(_Spec):
     inner: InnerEngineSpec = Field(
         default_factory=HFEngineSpec, discriminator="kind", description="the engine each replica holds (hf or vllm)"
     )
-    replicas: int = Field(2, ge=1, description="copies of the inner engine, one Ray actor each")
+    replicas: Count = Field(2, description="copies of the inner engine, one Ray actor each")
     address: str | None = Field(
         None, description="the Ray cluster to join (e.g. auto, ray://host:10001); none: a local one"
     )
     resources: ReplicaResources = Field(default_factory=ReplicaResources, description="what each replica reserves")
-    batch_size: int | None = Field(
-        None, ge=1, description="requests per call to a replica (default: a call's requests split 4 ways per replica)"
+    batch_size: Count | None = Field(
+        None, description="requests per call to a replica (default: a call's requests split 4 ways per replica)"
     )
-    max_restarts: int = Field(3, ge=0, description="times Ray restarts a replica that dies before the run stops")
+    max_restarts: CountFromZero = Field(3, description="times Ray restarts a replica that dies before the run stops")
 
 
 def _hf(spec: HFEngineSpec, progress: bool) -> Engine:

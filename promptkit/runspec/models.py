@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from pydantic import Field, model_validator
 
 from promptkit.engines.engine_kinds import ENGINE_KINDS
+from promptkit.schema import Count, CountFromZero
 from promptkit.stages.framework.spec_fields import Seed, SpecModel
 from promptkit.stages.kinds.score_classes import Calibration
 from promptkit.stages.kinds.select_demos import Order, Strategy
@@ -29,7 +30,7 @@ class TaskSpec(_Spec):
     data: str | None = Field(
         None, description="the task's data: a JSONL, JSON or CSV file, or a dataset folder; the task's own when absent"
     )
-    limit: int | None = Field(None, ge=1, description="first N examples only")
+    limit: Count | None = Field(None, description="first N examples only")
     whole_set: bool = Field(
         False, description="all the records, where the task's standard set is a subsample (Zhao et al.'s 300)"
     )
@@ -54,8 +55,8 @@ class MethodSpec(_Spec):
     """A named method: it expands into a `pipeline:` list (see spec.resolved.yaml)."""
 
     name: str = Field(description="a method by name (promptkit.METHODS; `promptkit eval --help` lists them)")
-    shots: int | None = Field(
-        None, ge=0, description="demonstrations per prompt (default: all exemplars, or 8 from a pool)"
+    shots: CountFromZero | None = Field(
+        None, description="demonstrations per prompt (default: all exemplars, or 8 from a pool)"
     )
     selector: Strategy = Field("fixed", description="how demonstrations are chosen")
     order: Order = Field("given", description="demonstration order in the prompt")
@@ -79,9 +80,8 @@ class MethodSpec(_Spec):
     calibrate: Calibration = Field(
         "none", description="classify: content_free for contextual calibration (Zhao et al.)"
     )
-    samples: int | None = Field(
+    samples: Count | None = Field(
         None,
-        ge=1,
         description="samples per question, joined by a majority vote (default: 5 for self_consistency, else 1)",
     )
     temperature: float | None = Field(
@@ -91,9 +91,7 @@ class MethodSpec(_Spec):
         description="sampling temperature (default: 0.7 with samples > 1, else 0 = greedy)",
     )
     seed: Seed | None = Field(None, description="sampling seed")
-    max_tokens: dict[str, Annotated[int, Field(ge=1)]] = Field(
-        default_factory=dict, description="stage name -> generation budget"
-    )
+    max_tokens: dict[str, Count] = Field(default_factory=dict, description="stage name -> generation budget")
     templates: dict[str, str] = Field(default_factory=dict, description="stage name -> template name or file")
 
 

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from promptkit.schema import Seed, SpecModel
+from promptkit.schema import Count, Seed, SpecModel
 
 AnswerKind = Literal["number", "choice", "yes_no", "text"]
 """number: compared as numbers; choice: one of the allowed labels; yes_no: yes or no; text: normalised exact match."""
@@ -30,8 +30,8 @@ class HubSource(SpecModel):
 
 class GeneratedSource(SpecModel):
     generator: Literal["last_letters"] = Field(description="a generator shipped with promptkit")
-    count: int = Field(ge=1, description="how many questions")
-    words: int = Field(ge=1, description="words per question")
+    count: Count = Field(description="how many questions")
+    words: Count = Field(description="words per question")
     seed: Seed = Field(0, description="the generator's seed")
 
 
@@ -39,7 +39,7 @@ class Subsample(SpecModel):
     """A seeded draw of the records, as Zhao et al. draw their 300 test examples: NumPy's
     RandomState(seed).choice(len(records), min(size, len(records)), replace=False), in the order drawn."""
 
-    size: int = Field(ge=1, description="how many records (all of them, shuffled, when there are fewer)")
+    size: Count = Field(description="how many records (all of them, shuffled, when there are fewer)")
     seed: int = Field(0, ge=0, le=2**32 - 1, description="the draw's seed (NumPy's RandomState takes 32 bits)")
 
     def indices(self, count: int) -> list[int]:
@@ -60,7 +60,7 @@ class DataSource(SpecModel):
     expects: str | None = Field(
         None, description="what --data should be, for the message when the task has no source of its own"
     )
-    size: int | None = Field(None, ge=1, description="examples in the standard set (what `promptkit tasks` shows)")
+    size: Count | None = Field(None, description="examples in the standard set (what `promptkit tasks` shows)")
     in_folder: str | None = Field(
         None,
         pattern=r"^[A-Za-z0-9_.-]+$",

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from promptkit.errors import PromptkitError
+from promptkit.schema import SEED_MAX, check_count
 
 WHITE_BOX = ("prompt_tuning", "prefix_tuning", "p_tuning")
 """Learned with gradients through the model (peft's prompt encoders)."""
@@ -57,13 +58,13 @@ class TuneSettings:
     def __post_init__(self) -> None:
         if self.method not in TUNE_METHODS:
             raise PromptkitError(f"method: {self.method!r} is not a tuning method (known: {', '.join(TUNE_METHODS)})")
-        for name in ("k", "steps", "budget", "intrinsic_dim", "population", "eval_every", "candidates"):
-            if getattr(self, name) < 1:
-                raise PromptkitError(f"{name}: {getattr(self, name)}; at least 1")
-        if self.batch is not None and self.batch < 1:
-            raise PromptkitError(f"batch: {self.batch}; at least 1")
-        if self.tokens is not None and self.tokens < 1:
-            raise PromptkitError(f"tokens: {self.tokens}; at least 1")
+        for name in ("k", "steps", "budget", "intrinsic_dim", "population", "eval_every", "candidates", "samples"):
+            check_count(name, getattr(self, name))
+        for name in ("batch", "tokens"):
+            if getattr(self, name) is not None:
+                check_count(name, getattr(self, name))
+        if not 0 <= self.seed <= SEED_MAX:
+            raise PromptkitError(f"seed: {self.seed}; 0 to 2**64 - 1")
         if self.init == "text" and not self.init_text:
             raise PromptkitError("init: text needs init_text (the words the prompt starts as)")
         if self.population < 2:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from promptkit.schema import Seed, SpecModel
+from promptkit.schema import Count, Seed, SpecModel
 from promptkit.stages.framework.prompts import ChatPrompt, PromptBuilder, TextPrompt
 from promptkit.stages.framework.templating import Templates
 from promptkit.types import Sampling
@@ -37,10 +37,10 @@ class Prompted(SpecModel):
 
 
 class Sampled(SpecModel):
-    max_tokens: int = Field(256, ge=1, description="generation budget")
+    max_tokens: Count = Field(256, description="generation budget")
     temperature: float = Field(0.0, ge=0, allow_inf_nan=False, description="sampling temperature (0 = greedy)")
     top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling")
-    n: int = Field(1, ge=1, description="samples per request")
+    n: Count = Field(1, description="samples per request")
     stop: list[str] = Field(default_factory=list, description="stop strings, cut from the text")
     seed: Seed | None = Field(None, description="sampling seed")
 

@@ -9,6 +9,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from promptkit.engines.base import Engine
+from promptkit.schema import Count
 from promptkit.stages.framework.declaration import BuildContext, StageKind
 from promptkit.stages.framework.spec_fields import Seed, SpecModel
 from promptkit.stages.framework.stage import map_states
@@ -42,17 +43,13 @@ class AutoCoTSpec(SpecModel):
         None,
         description="questions to cluster: a data file of the task (default: the data being evaluated, as the paper)",
     )
-    clusters: int | None = Field(
-        None, ge=1, description="demonstrations, one per cluster (default: 8; 4 for last letters)"
-    )
-    max_question_words: int = Field(60, ge=1, description="filter: longest question kept")
-    max_steps: int | None = Field(
-        None, ge=1, description="filter: most reasoning lines (default: 5; 7 for last letters)"
-    )
-    tries: int = Field(5, ge=1, description="questions tried per cluster, nearest the centroid first")
+    clusters: Count | None = Field(None, description="demonstrations, one per cluster (default: 8; 4 for last letters)")
+    max_question_words: Count = Field(60, description="filter: longest question kept")
+    max_steps: Count | None = Field(None, description="filter: most reasoning lines (default: 5; 7 for last letters)")
+    tries: Count = Field(5, description="questions tried per cluster, nearest the centroid first")
     seed: Seed = Field(0, description="k-means seed")
     embedder: Literal["tfidf", "embedding"] = Field("tfidf", description="question vectors for clustering")
-    max_tokens: int = Field(256, ge=1, description="zero-shot-CoT reasoning budget")
+    max_tokens: Count = Field(256, description="zero-shot-CoT reasoning budget")
 
 
 def _build(s: AutoCoTSpec, ctx: BuildContext) -> AutoCoTDemos:

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from promptkit.engines.base import Engine
 from promptkit.errors import PromptkitError
+from promptkit.schema import Count
 from promptkit.stages.framework.declaration import Metric, Recorded, Scorer, StageKind
 from promptkit.stages.framework.prompts import PromptBuilder
 from promptkit.stages.framework.spec_fields import Prompted
@@ -59,7 +60,7 @@ class PackDemos:
 
 class PackSpec(Prompted):
     kind: Literal["pack"]
-    max_tokens: int = Field(256, ge=1, description="the generation budget to leave room for")
+    max_tokens: Count = Field(256, description="the generation budget to leave room for")
 
 
 def _used_mean(states: Sequence[State], scorer: Scorer) -> float | None:

@@ -19,6 +19,7 @@ from pydantic import Field
 from promptkit.engines.base import Engine
 from promptkit.errors import PromptkitError
 from promptkit.files.jsonl import read_text
+from promptkit.schema import CountFromZero
 from promptkit.stages.framework.declaration import BuildContext, Recorded, StageKind
 from promptkit.stages.framework.spec_fields import Seed, SpecModel
 from promptkit.stages.framework.stage import map_states
@@ -152,7 +153,9 @@ class SelectDemosSpec(SpecModel):
     pool: str | None = Field(
         None, description="exemplars JSON or a data file of the task; the shipped exemplars when absent"
     )
-    k: int | None = Field(None, ge=0, description="demonstrations per prompt (default: all of a fixed pool, else 8)")
+    k: CountFromZero | None = Field(
+        None, description="demonstrations per prompt (default: all of a fixed pool, else 8)"
+    )
     strategy: Strategy = "fixed"
     order: Order = "given"
     seed: Seed = Field(0, description="seed of the per-example draws")
