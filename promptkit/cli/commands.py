@@ -86,6 +86,9 @@ def cmd_render(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     if args.shots < 1:
         raise PromptkitError(f"--shots must be >= 1, got {args.shots}")
+    if not args.data and not args.whole_set:
+        # The shipped sample, taken whole: it holds the first reviews of the standard set, in order.
+        args.data, args.whole_set = str(demo.shipped_data(args.limit)), True
     zero, few = (spec_from_data(args, demo.demo_data(shots), "promptkit demo") for shots in (0, args.shots))
     root = stamped(args, "demo")
     result = demo.demo(zero, few, root, seeds=args.seeds, cache=lambda s: cache_path(args, s), progress=not args.quiet)

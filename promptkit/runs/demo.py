@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from promptkit.errors import PromptkitError
 from promptkit.files.atomic import check_root_dir, write_text_atomic
 from promptkit.files.claim import claimed
 from promptkit.runs.build import build, check_prompts, run_spec
@@ -24,6 +25,7 @@ from promptkit.runs.spread import repeat_specs
 from promptkit.runs.view import write_view
 from promptkit.runspec.files import set_dotted
 from promptkit.runspec.models import RunSpec
+from promptkit.tasks.samples import sample_folder, sample_size
 
 DEMO_SPEC: dict[str, Any] = {
     "task": {"name": "sst2"},
@@ -47,6 +49,20 @@ CALIBRATED = (
 )
 FEW_SHOT = "{shots} labelled reviews before each one, drawn {seeds} ways: how far the draw alone moves accuracy"
 FEW_SHOT_CALIBRATED = "the same draws, calibrated with content-free inputs after the same demonstrations"
+
+
+def shipped_data(limit: int | None) -> Path:
+    """The demo's data when none is given: its task's sample that ships with promptkit, so no network is needed.
+    Demonstrations are then drawn from the sample's pool; more reviews than it holds is one line, not a download
+    that would change the pool under the same command."""
+    task = DEMO_SPEC["task"]["name"]
+    size = sample_size(task)
+    if limit is not None and limit > size:
+        raise PromptkitError(
+            f"--limit {limit}: the demo's shipped data holds the first {size} reviews of {task}'s standard set; "
+            "give --data FOLDER, or --whole-set (the task's download), for more"
+        )
+    return sample_folder(task)
 
 
 def demo_data(shots: int) -> dict[str, Any]:
