@@ -43,9 +43,17 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+def _worker(config) -> bool:
+    """A pytest-xdist worker (the controller alone judges the whole run)."""
+    return hasattr(config, "workerinput")
+
+
 class _Reproductions:
     """Counts the reproduction tests that ran and passed; says so at the end, and under PROMPTKIT_REQUIRE_REAL=1
-    fails a session where one did not run, or a whole run holding fewer than it should (a deleted test)."""
+    fails a session where one did not run, or a whole run holding fewer than it should (a deleted test).
+
+    Under pytest-xdist each worker collects the whole suite and reports its count to the controller, which sees
+    every test's report."""
 
     def __init__(self) -> None:
         self.collected = 0
@@ -54,6 +62,12 @@ class _Reproductions:
     def pytest_collection_finish(self, session):
         """After deselection (-k, -m): the reproductions this session runs."""
         self.collected = sum(1 for item in session.items if item.get_closest_marker("reproduction"))
+        if _worker(session.config):
+            session.config.workeroutput["reproductions"] = self.collected
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error):
+        self.collected = max(self.collected, node.workeroutput.get("reproductions", 0))
 
     def pytest_runtest_logreport(self, report):
         if report.when == "call" and report.passed and "reproduction" in report.keywords:
@@ -64,6 +78,8 @@ class _Reproductions:
 
     def pytest_sessionfinish(self, session, exitstatus):
         config = session.config
+        if _worker(config):
+            return
         whole = config.args_source == pytest.Config.ArgsSource.TESTPATHS and not config.option.keyword
         short = self.passed < self.collected or (
             whole and not config.option.markexpr and self.collected < REPRODUCTIONS_AT_LEAST

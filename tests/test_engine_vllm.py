@@ -184,3 +184,21 @@ def test_sampled_prompts_beyond_one_steps_token_budget(vllm_engine):
     together = vllm_engine.generate(requests)
     assert [len(c.texts) for c in together] == [2] * 6
     assert together[5].texts == vllm_engine.generate([requests[5]])[0].texts, "seeded samples, batch or not"
+
+
+def test_auto_on_a_cpu_is_float32_and_a_greedy_call_repeats_exactly(vllm_engine, smollm2):
+    """The default dtype reproduces: the same greedy call twice, the second in another batch order (docs/engines.md
+    has the figures for bfloat16, which does not)."""
+    from tests_support import VLLM_ARGS
+
+    from promptkit.engines.model_files import BUILTIN_MODEL
+
+    default = VLLMEngine(BUILTIN_MODEL, engine_args=VLLM_ARGS, progress=False)
+    assert '"dtype": "float32"' in default.identity.settings
+    assert default.identity == vllm_engine.identity, "auto on a CPU is the session's float32 engine"
+    questions = [f"Q: A shop sells {k} apples a day for {k + 3} days. How many apples?\nA:" for k in range(2, 18)]
+    requests = [GenRequest(q + " Let's think step by step.", Sampling(max_tokens=48)) for q in questions]
+    first = [c.text for c in vllm_engine.generate(requests)]
+    again = [c.text for c in vllm_engine.generate(requests[::-1])][::-1]
+    assert again == first
+    assert len(set(first)) > 1

@@ -47,7 +47,8 @@ def _one_line(s: RunSummary, out: Path) -> str:
     return (
         f"{s.task} {s.method} [{s.engine} {s.model}] accuracy {s.accuracy:.1%} "
         f"({s.correct}/{s.n}, 95% CI {low:.1%}-{high:.1%}); engine calls {s.engine_calls} "
-        f"(model {s.model_calls}), cache hits {s.cache_hits}, generated tokens {s.generated_tokens}; "
+        f"(model {s.model_calls}), cache hits {s.cache_hits}, tokens {s.prompt_tokens} prompt, "
+        f"{s.completion_tokens} completion ({s.generated_tokens} generated); "
         f"{s.wall_seconds:.1f}s -> {out}"
         + (f"; {s.failed} examples failed (see 'error' in predictions.jsonl)" if s.failed else "")
         + (f"; {left_out_line(s.left_out)}" if s.left_out else "")

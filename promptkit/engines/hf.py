@@ -20,6 +20,7 @@ from promptkit.engines.hf_soft_prompt import (
     model_config,
 )
 from promptkit.engines.implementing import (
+    CPU_DTYPE,
     LocalTokenization,
     call_lock,
     completion_of,
@@ -70,7 +71,7 @@ class HFEngine(LocalTokenization, Engine):
     ) -> None:
         self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
         if dtype == "auto":
-            dtype = "bfloat16" if self.device.startswith("cuda") else "float32"
+            dtype = "bfloat16" if self.device.startswith("cuda") else CPU_DTYPE
         if dtype not in _DTYPES:
             raise EngineUnavailable(f"unknown dtype {dtype!r} (known: {', '.join(_DTYPES)}, auto)")
         self.dtype = dtype

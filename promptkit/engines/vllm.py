@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from promptkit.engines.base import Engine, EngineIdentity, Follow, OnComplete
 from promptkit.engines.implementing import (
+    CPU_DTYPE,
     LocalTokenization,
     completion_of,
     draw_seeds,
@@ -121,6 +122,8 @@ class VLLMEngine(LocalTokenization, Engine):
             )
         self.source = source
         self.revision = revision
+        if dtype == "auto" and _on_cpu():
+            dtype = CPU_DTYPE  # vLLM's own auto takes the model's dtype, bfloat16 for most: not reproducible on a CPU
         self.args = {
             "model": source,
             "revision": revision,

@@ -96,8 +96,10 @@ class RunSummary(_Record):
     model_calls: int = Field(0, ge=0, description="calls that reached the model")
     generated_tokens: int = Field(0, ge=0, description="tokens the model generated in this run")
     cached_tokens: int = Field(0, ge=0, description="completion tokens the cache served")
-    prompt_tokens: int = Field(ge=0)
-    completion_tokens: int = Field(ge=0)
+    prompt_tokens: int = Field(
+        ge=0, description="every request's prompt, or scored context, in the engine's tokens (0: it has no tokenizer)"
+    )
+    completion_tokens: int = Field(ge=0, description="every completion, or scored continuation (a class's words)")
     wall_seconds: float = Field(ge=0)
     options: dict[str, Any] = Field({}, description="the method's options the run used (or the pipeline's shape)")
     metrics: Metrics = Field(
