@@ -148,6 +148,16 @@ def vllm_engine(smollm2):
     engine.close()
 
 
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    import shutil
+
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        unavailable("Chromium is not installed (apt-get install -y chromium)")
+    return exe
+
+
 @pytest.fixture
 def flaky():
     """A stub OpenAI-compatible server on loopback: (its base URL, its handler: `script`, `seen`, `models`)."""

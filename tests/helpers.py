@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -52,3 +53,31 @@ def kill_once_stored(proc: subprocess.Popen, cache: Path, rows: int, wait: float
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
     return cache_rows(cache)
+
+
+def chromium_flags(profile: Path) -> list[str]:
+    """Headless Chromium with nothing reaching for the network (the machine's network is closed)."""
+    return ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}"]  # fmt: skip
+
+
+def dom(chromium: str, page: Path, fragment: str, tmp_path: Path) -> str:
+    """The page's DOM after its script has run, as headless Chromium sees it from file://."""
+    cmd = [chromium, *chromium_flags(tmp_path / "profile"), "--virtual-time-budget=10000", "--dump-dom",
+           f"{page.resolve().as_uri()}#{fragment}"]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+    assert 'data-ready="1"' in out, "the page's script did not finish"
+    return out
+
+
+def screenshot(chromium: str, page: Path, out: Path, tmp_path: Path, size: str = "1400,1300") -> Path:
+    """A PNG of the page as a person would see it on opening it."""
+    cmd = [chromium, *chromium_flags(tmp_path / "profile"), "--virtual-time-budget=10000", f"--window-size={size}",
+           f"--screenshot={out}", page.resolve().as_uri()]  # fmt: skip
+    subprocess.run(cmd, capture_output=True, timeout=120)
+    assert out.is_file() and out.stat().st_size > 10_000, "Chromium wrote no screenshot"
+    return out
+
+
+def rows(page_dom: str) -> list[str]:
+    return re.findall(r'class="row[^"]*" data-id="([^"]*)"', page_dom)

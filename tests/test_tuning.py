@@ -26,6 +26,7 @@ from promptkit.files.learned_prompt import (
     model_key,
     save_learned_prompt,
 )
+from promptkit.runs.view import load_run
 from promptkit.tasks import load_task
 from promptkit.tuning import TuneSettings, tune
 from promptkit.tuning import run as tune_module
@@ -96,6 +97,11 @@ def test_each_method_writes_an_artifact_that_eval_soft_prompt_scores_with(method
     assert _cli([*argv, "--out", str(tmp_path / "without")])[0] == 0
     rows = {k: [json.loads(line) for line in (tmp_path / k / "predictions.jsonl").open()] for k in ("with", "without")}
     assert [r["class_probs"] for r in rows["with"]] != [r["class_probs"] for r in rows["without"]]
+    # the run's page names the learned prompt (method, file, digest) and carries its training curve
+    named = load_run(tmp_path / "with")["learned"]
+    assert (named["method"], named["file"], named["digest"]) == (method, str(out), learned_digest(prompt))
+    assert [point[1] for point in named["curve"]] == [h["dev_acc"] for h in prompt.info["history"]]
+    assert load_run(tmp_path / "without")["learned"] is None
     # what the run scored equals the training objective's own forward over [prompt; tokens], all rows at once
     data = tuning_data(_task(topics), 3, 0, str(topics[1]))
     task = _task(topics).limit(6)

@@ -6,10 +6,9 @@ import html
 import json
 import re
 import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
+from helpers import dom, rows
 
 from promptkit.cli import main
 from promptkit.engines import ScriptedEngine
@@ -45,30 +44,6 @@ def runs(tmp_path_factory):
                          "method": {"name": method}}, "test")  # fmt: skip
         run_spec(spec, ScriptedEngine(_script), root / name, progress=False)
     return root
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from conftest import unavailable
-
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe is None:
-        unavailable("Chromium is not installed (apt-get install -y chromium)")
-    return exe
-
-
-def dom(chromium: str, page: Path, fragment: str, tmp_path: Path) -> str:
-    """The page's DOM after its script has run, as headless Chromium sees it from file://."""
-    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
-           "--virtual-time-budget=10000", "--dump-dom", f"{page.resolve().as_uri()}#{fragment}"]  # fmt: skip
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
-    assert 'data-ready="1"' in out, "the page's script did not finish"
-    return out
-
-
-def rows(page_dom: str) -> list[str]:
-    return re.findall(r'class="row[^"]*" data-id="([^"]*)"', page_dom)
 
 
 def texts(page_dom: str, cls: str) -> list[str]:

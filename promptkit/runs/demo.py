@@ -25,6 +25,7 @@ from promptkit.runs.spread import repeat_specs
 from promptkit.runs.view import write_view
 from promptkit.runspec.files import set_dotted
 from promptkit.runspec.models import RunSpec
+from promptkit.stages.kinds.score_classes import ACC_UNCALIBRATED as UNCALIBRATED
 from promptkit.tasks.samples import sample_folder, sample_size
 
 DEMO_SPEC: dict[str, Any] = {
@@ -38,8 +39,6 @@ SEEDS = 3
 LIMIT = 150
 """Test reviews, the first of the reference's 300: half of them keeps the demo near a minute on two CPU cores in
 float32 (whose figures do not depend on the CPU), with calibration's lift still well outside the intervals."""
-UNCALIBRATED = "acc_uncalibrated"
-"""The metric a calibrated run records beside its accuracy: the same scores, predicted without calibration."""
 
 
 ZERO_SHOT = "the review alone; the label word the model finds likelier is the answer"

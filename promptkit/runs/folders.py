@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from promptkit.files.atomic import staged
-from promptkit.runs.records import RunSummary
+from promptkit.runs.records import RESOLVED_SPEC_FILE, RunSummary
 from promptkit.runs.view import write_view
 
 PREDICTIONS_FILE = "predictions.jsonl"
-RESOLVED_SPEC_FILE = "spec.resolved.yaml"
 
 
 def write_run_folder(

@@ -21,6 +21,9 @@ from promptkit.files.paths import FileKind, MiB, check_input_file
 from promptkit.stages.framework.declaration import Metric
 from promptkit.stages.stage_kinds import METRICS
 
+RESOLVED_SPEC_FILE = "spec.resolved.yaml"
+"""Beside every run's summary: the whole spec, every default filled in, which alone reproduces the run."""
+
 RECORD = FileKind("a run record (JSON)", 64 * MiB, read_json)
 
 
@@ -52,7 +55,7 @@ class _MetricsBase(_Record):
 
 
 def _metric_field(metric: Metric) -> Any:
-    bounds: dict[str, Any] = {"ge": 0, "le": 1} if metric.share else {}
+    bounds: dict[str, Any] = {"ge": 0, "le": 1} if metric.share or metric.probability else {}
     value = Annotated[float, Field(allow_inf_nan=False, **bounds)]
     kind = dict[str, value] if metric.curve else value
     return (kind | None, Field(None, description=metric.description))

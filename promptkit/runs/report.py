@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from promptkit.errors import PromptkitError
+from promptkit.runs.comparison import ACCURACY, BEFORE_CALIBRATION, CALIBRATED, SERIES_COLORS, ChartRow, chart_rows
 from promptkit.runs.records import (
     R,
     RunSummary,
@@ -20,7 +21,7 @@ from promptkit.runs.records import (
     read_record,
     read_summary,
 )
-from promptkit.runs.spread import SPREAD_FILE
+from promptkit.runs.spread import SPREAD_FILE, configuration_of
 from promptkit.runspec.methods import ABLATION_OPTIONS
 from promptkit.stages.stage_kinds import METRICS
 
@@ -67,6 +68,33 @@ def save_figure(fig: Any, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def _run_name(folder: Path) -> str:
+    """A run's name for grouping: a repeat's folder (seed-0) with the configuration folder holding it."""
+    return folder.name if configuration_of(folder.name) else f"{folder.parent.name}/{folder.name}"
+
+
+def plot_rows(rows: Sequence[ChartRow], path: Path) -> None:
+    """The page's chart as a PNG: a row per configuration, each series a marker with its interval, repeats as dots."""
+    fig, ax = new_figure((7, 0.55 * len(rows) + 1.3))
+    offsets = {BEFORE_CALIBRATION: 0.15, CALIBRATED: -0.15, ACCURACY: 0.0}
+    seen: set[str] = set()
+    for y, row in enumerate(rows):
+        for s in row.series:
+            at = y + offsets[s.name]
+            color = SERIES_COLORS[s.name]
+            ax.plot([100 * s.low, 100 * s.high], [at, at], color=color, lw=1.5)
+            ax.plot([100 * d for d in s.dots], [at] * len(s.dots), "o", color=color, ms=4, alpha=0.6)
+            label = s.name if s.name not in seen else None
+            seen.add(s.name)
+            ax.plot([100 * s.value], [at], "D", color=color, ms=7, label=label)
+    ax.set_yticks(range(len(rows)), [f"{r.label} ({r.runs} runs)" if r.runs > 1 else r.label for r in rows])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("accuracy (%): one run with its 95% interval; repeats as dots, their mean, lowest to highest")
+    ax.legend(loc="lower right", fontsize=8)
+    save_figure(fig, path)
 
 
 def plot_by_method(runs: list[tuple[Path, RunSummary]], path: Path) -> None:
@@ -237,6 +265,8 @@ def write_report(paths: Sequence[Path], out: Path) -> Path:
                  *(metric_cell(s, m) for m in extra), str(s.engine_calls), str(s.prompt_tokens),
                  str(s.completion_tokens), f"{s.wall_seconds:.1f}"]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
+    plot_rows(chart_rows([(_run_name(folder), s) for folder, s in runs]), out / "comparison.png")
+    lines += ["", "![Accuracy per configuration, repeats grouped](comparison.png)"]
     lines += _curves(runs)
     plot_by_method(runs, out / "accuracy_by_method.png")
     lines += ["", "![Accuracy by method](accuracy_by_method.png)"]

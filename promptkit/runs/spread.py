@@ -11,6 +11,7 @@ order's seed (`order_seed`, with the order made `random`). Seed s and order o na
 from __future__ import annotations
 
 import math
+import re
 import statistics
 from collections.abc import Sequence
 from typing import Any
@@ -23,6 +24,8 @@ from promptkit.runspec.models import RunSpec
 from promptkit.stages.stage_kinds import METRICS, STAGE_KINDS
 
 SPREAD_FILE = "spread.json"
+_REPEAT_NAME = re.compile(r"(?:^|[\s/_-])(?:seed-\d+(?:-order-\d+)?|order-\d+)$")
+"""The part of a run's name that says which repeat it is, as repeat_specs names them."""
 _DECLARED = {m.name: m for m in METRICS}
 
 
@@ -44,6 +47,11 @@ def repeat_specs(spec: RunSpec, seeds: int | None, orders: int | None) -> list[t
                 _set_order_seed(data, spec.label, o)
             repeats.append((name, validate(data, name)))
     return repeats
+
+
+def configuration_of(name: str) -> str:
+    """A run's name without its repeat's part (seed-s, order-o, seed-s-order-o): what the repeats share."""
+    return _REPEAT_NAME.sub("", name).strip()
 
 
 def _check_orders(data: dict[str, Any], label: str, orders: int) -> None:

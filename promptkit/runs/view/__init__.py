@@ -1,7 +1,7 @@
 """One self-contained HTML page to read runs: summary, a filterable table, every example's full trace.
 
 The page needs no server and no network: its script and styles are inline (hand-written, about
-200 lines; no framework, so nothing is fetched at run time), and the runs' data is embedded once,
+300 lines; no framework, so nothing is fetched at run time), and the runs' data is embedded once,
 gzip-compressed and base64-encoded, and unpacked by the browser's own DecompressionStream. The
 table renders only the rows on screen, so a 1,319-example run with 8-shot prompts opens quickly.
 State (filter, search, open example) lives in the URL's #fragment, so a view can be linked to.
@@ -16,9 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from promptkit.errors import PromptkitError
 from promptkit.files.jsonl import read_jsonl, read_text
-from promptkit.runs.records import RunSummary, read_summary
+from promptkit.files.learned_prompt import learned_digest, load_learned_prompt
+from promptkit.runs.comparison import chart_rows, rows_json
+from promptkit.runs.metrics import wilson_interval
+from promptkit.runs.records import RESOLVED_SPEC_FILE, RunSummary, read_summary
 from promptkit.runs.spread import axes_text, described
 from promptkit.stages.framework.declaration import Recorded
 from promptkit.stages.stage_kinds import METRICS, RECORDED
@@ -37,15 +42,43 @@ def load_run(folder: Path, name: str | None = None) -> dict[str, Any]:
     for _, row in read_jsonl(predictions_path):
         state = "unparsed" if row.get("prediction") is None else ("correct" if row.get("correct") else "wrong")
         examples.append({**row, "state": state, "facts": example_facts(row)})
-    spec = folder / "spec.resolved.yaml"
+    spec = folder / RESOLVED_SPEC_FILE
+    spec_text = read_text(spec) if spec.is_file() else ""
     return {
         "name": name or folder.name,
         "summary": summary.model_dump(mode="json", exclude_none=True),
         "metrics": metric_facts(summary),
         "left_out": left_out_line(summary.left_out) if summary.left_out else "",
-        "spec": read_text(spec) if spec.is_file() else "",
+        "spec": spec_text,
+        "learned": learned_facts(spec_text, folder),
         "examples": examples,
     }
+
+
+def learned_facts(spec_text: str, folder: Path) -> dict[str, Any] | None:
+    """The learned prompt a run's engine put before every prompt (its spec's engine.soft_prompt): method, file,
+    digest, and its training curve (development accuracy per check), as the file records them."""
+    try:
+        engine = (yaml.safe_load(spec_text) or {}).get("engine") or {}
+    except yaml.YAMLError:
+        return None
+    named = engine.get("soft_prompt") if isinstance(engine, dict) else None
+    if not isinstance(named, str):
+        return None
+    path = next((p for p in (Path(named), folder / named) if p.is_file()), None)
+    if path is None:
+        return {"file": named, "method": "?", "digest": "(the file is not here)", "curve": []}
+    try:
+        prompt = load_learned_prompt(path)
+    except PromptkitError as exc:
+        return {"file": named, "method": "?", "digest": f"(unreadable: {exc})", "curve": []}
+    history = prompt.info.get("history")
+    curve = [
+        [point.get("calls", point.get("step")), point["dev_acc"]]
+        for point in (history if isinstance(history, list) else [])
+        if isinstance(point, dict) and isinstance(point.get("dev_acc"), (int, float))
+    ]
+    return {"file": named, "method": prompt.method, "digest": learned_digest(prompt), "curve": curve}
 
 
 def example_facts(row: dict[str, Any]) -> list[str]:
@@ -62,12 +95,17 @@ def _safe_line(recorded: Recorded, row: dict[str, Any]) -> str | None:
 
 
 def metric_facts(summary: RunSummary) -> list[list[str]]:
-    """[name, value] for each metric the run has, as the summary box lists them."""
+    """[name, value] for each metric the run has, as the summary box lists them: each in its kind's one format
+    (a share of the examples with its interval, as the run's accuracy is shown)."""
     declared = {m.name: m for m in METRICS}
     facts = []
     for name, value in summary.metrics.present().items():
         metric = declared.get(name)
-        facts.append([name, metric.show(value) if metric else json.dumps(value)])
+        shown = metric.show(value) if metric else json.dumps(value)
+        if metric is not None and metric.share and not isinstance(value, dict) and summary.n:
+            low, high = wilson_interval(round(value * summary.n), summary.n)
+            shown += f" (95% CI {low:.1%}–{high:.1%})"
+        facts.append([name, shown])
     return facts
 
 
@@ -78,9 +116,9 @@ def page(runs: Sequence[dict[str, Any]], spread: dict[str, Any] | None = None) -
         raise PromptkitError(
             f"runs of different tasks cannot be compared side by side: {', '.join(sorted(map(str, tasks)))}"
         )
-    blob = gzip.compress(
-        json.dumps({"runs": list(runs), "spread": spread_facts(spread)}, ensure_ascii=False).encode("utf-8"), mtime=0
-    )
+    chart = chart_rows([(r["name"], RunSummary.model_validate(r["summary"])) for r in runs]) if len(runs) > 1 else []
+    data = {"runs": list(runs), "spread": spread_facts(spread), "chart": rows_json(chart)}
+    blob = gzip.compress(json.dumps(data, ensure_ascii=False).encode("utf-8"), mtime=0)
     title = " vs ".join(r["name"] for r in runs)
     html = (ASSETS / "page.html").read_text(encoding="utf-8")
     return (

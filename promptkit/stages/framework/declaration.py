@@ -77,7 +77,10 @@ class Metric:
     curve: bool = False
     """A map from k to a value (as maj@k) rather than one number."""
     share: bool = False
-    """Its values lie in [0, 1] (an accuracy); the run record refuses others."""
+    """Its values are shares of the examples in [0, 1] (an accuracy), shown as percentages; the run record refuses
+    values outside [0, 1]."""
+    probability: bool = False
+    """Its values are probabilities (a model's), shown as such: 0.412, not 41.2%."""
     label: str = ""
     """A table column's heading (the name by default)."""
 
@@ -86,9 +89,15 @@ class Metric:
         return self.label or self.name
 
     def show(self, value: MetricValue) -> str:
+        """The one format of its kind, on every page and table: shares as percentages, probabilities to 3 places."""
         if isinstance(value, dict):
-            return " · ".join(f"{k}: {v:.3f}" for k, v in value.items())
-        return f"{value:.4g}"
+            return " · ".join(f"{k}: {self._one(v)}" for k, v in value.items())
+        return self._one(value)
+
+    def _one(self, value: float) -> str:
+        if self.share:
+            return f"{value:.1%}"
+        return f"{value:.3f}" if self.probability else f"{value:.4g}"
 
 
 @dataclass(frozen=True)

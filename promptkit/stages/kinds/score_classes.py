@@ -34,6 +34,8 @@ Calibration = Literal["none", "content_free"]
 CONTENT_FREE_INPUTS = ("N/A", "", "[MASK]")
 """Zhao et al.'s content-free inputs, averaged."""
 UNCALIBRATED = "prediction_uncalibrated"
+ACC_UNCALIBRATED = "acc_uncalibrated"
+"""The metric a calibrated run records beside its accuracy: the same scores, predicted without calibration."""
 
 
 @dataclass(frozen=True)
@@ -209,10 +211,10 @@ RECORDS = (
     Recorded(UNCALIBRATED, "prediction before calibration", show=lambda row: None),
 )
 METRICS = (
-    Metric("acc_uncalibrated", "accuracy before contextual calibration", _acc_uncalibrated, share=True),
-    Metric("p_cf", "content-free class probabilities (mean over the run)", _p_cf, curve=True),
-    Metric("predicted", "share of the examples predicted as each class", _shares("prediction"), curve=True),
-    Metric("predicted_uncalibrated", "the same before calibration", _shares(UNCALIBRATED), curve=True),
+    Metric(ACC_UNCALIBRATED, "accuracy before contextual calibration", _acc_uncalibrated, share=True),
+    Metric("p_cf", "content-free class probabilities (mean over the run)", _p_cf, curve=True, probability=True),
+    Metric("predicted", "share of the examples predicted as each class", _shares("prediction"), curve=True, share=True),
+    Metric("predicted_uncalibrated", "the same before calibration", _shares(UNCALIBRATED), curve=True, share=True),
 )
 
 KINDS = (
