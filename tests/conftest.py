@@ -12,6 +12,10 @@ from promptkit.testing.tiny_model import build_tiny_model
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Under pytest-xdist, each worker's vLLM engines compute on a core of their own: vLLM's CPU build binds its threads,
+# by default all to core 0, so two workers' engines would share one core while the other waits.
+if (_worker_name := os.environ.get("PYTEST_XDIST_WORKER", "")).startswith("gw") and (os.cpu_count() or 1) > 1:
+    os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", str(int(_worker_name[2:]) % (os.cpu_count() or 1)))
 
 # ../shared/data beside the checkout; PROMPTKIT_SHARED_DATA names another place (a test points it nowhere).
 SHARED_DATA = Path(os.environ.get("PROMPTKIT_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
