@@ -12,9 +12,14 @@ from promptkit.testing.tiny_model import build_tiny_model
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# Under pytest-xdist, each worker's vLLM engines compute on a core of their own: vLLM's CPU build binds its threads,
-# by default all to core 0, so two workers' engines would share one core while the other waits.
+# Under pytest-xdist, each worker computes on one core of its own: torch in the worker and in the processes its tests
+# start on one thread (two workers of two threads each on two cores spin against each other: a test took 8 times
+# as long), and vLLM's CPU build, which binds its threads to core 0 by default, on the worker's core.
 if (_worker_name := os.environ.get("PYTEST_XDIST_WORKER", "")).startswith("gw") and (os.cpu_count() or 1) > 1:
+    import torch
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(1)
     os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", str(int(_worker_name[2:]) % (os.cpu_count() or 1)))
 
 # ../shared/data beside the checkout; PROMPTKIT_SHARED_DATA names another place (a test points it nowhere).
@@ -90,6 +95,26 @@ class _Reproductions:
         )
         if REQUIRE_REAL and short and exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+LONGEST_FIRST = (
+    "test_ray_engine",
+    "test_evals_scripts",
+    "test_vllm_resume_and_serve",
+    "test_engine_vllm",
+    "test_process_cleanup",
+    "test_choice_scoring",
+    "test_engine_agreement",
+    "test_task_files_real",
+    "test_demo",
+)
+"""The modules that take longest (`--durations`, docs/performance.md), run first: under pytest-xdist each goes whole
+to one worker, and one started last would leave the other worker idle while it ends the run."""
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.module.__name__ if item.module else "", len(rank)))  # stable
 
 
 def pytest_configure(config):

@@ -91,13 +91,13 @@ def _traces(result):
 
 
 def test_two_replicas_give_the_single_engines_predictions_greedy_and_sampled(ray_engine, smol_hf):
-    budget = {"reason": 40, "answer": 8}
+    budget = {"reason": 32, "answer": 8}
     for method, options in (
         ("zero_shot_cot", {"max_tokens": budget}),
-        ("self_consistency", {"max_tokens": {"answer": 40}, "samples": 3, "temperature": 0.8, "seed": 5}),
-    ):
-        on_ray = run_method(_task(6), method, ray_engine, **options)
-        alone = run_method(_task(6), method, smol_hf, **options)
+        ("self_consistency", {"max_tokens": {"answer": 24}, "samples": 3, "temperature": 0.8, "seed": 5}),
+    ):  # 4 examples in batches of 2: both replicas get work
+        on_ray = run_method(_task(4), method, ray_engine, **options)
+        alone = run_method(_task(4), method, smol_hf, **options)
         assert _traces(on_ray) == _traces(alone), method
     assert all(n > 0 for n in ray_engine.served), f"both replicas worked: {ray_engine.served}"
 
@@ -181,7 +181,7 @@ def test_a_killed_driver_reruns_only_the_missing_requests(ray_engine, tmp_path):
     proc = start_run(spec, cache, tmp_path / "killed")
     stored = kill_once_stored(proc, cache, 3)  # the driver and the Ray cluster it started
     assert 3 <= stored < 12, f"the kill must land mid-run ({stored} of 12 generations stored)"
-    deadline = time.time() + 30
+    deadline = time.time() + 120  # bounded against a hang; a busy machine makes it slower, not wrong
     while _alive_in_session(proc.pid) and time.time() < deadline:
         time.sleep(0.2)
     assert not _alive_in_session(proc.pid), "no process of the killed run is left"
@@ -197,7 +197,7 @@ def test_closing_stops_the_replicas_and_the_cluster_it_started(ray_engine):
     """Last in the module: after close() (ray.shutdown()), no process this test session started for Ray is left."""
     assert ray_engine.replica_pids()
     ray_engine.close()
-    deadline = time.time() + 30
+    deadline = time.time() + 120
     while _ray_processes() and time.time() < deadline:
         time.sleep(0.2)
     assert not _ray_processes()
