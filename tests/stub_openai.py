@@ -54,7 +54,7 @@ class _Flaky(http.server.BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
             return
         if status == "slow":  # longer than the client's timeout, then a good answer nobody waits for
-            time.sleep(1.5)
+            time.sleep(5)
             status = 200
         payload = {"error": {"message": "busy"}} if status != 200 else {
             "id": "x", "object": "text_completion", "created": 0, "model": body["model"],

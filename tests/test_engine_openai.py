@@ -159,7 +159,8 @@ def test_each_sample_is_its_own_call_with_a_seed_from_seed_prompt_and_index(flak
 def test_a_timed_out_request_is_retried(flaky):
     flaky, stub = flaky
     stub.script += ["slow"]
-    engine = OpenAIEngine("m", base_url=flaky, max_retries=2, timeout=0.5, progress=False)
+    # The stub's slow answer takes 5 s; its next, at once, well inside 2.5 s even on a busy machine.
+    engine = OpenAIEngine("m", base_url=flaky, max_retries=2, timeout=2.5, progress=False)
     assert engine.generate([GenRequest("Q: x")])[0].texts == (" sample 0",)
     assert len(stub.seen) == 2
 

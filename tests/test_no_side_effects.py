@@ -58,7 +58,7 @@ def test_the_render_bound_holds_in_any_thread(tmp_path, monkeypatch):
 
     worker = threading.Thread(target=work)
     worker.start()
-    worker.join(timeout=30)
+    worker.join(timeout=120)
     assert not worker.is_alive() and len(caught) == 1 and "rendering took over" in str(caught[0])
 
 
