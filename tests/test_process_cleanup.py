@@ -87,7 +87,9 @@ class Ending:
             cmd = [sys.executable, "-m", "promptkit", "run", str(spec), "--cache", str(self.cache),
                    "--out", str(tmp / "out"), "--quiet"]  # fmt: skip
         self.log = open(tmp / "log.txt", "wb")
-        # A session of its own, so that a failing test can still clean up the whole group.
+        # A session of its own, so that a failing test can still clean up the whole group; Ctrl-C's SIGINT at its
+        # default, as a terminal's run has it, whoever started the suite (a background job inherits it ignored).
+        cmd = [sys.executable, "-c", DEFAULT_SIGINT, *cmd]
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         self.started: set[int] = set()
 
@@ -125,6 +127,12 @@ class Ending:
 
 
 ENDINGS = ("exit", "error", "sigint", "sigterm", "sigkill")
+DEFAULT_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+)
+"""Runs the command given after it with SIGINT at its default (exec keeps it; Python then installs its handler).
+A suite started as a background job (`make test &`, some CI runners) has SIGINT ignored, and a run that inherits it
+ignored goes on to the end when signalled: the cause of this test's failures on busy CI machines."""
 RUN_ENDS_WITHIN = 300
 """Seconds a signalled run may take to shut vLLM down and exit (about 5 when idle; five runs at once on two busy
 cores take far longer); past it the run hangs."""
