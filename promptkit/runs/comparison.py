@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from promptkit.runs.metrics import wilson_interval
+from promptkit.runs.metrics import share_interval
 from promptkit.runs.records import RunSummary
 from promptkit.runs.spread import configuration_of
 from promptkit.stages.kinds.score_classes import ACC_UNCALIBRATED
@@ -60,7 +60,7 @@ def chart_rows(named: Sequence[tuple[str, RunSummary]]) -> list[ChartRow]:
 def _series(name: str, values: list[float], summaries: list[RunSummary]) -> Series:
     if len(values) == 1:
         n = summaries[0].n
-        low, high = wilson_interval(round(values[0] * n), n) if n else (0.0, 1.0)
+        low, high = share_interval(values[0], n) if n else (0.0, 1.0)
         return Series(name, values[0], low, high, ())
     return Series(name, statistics.fmean(values), min(values), max(values), tuple(values))
 

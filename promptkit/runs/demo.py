@@ -18,7 +18,7 @@ from promptkit.files.atomic import check_root_dir, write_text_atomic
 from promptkit.files.claim import claimed
 from promptkit.runs.build import build, check_prompts, run_spec
 from promptkit.runs.experiments import run_repeats
-from promptkit.runs.metrics import wilson_interval
+from promptkit.runs.metrics import share_interval
 from promptkit.runs.pool import CacheFor, EnginePool
 from promptkit.runs.records import RunSummary
 from promptkit.runs.spread import repeat_specs
@@ -123,7 +123,7 @@ def demo(
 
 def _single(summary: RunSummary, label: str, meaning: str, *, calibrated: bool) -> DemoRow:
     accuracy = summary.accuracy if calibrated else float(summary.metrics[UNCALIBRATED])
-    low, high = wilson_interval(round(accuracy * summary.n), summary.n)
+    low, high = share_interval(accuracy, summary.n)
     return DemoRow(label, meaning, accuracy, f"{low:.1%}-{high:.1%} (95% CI)")
 
 

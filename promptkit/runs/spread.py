@@ -172,7 +172,7 @@ def axes_text(stats: dict[str, Any]) -> str:
 def show(name: str, value: float) -> str:
     """A figure as the tables print it: accuracy and shares as percentages, other metrics as their stage shows them."""
     metric = _DECLARED.get(name)
-    return metric.show(value) if metric is not None and not metric.share else f"{value:.1%}"
+    return metric.show(value) if metric is not None else f"{value:.1%}"
 
 
 def mean_std(name: str, d: dict[str, float]) -> str:

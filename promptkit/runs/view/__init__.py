@@ -22,7 +22,7 @@ from promptkit.errors import PromptkitError
 from promptkit.files.jsonl import read_jsonl, read_text
 from promptkit.files.learned_prompt import learned_digest, load_learned_prompt
 from promptkit.runs.comparison import chart_rows, rows_json
-from promptkit.runs.metrics import wilson_interval
+from promptkit.runs.metrics import share_interval
 from promptkit.runs.records import RESOLVED_SPEC_FILE, RunSummary, read_summary
 from promptkit.runs.spread import axes_text, described
 from promptkit.stages.framework.declaration import Recorded
@@ -103,7 +103,7 @@ def metric_facts(summary: RunSummary) -> list[list[str]]:
         metric = declared.get(name)
         shown = metric.show(value) if metric else json.dumps(value)
         if metric is not None and metric.share and not isinstance(value, dict) and summary.n:
-            low, high = wilson_interval(round(value * summary.n), summary.n)
+            low, high = share_interval(value, summary.n)
             shown += f" (95% CI {low:.1%}–{high:.1%})"
         facts.append([name, shown])
     return facts
