@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import math
 import statistics
 import sys
 import time
@@ -30,18 +29,15 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from promptkit import ScriptedEngine, build_method, evaluate, load_task
+from promptkit import build_method, evaluate, load_task
 from promptkit.engines.hf import HFEngine
 from promptkit.engines.model_files import BUILTIN_MODEL
 from promptkit.runs.report import new_figure, save_figure
+from promptkit.search.entropy import entropies, probe_lines, probe_prefix, probe_requests, probe_task
 from promptkit.tasks import load_train, read_definition
-from promptkit.types import Example, GenRequest, Sampling
 
 SHOTS = 4
 PICKED = 4
-PROBES_EACH, PROBE_TOKENS = 2, 32
-"""Probing lines sampled after each permutation, and their most tokens."""
-SENTINEL = "\x00probe\x00"
 
 
 def draw(data: Path, seed: int) -> list[dict[str, str]]:
@@ -51,18 +47,9 @@ def draw(data: Path, seed: int) -> list[dict[str, str]]:
             for i in picks]  # fmt: skip
 
 
-def probe_prompt(task, pool: Path) -> str:
-    """The permutation's prompt up to the next input: rendered by the method itself, cut at a sentinel input."""
-    engine = ScriptedEngine(scorer=lambda c, w: -1.0)
-    one = task.with_examples((Example("sentinel", {"question": SENTINEL}, "Positive"),))
-    built = build_method(one, "classify", shots=SHOTS, selector="fixed", pool=str(pool))
-    evaluate(one, built.pipeline, engine, built.extractor, method="classify")
-    context = engine.score_calls[0][0].context
-    return context[: context.index(SENTINEL)]
-
-
-def _entropy(shares: list[float]) -> float:
-    return -sum(p * math.log(p) for p in shares if p > 0)
+def _classify_built(task, pool: Path, *, calibrate: bool):
+    options = {"calibrate": "content_free"} if calibrate else {}
+    return build_method(task, "classify", shots=SHOTS, selector="fixed", pool=str(pool), **options)
 
 
 def run(data: Path, out: Path, seed: int, limit: int | None, engine: HFEngine) -> dict:
@@ -75,21 +62,16 @@ def run(data: Path, out: Path, seed: int, limit: int | None, engine: HFEngine) -
     for k, perm in enumerate(perms):
         files.append(pools / f"order-{k}.json")
         files[-1].write_text(json.dumps({"exemplars": [demos[i] for i in perm]}, indent=1) + "\n", encoding="utf-8")
-    sampling = Sampling(max_tokens=PROBE_TOKENS, temperature=2.0, n=PROBES_EACH, stop=("\n",), seed=seed)
-    completions = engine.generate([GenRequest(probe_prompt(task, f), sampling) for f in files])
-    probes = [t.strip() for c in completions for t in c.texts if t.strip()]
-    probe_task = task.with_examples(tuple(Example(f"probe-{i}", {"question": p}, "Positive")
-                                          for i, p in enumerate(probes)))  # fmt: skip
+    prefixes = [probe_prefix(task, lambda one, f=f: _classify_built(one, f, calibrate=False)) for f in files]
+    probes = probe_lines([c.texts for c in engine.generate(probe_requests(prefixes, seed))])
+    probing = probe_task(task, probes)
     rows = []
     for k, file in enumerate(files):
-        probe = _classify(probe_task, file, engine, calibrate=False)
-        probs = [s.fields["class_probs"] for s in probe.states]
-        histogram = probe.summary.metrics["predicted"]
+        probe = entropies(_classify(probing, file, engine, calibrate=False))
         test = _classify(task, file, engine, calibrate=True)
         rows.append({
             "order": k, "labels": "".join(demos[i]["answer"][0] for i in perms[k]),
-            "global_e": _entropy(list(histogram.values())),
-            "local_e": statistics.fmean(_entropy(list(p.values())) for p in probs),
+            "global_e": probe["globale"], "local_e": probe["locale"],
             "acc_uncalibrated": test.summary.metrics["acc_uncalibrated"], "acc_calibrated": test.summary.accuracy,
         })  # fmt: skip
     (pools / "orders.json").write_text(json.dumps({"probes": probes, "orders": rows}, indent=1) + "\n")
@@ -97,8 +79,7 @@ def run(data: Path, out: Path, seed: int, limit: int | None, engine: HFEngine) -
 
 
 def _classify(task, pool: Path, engine: HFEngine, *, calibrate: bool):
-    options = {"calibrate": "content_free"} if calibrate else {}
-    built = build_method(task, "classify", shots=SHOTS, selector="fixed", pool=str(pool), **options)
+    built = _classify_built(task, pool, calibrate=calibrate)
     return evaluate(task, built.pipeline, engine, built.extractor, method="classify")
 
 

@@ -281,9 +281,10 @@ def test_the_bias_patterns_fill_labels_in_order():
 
 
 def test_order_selection_takes_the_orders_of_highest_entropy(tmp_path):
-    from evals.order_selection import _entropy, plot, summarise, table
+    from evals.order_selection import plot, summarise, table
+    from promptkit.search.entropy import entropy
 
-    assert _entropy([0.5, 0.5]) == pytest.approx(math.log(2)) and _entropy([1.0, 0.0]) == 0
+    assert entropy([0.5, 0.5]) == pytest.approx(math.log(2)) and entropy([1.0, 0.0]) == 0
     rows = [{"order": k, "global_e": k / 24, "local_e": (24 - k) / 24, "acc_uncalibrated": k / 100,
              "acc_calibrated": 0.5} for k in range(24)]  # fmt: skip
     summary = summarise({"seed": 0, "probes": 96, "rows": rows})["acc_uncalibrated"]

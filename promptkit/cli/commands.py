@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from promptkit.cli.specs import cache_path, engine_data, file_spec, flags_spec, out_dir, spec_from_data, stamped
 from promptkit.engines import make_engine
@@ -163,19 +165,39 @@ def cmd_record(args: argparse.Namespace) -> int:
     return 0
 
 
+SEARCH_ONLY = ("searched", "teacher", "proposer", "seeds", "limit")
+"""tune's flags that only a prompt search takes (besides SearchSettings' own fields)."""
+
+
+def _given(args: argparse.Namespace, names: Iterable[str], shared: Iterable[str]) -> list[str]:
+    return [f"--{n.replace('_', '-')}" for n in names if n not in shared and getattr(args, n, None) is not None]
+
+
 def cmd_tune(args: argparse.Namespace) -> int:
+    from promptkit.search import SEARCH_METHODS, SearchSettings
+    from promptkit.tuning import TuneSettings
+
+    tune_fields = [f.name for f in dataclasses.fields(TuneSettings)]
+    search_fields = [f.name for f in dataclasses.fields(SearchSettings)]
+    searching = args.method in SEARCH_METHODS
+    others = _given(
+        args, tune_fields if searching else [*search_fields, *SEARCH_ONLY], set(tune_fields) & set(search_fields)
+    )
+    if others:
+        kind = "a learned prompt's" if searching else "a prompt search's"
+        raise PromptkitError(f"{others[0]}: {kind} flag; {args.method} does not take it")
+    check_output_file("--out", args.out)
+    return _search(args, search_fields) if searching else _tune(args, tune_fields)
+
+
+def _tune(args: argparse.Namespace, names: list[str]) -> int:
     from promptkit.engines import CachedEngine, default_cache_path
-    from promptkit.engines.engine_kinds import ENGINE_KINDS
-    from promptkit.schema import check_model
     from promptkit.tasks import load_task
     from promptkit.tuning import TuneSettings, tune
 
-    check_output_file("--out", args.out)
-    names = [f.name for f in dataclasses.fields(TuneSettings)]
     settings = TuneSettings(**{n: getattr(args, n) for n in names if getattr(args, n, None) is not None})
     task = load_task(args.task, args.data)
-    data = engine_data(args)
-    spec = check_model(ENGINE_KINDS.get(data["kind"]).spec, data, "engine")
+    spec = _engine_spec(engine_data(args), "engine")
     # Only BDPL draws the same prompt twice; the other methods' candidates are new each time.
     cache = None if args.no_cache or settings.method != "bdpl" else Path(args.cache or default_cache_path())
     with make_engine(spec, progress=not args.quiet) as plain:
@@ -188,6 +210,81 @@ def cmd_tune(args: argparse.Namespace) -> int:
     print(
         f"tune {settings.method} on {task.name} [{result.prompt.model}]: best development accuracy "
         f"{info['best_dev_acc']:.1%} at {info['best_step']}; {work}{resumed}, {info['minutes']} min -> {result.path}"
+    )
+    return 0
+
+
+def _engine_spec(data: dict[str, Any], source: str) -> Any:
+    from promptkit.engines.engine_kinds import ENGINE_KINDS
+    from promptkit.schema import check_model
+
+    kind = data.get("kind")
+    if kind not in ENGINE_KINDS:
+        raise PromptkitError(f"{source}: kind: {kind!r} is not an engine (known: {', '.join(ENGINE_KINDS.names())})")
+    return check_model(ENGINE_KINDS.get(str(kind)).spec, data, source)
+
+
+def _engine_file(path: str | None, flag: str) -> Any:
+    """--teacher, --proposer: an engine spec file, checked before any engine starts."""
+    if path is None:
+        return None
+    from promptkit.files.yaml_file import read_yaml_mapping
+
+    return _engine_spec(read_yaml_mapping(path, f"{flag} engine spec"), f"{flag} {path}")
+
+
+def _search(args: argparse.Namespace, names: list[str]) -> int:
+    from contextlib import ExitStack
+
+    from promptkit.engines import CachedEngine, default_cache_path
+    from promptkit.search import SearchSettings
+    from promptkit.search.run import search, search_seeds
+    from promptkit.tasks import load_task
+
+    values = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    settings = SearchSettings(**{**values, "base": args.searched})
+    if args.seeds is not None and args.seeds < 2:
+        raise PromptkitError(f"--seeds must be >= 2, got {args.seeds} (one search: leave it out)")
+    if args.teacher and settings.method != "bootstrap":
+        raise PromptkitError("--teacher: bootstrap's; give it with --method bootstrap")
+    if args.proposer and settings.method != "instruction_search":
+        raise PromptkitError("--proposer: instruction_search's; give it with --method instruction_search")
+    task = load_task(args.task, args.data, limit=args.limit)
+    data = engine_data(args)
+    spec = _engine_spec(data, "engine")
+    teacher, proposer = _engine_file(args.teacher, "--teacher"), _engine_file(args.proposer, "--proposer")
+    cache = None if args.no_cache else Path(args.cache or default_cache_path())
+    with ExitStack() as stack:
+
+        def opened(engine_spec: Any) -> Any:
+            plain = stack.enter_context(make_engine(engine_spec, progress=not args.quiet))
+            return CachedEngine(plain, cache) if cache else plain
+
+        engine = opened(spec)
+        options = {
+            "task_spec": {"name": args.task, **({"data": args.data} if args.data else {})}
+            | ({"limit": args.limit} if args.limit else {}),
+            "engine_spec": data,
+            "pool": args.pool,
+            "teacher": opened(teacher) if teacher else None,
+            "proposer": opened(proposer) if proposer else None,
+            "progress": not args.quiet,
+        }
+        if args.seeds:
+            many = search_seeds(task, engine, settings, args.out, args.seeds, **options)
+            print(f"tune {settings.method} on {task.name}, {args.seeds} searches: test {spread_line(many.stats)}")
+            print(f"specs: {', '.join(str(s.spec) for s in many.searches)}; test runs in {many.folder}")
+            return 0
+        result = search(task, engine, settings, args.out, **options)
+    h = result.header
+    measure = "development accuracy" if h["criterion"] == "dev" else h["criterion"]
+    value = f"{h['score']:.1%} on {h['dev_examples']} examples" if h["criterion"] == "dev" else f"{h['score']:.3f}"
+    resumed = f", {result.replayed} resumed from the log" if result.replayed else ""
+    print(
+        f"tune {settings.method} on {task.name} [{h['searched']}]: best {measure} {value} ({h['origin']}); "
+        f"{h['candidates']} candidates, {h['calls']} engine calls of {h['budget']} ({h['cache_hits']} cache hits), "
+        f"{h['prompt_tokens']} + {h['completion_tokens']} tokens{resumed}, {h['minutes']} min -> {result.spec} "
+        f"(log: {result.log.name}); evaluate it: promptkit run {result.spec}"
     )
     return 0
 

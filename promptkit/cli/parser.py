@@ -17,6 +17,7 @@ from promptkit.runs.demo import SHOTS as DEMO_SHOTS
 from promptkit.runspec.methods import METHODS
 from promptkit.runspec.models import LabelWords
 from promptkit.schema import MOST, SEED_MAX
+from promptkit.search.settings import CRITERIA, SEARCH_METHODS, SearchSettings
 from promptkit.stages.kinds.score_classes import Calibration
 from promptkit.stages.kinds.select_demos import Order, Strategy
 from promptkit.stages.library.ablations import Answers, Inputs, Rationales
@@ -306,13 +307,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _tune_args(sub) -> None:
     d = {f.name: f.default for f in dataclasses.fields(TuneSettings)}
+    sd = {f.name: f.default for f in dataclasses.fields(SearchSettings)}
     t = sub.add_parser(
-        "tune", help="learn a prompt for a classification task (soft prompts, BBT): a learned-prompt file"
+        "tune",
+        help="learn a prompt (soft prompts, BBT, BDPL: a learned-prompt file) or search it (demonstrations, "
+        "rationales, instructions: a run spec)",
     )
-    t.add_argument("--task", required=True, help="a classification task (shipped, or a task file)")
-    t.add_argument("--method", required=True, choices=TUNE_METHODS)
+    t.add_argument("--task", required=True, help="a shipped task or a task file (learned prompts: classification)")
+    t.add_argument("--method", required=True, choices=TUNE_METHODS + SEARCH_METHODS)
     t.add_argument(
-        "--out", required=True, help="the learned prompt to write (.safetensors); a checkpoint goes beside it"
+        "--out",
+        required=True,
+        help="the learned prompt to write (.safetensors; a checkpoint beside it), or for a search the run spec "
+        "(best.yaml; its log beside it)",
     )
     t.add_argument("--data", help="the task's data (its training file lies beside it, as for demonstrations)")
     t.add_argument("--pool", help="train from this data file instead of the task's training data")
@@ -333,7 +340,11 @@ def _tune_args(sub) -> None:
         "--no-reparametrize", dest="reparametrize", action="store_false", default=None,
         help="prefix_tuning: train the prefix itself, not through an MLP (P-tuning v2's deep prompt)",
     )  # fmt: skip
-    t.add_argument("--budget", type=_count, help=f"bbt: engine calls on the training set (default {d['budget']})")
+    t.add_argument(
+        "--budget", type=_count,
+        help=f"engine calls: bbt, bdpl on the training set (default {d['budget']}); a search's in all "
+        f"(default {sd['budget']})",
+    )  # fmt: skip
     t.add_argument("--intrinsic-dim", type=_count, help=f"bbt: the subspace searched (default {d['intrinsic_dim']})")
     t.add_argument("--population", type=_count, help=f"bbt: CMA-ES population (default {d['population']})")
     t.add_argument("--sigma", type=float, help=f"bbt: CMA-ES initial step (default {d['sigma']})")
@@ -345,11 +356,46 @@ def _tune_args(sub) -> None:
         "--candidates", type=_count, help=f"bdpl: phrases each position chooses from (default {d['candidates']})"
     )
     t.add_argument("--samples", type=_count, help=f"bdpl: prompts drawn per step (default {d['samples']})")
+    _search_args(t.add_argument_group("prompt search (demo_search, bootstrap, instruction_search)"), sd)
     c = t.add_mutually_exclusive_group()
-    c.add_argument("--cache", help="bdpl: the generation cache, which serves prompts drawn again (default: the usual)")
-    c.add_argument("--no-cache", action="store_true", help="bdpl: do not read or write the cache")
+    c.add_argument(
+        "--cache", help="bdpl, searches: the generation cache, which serves prompts asked again (default: the usual)"
+    )
+    c.add_argument("--no-cache", action="store_true", help="bdpl, searches: do not read or write the cache")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     _engine_args(t, defaults=True)
+
+
+def _search_args(g: argparse._ArgumentGroup, d: dict[str, Any]) -> None:
+    g.add_argument(
+        "--searched", help="the method whose prompt is searched (default: classify for a classification task, "
+        "else few_shot_cot; instruction_search: zero_shot_cot's trigger)",
+    )  # fmt: skip
+    g.add_argument("--shots", type=_count, help=f"demonstrations per prompt (default {d['shots']})")
+    g.add_argument("--dev", type=_count, help=f"development examples drawn from the training pool (default {d['dev']})")
+    g.add_argument("--calibrate", action="store_true", default=None, help="classify: score after calibration")
+    g.add_argument("--balanced", action="store_true", default=None, help="demo_search: each class equally")
+    g.add_argument(
+        "--criterion", choices=CRITERIA,
+        help="demo_search: development accuracy, or Lu et al.'s entropy without labels (default dev)",
+    )  # fmt: skip
+    g.add_argument(
+        "--leaders", type=_count, help=f"candidates scored on the whole development split (default {d['leaders']})"
+    )
+    g.add_argument(
+        "--bootstrap", type=_count, help=f"bootstrap: training questions the teacher answers (default {d['bootstrap']})"
+    )
+    g.add_argument("--teacher", help="bootstrap: an engine spec file (YAML) of the teacher; default: the model")
+    g.add_argument(
+        "--proposals", type=_count, help=f"instruction_search: instructions proposed a step (default {d['proposals']})"
+    )
+    g.add_argument(
+        "--proposer", help="instruction_search: an engine spec file (YAML) that proposes; default: the model"
+    )
+    g.add_argument(
+        "--seeds", type=_count, help="repeat the whole search N times (seeds seed..seed+N-1), each run on the test set"
+    )
+    g.add_argument("--limit", type=_count, help="with --seeds: the first N test examples only")
 
 
 ENGINE_FLAGS: tuple[str, ...] = _engine_flag_dests()

@@ -25,7 +25,7 @@ from promptkit.stages.framework.templating import Templates
 from promptkit.stages.library.demo_pools import definition_of
 from promptkit.stages.library.extractors import Extractor, get_extractor
 from promptkit.stages.stage_kinds import STAGE_KINDS
-from promptkit.tasks import Task, load_task
+from promptkit.tasks import Task, TaskDefinition, load_task
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def build(spec: PipelineSpec, task: Task | None = None) -> Built:
     task = task or build_task(spec)
     definition = definition_of(task)
     spec = resolved(spec, definition)  # a checked spec's own expansion: it is never expanded twice
-    templates = Templates(tuple(Path(d) for d in spec.template_dirs), words=definition.prompts.words())
+    templates = Templates(tuple(Path(d) for d in spec.template_dirs), words=task_words(spec, definition))
     stage_specs = spec.pipeline or []
     named = (STAGE_KINDS.get(s.kind).extractor for s in stage_specs)
     extractors = [name for s, of in zip(stage_specs, named) if of is not None and (name := of(s))]
@@ -56,6 +56,17 @@ def build(spec: PipelineSpec, task: Task | None = None) -> Built:
     stages = tuple(STAGE_KINDS.get(s.kind).build(s, context) for s in stage_specs)
     check_flow(stages, stage_specs, task)
     return Built(task, Pipeline(stages), extractor, spec)
+
+
+def task_words(spec: PipelineSpec, definition: TaskDefinition) -> dict[str, str]:
+    """The words every template of the task sees, with those the spec replaces; an unknown one is an error."""
+    words = definition.prompts.words()
+    unknown = sorted(set(spec.words) - set(words))
+    if unknown:
+        raise PromptkitError(
+            f"words.{unknown[0]}: task {definition.name!r} has no such word (its words: {', '.join(sorted(words))})"
+        )
+    return words | spec.words
 
 
 def check_flow(stages: Sequence[Any], specs: Sequence[Any], task: Task) -> None:
@@ -145,12 +156,12 @@ def run_options(spec: PipelineSpec, expanded: PipelineSpec) -> dict[str, Any]:
 
 
 # The resolved spec reads top-down: what, on which engine, how.
-_TOP_ORDER = ("task", "engine", "name", "method", "pipeline", "extractor", "template_dirs")
+_TOP_ORDER = ("task", "engine", "name", "words", "method", "pipeline", "extractor", "template_dirs")
 
 
 def resolved_yaml(spec: PipelineSpec) -> str:
     dumped: dict[str, Any] = json.loads(spec.model_dump_json(exclude_none=True))
-    data = {k: dumped[k] for k in _TOP_ORDER if k in dumped}
+    data = {k: dumped[k] for k in _TOP_ORDER if k in dumped and (k != "words" or dumped[k])}  # no words: as before
     first = ("kind", "name")  # each stage reads from what it is
     data["pipeline"] = [
         {**{k: s[k] for k in first if k in s}, **{k: v for k, v in s.items() if k not in first}}

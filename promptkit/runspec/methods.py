@@ -105,6 +105,7 @@ def _few_shot(o: Options, cot: bool) -> Stages:
     sampling = o.sampling("answer", 256 if cot else 32, split=True, stop=FEW_SHOT_STOP)
     select = {"kind": "select_demos", "strategy": m.selector, "order": m.order, "seed": m.selection_seed}
     select |= {k: v for k, v in {"pool": m.pool, "k": m.shots, "order_seed": m.order_seed}.items() if v is not None}
+    select |= {"ids": m.demos} if m.demos is not None else {}
     ablation = {"answers": m.demo_answers, "rationales": m.demo_rationales, "inputs": m.demo_inputs}
     select |= {k: v for k, v in ablation.items() if v != "gold"}  # only what changes, so renders stay as they were
     select |= {"ood_pool": m.demo_ood_pool} if m.demo_ood_pool else {}
@@ -165,8 +166,10 @@ def classify(o: Options) -> Stages:
     if m.calibrate != "none":
         score["calibrate"] = m.calibrate
     # The draw is Zhao et al.'s unless a selector is named (`fixed`: a pool's demonstrations in its order).
-    strategy = option(m, "selector")
-    select = {"kind": "select_demos", "strategy": strategy, "k": m.shots or 0, "seed": m.selection_seed}
+    strategy = option(m, "selector") if m.demos is None or "selector" in m.model_fields_set else "fixed"
+    shots = m.shots if m.shots is not None or m.demos is None else len(m.demos)
+    select = {"kind": "select_demos", "strategy": strategy, "k": shots or 0, "seed": m.selection_seed}
+    select |= {"ids": m.demos} if m.demos is not None else {}
     select |= {k: v for k, v in {"pool": m.pool, "order_seed": m.order_seed}.items() if v is not None}
     select |= {"order": m.order} if m.order != "given" else {}  # only what changes, so renders stay as they were
     select |= {k: v for k, v in {"answers": m.demo_answers, "inputs": m.demo_inputs}.items() if v != "gold"}
@@ -220,6 +223,7 @@ DEMONSTRATION_OPTIONS = (
     "selection_seed",
     "order_seed",
     "pool",
+    "demos",
     "chat",
     *ABLATION_OPTIONS,
 )
@@ -233,6 +237,7 @@ CLASSIFY_OPTIONS = (
     "order",
     "order_seed",
     "pool",
+    "demos",
     "demo_answers",
     "demo_inputs",
     "demo_ood_pool",

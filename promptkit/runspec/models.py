@@ -73,6 +73,9 @@ class MethodSpec(_Spec):
     )
     demo_ood_pool: str | None = Field(None, description="demo_inputs: ood: a text file of sentences, one per line")
     pool: str | None = Field(None, description="demonstration pool: exemplars JSON or a data file of the task")
+    demos: list[str] | None = Field(
+        None, description="pinned demonstrations: pool record ids in prompt order (what `promptkit tune` chooses)"
+    )
     chat: bool = Field(False, description="demonstrations as chat turns")
     label_words: LabelWords = Field(
         "task", description="classify: the task's label words, or random English words (Min et al.), seeded"
@@ -115,6 +118,11 @@ class PipelineSpec(_Spec):
     method: MethodSpec | None = Field(None, description="a method by name with its parameters")
     pipeline: list[StageSpec] | None = Field(None, description="or an explicit list of stages")
     extractor: str | None = Field(None, description="how predictions are scored; the method's default when absent")
+    words: dict[str, str] = Field(
+        default_factory=dict,
+        description="task words replaced for this run (cot_trigger, instruction, prompt_prefix, ...): what "
+        "`promptkit tune` searches; `promptkit render` shows the prompts they make",
+    )
     template_dirs: list[str] = Field(default_factory=list, description="folders searched before the shipped templates")
 
     @model_validator(mode="after")

@@ -205,6 +205,10 @@ class ClassificationFormat(SpecModel):
     a_prefix: str = Field(pattern=r" $", description="before each label (e.g. 'Sentiment: '); ends in a space")
 
 
+COT_TRIGGER = "Let's think step by step."
+"""Kojima et al.'s zero-shot CoT trigger: the default of every task's `cot_trigger`."""
+
+
 class Prompts(SpecModel):
     answer_prefix: str = Field(
         description="the zero-shot answer prefix after 'A:' (Kojima et al.: 'The answer (arabic numerals) is')"
@@ -213,6 +217,10 @@ class Prompts(SpecModel):
         None,
         description="zero-shot CoT's second prompt ends with it; default 'Therefore, ' + the prefix, first letter "
         "lowercased, as Kojima et al.",
+    )
+    cot_trigger: str = Field(COT_TRIGGER, description="zero-shot CoT's first prompt ends with it (after 'A: ')")
+    instruction: str = Field(
+        "", description="before the few-shot demonstrations (empty: none, as Wei et al.); ends in its own blank line"
     )
     exemplars: str | None = Field(
         None, description="few-shot exemplars: a JSON file {exemplars: [{question, rationale, answer}]}"
@@ -233,6 +241,7 @@ class Prompts(SpecModel):
     def words(self) -> dict[str, str]:
         """What every prompt template of this task may read besides the example (templates/direct.j2, ...)."""
         words = {"answer_prefix": self.answer_prefix, "answer_trigger": self.trigger}
+        words |= {"cot_trigger": self.cot_trigger, "instruction": self.instruction}
         return words | (self.classification.model_dump() if self.classification else {})
 
 

@@ -165,6 +165,9 @@ class SelectDemosSpec(SpecModel):
     inputs: Inputs = Field("gold", description="ablation of their questions")
     ood_pool: str | None = Field(None, description="inputs: ood: a text file of sentences, one per line")
     relabel: dict[str, str] = Field({}, description="answers shown as other words (answer -> word): a label space")
+    ids: list[str] | None = Field(
+        None, description="pinned demonstrations: pool record ids in prompt order (what `promptkit tune` chooses)"
+    )
 
 
 def _build(s: SelectDemosSpec, ctx: BuildContext) -> SelectDemos:
@@ -172,12 +175,31 @@ def _build(s: SelectDemosSpec, ctx: BuildContext) -> SelectDemos:
         raise PromptkitError(
             f"select_demos: the seeded draw takes seeds below 2**32 (NumPy's RandomState), got {s.seed}"
         )
+    if s.ids is not None:
+        return _pinned(s, ctx)
     pool = demo_pool(s.pool, s.strategy, ctx.task) if s.k != 0 else ()  # zero shots need no pool
     k = s.k if s.k is not None else (len(pool) if s.strategy == "fixed" else 8)
     if k > len(pool):
         raise PromptkitError(f"select_demos: k={k} demonstrations asked for, but the pool holds {len(pool)}")
     ablation = Ablation(s.answers, s.rationales, s.inputs, _ood_sentences(s), tuple(s.relabel.items()))
     return SelectDemos(pool, k, s.strategy, s.order, s.seed, ablation=ablation, order_seed=s.order_seed)
+
+
+def _pinned(s: SelectDemosSpec, ctx: BuildContext) -> SelectDemos:
+    """The named records of the pool (the task's training data unless a pool is named), in the order named."""
+    ids = s.ids or []
+    if s.strategy != "fixed" or s.order != "given":
+        raise PromptkitError("select_demos: ids pins the demonstrations and their order: no selector or order")
+    if s.k is not None and s.k != len(ids):
+        raise PromptkitError(f"select_demos: k={s.k}, but ids names {len(ids)} demonstrations")
+    if len(set(ids)) != len(ids):
+        raise PromptkitError(f"select_demos: ids: {next(i for i in ids if ids.count(i) > 1)!r} is named twice")
+    by_id = {d.id: d for d in demo_pool(s.pool, "random", ctx.task)} if ids else {}
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        raise PromptkitError(f"select_demos: ids: {missing[0]!r} is not a record of the demonstration pool")
+    ablation = Ablation(s.answers, s.rationales, s.inputs, _ood_sentences(s), tuple(s.relabel.items()))
+    return SelectDemos(tuple(by_id[i] for i in ids), len(ids), "fixed", "given", s.seed, ablation=ablation)
 
 
 def _ood_sentences(s: SelectDemosSpec) -> tuple[str, ...]:

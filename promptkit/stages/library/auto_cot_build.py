@@ -22,9 +22,9 @@ from promptkit.files.atomic import write_text_atomic
 from promptkit.stages.framework.stage import Stage
 from promptkit.stages.library.demo_pools import Demo
 from promptkit.tasks.base import Task
+from promptkit.tasks.definition import COT_TRIGGER
 from promptkit.types import Example, State
 
-TRIGGER = "Let's think step by step."
 # The paper's settings per task: (clusters, most reasoning steps); questions of at most 60 words.
 TASK_DEFAULTS = {"gsm8k": (8, 5), "last_letters": (4, 7)}
 
@@ -128,7 +128,7 @@ def auto_cot(
             rationale, answer = str(state.fields.get("rationale", "")), state.fields.get("prediction")
             if answer is None or state.failed or reasoning_steps(rationale) > (settings.max_steps or 5):
                 continue
-            text = " ".join(f"{TRIGGER} {rationale.strip()}".split())
+            text = " ".join(f"{COT_TRIGGER} {rationale.strip()}".split())
             chosen[c] = Demo(f"auto-cot-{c}", state.example.inputs["question"], text, str(answer))
     clusters = [
         {"cluster": c, "size": len(members), "tried": tried[c], "chosen": chosen[c].question if c in chosen else None}

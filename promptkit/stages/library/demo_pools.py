@@ -61,17 +61,27 @@ def exemplars_from_file(path: str | Path) -> tuple[Demo, ...]:
             raise PromptkitError(f"{where}: expected an object, got {type(row).__name__}")
         rationale = text_field(row, "rationale", where, empty=True) if "rationale" in row else ""
         demos.append(
-            Demo(f"exemplar-{i}", text_field(row, "question", where), rationale, text_field(row, "answer", where))
+            Demo(exemplar_id(i), text_field(row, "question", where), rationale, text_field(row, "answer", where))
         )
     if not demos:
         raise PromptkitError(f"{path}: no exemplars")
     return tuple(demos)
 
 
+def pool_id(example_id: str) -> str:
+    """A training record's id as a demonstration of a pool (what `ids` and a spec's `demos` name)."""
+    return f"pool-{example_id}"
+
+
+def exemplar_id(index: int) -> str:
+    """An exemplars file's i-th demonstration's id."""
+    return f"exemplar-{index}"
+
+
 def pool_from_task(task: Task) -> tuple[Demo, ...]:
     """Every example of a (training) task as a demonstration, with the worked solution its task file writes."""
     return tuple(
-        Demo(f"pool-{e.id}", e.inputs["question"], task.rationales.get(e.id, ""), e.target or "") for e in task.examples
+        Demo(pool_id(e.id), e.inputs["question"], task.rationales.get(e.id, ""), e.target or "") for e in task.examples
     )
 
 
