@@ -66,7 +66,9 @@ def search_demos(
     k = min(settings.shots, len(ids))
     cost = scorer.cost(Candidate(tuple(ids[:k])))
     if settings.criterion == "dev":
-        n = affordable(scorer.ledger.left(), cost, settings.leaders, MOST_CANDIDATES)
+        n = affordable(
+            scorer.ledger.left(), cost, settings.leaders, MOST_CANDIDATES, len(dev.examples), settings.min_batch
+        )
         if n == 0:
             raise BudgetSpent(f"budget {settings.budget}: not one candidate can be scored ({cost} calls each)")
         candidates = draw_candidates(ids, labels, k, n, settings.seed, balanced=settings.balanced)

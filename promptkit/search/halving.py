@@ -26,11 +26,17 @@ def rung_sizes(n: int, dev: int, leaders: int, min_batch: int) -> list[int]:
     return [min(dev, max(min_batch, dev >> (rungs - 1 - r))) for r in range(rungs)]
 
 
-def affordable(calls: int, cost: int, leaders: int, most: int) -> int:
+def planned_scorings(n: int, dev: int, leaders: int, min_batch: int) -> int:
+    """Scorings a halving of n candidates takes: a rung on as many examples as the last one costs nothing more."""
+    counts, sizes = alive_counts(n, leaders), rung_sizes(n, dev, leaders, min_batch)
+    return counts[0] + sum(c for r, c in enumerate(counts) if r and sizes[r] != sizes[r - 1])
+
+
+def affordable(calls: int, cost: int, leaders: int, most: int, dev: int, min_batch: int) -> int:
     """The most candidates (at most `most`) whose whole halving fits in `calls`, each scoring taking `cost`."""
     best = 0
     for n in range(1, most + 1):
-        if cost * sum(alive_counts(n, leaders)) > calls:
+        if cost * planned_scorings(n, dev, leaders, min_batch) > calls:
             break
         best = n
     return best

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from promptkit.engines.base import Engine
@@ -44,6 +44,8 @@ class Scorer:
     ledger: Ledger
     log: SearchLog
     _cost: int | None = None
+    _memo: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """This run's finished work: asked again (a rung on the same examples as the last), it is not paid twice."""
 
     def spec(self, candidate: Candidate) -> PipelineSpec:
         data = {
@@ -69,6 +71,8 @@ class Scorer:
         """The candidate's accuracy on `examples` (named `label` in the log), and its calls; from the log where
         an earlier run of this search scored it already."""
         work = f"score {candidate.key} on {label}"
+        if work in self._memo:
+            return self._memo[work]
         entry = self.log.recall(work)
         if entry is None:
             if not self.ledger.afford(self.cost(candidate)):
@@ -88,6 +92,7 @@ class Scorer:
             }
             self.log.write({**entry, "spent": self.ledger.calls + entry["calls"]})
         self.ledger.spend(entry)
+        self._memo[work] = entry
         return entry
 
 
