@@ -17,6 +17,7 @@ from helpers import TOPICS
 from promptkit.cli import main
 from promptkit.engines import CachedEngine, ScriptedEngine
 from promptkit.engines.base import Engine
+from promptkit.files.search_log import search_curve
 from promptkit.runs.build import build
 from promptkit.runs.evaluate import evaluate
 from promptkit.runspec.files import read_spec_file, validate
@@ -333,3 +334,16 @@ def test_promptkit_tune_searches_on_the_tiny_model_and_promptkit_run_evaluates_t
     assert code == 0, err
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["n"] == 12 and summary["options"]["demos"] and summary["options"]["calibrate"] == "content_free"
+
+
+def test_promptkit_report_draws_the_search_curve(topics, tmp_path):
+    engine = rewarding(lambda c: KEY in c.rsplit("Article: ", 1)[0])
+    result = _search(topics, engine, SearchSettings("demo_search", shots=2, budget=12, dev=12), tmp_path / "s.yaml")
+    _, entries = read_log(result.log)
+    curve = search_curve(entries)
+    assert [c for c, _ in curve] == sorted(c for c, _ in curve) and curve[-1] == (12, result.score)
+    code, _, err = _cli(["report", str(tmp_path), "--out", str(tmp_path / "report")])
+    assert code == 0, err
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert f"| s.search.jsonl | demo_search | topics | 12 | {result.score:.1%} |" in report
+    assert (tmp_path / "report" / "search.png").read_bytes()[:4] == b"\x89PNG"

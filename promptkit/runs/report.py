@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from promptkit.errors import PromptkitError
+from promptkit.files.search_log import SUFFIX as SEARCH_SUFFIX
+from promptkit.files.search_log import read_log, search_curve
 from promptkit.runs.comparison import ACCURACY, BEFORE_CALIBRATION, CALIBRATED, SERIES_COLORS, ChartRow, chart_rows
 from promptkit.runs.records import (
     R,
@@ -28,7 +30,7 @@ from promptkit.stages.stage_kinds import METRICS
 COLORS = ("#C44E52", "#4C72B0", "#55A868", "#8172B3", "#CCB974", "#64B5CD")
 
 
-def find_runs(paths: Sequence[Path]) -> list[tuple[Path, RunSummary]]:
+def find_runs(paths: Sequence[Path], *, required: bool = True) -> list[tuple[Path, RunSummary]]:
     runs = []
     for path in paths:
         if not path.exists():
@@ -37,9 +39,35 @@ def find_runs(paths: Sequence[Path]) -> list[tuple[Path, RunSummary]]:
             if any(part.startswith(".") for part in summary.relative_to(path).parts):
                 continue  # a staging folder a kill left behind, never a run
             runs.append((summary.parent, read_summary(summary)))
-    if not runs:
-        raise PromptkitError(f"no summary.json under {', '.join(str(p) for p in paths)}")
+    if not runs and required:
+        raise PromptkitError(f"no summary.json (nor a search log) under {', '.join(str(p) for p in paths)}")
     return runs
+
+
+def find_searches(paths: Sequence[Path]) -> list[tuple[Path, dict[str, Any], list[tuple[int, float]]]]:
+    """Search logs (`promptkit tune`'s searches): given, or under the folders given; each with its curve."""
+    files = [p for p in paths if p.is_file() and p.name.endswith(SEARCH_SUFFIX)]
+    files += [f for p in paths if p.is_dir() for f in sorted(p.rglob("*" + SEARCH_SUFFIX))]
+    found = []
+    for file in files:
+        header, entries = read_log(file)
+        criterion = str(header.get("settings", {}).get("criterion", "dev"))
+        found.append((file, header, search_curve(entries, criterion)))
+    return found
+
+
+def plot_searches(searches: Sequence[tuple[Path, dict[str, Any], list[tuple[int, float]]]], path: Path) -> None:
+    """The best score found so far against the engine calls spent, a line per search."""
+    fig, ax = new_figure((6.5, 4.2))
+    for i, (file, header, curve) in enumerate(searches):
+        label = f"{file.name.removesuffix(SEARCH_SUFFIX)}: {header['settings']['method']} ({header['task']})"
+        ax.step([c for c, _ in curve], [100 * v for _, v in curve], where="post", label=label,
+                color=COLORS[i % len(COLORS)])  # fmt: skip
+    ax.set_xlabel("engine calls spent")
+    ax.set_ylabel("best development score so far (%)")
+    ax.set_title("Prompt search: what each call bought")
+    ax.legend(fontsize=7)
+    save_figure(fig, path)
 
 
 def _label(s: RunSummary) -> str:
@@ -245,7 +273,8 @@ def write_report(paths: Sequence[Path], out: Path) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display
-    runs = find_runs(paths)
+    searches = find_searches(paths)
+    runs = find_runs(paths, required=not searches)
     # Every record is read (and checked) before anything is written: a bad one leaves no half report.
     sweeps = _experiment_files(paths, "sweep.json", SweepRecord)
     # A sweep's points are drawn with their sweep; orders.json: what --orders wrote before --seeds.
@@ -253,8 +282,29 @@ def write_report(paths: Sequence[Path], out: Path) -> Path:
                for folder, st in _experiment_files(paths, name, SpreadRecord)
                if not (folder.parent / "sweep.json").is_file()]  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
+    lines = ["# promptkit report", "", *_search_section(searches, out)]
+    if runs:
+        lines += _runs_sections(runs, sweeps, studies, paths, out)
+    report = out / "report.md"
+    report.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return report
+
+
+def _search_section(searches, out: Path) -> list[str]:
+    if not searches:
+        return []
+    plot_searches(searches, out / "search.png")
+    lines = ["## Prompt searches", "", "| log | method | task | calls | best score |", "|---|---|---|---|---|"]
+    for file, header, curve in searches:
+        best = f"{curve[-1][1]:.1%}" if curve else ""
+        lines.append(f"| {file.name} | {header['settings']['method']} | {header['task']} | "
+                     f"{curve[-1][0] if curve else 0} | {best} |")  # fmt: skip
+    return [*lines, "", "![Best development score against calls](search.png)", ""]
+
+
+def _runs_sections(runs, sweeps, studies, paths, out: Path) -> list[str]:
     summaries = [s for _, s in runs]
-    lines = ["# promptkit report", "", f"{len(runs)} runs.", ""]
+    lines = [f"{len(runs)} runs.", ""]
     extra = metric_columns(summaries)  # the figures the runs' stages computed
     header = ["run", "task", "method", "model", "accuracy", "95% CI", "n", *(m.heading for m in extra),
               "engine calls", "prompt tokens", "completion tokens", "seconds"]  # fmt: skip
@@ -287,9 +337,7 @@ def write_report(paths: Sequence[Path], out: Path) -> Path:
         plot_lines(by_length, "words per question", "Last letters: accuracy by length", out / "accuracy_by_length.png")
         lines += ["", "![Last letters: accuracy by length](accuracy_by_length.png)"]
     lines += _experiment_sections(sweeps, studies, runs, out)
-    report = out / "report.md"
-    report.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return report
+    return lines
 
 
 def _curves(runs: list[tuple[Path, RunSummary]]) -> list[str]:

@@ -13,11 +13,9 @@ from typing import Any
 
 from promptkit.errors import PromptkitError
 from promptkit.files.atomic import write_text_atomic
+from promptkit.files.search_log import log_path, read_log
 
-
-def log_path(spec: Path) -> Path:
-    """best.yaml -> best.search.jsonl"""
-    return spec.with_name(spec.stem + ".search.jsonl")
+__all__ = ["SearchLog", "log_path", "read_log"]
 
 
 class SearchLog:
@@ -66,11 +64,3 @@ class SearchLog:
 
     def entries(self) -> list[dict[str, Any]]:
         return list(self._done.values())
-
-
-def read_log(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """A finished or unfinished search log: its header and entries (what `promptkit report` draws)."""
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if not rows or "search" not in rows[0]:
-        raise PromptkitError(f"{path}: not a search log (its first line is not a search header)")
-    return rows[0]["search"], rows[1:]
