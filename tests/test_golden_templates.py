@@ -29,6 +29,11 @@ VARIABLES = {
     "current": "Ada Bob",
     **read_definition("gsm8k").prompts.words(),  # what a task gives every template: answer prefix and trigger
     **read_definition("agnews").prompts.classification.model_dump(),  # a classification task: Zhao et al.'s prefixes
+    # What a prompt search gives its proposers (APE's pairs, OPRO's scored instructions and problems).
+    "pairs": [{"input": "Ada Bob", "output": "ab"}, {"input": "Cy Di", "output": "yi"}],
+    "scored": [{"text": "Let's think step by step.", "score": 40}, {"text": "Spell each last letter.", "score": 55}],
+    "problems": [{"question": "Ada Bob", "answer": "ab"}],
+    "starting": False,
 }
 TEMPLATES = sorted(str(p.relative_to(templates_dir()).with_suffix("")) for p in templates_dir().rglob("*.j2"))
 

@@ -347,3 +347,29 @@ def test_promptkit_report_draws_the_search_curve(topics, tmp_path):
     report = (tmp_path / "report" / "report.md").read_text()
     assert f"| s.search.jsonl | demo_search | topics | 12 | {result.score:.1%} |" in report
     assert (tmp_path / "report" / "search.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def _render(*argv: str) -> tuple[int, str, str]:
+    return _cli(["render", "--task", "last_letters", *argv])
+
+
+def test_a_spec_pins_demonstrations_by_id_and_replaces_task_words():
+    code, printed, err = _render("--method", "few_shot_cot", "--set", "method.demos=[pool-3, pool-1]", "--json")
+    assert code == 0, err
+    prompt = json.loads(printed.splitlines()[0])["prompt"]
+    from promptkit.tasks import load_train, read_definition
+
+    train = load_train(read_definition("last_letters")).examples
+    questions = [q.split("\n")[0] for q in prompt.split("Q: ")[1:]]
+    assert questions[:2] == [train[3].inputs["question"], train[1].inputs["question"]] and len(questions) == 3
+    code, printed, err = _render("--method", "zero_shot_cot", "--set", "words.cot_trigger=Take a deep breath.")
+    assert code == 0 and "\nA: Take a deep breath.\n" in printed, err
+    for argv, message in [
+        (("--method", "zero_shot_cot", "--set", "words.trigger=x"), "words.trigger: task 'last_letters' has no such"),
+        (("--method", "few_shot_cot", "--set", "method.demos=[pool-99999]"), "'pool-99999' is not a record"),
+        (("--method", "few_shot_cot", "--set", "method.demos=[pool-1, pool-1]"), "'pool-1' is named twice"),
+        (("--method", "few_shot_cot", "--shots", "2", "--set", "method.demos=[pool-1]"), "k=2, but ids names 1"),
+        (("--method", "few_shot_cot", "--selector", "random", "--set", "method.demos=[pool-1]"), "no selector"),
+    ]:
+        code, _, err = _render(*argv)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (argv, err)

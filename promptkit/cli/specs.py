@@ -104,6 +104,8 @@ def flags_spec(args: argparse.Namespace, task: str, method: str, engine: dict[st
         "extractor": args.extractor,
         **({"engine": engine} if engine is not None else {}),
     }
+    for assignment in getattr(args, "set", []):  # render's and compare's --set, as a spec file takes them
+        set_dotted(data, assignment)
     # stage names and sample settings are checked (the method expanded, once) before any data loads
     return check(validate(data, "command line", RunSpec if engine is not None else PipelineSpec))
 

@@ -40,7 +40,7 @@ def find_runs(paths: Sequence[Path], *, required: bool = True) -> list[tuple[Pat
                 continue  # a staging folder a kill left behind, never a run
             runs.append((summary.parent, read_summary(summary)))
     if not runs and required:
-        raise PromptkitError(f"no summary.json (nor a search log) under {', '.join(str(p) for p in paths)}")
+        raise PromptkitError(f"no summary.json under {', '.join(str(p) for p in paths)} (nor a search log)")
     return runs
 
 

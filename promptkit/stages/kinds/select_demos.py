@@ -191,7 +191,7 @@ def _pinned(s: SelectDemosSpec, ctx: BuildContext) -> SelectDemos:
     if s.strategy != "fixed" or s.order != "given":
         raise PromptkitError("select_demos: ids pins the demonstrations and their order: no selector or order")
     if s.k is not None and s.k != len(ids):
-        raise PromptkitError(f"select_demos: k={s.k}, but ids names {len(ids)} demonstrations")
+        raise PromptkitError(f"select_demos: k={s.k}, but ids names {len(ids)}")
     if len(set(ids)) != len(ids):
         raise PromptkitError(f"select_demos: ids: {next(i for i in ids if ids.count(i) > 1)!r} is named twice")
     by_id = {d.id: d for d in demo_pool(s.pool, "random", ctx.task)} if ids else {}
