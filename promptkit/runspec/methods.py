@@ -103,7 +103,12 @@ def _few_shot(o: Options, cot: bool) -> Stages:
     else:
         prompt = {"template": o.template("answer", "few_shot_cot" if cot else "few_shot")}
     sampling = o.sampling("answer", 256 if cot else 32, split=True, stop=FEW_SHOT_STOP)
-    select = {"kind": "select_demos", "strategy": m.selector, "order": m.order, "seed": m.selection_seed}
+    select: dict[str, Any] = {
+        "kind": "select_demos",
+        "strategy": m.selector,
+        "order": m.order,
+        "seed": m.selection_seed,
+    }
     select |= {k: v for k, v in {"pool": m.pool, "k": m.shots, "order_seed": m.order_seed}.items() if v is not None}
     select |= {"ids": m.demos} if m.demos is not None else {}
     ablation = {"answers": m.demo_answers, "rationales": m.demo_rationales, "inputs": m.demo_inputs}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from promptkit.errors import PromptkitError
@@ -77,7 +78,7 @@ def search_demos(
     if n < 1:
         raise BudgetSpent(f"budget {settings.budget}: the probing set and one candidate need {1 + cost} calls")
     candidates = draw_candidates(ids, labels, k, n, settings.seed, balanced=settings.balanced)
-    prefixes = [probe_prefix(dev, lambda one, c=c: scorer.built(c, one)) for c in candidates]
+    prefixes = [probe_prefix(dev, partial(scorer.built, c)) for c in candidates]
     lines = probe_lines(logged_generation(scorer, "probing set", probe_requests(prefixes, settings.seed)))
     probing = probe_task(dev, lines)
     scored = [(c, scorer.score(c, probing, "probing set", measure=entropies)) for c in candidates]
