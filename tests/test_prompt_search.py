@@ -25,7 +25,7 @@ from promptkit.search import SearchSettings
 from promptkit.search.data import search_data
 from promptkit.search.halving import affordable, alive_counts, planned_scorings, rung_sizes
 from promptkit.search.log import log_path, read_log
-from promptkit.search.run import read_search_header, search
+from promptkit.search.run import read_search_header, search, search_seeds
 from promptkit.stages.framework.templating import default_templates
 from promptkit.tasks import load_task
 
@@ -373,3 +373,21 @@ def test_a_spec_pins_demonstrations_by_id_and_replaces_task_words():
     ]:
         code, _, err = _render(*argv)
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (argv, err)
+
+
+def test_seeds_repeat_the_whole_search_and_report_test_accuracy_over_them(topics, tmp_path):
+    engine = rewarding(lambda c: KEY in c.rsplit("Article: ", 1)[0])
+    settings = SearchSettings("demo_search", shots=2, budget=6, dev=12, seed=5)
+    spec = {"name": str(topics["task"]), "data": str(topics["test"])}
+    many = search_seeds(_task(topics), engine, settings, tmp_path / "best.yaml", 3, task_spec=spec,
+                        engine_spec={"kind": "hf"}, pool=str(topics["train"]), progress=False)  # fmt: skip
+    assert [s.spec.name for s in many.searches] == ["best.seed5.yaml", "best.seed6.yaml", "best.seed7.yaml"]
+    assert [s.header["seed"] for s in many.searches] == [5, 6, 7]
+    tests = [json.loads((many.folder / f"seed-{s}" / "summary.json").read_text()) for s in (5, 6, 7)]
+    accuracies = [t["accuracy"] for t in tests]
+    assert all(t["n"] == 12 for t in tests) and many.stats["accuracy"] == accuracies
+    assert many.stats["mean"] == pytest.approx(sum(accuracies) / 3) and many.stats["min"] == min(accuracies)
+    assert json.loads((many.folder / "spread.json").read_text())["max"] == max(accuracies)
+    # The test records were scored only by the three test runs, after each search had chosen.
+    tonight = [c for c in _contexts(engine) if "tonight" in _asked(c)]
+    assert len(tonight) == 3 * 12 * 3  # 12 test records, 3 label words each (Tech, Science, World), 3 runs
