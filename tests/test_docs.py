@@ -47,7 +47,7 @@ RUN_HERE = {"tasks", "schema", "render", "make-last-letters"}
 PLACEHOLDERS = {"T": "last_letters", "M": "few_shot_cot", "SPEC": "evals/specs/last_letters_few_shot_cot.yaml"}
 
 # Spec files the pages name that stand for the reader's own: "saved as `spec.yaml`".
-READERS_SPECS = {"spec.yaml"}
+READERS_SPECS = {"spec.yaml", "best.yaml"}  # best.yaml: what a prompt search writes (docs/search.md)
 
 
 @dataclass(frozen=True)
