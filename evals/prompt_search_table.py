@@ -5,7 +5,7 @@
 Classification (Zhao et al.'s data under DATA/zhao): for each seed, a random draw (`classify`, Zhao et al.'s
 draw for the seed), GlobalE (`demo_search --criterion globale`: the draw of highest entropy on a probing
 set, no labels), `demo_search` (random search with successive halving on development accuracy) and
-`instruction_search` (the prefix: APE's proposals, then OPRO's steps, over the seed's random draw), each
+`instruction_search` (the prefix: APE's proposals, then OPRO's steps, over one draw from the pool), each
 searched uncalibrated and calibrated, and scored on the first --limit test sentences with the same
 calibration. Development examples come from the training pool; the test set is never searched.
 Reasoning (DATA/gsm8k; last letters are generated): few-shot CoT with the task's exemplars against
@@ -96,7 +96,7 @@ def reasoning_rows(args, engine, name: str) -> list[dict[str, Any]]:
     pool = str(args.data / "gsm8k" / "train.jsonl") if name == "gsm8k" else None
     task = load_task(name, data).limit(args.reasoning_limit)
     rows: list[dict[str, Any]] = []
-    for seed in args.seeds:
+    for seed in args.reasoning_seeds:
         shots = {"name": "few_shot_cot", "shots": args.shots}
         few = _test(task, {"task": {"name": name}, "method": shots}, engine)
         zero = _test(task, {"task": {"name": name}, "method": {"name": "zero_shot_cot"}}, engine)
@@ -165,21 +165,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="the shared data folder (zhao/, gsm8k/)")
     parser.add_argument("--out", type=Path, default=Path("runs/prompt_search"), help="a new folder")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="classification: the seeds")
+    parser.add_argument("--reasoning-seeds", type=int, nargs="+", default=[0], help="reasoning: the seeds")
     parser.add_argument("--tasks", nargs="+", default=[*CLASSIFICATION, *REASONING])
     parser.add_argument("--shots", type=int, default=4)
-    parser.add_argument("--limit", type=int, default=300, help="classification: the first N test examples")
-    parser.add_argument("--budget", type=int, default=32, help="classification: engine calls per search")
-    parser.add_argument("--dev", type=int, default=32, help="classification: development examples")
-    parser.add_argument("--reasoning-limit", type=int, default=40, help="reasoning: the first N test questions")
-    parser.add_argument("--reasoning-budget", type=int, default=12, help="reasoning: engine calls per search")
-    parser.add_argument("--reasoning-dev", type=int, default=16, help="reasoning: development questions")
-    parser.add_argument("--bootstrap", type=int, default=32, help="bootstrap: training questions answered")
+    parser.add_argument("--limit", type=int, default=100, help="classification: the first N test examples")
+    parser.add_argument("--budget", type=int, default=24, help="classification: engine calls per search")
+    parser.add_argument("--dev", type=int, default=24, help="classification: development examples")
+    parser.add_argument("--reasoning-limit", type=int, default=20, help="reasoning: the first N test questions")
+    parser.add_argument("--reasoning-budget", type=int, default=8, help="reasoning: engine calls per search")
+    parser.add_argument("--reasoning-dev", type=int, default=8, help="reasoning: development questions")
+    parser.add_argument("--bootstrap", type=int, default=16, help="bootstrap: training questions answered")
+    parser.add_argument(
+        "--cache", type=Path, help="a generation cache to share between runs (default: OUT/cache.sqlite)"
+    )
     args = parser.parse_args(argv)
     args.started = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=False)
     with make_engine(HFEngineSpec(kind="hf", device="cpu", dtype="float32"), progress=False) as plain:
-        engine = CachedEngine(plain, args.out / "cache.sqlite")
+        engine = CachedEngine(plain, args.cache or args.out / "cache.sqlite")
         rows = []
         for name in args.tasks:
             rows += (

@@ -24,7 +24,7 @@ from promptkit.search.bootstrap import bootstrap
 from promptkit.search.budget import Ledger
 from promptkit.search.candidate import Candidate
 from promptkit.search.data import SearchData, search_data
-from promptkit.search.demos import search_demos
+from promptkit.search.demos import draw_candidates, search_demos
 from promptkit.search.instructions import search_instructions, searched_word
 from promptkit.search.log import SearchLog, log_path
 from promptkit.search.scoring import Scorer
@@ -67,10 +67,10 @@ def method_data(task: Task, settings: SearchSettings, base: str, pool: str | Non
         )
     if settings.method == "instruction_search":
         searched_word(base)  # a method without an instruction is refused here, before any call
-        if base == "classify":
-            data |= {"shots": settings.shots, "selection_seed": settings.seed}
-        elif base != "zero_shot_cot":
-            data["shots"] = settings.shots
+        if base != "zero_shot_cot":
+            data["shots"] = settings.shots  # classify's are drawn from the pool once the split is made
+    if settings.criterion != "dev" and base != "classify":
+        raise PromptkitError(f"--criterion {settings.criterion}: entropy over class probabilities is classify's")
     if settings.calibrate:
         if base != "classify":
             raise PromptkitError(f"--calibrate: calibration is classify's (the searched method is {base})")
@@ -107,6 +107,11 @@ def search(
     base = settings.base or default_base(task, settings.method)
     method = method_data(task, settings, base, pool)
     data = search_data(task, settings.dev, settings.seed, pool)
+    if settings.method == "instruction_search" and base == "classify" and settings.shots:
+        # One draw from the pool (never a development example), the same for every instruction.
+        ids, labels = _pool_ids(data), [str(e.target) for e in data.pool.examples]
+        drawn = draw_candidates(ids, labels, settings.shots, 1, settings.seed, balanced=settings.balanced)[0]
+        method = {**{k: v for k, v in method.items() if k != "shots"}, "demos": list(drawn.demos or ())}
     header = _header(task, engine, settings, base, data, teacher, proposer)
     log = SearchLog(log_path(out), header)
     ledger = Ledger.open(settings.budget, progress, f"tune {settings.method}")
@@ -120,8 +125,9 @@ def search(
             scorer = replace(scorer, method={**method, "pool": str(demos_path(out).resolve())})
             ranked = search_demos(scorer, data.dev, settings, ids, None)
         else:
-            ids = [pool_id(e.id) for e in data.pool.examples]
-            ranked = search_demos(scorer, data.dev, settings, ids, [str(e.target) for e in data.pool.examples])
+            ranked = search_demos(
+                scorer, data.dev, settings, _pool_ids(data), [str(e.target) for e in data.pool.examples]
+            )
     finally:
         ledger.close()
     best, entry = ranked[0]
@@ -142,6 +148,10 @@ def search(
     }
     _write_spec(out, spec_data, record)
     return SearchResult(out, log.path, best, score, record, log.replayed)
+
+
+def _pool_ids(data: SearchData) -> list[str]:
+    return [pool_id(e.id) for e in data.pool.examples]
 
 
 def _header(task, engine, settings, base, data: SearchData, teacher, proposer) -> dict[str, Any]:
