@@ -246,7 +246,13 @@ def test_bootstrap_keeps_the_rationales_the_teacher_got_right(tmp_path):
     task = load_task("last_letters").limit(5)
     settings = SearchSettings("bootstrap", shots=2, budget=10, dev=6, bootstrap=12)
     teach = ScriptedEngine(teacher)
-    student = ScriptedEngine(lambda prompt: " The answer is q.")
+    def student(prompt) -> str:
+        """Right only after the first kept demonstration: the search has to find it among the kept ones."""
+        first = json.loads((tmp_path / "b.demos.json").read_text())["exemplars"][0]["question"]
+        demos, question = str(prompt).rsplit("Q: ", 1)
+        return f" The answer is {_last_letters(question) if first in demos else 'q'}."
+
+    student = ScriptedEngine(student)
     result = search(task, student, settings, tmp_path / "b.yaml", task_spec={"name": "last_letters"},
                     engine_spec={"kind": "hf"}, teacher=teach, progress=False)  # fmt: skip
     kept = json.loads((tmp_path / "b.demos.json").read_text())["exemplars"]
@@ -255,7 +261,7 @@ def test_bootstrap_keeps_the_rationales_the_teacher_got_right(tmp_path):
     assert all(k["rationale"] == "I take the last letters." for k in kept)
     spec = validate(read_spec_file(result.spec), str(result.spec))
     assert spec.method.pool == str((tmp_path / "b.demos.json").resolve()) and len(spec.method.demos) == 2
-    assert result.header["calls"] <= 10
+    assert "exemplar-0" in spec.method.demos and result.score == 1.0 and result.header["calls"] <= 10
 
 
 def test_templates_match_ape_and_opro_byte_for_byte():
