@@ -246,6 +246,7 @@ def test_bootstrap_keeps_the_rationales_the_teacher_got_right(tmp_path):
     task = load_task("last_letters").limit(5)
     settings = SearchSettings("bootstrap", shots=2, budget=10, dev=6, bootstrap=12)
     teach = ScriptedEngine(teacher)
+
     def student(prompt) -> str:
         """Right only after the first kept demonstration: the search has to find it among the kept ones."""
         first = json.loads((tmp_path / "b.demos.json").read_text())["exemplars"][0]["question"]
@@ -397,3 +398,16 @@ def test_seeds_repeat_the_whole_search_and_report_test_accuracy_over_them(topics
     # The test records were scored only by the three test runs, after each search had chosen.
     tonight = [c for c in _contexts(engine) if "tonight" in _asked(c)]
     assert len(tonight) == 3 * 12 * 3  # 12 test records, 3 label words each (Tech, Science, World), 3 runs
+
+
+def test_promptkit_tune_seeds_prints_test_accuracy_over_the_searches(topics, tiny_model, tmp_path):
+    argv = ["tune", "--task", str(topics["task"]), "--data", str(topics["test"]), "--pool", str(topics["train"]),
+            "--method", "instruction_search", "--shots", "0", "--budget", "3", "--dev", "4", "--seeds", "2",
+            "--limit", "5", "--model", str(tiny_model), "--out", str(tmp_path / "p.yaml"), "--quiet",
+            "--cache", str(tmp_path / "c.sqlite")]  # fmt: skip
+    code, printed, err = _cli(argv)
+    assert code == 0, err
+    stats = json.loads((tmp_path / "p.seeds" / "spread.json").read_text())
+    assert len(stats["accuracy"]) == 2 and f"{stats['mean']:.1%}" in printed and "2 searches: test" in printed
+    assert (tmp_path / "p.seed0.yaml").is_file() and (tmp_path / "p.seed1.yaml").is_file()
+    assert all(json.loads((tmp_path / "p.seeds" / f"seed-{s}" / "summary.json").read_text())["n"] == 5 for s in (0, 1))
