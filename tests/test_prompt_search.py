@@ -304,6 +304,7 @@ def _cli(args: list[str]) -> tuple[int, str, str]:
         (["--teacher", "PROPOSER"], "--teacher: bootstrap's"),
         (["--steps", "3"], "--steps: a learned prompt's flag"),
         (["--seeds", "1"], "--seeds must be >= 2"),
+        (["--limit", "5"], "--limit: the test examples the --seeds runs score"),
         (["--shots", "0"], "shots: 0 leaves demo_search nothing to choose"),
         (["--calibrate", "--searched", "few_shot"], "--calibrate"),
     ],

@@ -245,6 +245,8 @@ def _search(args: argparse.Namespace, names: list[str]) -> int:
     settings = SearchSettings(**{**values, "base": args.searched})
     if args.seeds is not None and args.seeds < 2:
         raise PromptkitError(f"--seeds must be >= 2, got {args.seeds} (one search: leave it out)")
+    if args.limit is not None and not args.seeds:
+        raise PromptkitError("--limit: the test examples the --seeds runs score; a search alone scores none")
     if args.teacher and settings.method != "bootstrap":
         raise PromptkitError("--teacher: bootstrap's; give it with --method bootstrap")
     if args.proposer and settings.method != "instruction_search":
