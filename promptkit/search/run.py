@@ -118,16 +118,7 @@ def search(
     scorer = Scorer(data.dev, method, engine, ledger, log)
     started = time.monotonic()
     try:
-        if settings.method == "instruction_search":
-            ranked = search_instructions(scorer, data.dev, data.pool, settings, proposer)
-        elif settings.method == "bootstrap":
-            ids = bootstrap(scorer, data.pool, settings.bootstrap, settings.seed, teacher or engine, demos_path(out))
-            scorer = replace(scorer, method={**method, "pool": str(demos_path(out).resolve())})
-            ranked = search_demos(scorer, data.dev, settings, ids, None)
-        else:
-            ranked = search_demos(
-                scorer, data.dev, settings, _pool_ids(data), [str(e.target) for e in data.pool.examples]
-            )
+        ranked, scorer = _ranked(scorer, data, settings, out, teacher or engine, proposer)
     finally:
         ledger.close()
     best, entry = ranked[0]
@@ -150,13 +141,29 @@ def search(
     return SearchResult(out, log.path, best, score, record, log.replayed)
 
 
+def _ranked(
+    scorer: Scorer, data: SearchData, settings: SearchSettings, out: Path, teacher: Engine, proposer: Engine | None
+) -> tuple[list[tuple[Candidate, dict[str, Any]]], Scorer]:
+    """The method's candidates, best first, and the scorer they were scored by (bootstrap's names its pool)."""
+    if settings.method == "instruction_search":
+        return search_instructions(scorer, data.dev, data.pool, settings, proposer), scorer
+    if settings.method == "bootstrap":
+        ids = bootstrap(scorer, data.pool, settings.bootstrap, settings.seed, teacher, demos_path(out))
+        scorer = replace(scorer, method={**scorer.method, "pool": str(demos_path(out).resolve())})
+        return search_demos(scorer, data.dev, settings, ids, None), scorer
+    labels = [str(e.target) for e in data.pool.examples]
+    return search_demos(scorer, data.dev, settings, _pool_ids(data), labels), scorer
+
+
 def _pool_ids(data: SearchData) -> list[str]:
     return [pool_id(e.id) for e in data.pool.examples]
 
 
 def _header(task, engine, settings, base, data: SearchData, teacher, proposer) -> dict[str, Any]:
     others = [f"{e.identity.kind}:{e.identity.model}" for e in (teacher, proposer) if e is not None]
-    on = [task.name, base, engine.identity.kind, engine.identity.model, *others]
+    # The engines' whole identities (the weights' revision too): a log is never replayed for another model.
+    keys = [e.identity.key() for e in (engine, teacher, proposer) if e is not None]
+    on = [task.name, base, *keys]
     on += [f"dev:{','.join(e.id for e in data.dev.examples)}", f"pool:{len(data.pool.examples)}", data.pool.source]
     return {
         "digest": settings.digest(*on), "task": task.name, "searched": base, "engine": engine.identity.kind,
