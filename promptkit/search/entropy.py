@@ -50,7 +50,7 @@ def probe_task(task: Task, lines: Sequence[str]) -> Task:
 
 
 def entropy(shares: Sequence[float]) -> float:
-    return -sum(p * math.log(p) for p in shares if p > 0)
+    return 0.0 - sum(p * math.log(p) for p in shares if p > 0)  # 0.0, never -0.0, for one class
 
 
 def entropies(result: RunResult) -> dict[str, Any]:
