@@ -5,7 +5,8 @@
 Classification (Zhao et al.'s data under DATA/zhao): for each seed, a random draw (`classify`, Zhao et al.'s
 draw for the seed), GlobalE (`demo_search --criterion globale`: the draw of highest entropy on a probing
 set, no labels), `demo_search` (random search with successive halving on development accuracy) and
-`instruction_search` (the prefix: APE's proposals, then OPRO's steps, over one draw from the pool), each
+`instruction_search` (the prefix: APE's proposals, then OPRO's steps, over one draw from the pool, which is
+also scored with the task's own prefix: the search's baseline), each
 searched uncalibrated and calibrated, and scored on the first --limit test sentences with the same
 calibration. Development examples come from the training pool; the test set is never searched.
 Reasoning (DATA/gsm8k; last letters are generated): few-shot CoT with the task's exemplars against
@@ -17,6 +18,7 @@ engine calls each search used; OUT/prompt_search.md holds the table, OUT/prompt_
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -77,6 +79,9 @@ def classification_rows(args, engine, name: str) -> list[dict[str, Any]]:
         globale = _test(task, {"task": {"name": name}, "method": method}, engine)
         rows.append({"task": name, "seed": seed, "method": "GlobalE", "uncal": globale["uncal"], "cal": globale["acc"],
                      "calls": header["calls"]})  # fmt: skip
+        # instruction_search keeps one draw of the pool for every instruction: the same draw with the task's own
+        # prefix is its baseline (the random draw above is another draw).
+        same_draw: dict[str, Any] = {"task": name, "seed": seed, "method": "its draw, the task's prefix", "calls": 0}
         for method_name in ("demo_search", "instruction_search"):
             row: dict[str, Any] = {"task": name, "seed": seed, "method": method_name, "calls": 0}
             for calibrate in (False, True):
@@ -85,8 +90,12 @@ def classification_rows(args, engine, name: str) -> list[dict[str, Any]]:
                 picked, header = _searched(task, engine, settings, out, None)
                 test = _test(task, {"task": {"name": name}, **picked}, engine)
                 row["cal" if calibrate else "uncal"] = test["acc"]
-                row["calls"] += header["calls"]
+                row["calls"] += header["calls"] / 2  # the mean of the two searches
+                if method_name == "instruction_search":
+                    baseline = _test(task, {"task": {"name": name}, "method": picked["method"]}, engine)
+                    same_draw["cal" if calibrate else "uncal"] = baseline["acc"]
             rows.append(row)
+        rows.append(same_draw)
         print(f"{name} seed {seed} done ({time.perf_counter() - args.started:.0f} s)", flush=True)
     return rows
 
@@ -156,8 +165,10 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         if values:
             ax.plot([x - 0.3, x + 0.3], [statistics.fmean(values)] * 2, color="#C44E52")
     ax.set_xticks(range(len(keys)), [f"{t}\n{m}" for t, m in keys], fontsize=6, rotation=60, ha="right")
-    ax.set_ylabel("test accuracy (%), calibrated where it applies; one dot per seed")
-    ax.set_title("Searched against drawn prompts, SmolLM2-135M")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(
+        "Searched against drawn prompts, SmolLM2-135M (calibrated where it applies; a dot per seed)", fontsize=9
+    )
     save_figure(fig, path)
 
 
@@ -193,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     text = table(rows)
     (args.out / "prompt_search.md").write_text(text + "\n", encoding="utf-8")
+    (args.out / "prompt_search.json").write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
     plot(rows, args.out / "prompt_search.png")
     print(text)
     triggers = sorted({r["trigger"] for r in rows if r.get("trigger")})
