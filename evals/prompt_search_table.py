@@ -187,13 +187,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reasoning-budget", type=int, default=8, help="reasoning: engine calls per search")
     parser.add_argument("--reasoning-dev", type=int, default=8, help="reasoning: development questions")
     parser.add_argument("--bootstrap", type=int, default=16, help="bootstrap: training questions answered")
+    parser.add_argument("--model", help="a model folder or GGUF file (default: the embedded SmolLM2)")
     parser.add_argument(
         "--cache", type=Path, help="a generation cache to share between runs (default: OUT/cache.sqlite)"
     )
     args = parser.parse_args(argv)
     args.started = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=False)
-    with make_engine(HFEngineSpec(kind="hf", device="cpu", dtype="float32"), progress=False) as plain:
+    spec = HFEngineSpec(kind="hf", device="cpu", dtype="float32", **({"model": args.model} if args.model else {}))
+    with make_engine(spec, progress=False) as plain:
         engine = CachedEngine(plain, args.cache or args.out / "cache.sqlite")
         rows = []
         for name in args.tasks:

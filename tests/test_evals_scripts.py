@@ -345,3 +345,20 @@ def test_the_tuning_table_runs_every_method_on_the_tiny_model(tiny_model, shared
     assert "5 calls" in rows["BBT"] and "89.56 ± 0.25" in rows["BBT"], "4 on training, 1 on development"
     assert len(list((out / "rte").glob("*.safetensors"))) == 2 * 6
     assert (out / "tuning.png").read_bytes()[:4] == b"\x89PNG" and (out / "tuning.md").is_file()
+
+
+def test_the_prompt_search_table_runs_every_row_on_the_tiny_model(tiny_model, shared_data, tmp_path):
+    out = tmp_path / "search"
+    run = subprocess.run([sys.executable, str(ROOT / "evals" / "prompt_search_table.py"), "--data", str(shared_data),
+                          "--tasks", "sst2", "last_letters", "--seeds", "0", "1", "--limit", "4", "--budget", "3",
+                          "--dev", "4", "--reasoning-limit", "2", "--reasoning-budget", "3", "--reasoning-dev", "2",
+                          "--bootstrap", "2", "--model", str(tiny_model), "--out", str(out)],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = {tuple(cell.strip() for cell in line.split("|")[1:3]) for line in run.stdout.splitlines()}
+    for task, prompt in [("sst2", "random draw"), ("sst2", "GlobalE"), ("sst2", "demo_search"),
+                         ("sst2", "instruction_search"), ("sst2", "its draw, the task's prefix"),
+                         ("last_letters", "bootstrap"), ("last_letters", "instruction_search (trigger)")]:  # fmt: skip
+        assert (task, prompt) in rows, (task, prompt, run.stdout)
+    assert "| 66.2 (std 14.7) |" in run.stdout and (out / "prompt_search.png").read_bytes()[:4] == b"\x89PNG"
+    assert len(json.loads((out / "prompt_search.json").read_text())) == 2 * 5 + 4
