@@ -17,7 +17,8 @@ from promptkit.runspec.models import MethodSpec, PipelineSpec
 VALUES = {"shots": 2, "selector": "random", "order": "random", "selection_seed": 3, "order_seed": 4,
           "demo_answers": "random", "demo_rationales": "none", "demo_inputs": "random", "pool": "p.json",
           "chat": True, "samples": 3, "temperature": 0.5, "seed": 7, "max_tokens": {}, "templates": {},
-          "demo_ood_pool": "news.txt", "label_words": "random_english", "calibrate": "content_free"}  # fmt: skip
+          "demo_ood_pool": "news.txt", "label_words": "random_english", "calibrate": "content_free",
+          "demos": ["pool-0", "pool-1"]}  # fmt: skip
 OPTIONS = [name for name in MethodSpec.model_fields if name != "name"]
 
 

@@ -238,6 +238,11 @@ class Prompts(SpecModel):
             return self.answer_trigger
         return "Therefore, " + self.answer_prefix[:1].lower() + self.answer_prefix[1:]
 
+    @classmethod
+    def default_words(cls) -> dict[str, str]:
+        """The words every task has the same unless its file says otherwise: what a template sees without a task."""
+        return {name: cls.model_fields[name].default for name in ("cot_trigger", "instruction")}
+
     def words(self) -> dict[str, str]:
         """What every prompt template of this task may read besides the example (templates/direct.j2, ...)."""
         words = {"answer_prefix": self.answer_prefix, "answer_trigger": self.trigger}

@@ -13,6 +13,7 @@ from promptkit import jinja_env
 from promptkit.errors import PromptkitError
 from promptkit.files.jsonl import read_text
 from promptkit.files.paths import TEXT_LIMIT, FileKind
+from promptkit.tasks.definition import Prompts
 
 _PACKAGE_DIR = Path(__file__).resolve().parents[2]  # promptkit/
 
@@ -34,7 +35,7 @@ class Templates:
 
     def __init__(self, user_dirs: tuple[Path, ...] = (), words: Mapping[str, str] | None = None) -> None:
         loader = jinja2.FileSystemLoader([str(d) for d in (*user_dirs, templates_dir())])
-        self.env = jinja_env.environment(loader, globals=words)
+        self.env = jinja_env.environment(loader, globals={**Prompts.default_words(), **(words or {})})
 
     def get(self, name: str) -> jinja2.Template:
         path = Path(name)
