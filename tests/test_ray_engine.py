@@ -141,8 +141,11 @@ def test_a_replica_that_keeps_dying_ends_the_run_with_one_line_keeping_what_fini
     cache = tmp_path / "cache.sqlite"
     requests = [GenRequest(f"Q: {i}", Sampling(max_tokens=4)) for i in range(6)]
 
+    stored_at_kill: list[int] = []
+
     def kill_at_second(i, completion):
-        if cache_rows(cache) == 2:
+        if not stored_at_kill and cache_rows(cache) >= 2:
+            stored_at_kill.append(cache_rows(cache))
             os.kill(victim, signal.SIGKILL)
 
     try:
@@ -152,7 +155,9 @@ def test_a_replica_that_keeps_dying_ends_the_run_with_one_line_keeping_what_fini
         fragile.close()
     message = str(raised.value)
     assert message.startswith("ray: replica 0 failed 1 times") and "\n" not in message, message
-    assert cache_rows(cache) == 2, "what finished before the replica died is kept"
+    # What finished before the replica died is kept. On a busy machine the one request the replica was
+    # already answering may arrive (and be stored) after the kill was sent: kept too, never lost.
+    assert stored_at_kill and stored_at_kill[0] <= cache_rows(cache) <= stored_at_kill[0] + 1, stored_at_kill
 
 
 SPEC = {
