@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
-from typing import Any, NoReturn, get_args
+from typing import NoReturn
 
+from promptkit.cli.arg_types import choices_of as _choices
+from promptkit.cli.arg_types import count as _count
+from promptkit.cli.arg_types import seed as _seed
+from promptkit.cli.tune_args import add_tune_parser
 from promptkit.engines import default_cache_path
 from promptkit.engines.engine_kinds import ENGINE_KINDS, INNER_KINDS
 from promptkit.engines.model_files import BUILTIN_MODEL
@@ -16,40 +19,11 @@ from promptkit.runs.demo import SEEDS as DEMO_SEEDS
 from promptkit.runs.demo import SHOTS as DEMO_SHOTS
 from promptkit.runspec.methods import METHODS
 from promptkit.runspec.models import LabelWords
-from promptkit.schema import MOST, SEED_MAX
-from promptkit.search.settings import CRITERIA, SEARCH_METHODS, SearchSettings
 from promptkit.stages.kinds.score_classes import Calibration
 from promptkit.stages.kinds.select_demos import Order, Strategy
 from promptkit.stages.library.ablations import Answers, Inputs, Rationales
 from promptkit.stages.library.extractors import EXTRACTORS
 from promptkit.tasks import shipped_names
-from promptkit.tuning.settings import TUNE_METHODS, Init, Loss, TuneSettings
-
-
-def _count(text: str) -> int:
-    """A flag that counts something: a whole number from 0 to MOST (more is a typo, not a request)."""
-    value = _whole(text)
-    if not 0 <= value <= MOST:
-        raise argparse.ArgumentTypeError(f"{text}: expected 0 to {MOST:,}")
-    return value
-
-
-def _seed(text: str) -> int:
-    value = _whole(text)
-    if not 0 <= value <= SEED_MAX:
-        raise argparse.ArgumentTypeError(f"{text}: a seed is 0 to 2**64 - 1")
-    return value
-
-
-def _whole(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-
-
-def _choices(literal: Any) -> str:
-    return ", ".join(get_args(literal))
 
 
 def _engine_args(p: argparse.ArgumentParser, defaults: bool) -> None:
@@ -288,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("runs", nargs=1, metavar="RUN", help="the run folder")
     record.add_argument("--out", required=True, help="the JSONL recording to write")
 
-    _tune_args(sub)
+    add_tune_parser(sub, lambda p: _engine_args(p, defaults=True))
 
     schema = sub.add_parser("schema", help="print the JSON schema of run specs (or of summary.json, or task files)")
     which = schema.add_mutually_exclusive_group()
@@ -303,99 +277,6 @@ def build_parser() -> argparse.ArgumentParser:
     ll.add_argument("--seed", type=_seed, default=0)
     ll.add_argument("--out", required=True, help="JSON file to write")
     return parser
-
-
-def _tune_args(sub) -> None:
-    d = {f.name: f.default for f in dataclasses.fields(TuneSettings)}
-    sd = {f.name: f.default for f in dataclasses.fields(SearchSettings)}
-    t = sub.add_parser(
-        "tune",
-        help="learn a prompt (soft prompts, BBT, BDPL: a learned-prompt file) or search it (demonstrations, "
-        "rationales, instructions: a run spec)",
-    )
-    t.add_argument("--task", required=True, help="a shipped task or a task file (learned prompts: classification)")
-    t.add_argument("--method", required=True, choices=TUNE_METHODS + SEARCH_METHODS)
-    t.add_argument(
-        "--out",
-        required=True,
-        help="the learned prompt to write (.safetensors; a checkpoint beside it), or for a search the run spec "
-        "(best.yaml; its log beside it)",
-    )
-    t.add_argument("--data", help="the task's data (its training file lies beside it, as for demonstrations)")
-    t.add_argument("--pool", help="train from this data file instead of the task's training data")
-    t.add_argument(
-        "--k", type=_count, help=f"examples per class, for training and again for development (default {d['k']})"
-    )
-    t.add_argument(
-        "--seed", type=_seed, help=f"draws the examples, starts the prompt and the search (default {d['seed']})"
-    )
-    t.add_argument("--tokens", type=_count, help="prompt length in virtual tokens (default 20; bbt 50)")
-    t.add_argument("--steps", type=_count, help=f"white-box: optimiser steps (default {d['steps']})")
-    t.add_argument("--batch", type=_count, help="white-box: examples per step (default: all of them)")
-    t.add_argument("--lr", type=float, help="white-box: learning rate (default 3e-2; prefix_tuning 1e-2)")
-    t.add_argument("--init", choices=get_args(Init), help=f"prompt_tuning: how the prompt starts (default {d['init']})")
-    t.add_argument("--init-text", help="prompt_tuning with --init text: the words the prompt starts as")
-    t.add_argument("--init-from", help="start from another task's learned prompt (SPoT)")
-    t.add_argument(
-        "--no-reparametrize", dest="reparametrize", action="store_false", default=None,
-        help="prefix_tuning: train the prefix itself, not through an MLP (P-tuning v2's deep prompt)",
-    )  # fmt: skip
-    t.add_argument(
-        "--budget", type=_count,
-        help=f"engine calls: bbt, bdpl on the training set (default {d['budget']}); a search's in all "
-        f"(default {sd['budget']})",
-    )  # fmt: skip
-    t.add_argument("--intrinsic-dim", type=_count, help=f"bbt: the subspace searched (default {d['intrinsic_dim']})")
-    t.add_argument("--population", type=_count, help=f"bbt: CMA-ES population (default {d['population']})")
-    t.add_argument("--sigma", type=float, help=f"bbt: CMA-ES initial step (default {d['sigma']})")
-    t.add_argument("--loss", choices=get_args(Loss), help=f"bbt: the loss searched (default {d['loss']})")
-    t.add_argument(
-        "--eval-every", type=_count, help=f"steps or generations between development checks (default {d['eval_every']})"
-    )
-    t.add_argument(
-        "--candidates", type=_count, help=f"bdpl: phrases each position chooses from (default {d['candidates']})"
-    )
-    t.add_argument("--samples", type=_count, help=f"bdpl: prompts drawn per step (default {d['samples']})")
-    _search_args(t.add_argument_group("prompt search (demo_search, bootstrap, instruction_search)"), sd)
-    c = t.add_mutually_exclusive_group()
-    c.add_argument(
-        "--cache", help="bdpl, searches: the generation cache, which serves prompts asked again (default: the usual)"
-    )
-    c.add_argument("--no-cache", action="store_true", help="bdpl, searches: do not read or write the cache")
-    t.add_argument("--quiet", action="store_true", help="no progress bars")
-    _engine_args(t, defaults=True)
-
-
-def _search_args(g: argparse._ArgumentGroup, d: dict[str, Any]) -> None:
-    g.add_argument(
-        "--searched", help="the method whose prompt is searched (default: classify for a classification task, "
-        "else few_shot_cot; instruction_search: zero_shot_cot's trigger)",
-    )  # fmt: skip
-    g.add_argument("--shots", type=_count, help=f"demonstrations per prompt (default {d['shots']})")
-    g.add_argument("--dev", type=_count, help=f"development examples drawn from the training pool (default {d['dev']})")
-    g.add_argument("--calibrate", action="store_true", default=None, help="classify: score after calibration")
-    g.add_argument("--balanced", action="store_true", default=None, help="demo_search: each class equally")
-    g.add_argument(
-        "--criterion", choices=CRITERIA,
-        help="demo_search: development accuracy, or Lu et al.'s entropy without labels (default dev)",
-    )  # fmt: skip
-    g.add_argument(
-        "--leaders", type=_count, help=f"candidates scored on the whole development split (default {d['leaders']})"
-    )
-    g.add_argument(
-        "--bootstrap", type=_count, help=f"bootstrap: training questions the teacher answers (default {d['bootstrap']})"
-    )
-    g.add_argument("--teacher", help="bootstrap: an engine spec file (YAML) of the teacher; default: the model")
-    g.add_argument(
-        "--proposals", type=_count, help=f"instruction_search: instructions proposed a step (default {d['proposals']})"
-    )
-    g.add_argument(
-        "--proposer", help="instruction_search: an engine spec file (YAML) that proposes; default: the model"
-    )
-    g.add_argument(
-        "--seeds", type=_count, help="repeat the whole search N times (seeds seed..seed+N-1), each run on the test set"
-    )
-    g.add_argument("--limit", type=_count, help="with --seeds: the first N test examples only")
 
 
 ENGINE_FLAGS: tuple[str, ...] = _engine_flag_dests()
