@@ -28,6 +28,9 @@ from promptkit.stages.library.auto_cot_build import AutoCoTSettings
 from promptkit.tasks import TaskDefinition, generate_last_letters, read_definition, shipped_names
 from promptkit.tasks.base import left_out_line
 from promptkit.tasks.generators import shipped_names as shipped_first_names
+from promptkit.tasks.lm_eval import PREFIX, is_lm_eval_name, lm_eval_task_names
+from promptkit.tasks.lm_eval.index import matching
+from promptkit.tasks.lm_eval.library import installed_version
 
 
 def _execute(args: argparse.Namespace, spec: RunSpec) -> int:
@@ -58,9 +61,17 @@ def _one_line(s: RunSummary, out: Path) -> str:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    read_definition(args.task)
     METHODS.get(args.method)
-    return _execute(args, flags_spec(args, args.task, args.method, engine_data(args)))
+    tasks = lm_eval_task_names(args.task) if is_lm_eval_name(args.task) else [args.task]
+    if len(tasks) == 1:
+        read_definition(tasks[0])
+        return _execute(args, flags_spec(args, tasks[0], args.method, engine_data(args)))
+    # A group or tag of lm-eval: a run each, in one folder; every spec is checked before the first runs.
+    specs = [flags_spec(args, task, args.method, engine_data(args)) for task in tasks]
+    root = out_dir(args, specs[0]) if args.out else stamped(args, f"{args.task}-{args.method}")
+    for task, spec in zip(tasks, specs):
+        _execute(argparse.Namespace(**{**vars(args), "out": str(root / task.removeprefix(PREFIX))}), spec)
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -307,6 +318,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def cmd_tasks(args: argparse.Namespace) -> int:
     """The shipped tasks: name, category, answer type, size of the standard set, where the data comes from."""
+    if args.lm_eval is not None:
+        return _lm_eval_tasks(args.lm_eval)
     print("| task | category | answer | size | data without --data | what it is |")
     print("|---|---|---|---|---|---|")
     for name in shipped_names():
@@ -326,6 +339,19 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         answer = d.answer.type + (f" ({', '.join(d.answer.labels)})" if d.answer.labels else "")
         print(f"| {name} | {d.category or ''} | {answer} | {data.size or ''} | {source} | {d.description} |")
     print("\nA task file of your own: --task path/to/task.yaml (promptkit schema --task prints its schema).")
+    return 0
+
+
+def _lm_eval_tasks(pattern: str) -> int:
+    """What the installed lm-eval offers: its tasks, groups and tags matching the pattern."""
+    entries = sorted(matching(pattern), key=lambda e: e.name)
+    print(f"lm-eval {installed_version()}: {len(entries)} names" + (f" matching {pattern!r}" if pattern else ""))
+    print("| name | kind | output type or tasks |")
+    print("|---|---|---|")
+    for e in entries:
+        what = e.output_type if e.kind == "task" else f"{len(e.members)}: {', '.join(e.members[:5])}"
+        print(f"| {PREFIX}{e.name} | {e.kind} | {what}{', ...' if len(e.members) > 5 else ''} |")
+    print(f"\nRun one: promptkit eval --task {PREFIX}NAME --data FOLDER ... (docs/lm_eval.md).")
     return 0
 
 

@@ -63,6 +63,10 @@ def _engine_flag_dests() -> tuple[str, ...]:
     return tuple(a.dest for a in parser._actions if a.dest != "engine")
 
 
+TASK_HELP = (
+    f"a shipped task ({', '.join(shipped_names())}), a task file (.yaml), or lm-eval:NAME (a task of "
+    "lm-evaluation-harness)"
+)
 WHOLE_SET_HELP = "all the records, where the task's standard set is a subsample (Zhao et al.'s 300)"
 
 
@@ -172,9 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     _engine_args(demo, defaults=False)
 
     ev = sub.add_parser("eval", help="run a method over a task and score it")
-    ev.add_argument(
-        "--task", required=True, help=f"a shipped task ({', '.join(shipped_names())}) or a task file (.yaml)"
-    )
+    ev.add_argument("--task", required=True, help=f"{TASK_HELP}; lm-eval:NAME runs each task of a group or tag")
     ev.add_argument("--method", required=True, help=f"one of: {', '.join(METHODS.names())}")
     _method_args(ev)
     _run_args(ev)
@@ -269,7 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--summary", action="store_true", help="the schema of a run's summary.json instead")
     which.add_argument("--task", action="store_true", help="the schema of task files instead")
 
-    sub.add_parser("tasks", help="list the shipped tasks: answer type, size, where their data comes from")
+    tasks = sub.add_parser("tasks", help="list the shipped tasks: answer type, size, where their data comes from")
+    tasks.add_argument(
+        "--lm-eval",
+        nargs="?",
+        const="",
+        metavar="PATTERN",
+        help="list the installed lm-eval's tasks, groups and tags instead (matching a shell pattern, e.g. 'arc*')",
+    )
 
     ll = sub.add_parser("make-last-letters", help="generate a last-letter concatenation set")
     ll.add_argument("--words", type=_count, default=4)

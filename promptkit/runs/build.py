@@ -23,7 +23,8 @@ from promptkit.stages.framework.declaration import BuildContext
 from promptkit.stages.framework.pipeline import Pipeline
 from promptkit.stages.framework.templating import Templates
 from promptkit.stages.library.demo_pools import definition_of
-from promptkit.stages.library.extractors import Extractor, get_extractor
+from promptkit.stages.library.extractors import Extractor
+from promptkit.stages.library.task_extractors import task_extractor
 from promptkit.stages.stage_kinds import STAGE_KINDS
 from promptkit.tasks import Task, TaskDefinition, load_task
 
@@ -51,7 +52,7 @@ def build(spec: PipelineSpec, task: Task | None = None) -> Built:
     named = (STAGE_KINDS.get(s.kind).extractor for s in stage_specs)
     extractors = [name for s, of in zip(stage_specs, named) if of is not None and (name := of(s))]
     name = spec.extractor or (extractors[-1] if extractors else "default")
-    extractor = get_extractor(name, task.answer_kind, task.labels)
+    extractor = task_extractor(name, task)
     context = BuildContext(task, templates, name, reasoner=zero_shot_reasoner)
     stages = tuple(STAGE_KINDS.get(s.kind).build(s, context) for s in stage_specs)
     check_flow(stages, stage_specs, task)
@@ -79,6 +80,10 @@ def check_flow(stages: Sequence[Any], specs: Sequence[Any], task: Task) -> None:
             prompt = getattr(stage, "prompt", None)
             template = getattr(prompt, "template", None) or getattr(prompt, "user_template", None)
             source = f"template {template!r} " if template else ""
+            if missing[0] in task.absent:
+                raise PromptkitError(
+                    f"pipeline.{i} ({spec.kind}): {source}reads {missing[0]!r}: {task.absent[missing[0]]}"
+                )
             raise PromptkitError(
                 f"pipeline.{i} ({spec.kind}): {source}reads {missing[0]!r}, which neither the task nor an earlier "
                 f"stage writes (there are: {', '.join(sorted(available))})"

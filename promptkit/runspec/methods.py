@@ -17,6 +17,7 @@ from promptkit.runspec.models import MethodSpec
 from promptkit.stages.library.label_words import random_label_words
 from promptkit.stages.stage_kinds import MODEL_CALLING
 from promptkit.tasks import TaskDefinition
+from promptkit.tasks.lm_eval import LmEvalFacts
 
 # lm-evaluation-harness gsm8k_cot's `until`.
 FEW_SHOT_STOP = ["Q:", "</s>", "<|im_end|>"]
@@ -191,6 +192,34 @@ def classify(o: Options) -> Stages:
 SCORE_BUDGET = 16
 
 
+def lm_eval(o: Options) -> Stages:
+    """An lm-eval task as lm-eval runs it: its own k-shot prompts and requests (shots: the task's num_fewshot by
+    default), multiple choice scored by likelihood, generation cut at its `until` and read by its filter."""
+    facts = _lm_eval_facts(o.task)
+    requests: dict[str, Any] = {"kind": "lm_eval_requests"}
+    requests |= {"shots": o.method.shots} if o.method.shots is not None else {}
+    if facts.output_type == "multiple_choice":
+        return [requests, {"kind": "score_choices", "name": "score", "continuations": "pairs"}]
+    sampling = {"stop": facts.until} | ({} if o.method.temperature is not None else {"temperature": facts.temperature})
+    answer = o.generate("answer", "lm_eval/prompt", "answer", facts.max_gen_toks, split=True, **sampling)
+    return [requests, answer, o.extract()]
+
+
+def lm_eval_extractor(task: TaskDefinition) -> str:
+    """The lm_eval method's answer: the task's first filter pipeline (lm-eval reports each), for choices the label."""
+    facts = _lm_eval_facts(task)
+    return "default" if facts.output_type == "multiple_choice" else f"lm-eval:{facts.filters[0]}"
+
+
+def _lm_eval_facts(task: TaskDefinition) -> LmEvalFacts:
+    if task.lm_eval is None:
+        raise PromptkitError(
+            f"the lm_eval method runs a task of lm-evaluation-harness (--task lm-eval:NAME), and task {task.name!r} "
+            "is not one"
+        )
+    return task.lm_eval
+
+
 def least_to_most(o: Options) -> Stages:
     """Decompose, then solve the subproblems in order, with the prompts the task file gives this method.
 
@@ -254,8 +283,8 @@ CLASSIFY_OPTIONS = (
 @dataclass(frozen=True)
 class Method:
     stages: Callable[[Options], Stages]
-    extractor: str
-    """Zero-shot answers start with the number; demonstrations teach 'The answer is ...'."""
+    extractor: str | Callable[[TaskDefinition], str]
+    """Zero-shot answers start with the number; demonstrations teach 'The answer is ...'. Or the task's own."""
     samples: int = 1
     options: tuple[str, ...] = ()
     """MethodSpec fields it takes beyond COMMON_OPTIONS; any other is refused, never silently ignored."""
@@ -286,6 +315,7 @@ METHODS: Registry[Method] = Registry(
         "classify": Method(classify, "default", options=CLASSIFY_OPTIONS, scores=True, defaults={"selector": "seeded"}),
         "least_to_most": Method(least_to_most, "answer_is"),
         "least_to_most_promptkit": Method(least_to_most, "answer_is"),
+        "lm_eval": Method(lm_eval, lm_eval_extractor, options=("shots",)),
     },
 )
 
@@ -321,7 +351,8 @@ def used_options(method: MethodSpec) -> dict[str, Any]:
 def expand_method(method: MethodSpec, task: TaskDefinition, extractor: str | None = None) -> tuple[Stages, str]:
     """The stages a named method runs, and the extractor that scores it."""
     named = check_options(method)
-    options = Options(method, task, method.samples or named.samples, extractor or named.extractor)
+    own = named.extractor if isinstance(named.extractor, str) else named.extractor(task)
+    options = Options(method, task, method.samples or named.samples, extractor or own)
     stages = named.stages(options)
     names = [s["name"] for s in stages if s["kind"] in MODEL_CALLING]
     for name in ("max_tokens", "templates"):

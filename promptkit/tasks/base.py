@@ -12,6 +12,7 @@ from promptkit.types import Example
 
 if TYPE_CHECKING:
     from promptkit.tasks.definition import TaskDefinition
+    from promptkit.tasks.lm_eval.source import LmEvalSource
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,10 @@ class Task:
     """Before limit(): what depends on the data as a whole (Auto-CoT's clusters) must not depend on --limit."""
     load_whole: Callable[[], Task] | None = field(default=None, repr=False, compare=False)
     """For a task read only as far as its limit: how to read the whole set, should something need it."""
+    lm_eval: LmEvalSource | None = field(default=None, repr=False, compare=False)
+    """A task of lm-evaluation-harness: its documents and lm-eval's own code over them (the lm_eval method's)."""
+    absent: Mapping[str, str] = field(default_factory=dict)
+    """Inputs its examples lack on purpose -> why, for the message when a method's template reads one."""
 
     def limit(self, n: int | None) -> Task:
         """The first n examples; ids are positions in the full set, so they do not change."""

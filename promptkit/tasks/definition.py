@@ -13,8 +13,10 @@ from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from promptkit.schema import Count, Seed, SpecModel
+from promptkit.tasks.lm_eval.facts import LmEvalFacts
 
 AnswerKind = Literal["number", "choice", "yes_no", "text"]
 """number: compared as numbers; choice: one of the allowed labels; yes_no: yes or no; text: normalised exact match."""
@@ -265,6 +267,11 @@ class TaskDefinition(SpecModel):
     facts: list[str] = Field(
         default_factory=list,
         description="list inputs whose length, when every example's is the same, the summary records (e.g. words)",
+    )
+    lm_eval: SkipJsonSchema[LmEvalFacts | None] = Field(
+        None,
+        exclude=True,
+        description="set by promptkit for a task of lm-evaluation-harness (a task file's is refused)",
     )
 
     @model_validator(mode="after")

@@ -23,6 +23,10 @@ from promptkit.tasks.definition import DataSource, GeneratedSource, HubSource, T
 from promptkit.tasks.download import fetched_folder
 from promptkit.tasks.examples import Mapped, Mapper, RecordRules
 from promptkit.tasks.generators import generate_last_letters
+from promptkit.tasks.lm_eval.convert import lm_eval_definition, load_lm_eval, load_lm_eval_pool, with_data
+from promptkit.tasks.lm_eval.facts import PREFIX, is_lm_eval_name
+from promptkit.tasks.lm_eval.task_file import KEY as LM_EVAL_KEY
+from promptkit.tasks.lm_eval.task_file import read_lm_eval_file
 from promptkit.tasks.records import FORMATS, Record, jsonl_records, read_file_records, read_hub_records
 
 SHIPPED_DIR = Path(__file__).with_name("shipped")
@@ -55,6 +59,8 @@ TASK_FILE = FileKind("a YAML task file", TEXT_LIMIT, lambda path: read_definitio
 
 
 def read_definition(name: str) -> TaskDefinition:
+    if is_lm_eval_name(name):
+        return lm_eval_definition(name.removeprefix(PREFIX))
     path = task_file(name).resolve()
     stat = path.stat()
     return _read(str(path), stat.st_mtime_ns, stat.st_size)
@@ -63,6 +69,8 @@ def read_definition(name: str) -> TaskDefinition:
 @lru_cache(maxsize=64)
 def _read(path: str, _mtime: int, _size: int) -> TaskDefinition:
     data = read_yaml_mapping(path, "a task file is a YAML mapping with name, example, answer and prompts")
+    if LM_EVAL_KEY in data:
+        return read_lm_eval_file(data, Path(path))
     definition = _anchored(check_model(TaskDefinition, data, path), Path(path))
     Mapper(definition.example, definition.answer, path)  # its templates compile, or the file is named now
     for field in ("data", "train"):
@@ -127,6 +135,8 @@ def load_task(
     unless `whole_set`. `limit`: the first N examples; a JSON Lines file is then read only as far as they go,
     where nothing about the task depends on the whole set (no subsample, no facts about every example)."""
     definition = _definition(task)
+    if definition.lm_eval is not None:
+        return load_lm_eval(with_data(definition, data) if data is not None else definition, limit)
     source = definition.data
     folder = None
     if data is None and source.in_folder and definition.download is not None:
@@ -196,6 +206,8 @@ def load_train(task: str | TaskDefinition, folder: Path | None = None) -> Task:
     """The task's training data (demonstrations drawn from it); a one-line error when it has none. `folder`:
     where the task's data was found by name (its training file lies beside it)."""
     definition = _definition(task)
+    if definition.lm_eval is not None:
+        return load_lm_eval_pool(definition)
     train = definition.train
     if train is None:
         raise PromptkitError(f"task {definition.name!r} has no training data: give a pool (--pool FILE)")

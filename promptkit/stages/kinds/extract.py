@@ -12,7 +12,8 @@ from promptkit.engines.base import Engine
 from promptkit.stages.framework.declaration import BuildContext, StageKind
 from promptkit.stages.framework.spec_fields import SpecModel
 from promptkit.stages.framework.stage import map_states
-from promptkit.stages.library.extractors import Extractor, get_extractor
+from promptkit.stages.library.extractors import Extractor
+from promptkit.stages.library.task_extractors import task_extractor
 from promptkit.types import State
 
 
@@ -36,7 +37,8 @@ class Extract:
 
     def _one(self, state: State) -> State:
         text = state.fields.get(self.source)
-        return state.with_fields(**{self.output: None if text is None else self.extractor.extract(str(text))})
+        answer = None if text is None else self.extractor.answer(str(text), state.example)
+        return state.with_fields(**{self.output: answer})
 
 
 class ExtractSpec(SpecModel):
@@ -47,7 +49,7 @@ class ExtractSpec(SpecModel):
 
 
 def _build(s: ExtractSpec, ctx: BuildContext) -> Extract:
-    chosen = get_extractor(s.extractor or ctx.extractor, ctx.task.answer_kind, ctx.task.labels)
+    chosen = task_extractor(s.extractor or ctx.extractor, ctx.task)
     return Extract(chosen, s.source, s.output)
 
 

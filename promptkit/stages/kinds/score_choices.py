@@ -5,7 +5,9 @@ the context, each choice (the target delimiter, then the label) a continuation; 
 the choice with the highest log-probability (`acc`), and `prediction_norm` the highest
 log-probability per character of the choice (lm-eval's `acc_norm`, which divides by the choice's
 length without the delimiter). The choices are the task's labels (` A`..` E`), or with `continuations: texts`
-each example's own option texts (lm-eval's ARC and HellaSwag way), the prediction still the option's label.
+each example's own option texts (lm-eval's ARC and HellaSwag way), the prediction still the option's label; or
+with `continuations: pairs` the (context, continuation) pairs an lm-eval task's own code made for the example
+(stage lm_eval_requests), a context per option where the task has one (winogrande).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from promptkit.engines.base import Engine
 from promptkit.errors import PromptkitError
@@ -24,13 +26,23 @@ from promptkit.stages.framework.spec_fields import SpecModel
 from promptkit.types import ScoreRequest, StageRecord, State
 
 NORM_OUTPUT = "prediction_norm"
-Continuations = Literal["labels", "texts"]
+PAIRS = "choice_pairs"
+Continuations = Literal["labels", "texts", "pairs"]
+
+
+@dataclass(frozen=True)
+class Option:
+    label: str
+    context: str
+    continuation: str
+    text: str
+    """What acc_norm divides by the length of: the option without the delimiter."""
 
 
 @dataclass(frozen=True)
 class ScoreChoices:
     name: str
-    prompt: TextPrompt
+    prompt: TextPrompt | None
     labels: tuple[str, ...]
     delimiter: str = " "
     output: str = "prediction"
@@ -38,57 +50,56 @@ class ScoreChoices:
 
     @property
     def reads(self) -> tuple[str, ...]:
-        return prompt_variables(self.prompt)
+        return (PAIRS,) if self.prompt is None else prompt_variables(self.prompt)
 
     @property
     def writes(self) -> tuple[str, ...]:
         return ("choice_scores", self.output, NORM_OUTPUT)
 
     def __call__(self, states: Sequence[State], engine: Engine) -> list[State]:
-        contexts: dict[int, tuple[str, list[tuple[str, str]]]] = {}
+        asked: dict[int, list[Option]] = {}
         out = list(states)
         for i, state in enumerate(states):
             if state.failed:
                 continue
             try:
-                # a text template: a string
-                contexts[i] = (str(self.prompt.build(state.context())), self._options(state))
+                asked[i] = self._options(state)
             except Exception as exc:  # a template that fails on this example's data fails it alone
                 out[i] = state.with_error(self.name, exc)
-        requests = [
-            ScoreRequest(context, self.delimiter + text)
-            for context, options in contexts.values()
-            for _, text in options
-        ]
+        requests = [ScoreRequest(o.context, o.continuation) for options in asked.values() for o in options]
         scores = engine.score(requests) if requests else []
         start = 0
-        for i, (context, options) in contexts.items():
+        for i, options in asked.items():
             mine, start = scores[start : start + len(options)], start + len(options)
             table = [
-                {"label": label, **self._text(text), "logprob": s.logprob, "tokens": s.tokens, "greedy": s.greedy}
-                for (label, text), s in zip(options, mine)
+                {"label": o.label, **self._text(o.text), "logprob": s.logprob, "tokens": s.tokens, "greedy": s.greedy}
+                for o, s in zip(options, mine)
             ]
             best = argmax([s.logprob for s in mine])
-            best_norm = argmax([s.logprob / max(1, len(text)) for (_, text), s in zip(options, mine)])
-            record = StageRecord(self.name, context, self.delimiter + options[best][1])
+            best_norm = argmax([s.logprob / max(1, len(o.text)) for o, s in zip(options, mine)])
+            record = StageRecord(self.name, options[best].context, options[best].continuation)
             out[i] = states[i].with_record(
                 record,
                 choice_scores=table,
-                **{self.output: options[best][0], NORM_OUTPUT: options[best_norm][0]},
+                **{self.output: options[best].label, NORM_OUTPUT: options[best_norm].label},
             )
         return out
 
     def _text(self, text: str) -> dict[str, str]:
-        return {"text": text} if self.continuations == "texts" else {}
+        return {"text": text} if self.continuations != "labels" else {}
 
-    def _options(self, state: State) -> list[tuple[str, str]]:
-        """(label, the text scored) per choice: the labels themselves, or this example's option texts."""
+    def _options(self, state: State) -> list[Option]:
+        """Each choice's label, context, continuation and text: the labels themselves after the prompt, this
+        example's option texts after it, or the pairs an earlier stage wrote."""
+        if self.prompt is None:
+            return [Option(**pair) for pair in state.fields[PAIRS]]
+        context = str(self.prompt.build(state.context()))  # a text template: a string
         if self.continuations == "labels":
-            return [(label, label) for label in self.labels]
+            return [Option(label, context, self.delimiter + label, label) for label in self.labels]
         labels, texts = state.example.inputs.get("labels"), state.example.inputs.get("choice_texts")
         if not labels or not texts:
             raise PromptkitError("continuations: texts needs options held as data (example.choices in the task file)")
-        return list(zip(labels, texts))
+        return [Option(label, context, self.delimiter + text, text) for label, text in zip(labels, texts)]
 
 
 def argmax(values: Sequence[float]) -> int:
@@ -99,16 +110,27 @@ def argmax(values: Sequence[float]) -> int:
 class ScoreChoicesSpec(SpecModel):
     kind: Literal["score_choices"]
     name: str = Field("score", description="stage name in the trace")
-    template: str = Field(description="template name or file of the context (the prompt the choices continue)")
+    template: str | None = Field(
+        None, description="template name or file of the context (the prompt the choices continue); not with pairs"
+    )
     labels: list[str] | None = Field(None, description="the choices' text; the task's labels by default")
     delimiter: str = Field(" ", description="between the context and each choice (lm-eval's target_delimiter)")
     continuations: Continuations = Field(
         "labels",
-        description="what each choice scores: its label, or each example's option text (a task with example.choices)",
+        description="what each choice scores: its label, each example's option text (a task with example.choices), "
+        "or the (context, continuation) pairs of an lm-eval task (after stage lm_eval_requests)",
     )
+
+    @model_validator(mode="after")
+    def _a_template_unless_pairs(self):
+        if (self.template is None) != (self.continuations == "pairs"):
+            raise ValueError("give a template, except with continuations: pairs (whose contexts are given)")
+        return self
 
 
 def _build(s: ScoreChoicesSpec, ctx: BuildContext) -> ScoreChoices:
+    if s.continuations == "pairs":
+        return ScoreChoices(s.name, None, ctx.task.labels, s.delimiter, continuations="pairs")
     labels = (
         tuple(s.labels) if s.labels else ctx.task.labels or (("yes", "no") if ctx.task.answer_kind == "yes_no" else ())
     )
@@ -124,7 +146,7 @@ def _build(s: ScoreChoicesSpec, ctx: BuildContext) -> ScoreChoices:
             "example.choices"
         )
     return ScoreChoices(
-        s.name, TextPrompt(s.template, ctx.templates), labels, s.delimiter, continuations=s.continuations
+        s.name, TextPrompt(str(s.template), ctx.templates), labels, s.delimiter, continuations=s.continuations
     )
 
 

@@ -16,6 +16,7 @@ from functools import partial
 from promptkit.errors import PromptkitError
 from promptkit.registry import Registry
 from promptkit.tasks import AnswerKind
+from promptkit.types import Example
 
 # A number: thousands groups only when well formed ("1,234" but not "3, 4"), decimals, ".5", and an
 # optional "/denominator" (not a date's "1/2/2020"). Signs and currency are read around it in code.
@@ -268,6 +269,12 @@ class Extractor:
     extract: Callable[[str], str | None]
     matches: Callable[[str, str], bool]
     """How an extracted answer compares with the gold answer."""
+    extract_for: Callable[[str, Example], str | None] | None = None
+    """Where the answer depends on the example too (an lm-eval filter reads its document): used instead."""
+
+    def answer(self, text: str, example: Example) -> str | None:
+        """The answer a text gives to an example's question."""
+        return self.extract(text) if self.extract_for is None else self.extract_for(text, example)
 
     def score(self, prediction: str | None, gold: str | None) -> bool:
         return prediction is not None and gold is not None and self.matches(prediction, gold)
