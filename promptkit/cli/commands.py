@@ -50,7 +50,7 @@ def _execute(args: argparse.Namespace, spec: RunSpec) -> int:
 def _one_line(s: RunSummary, out: Path) -> str:
     low, high = s.ci95
     return (
-        f"{s.task} {s.method} [{s.engine} {s.model}] accuracy {s.accuracy:.1%} "
+        f"{s.task} {s.method} [{s.engine} {s.model}] {s.measure} {s.accuracy:.1%} "
         f"({s.correct}/{s.n}, 95% CI {low:.1%}-{high:.1%}); engine calls {s.engine_calls} "
         f"(model {s.model_calls}), cache hits {s.cache_hits}, tokens {s.prompt_tokens} prompt, "
         f"{s.completion_tokens} completion ({s.generated_tokens} generated); "

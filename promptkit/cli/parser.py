@@ -104,7 +104,10 @@ def _repeat_args(p: argparse.ArgumentParser) -> None:
 
 
 def _method_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--extractor", help=f"{', '.join(EXTRACTORS.names())} (default: the method's)")
+    p.add_argument(
+        "--extractor",
+        help=f"{', '.join(EXTRACTORS.names())}, or lm-eval:FILTER (an lm-eval task's filter) (default: the method's)",
+    )
     p.add_argument(
         "--samples",
         type=_count,

@@ -127,6 +127,12 @@ class RunSummary(_Record):
             raise ValueError("must be a finite number")
         return value
 
+    @property
+    def measure(self) -> str:
+        """What its accuracy is: the task's own metric where the task names one (an lm-eval task's acc,
+        exact_match), else accuracy."""
+        return str(self.task_meta.get("metric") or "accuracy")
+
     def to_json(self) -> str:
         return self.model_dump_json(indent=2, exclude_none=True) + "\n"
 

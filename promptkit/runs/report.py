@@ -311,7 +311,8 @@ def _runs_sections(runs, sweeps, studies, paths, out: Path) -> list[str]:
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for folder, s in runs:
         low, high = s.ci95
-        cells = [folder.name, s.task, s.method, str(s.model), f"{s.accuracy:.1%}", f"{low:.1%}-{high:.1%}", str(s.n),
+        task = s.task if s.measure == "accuracy" else f"{s.task} ({s.measure})"
+        cells = [folder.name, task, s.method, str(s.model), f"{s.accuracy:.1%}", f"{low:.1%}-{high:.1%}", str(s.n),
                  *(metric_cell(s, m) for m in extra), str(s.engine_calls), str(s.prompt_tokens),
                  str(s.completion_tokens), f"{s.wall_seconds:.1f}"]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")

@@ -159,6 +159,11 @@ def classify(o: Options) -> Stages:
     (selection_seed) and shared by every question, then each class's words scored after the task's format;
     `calibrate: content_free` for contextual calibration."""
     m = o.method
+    if o.task.prompts.classification is None and o.task.lm_eval is not None:
+        raise PromptkitError(
+            f"classify needs one set of classes for every question, and lm-eval task {o.task.lm_eval.task!r} gives "
+            "each question options of its own (score them with lm_eval or choice)"
+        )
     if o.task.prompts.classification is None:
         raise PromptkitError(
             f"classify needs a classification format, and task {o.task.name!r} has none (prompts.classification "
@@ -194,10 +199,12 @@ SCORE_BUDGET = 16
 
 def lm_eval(o: Options) -> Stages:
     """An lm-eval task as lm-eval runs it: its own k-shot prompts and requests (shots: the task's num_fewshot by
-    default), multiple choice scored by likelihood, generation cut at its `until` and read by its filter."""
+    default; selection_seed: its sampler's seed, lm-eval's 1234 by default), multiple choice scored by likelihood,
+    generation cut at its `until` and read by its filter."""
     facts = _lm_eval_facts(o.task)
     requests: dict[str, Any] = {"kind": "lm_eval_requests"}
     requests |= {"shots": o.method.shots} if o.method.shots is not None else {}
+    requests |= {"seed": o.method.selection_seed} if "selection_seed" in o.method.model_fields_set else {}
     if facts.output_type == "multiple_choice":
         return [requests, {"kind": "score_choices", "name": "score", "continuations": "pairs"}]
     sampling = {"stop": facts.until} | ({} if o.method.temperature is not None else {"temperature": facts.temperature})
@@ -226,6 +233,11 @@ def least_to_most(o: Options) -> Stages:
     least_to_most is Zhou et al.'s published prompts; least_to_most_promptkit our own shorter ones.
     """
     steps = o.task.prompts.least_to_most.get(o.method.name)
+    if steps is None and o.task.lm_eval is not None:
+        raise PromptkitError(
+            f"{o.method.name} needs decomposition prompts written for the task, and lm-eval task "
+            f"{o.task.lm_eval.task!r} has none (lm-eval has no such prompts; a promptkit task file can give them)"
+        )
     if steps is None:
         raise PromptkitError(
             f"{o.method.name} needs prompts written for the task, and task {o.task.name!r} has none "
@@ -315,7 +327,10 @@ METHODS: Registry[Method] = Registry(
         "classify": Method(classify, "default", options=CLASSIFY_OPTIONS, scores=True, defaults={"selector": "seeded"}),
         "least_to_most": Method(least_to_most, "answer_is"),
         "least_to_most_promptkit": Method(least_to_most, "answer_is"),
-        "lm_eval": Method(lm_eval, lm_eval_extractor, options=("shots",)),
+        # lm-eval's sampler draws the demonstrations at random, seeded 1234 unless selection_seed says otherwise.
+        "lm_eval": Method(
+            lm_eval, lm_eval_extractor, options=("shots", "selection_seed"), defaults={"selector": "random"}
+        ),
     },
 )
 

@@ -12,10 +12,10 @@ from pydantic import Field
 
 from promptkit.engines.base import Engine
 from promptkit.errors import PromptkitError
-from promptkit.schema import CountFromZero
+from promptkit.schema import CountFromZero, Seed
 from promptkit.stages.framework.declaration import BuildContext, StageKind
 from promptkit.stages.framework.spec_fields import SpecModel
-from promptkit.tasks.lm_eval.source import LmEvalSource
+from promptkit.tasks.lm_eval.source import FEWSHOT_SEED, LmEvalSource
 from promptkit.types import State
 
 PROMPT = "lm_eval_prompt"
@@ -27,6 +27,7 @@ DOC = "lm_eval_doc"
 class LmEvalRequests:
     source: LmEvalSource
     shots: int
+    seed: int = FEWSHOT_SEED
     name: str = "lm_eval_requests"
 
     @property
@@ -45,7 +46,7 @@ class LmEvalRequests:
         live = [s for s in states if not s.failed]
         if not live:
             return list(states)
-        prompts = self.source.prompts(self.shots, 1 + max(int(s.example.inputs[DOC]) for s in live))
+        prompts = self.source.prompts(self.shots, self.seed, 1 + max(int(s.example.inputs[DOC]) for s in live))
         out = []
         for state in states:
             if state.failed:
@@ -64,6 +65,7 @@ class LmEvalRequests:
 class LmEvalRequestsSpec(SpecModel):
     kind: Literal["lm_eval_requests"]
     shots: CountFromZero | None = Field(None, description="demonstrations per prompt (default: the task's num_fewshot)")
+    seed: Seed = Field(FEWSHOT_SEED, description="lm-eval's few-shot sampler's seed (its evaluator's: 1234)")
 
 
 def _build(s: LmEvalRequestsSpec, ctx: BuildContext) -> LmEvalRequests:
@@ -73,7 +75,7 @@ def _build(s: LmEvalRequestsSpec, ctx: BuildContext) -> LmEvalRequests:
             f"lm_eval_requests needs a task of lm-evaluation-harness (--task lm-eval:NAME), and {ctx.task.name!r} "
             "is not one"
         )
-    return LmEvalRequests(source, source.facts.num_fewshot if s.shots is None else s.shots)
+    return LmEvalRequests(source, source.facts.num_fewshot if s.shots is None else s.shots, s.seed)
 
 
 KINDS = (StageKind(LmEvalRequestsSpec, _build),)

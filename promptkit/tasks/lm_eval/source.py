@@ -34,15 +34,15 @@ class LmEvalSource:
     """lm-eval's Task object, built over the data."""
     docs: tuple[dict[str, Any], ...]
     """Its evaluated documents, in lm-eval's order (doc_id is the position)."""
-    _prompts: dict[int, list[Any]] = field(default_factory=dict, repr=False)
+    _prompts: dict[tuple[int, int], list[Any]] = field(default_factory=dict, repr=False)
 
-    def prompts(self, shots: int, upto: int) -> list[Any]:
+    def prompts(self, shots: int, seed: int, upto: int) -> list[Any]:
         """The first `upto` documents' `shots`-shot contexts, as lm-eval's evaluator builds them: the sampler
         seeded once, then every document in order (so a document's prompt is the same whatever --limit,
         batch or resume). A context is a string, or one per choice where each choice has its own."""
-        have = self._prompts.get(shots, [])
+        have = self._prompts.get((shots, seed), [])
         if len(have) < upto:
-            self.task.set_fewshot_seed(seed=FEWSHOT_SEED)
+            self.task.set_fewshot_seed(seed=seed)
             try:
                 have = [
                     self.task.fewshot_context(doc, num_fewshot=shots, gen_prefix=self.task.doc_to_prefix(doc))
@@ -50,7 +50,7 @@ class LmEvalSource:
                 ]
             except ValueError as exc:  # lm-eval's sampler: fewer documents to draw from than asked
                 raise PromptkitError(f"lm-eval task {self.facts.task!r}, {shots} shots: {exc}") from None
-            self._prompts[shots] = have
+            self._prompts[shots, seed] = have
         return have[:upto]
 
     def requests(self, index: int, context: Any) -> list[tuple[Any, ...]]:
