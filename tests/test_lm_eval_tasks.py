@@ -74,7 +74,7 @@ def _scorer(context: str, continuation: str) -> float:
 
 def test_multiple_choice_scores_lm_evals_pairs_and_the_prompt_does_not_depend_on_limit_or_batch(folders):
     engine = ScriptedEngine(scorer=_scorer)
-    whole, task = _run("arc_easy", folders["arc_easy"], "lm_eval", engine, shots=2)
+    whole, _ = _run("arc_easy", folders["arc_easy"], "lm_eval", engine, shots=2)
     first, _ = _run("arc_easy", folders["arc_easy"], "lm_eval", ScriptedEngine(scorer=_scorer), limit=2, shots=2)
     assert len(engine.score_calls) == 1  # every document's options in one call
     pairs = [s.fields["choice_pairs"] for s in whole.states]
@@ -107,7 +107,7 @@ def test_generation_is_cut_at_until_and_read_by_the_tasks_filters(folders):
     result, task = _run("gsm8k", folders["gsm8k"], "lm_eval", ScriptedEngine(script), shots=1)
     assert task.answer_kind == "number" and result.summary.extractor == "lm-eval:strict-match"
     assert seen[0].endswith("Question: Tom has 3 apples and buys 4 more. How many apples does he have?\nAnswer:")
-    assert [s.fields["answer"] for s in result.states][0] == " 3 + 4 = 7\n#### 7\n\n"  # cut at 'Question:'
+    assert result.states[0].fields["answer"] == " 3 + 4 = 7\n#### 7\n\n"  # cut at 'Question:'
     assert [s.fields["prediction"] for s in result.states] == ["7", None, None]  # strict-match wants '#### N'
     flexible, _ = _run("gsm8k", folders["gsm8k"], "lm_eval", ScriptedEngine(script), shots=1,
                        extractor="lm-eval:flexible-extract")  # fmt: skip
@@ -183,7 +183,7 @@ def test_a_task_file_names_an_lm_eval_task_and_its_files_inside_its_folder(folde
     with pytest.raises(PromptkitError, match=r"arc_local.yaml: data_files.test: .* outside the task file's folder"):
         load_task(str(task_file))
     task_file.write_text("lm_eval: arc_easy\ndata_file: x.jsonl\n")
-    with pytest.raises(PromptkitError, match="arc_local.yaml.*data_file"):
+    with pytest.raises(PromptkitError, match=r"arc_local\.yaml.*data_file"):
         load_task(str(task_file))
 
 
