@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import require
 
 from promptkit.errors import PromptkitError
 from promptkit.runs.build import build, run_options
@@ -49,6 +50,9 @@ def test_an_option_is_taken_or_refused_by_name(method, option, tiny_gsm8k, tiny_
     name, data = ("aqua", tiny_choice) if METHODS.get(method).scores else ("gsm8k", tiny_gsm8k)
     if method == "classify":  # a task in Zhao et al.'s format
         name, data = "sst2", tiny_sst2
+    if METHODS.get(method).lm_eval_only:  # lm-eval's own gsm8k over the same file
+        require("lm_eval", "the lm_eval method runs lm-eval's tasks")
+        name = "lm-eval:gsm8k"
     task = load_task(name, str(data))
     takes = METHODS.get(method).takes
     # Methods with demonstrations draw them from the data file (offline: no training split from the hub).

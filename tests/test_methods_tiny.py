@@ -28,7 +28,10 @@ def data_files(tmp_path_factory):
 
 
 @pytest.mark.parametrize("task", ["gsm8k", "last_letters"])
-@pytest.mark.parametrize("method", [m for m in METHODS.names() if not METHODS.get(m).scores])
+# lm_eval runs lm-eval's tasks alone: tests/test_lm_eval_tasks.py, and its spec in tests/test_specs.py.
+@pytest.mark.parametrize(
+    "method", [m for m in METHODS.names() if not (METHODS.get(m).scores or METHODS.get(m).lm_eval_only)]
+)
 def test_method_runs_end_to_end(tiny_model, data_files, tmp_path, task, method):
     out = tmp_path / "run"
     args = ["eval", "--task", task, "--method", method, "--engine", "hf", "--model", str(tiny_model),

@@ -304,6 +304,8 @@ class Method:
     """It scores choices by likelihood instead of generating: it takes no sampling options."""
     defaults: Mapping[str, Any] = field(default_factory=dict)
     """Its own values of MethodSpec fields a spec leaves unset (classify draws with the `seeded` selector)."""
+    lm_eval_only: bool = False
+    """It runs tasks of lm-evaluation-harness alone (--task lm-eval:NAME)."""
 
     @property
     def takes(self) -> tuple[str, ...]:
@@ -329,7 +331,11 @@ METHODS: Registry[Method] = Registry(
         "least_to_most_promptkit": Method(least_to_most, "answer_is"),
         # lm-eval's sampler draws the demonstrations at random, seeded 1234 unless selection_seed says otherwise.
         "lm_eval": Method(
-            lm_eval, lm_eval_extractor, options=("shots", "selection_seed"), defaults={"selector": "random"}
+            lm_eval,
+            lm_eval_extractor,
+            options=("shots", "selection_seed"),
+            defaults={"selector": "random"},
+            lm_eval_only=True,
         ),
     },
 )

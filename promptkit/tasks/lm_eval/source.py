@@ -48,8 +48,12 @@ class LmEvalSource:
                     self.task.fewshot_context(doc, num_fewshot=shots, gen_prefix=self.task.doc_to_prefix(doc))
                     for doc in self.docs[:upto]
                 ]
-            except ValueError as exc:  # lm-eval's sampler: fewer documents to draw from than asked
-                raise PromptkitError(f"lm-eval task {self.facts.task!r}, {shots} shots: {exc}") from None
+            except ValueError:  # lm-eval's sampler: fewer documents to draw from than asked
+                pool = len(self.task.fewshot_docs() or ())
+                raise PromptkitError(
+                    f"lm-eval task {self.facts.task!r}: {shots} shots, and it has {pool} documents to draw them from "
+                    "(give its training split a file, or fewer --shots)"
+                ) from None
             self._prompts[shots, seed] = have
         return have[:upto]
 
