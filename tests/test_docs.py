@@ -184,10 +184,16 @@ def _check_names(args, where: str) -> None:
     ):
         known(method, _method_names(), "method")
     known(getattr(args, "engine", None), promptkit.ENGINE_KINDS.names(), "engine")
-    known(getattr(args, "extractor", None), promptkit.EXTRACTORS.names(), "extractor")
+    extractor = getattr(args, "extractor", None)
+    if not (extractor or "").startswith("lm-eval:"):  # an lm-eval task's filter: checked where it runs
+        known(extractor, promptkit.EXTRACTORS.names(), "extractor")
     task = getattr(args, "task", None)
     if isinstance(task, str) and not _is_placeholder(task):
-        if task.endswith(".yaml"):
+        if task.startswith("lm-eval:"):
+            from promptkit.tasks.lm_eval import lm_eval_task_names
+
+            assert lm_eval_task_names(task), f"{where}: lm-eval knows no {task}"
+        elif task.endswith(".yaml"):
             assert task in _task_files_shown(), f"{where}: the task file {task} is written out on no page"
         else:
             known(task, promptkit.shipped_names(), "task")

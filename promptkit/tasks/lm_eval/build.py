@@ -49,7 +49,8 @@ def facts_of(
     gen = dict(config.generation_kwargs or {})
     filters = [f["name"] for f in config.filter_list or () if isinstance(f, Mapping)] or ["none"]
     metrics = [m["metric"] for m in config.metric_list or () if isinstance(m, Mapping) and "metric" in m]
-    metric = metrics[0] if metrics else "acc" if config.output_type == "multiple_choice" else "exact_match"
+    # Multiple choice: promptkit's accuracy is lm-eval's acc (the best option by log-likelihood is the gold one).
+    metric = "acc" if config.output_type == "multiple_choice" else metrics[0] if metrics else "exact_match"
     return LmEvalFacts(
         task=name,
         yaml=str(yaml_path),

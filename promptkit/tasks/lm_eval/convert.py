@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import string
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,11 @@ PREFIXES: dict[AnswerKind, str] = {
 
 def lm_eval_definition(name: str, data_files: dict[str, str] | None = None) -> TaskDefinition:
     """A task of lm-eval by name, from its configuration alone (no data is read): what a spec is checked by."""
+    return _definition(name, tuple(sorted((data_files or {}).items())) if data_files is not None else None)
+
+
+@lru_cache(maxsize=64)
+def _definition(name: str, files: tuple[tuple[str, str], ...] | None) -> TaskDefinition:
     entry = find(name)
     if entry.kind != "task" or entry.yaml is None:
         members = ", ".join(entry.members[:8]) + (", ..." if len(entry.members) > 8 else "")
@@ -50,7 +56,7 @@ def lm_eval_definition(name: str, data_files: dict[str, str] | None = None) -> T
             f"lm-eval {name!r} is a {entry.kind} of {len(entry.members)} tasks ({members}): promptkit eval runs each "
             "of them; elsewhere name one task"
         )
-    facts = facts_of(name, entry.yaml, config_of(entry.yaml), data_files)
+    facts = facts_of(name, entry.yaml, config_of(entry.yaml), dict(files) if files is not None else None)
     return definition_for(facts, "choice" if facts.output_type == "multiple_choice" else "text")
 
 

@@ -30,7 +30,7 @@ class LmEvalFacts(SpecModel):
     max_gen_toks: int = Field(256, ge=1)
     temperature: float = Field(0.0, ge=0)
     filters: list[str] = Field(default_factory=lambda: ["none"], description="its answer filter pipelines, by name")
-    metric: str = Field(description="its first metric: what promptkit's accuracy is")
+    metric: str = Field(description="what promptkit's accuracy is: acc for multiple choice, else its first metric")
     data_files: dict[str, str] | None = Field(
         None, description="split -> a local file; absent: the dataset lm-eval's YAML names (the hub, or its cache)"
     )
