@@ -30,8 +30,10 @@ CASES = (
         (f"cli_{task}_{method}", ["--task", task, "--method", method])
         for task in ("gsm8k", "last_letters")
         for method in METHODS
-        if not METHODS.get(method).scores  # those score a choice task's labels: aqua's below
+        # those score a choice task's labels: aqua's below; lm_eval runs lm-eval's tasks: its gsm8k below
+        if not (METHODS.get(method).scores or METHODS.get(method).lm_eval_only)
     ]
+    + [("cli_lm_eval_gsm8k_lm_eval", ["--task", "lm-eval:gsm8k", "--method", "lm_eval"])]
     + [
         (f"cli_aqua_{m}", ["--task", "aqua", "--method", m])
         for m in METHODS
@@ -55,6 +57,8 @@ KOJIMA_FILES = {
 
 
 def _data(shared_data: Path, name: str) -> Path:
+    if name.endswith("_lm_eval"):  # lm-eval's gsm8k: its test split, demonstrations from its train split
+        return shared_data / "gsm8k"
     zhao = next((t for t in ZHAO_TASKS if name in (f"cli_{t}_classify", f"{t}_classify")), None)  # flags, spec
     if zhao:
         return shared_data / "zhao" / zhao

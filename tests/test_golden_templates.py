@@ -34,6 +34,7 @@ VARIABLES = {
     "scored": [{"text": "Let's think step by step.", "score": 40}, {"text": "Spell each last letter.", "score": 55}],
     "problems": [{"question": "Ada Bob", "answer": "ab"}],
     "starting": False,
+    "lm_eval_prompt": "Question: Ada Bob\nAnswer: ab\n\nQuestion: Cy Di\nAnswer:",  # what lm-eval's own code wrote
 }
 TEMPLATES = sorted(str(p.relative_to(templates_dir()).with_suffix("")) for p in templates_dir().rglob("*.j2"))
 

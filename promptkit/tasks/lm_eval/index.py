@@ -1,8 +1,8 @@
 """Names lm-eval knows: its tasks, groups and tags, and the YAML file each is defined in.
 
-A task is found by the line `task: NAME` in a YAML file (a fraction of a second, no file parsed). Groups, tags
-and listings read lm-eval's own index (`lm_eval.tasks._index.TaskIndex`, which parses every shipped YAML: 5 to
-10 s), written once per lm-eval version into promptkit's folder and read from there afterwards.
+Groups, tags and listings read lm-eval's own index (`lm_eval.tasks._index.TaskIndex`, which parses every shipped
+YAML: 5 to 10 s), written once per lm-eval version into promptkit's folder and read from there afterwards. Before
+it is written, a task is found by the line `task: NAME` in a YAML file (a fraction of a second, no file parsed).
 """
 
 from __future__ import annotations
@@ -36,10 +36,13 @@ class Entry:
 
 def find(name: str) -> Entry:
     """The task, group or tag of this name; an unknown name is one line with the nearest names."""
-    path = task_yaml(name)
+    kept = _kept_index()
+    if kept is not None and name in kept:
+        return kept[name]
+    path = task_yaml(name) if kept is None else None
     if path is not None:
         return Entry(name, "task", path)
-    index = full_index()
+    index = kept or full_index()
     if name in index:
         return index[name]
     close = difflib.get_close_matches(name, list(index), n=5, cutoff=0.6)
@@ -87,16 +90,27 @@ def matching(pattern: str | None) -> list[Entry]:
 
 def full_index() -> dict[str, Entry]:
     """lm-eval's index of its shipped tasks, read from promptkit's folder once it has been written there."""
-    path = state_dir() / "lm-eval" / f"index-{installed_version()}.json"
-    root = tasks_folder()
-    if path.is_file():
-        try:
-            return _entries(json.loads(path.read_text(encoding="utf-8")), root)
-        except (ValueError, KeyError, TypeError):
-            pass  # a damaged copy is written again
-    rows = _build(root)
-    write_text_atomic(path, json.dumps(rows, ensure_ascii=False, sort_keys=True) + "\n")
-    return _entries(rows, root)
+    kept = _kept_index()
+    if kept is not None:
+        return kept
+    rows = _build(tasks_folder())
+    write_text_atomic(_index_file(), json.dumps(rows, ensure_ascii=False, sort_keys=True) + "\n")
+    return _entries(rows, tasks_folder())
+
+
+def _index_file() -> Path:
+    return state_dir() / "lm-eval" / f"index-{installed_version()}.json"
+
+
+def _kept_index() -> dict[str, Entry] | None:
+    """The index as written in promptkit's folder, if it is there and whole (a damaged copy is written again)."""
+    path = _index_file()
+    if not path.is_file():
+        return None
+    try:
+        return _entries(json.loads(path.read_text(encoding="utf-8")), tasks_folder())
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _build(root: Path) -> dict[str, list[Any]]:
