@@ -357,3 +357,33 @@ def test_bdpl_draws_served_by_the_cache_the_second_time(engine, topics, tmp_path
     (first, before), (second, after) = runs
     assert first.text == second.text and first.info["calls"] == second.info["calls"] == 6 + 1
     assert before.misses > 0 and after.misses == 0 and after.hits > 0, (before, after)
+
+
+def test_patience_stops_a_run_whose_development_accuracy_stops_rising(engine, topics, tmp_path):
+    """A learning rate too small to change anything: the first check is the best, and two checks later the run
+    stops, far short of its 40 steps."""
+    out = _tuned(engine, topics, tmp_path, "prompt_tuning", steps=40, eval_every=1, patience=2, lr=1e-12)
+    info = load_learned_prompt(out).info
+    assert (info["steps"], info["best_step"], info["stopped_early"]) == (3, 1, True)
+    assert [h["step"] for h in info["history"]] == [1, 2, 3]
+    ran = load_learned_prompt(_tuned(engine, topics, tmp_path / "all", "prompt_tuning", steps=3, eval_every=1)).info
+    assert ran["stopped_early"] is False and ran["steps"] == 3
+
+
+@pytest.mark.parametrize("method", ["prompt_tuning", "prefix_tuning"])
+def test_bfloat16_training_keeps_float32_weights_and_its_loss_falls(method, tiny_model, topics, tmp_path):
+    engine = HFEngine(str(tiny_model), device="cpu", dtype="bfloat16", progress=False)
+    out = _tuned(engine, topics, tmp_path, method, steps=8, eval_every=1, lr=0.1)
+    prompt = load_learned_prompt(out)
+    losses = [h["loss"] for h in prompt.info["history"]]
+    assert engine.model.dtype == torch.bfloat16 and prompt.tensor.dtype == np.float32
+    assert losses[-1] < losses[0], losses
+
+
+def test_half_precision_where_it_would_be_slower_is_one_note():
+    from promptkit.engines.cpu_precision import slower_note
+
+    assert slower_note("bfloat16", "cpu", {"avx2"}).startswith("note: this CPU has no native bfloat16")
+    assert slower_note("bfloat16", "cpu", {"avx2", "amx_bf16"}) is None
+    assert slower_note("float16", "cpu", set()).startswith("note: float16 on a CPU is slower")
+    assert slower_note("bfloat16", "cuda", {"avx2"}) is None and slower_note("float32", "cpu", set()) is None

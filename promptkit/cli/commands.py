@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from promptkit.cli.specs import cache_path, engine_data, file_spec, flags_spec, out_dir, spec_from_data, stamped
 from promptkit.engines import make_engine
+from promptkit.engines.cpu_precision import slower_note
 from promptkit.errors import PromptkitError
 from promptkit.files.atomic import check_root_dir, write_text_atomic
 from promptkit.files.paths import check_output_file
@@ -209,6 +211,9 @@ def _tune(args: argparse.Namespace, names: list[str]) -> int:
     settings = TuneSettings(**{n: getattr(args, n) for n in names if getattr(args, n, None) is not None})
     task = load_task(args.task, args.data)
     spec = _engine_spec(engine_data(args), "engine")
+    note = slower_note(str(getattr(spec, "dtype", "")), str(getattr(spec, "device", None) or "auto"))
+    if note and not args.quiet:
+        print(note, file=sys.stderr)
     # Only BDPL draws the same prompt twice; the other methods' candidates are new each time.
     cache = None if args.no_cache or settings.method != "bdpl" else Path(args.cache or default_cache_path())
     with make_engine(spec, progress=not args.quiet) as plain:
@@ -218,9 +223,11 @@ def _tune(args: argparse.Namespace, names: list[str]) -> int:
     info = result.prompt.info
     work = f"{info['calls']} engine calls" if "calls" in info else f"{info['steps']} steps"
     resumed = f", resumed at {result.resumed_at}" if result.resumed_at else ""
+    stopped = f" (stopped: {settings.patience} checks without a better one)" if info.get("stopped_early") else ""
     print(
         f"tune {settings.method} on {task.name} [{result.prompt.model}]: best development accuracy "
-        f"{info['best_dev_acc']:.1%} at {info['best_step']}; {work}{resumed}, {info['minutes']} min -> {result.path}"
+        f"{info['best_dev_acc']:.1%} at {info['best_step']}; {work}{stopped}{resumed}, {info['minutes']} min "
+        f"-> {result.path}"
     )
     return 0
 

@@ -62,6 +62,11 @@ def add_tune_parser(sub: Any, engine_args: Callable[[argparse.ArgumentParser], N
         "--eval-every", type=count, help=f"steps or generations between development checks (default {d['eval_every']})"
     )
     t.add_argument(
+        "--patience",
+        type=count,
+        help="stop after this many development checks in a row without a better accuracy (default: run them all)",
+    )
+    t.add_argument(
         "--candidates", type=count, help=f"bdpl: phrases each position chooses from (default {d['candidates']})"
     )
     t.add_argument("--samples", type=count, help=f"bdpl: prompts drawn per step (default {d['samples']})")

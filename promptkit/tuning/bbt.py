@@ -77,7 +77,7 @@ def search(
     generations = max(1, s.budget // s.population)
     bar = tqdm(total=generations, initial=p.step, desc="tune bbt", unit="gen", disable=None if progress else True)
     with bar:
-        while p.step < generations:
+        while p.step < generations and not p.stalled(s.patience):
             optimiser.reseed_rng(s.seed * 1_000_003 + p.step)  # a resumed run draws what an unbroken one draws
             solutions = []
             for _ in range(s.population):

@@ -74,7 +74,7 @@ def search(
     steps = max(1, s.budget // s.samples)
     bar = tqdm(total=steps, initial=p.step, desc="tune bdpl", unit="step", disable=None if progress else True)
     with bar:
-        while p.step < steps:
+        while p.step < steps and not p.stalled(s.patience):
             rng = np.random.default_rng([s.seed, p.step])  # a resumed run draws what an unbroken one draws
             rows = probs.detach().numpy()
             drawn = [[rng.choice(len(vocabulary), p=row / row.sum()) for row in rows] for _ in range(s.samples)]

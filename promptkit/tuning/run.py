@@ -91,6 +91,7 @@ def tune(
         "settings": {k: v for k, v in vars(settings).items() if v is not None},
         "best_dev_acc": p.best_dev,
         "best_step": p.best_step,
+        "stopped_early": p.stalled(settings.patience),
         "history": p.history,
         "minutes": round((elapsed + time.monotonic() - started) / 60, 2),
         **work,

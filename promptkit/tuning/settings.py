@@ -54,13 +54,16 @@ class TuneSettings:
     """BDPL: prompts drawn per step (the policy gradient's samples; one engine call each)."""
     eval_every: int = 10
     """Steps (white-box) or CMA-ES generations (BBT) between development evaluations and checkpoints."""
+    patience: int | None = None
+    """Development evaluations in a row without a better accuracy after which the run stops: the steps or budget
+    become a ceiling, not a cost. None: run them all."""
 
     def __post_init__(self) -> None:
         if self.method not in TUNE_METHODS:
             raise PromptkitError(f"method: {self.method!r} is not a tuning method (known: {', '.join(TUNE_METHODS)})")
         for name in ("k", "steps", "budget", "intrinsic_dim", "population", "eval_every", "candidates", "samples"):
             check_count(name, getattr(self, name))
-        for name in ("batch", "tokens"):
+        for name in ("batch", "tokens", "patience"):
             if getattr(self, name) is not None:
                 check_count(name, getattr(self, name))
         if not 0 <= self.seed <= SEED_MAX:

@@ -43,6 +43,11 @@ class Progress:
     def of(cls, state: dict) -> Progress:
         return cls(state["step"], state["best_dev"], state["best_step"], list(state["history"]))
 
+    def stalled(self, patience: int | None) -> bool:
+        """Whether the last `patience` development evaluations found nothing better (early stopping); derived
+        from the history, so a resumed run stops where an unbroken one does."""
+        return patience is not None and sum(h["step"] > self.best_step for h in self.history) >= patience
+
 
 def peft_config(s: TuneSettings):
     from peft import PrefixTuningConfig, PromptEncoderConfig, PromptTuningConfig
@@ -167,7 +172,7 @@ def train(
 
     bar = tqdm(total=s.steps, initial=p.step, desc=f"tune {s.method}", unit="step", disable=None if progress else True)
     with bar:
-        while p.step < s.steps:
+        while p.step < s.steps and not p.stalled(s.patience):
             loss = step(p.step)
             p.step += 1
             bar.update(1)
