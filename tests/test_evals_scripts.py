@@ -362,3 +362,18 @@ def test_the_prompt_search_table_runs_every_row_on_the_tiny_model(tiny_model, sh
         assert (task, prompt) in rows, (task, prompt, run.stdout)
     assert "| 66.2 (std 14.7) |" in run.stdout and (out / "prompt_search.png").read_bytes()[:4] == b"\x89PNG"
     assert len(json.loads((out / "prompt_search.json").read_text())) == 2 * 5 + 4
+
+
+@pytest.mark.reproduction
+def test_the_tuning_bench_trains_as_peft_does_loss_for_loss(smollm2, shared_data):
+    """promptkit's prompt tuning and (MLP-free) prefix tuning against peft's own model, two steps on four
+    examples: every step's loss equal within 1e-4 in float32, and the times printed."""
+    for method in ("prompt_tuning", "prefix_tuning"):
+        run = subprocess.run([sys.executable, str(ROOT / "evals" / "bench_tuning.py"), "--data",
+                              str(shared_data / "zhao" / "sst2"), "--k", "2", "--steps", "2", "--tokens", "3",
+                              "--methods", method, "--no-reparametrize"],
+                             capture_output=True, text=True, timeout=600, cwd=ROOT)  # fmt: skip
+        assert run.returncode == 0, run.stderr[-2000:]
+        row = json.loads(run.stdout.strip().splitlines()[-1])
+        assert row["losses_agree"] and len(row["promptkit_losses"]) == len(row["peft_losses"]) == 2, row
+        assert row["time_ratio"] > 0 and row["promptkit_tokens_per_s"] > 0
