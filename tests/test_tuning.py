@@ -31,6 +31,7 @@ from promptkit.tasks import load_task
 from promptkit.tuning import TuneSettings, tune
 from promptkit.tuning import run as tune_module
 from promptkit.tuning.bbt import Subspace
+from promptkit.tuning.bbtv2 import starting_prefix
 from promptkit.tuning.data import Split, tuning_data
 from promptkit.tuning.ngrams import ngram_vocabulary
 from promptkit.tuning.objective import Rows, class_log_probs, cross_entropy, engine_class_log_probs, forward_after
@@ -43,6 +44,7 @@ TINY = {
     "prefix_tuning": {"steps": 4, "eval_every": 2, "tokens": 3},
     "p_tuning": {"steps": 4, "eval_every": 2, "tokens": 3},
     "bbt": {"budget": 24, "population": 4, "eval_every": 2, "tokens": 3, "intrinsic_dim": 20},
+    "bbtv2": {"budget": 24, "population": 4, "eval_every": 2, "tokens": 3, "intrinsic_dim": 20},
 }
 
 
@@ -85,7 +87,7 @@ def _cli(args: list[str]) -> tuple[int, str]:
     return code, err.getvalue()
 
 
-@pytest.mark.parametrize("method", ["prompt_tuning", "prefix_tuning", "p_tuning", "bbt"])
+@pytest.mark.parametrize("method", ["prompt_tuning", "prefix_tuning", "p_tuning", "bbt", "bbtv2"])
 def test_each_method_writes_an_artifact_that_eval_soft_prompt_scores_with(method, engine, topics, tmp_path, tiny_model):
     out = _tuned(engine, topics, tmp_path, method)
     prompt = load_learned_prompt(out)
@@ -129,7 +131,7 @@ def _learned_input(prompt: LearnedPrompt):
     from transformers import DynamicCache
 
     tensor = torch.from_numpy(prompt.tensor)
-    if prompt.method != "prefix_tuning":
+    if not prompt.is_prefix:
         return lambda rows: tensor[None]
 
     def cache(rows: int):
@@ -387,3 +389,36 @@ def test_half_precision_where_it_would_be_slower_is_one_note():
     assert slower_note("bfloat16", "cpu", {"avx2", "amx_bf16"}) is None
     assert slower_note("float16", "cpu", set()).startswith("note: float16 on a CPU is slower")
     assert slower_note("bfloat16", "cuda", {"avx2"}) is None and slower_note("float32", "cpu", set()) is None
+
+
+def test_bbtv2_searches_a_deep_prompt_layer_by_layer_resumes_and_its_loss_falls(engine, topics, tmp_path, monkeypatch):
+    """A prefix in every layer, starting from the model's own keys and values for BBT's words; the layers moved
+    in turn (the tiny model has two); a killed run resumes to the prompt an unbroken one learns."""
+    settings = TuneSettings("bbtv2", k=3, budget=48, population=6, eval_every=1, tokens=3, intrinsic_dim=20)
+    data = tuning_data(_task(topics), 3, 0, str(topics[1]))
+    start = LearnedPrompt("bbtv2", engine.model_key, starting_prefix(engine.model, 3).astype(np.float32))
+    initial = float(
+        cross_entropy(engine_class_log_probs(engine.with_soft_prompt(start), data.train, data), data.train.targets)
+    )
+    unbroken = tune(_task(topics), engine, settings, tmp_path / "whole.safetensors", pool=str(topics[1]),
+                    progress=False).prompt  # fmt: skip
+    real, saves = tune_module.save_checkpoint, []
+
+    def killed_after_three(path, checkpoint):
+        real(path, checkpoint)
+        saves.append(checkpoint.state["step"])
+        if len(saves) == 3:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "bbtv2.safetensors"
+    monkeypatch.setattr(tune_module, "save_checkpoint", killed_after_three)
+    with pytest.raises(KeyboardInterrupt):
+        tune(_task(topics), engine, settings, out, pool=str(topics[1]), progress=False)
+    monkeypatch.undo()
+    result = tune(_task(topics), engine, settings, out, pool=str(topics[1]), progress=False)
+    history = result.prompt.info["history"]
+    assert result.resumed_at == 3 and [h["layer"] for h in history] == [0, 1] * 4
+    assert result.prompt.shapes == {"layers": 2, "keys_values": 2, "kv_heads": 2, "tokens": 3, "head_dim": 8}
+    assert np.array_equal(result.prompt.tensor, unbroken.tensor)
+    assert min(h["loss"] for h in history) < initial, (initial, history)
+    assert history[-1]["loss"] < history[0]["loss"], history

@@ -38,7 +38,7 @@ def add_tune_parser(sub: Any, engine_args: Callable[[argparse.ArgumentParser], N
     t.add_argument(
         "--seed", type=seed, help=f"draws the examples, starts the prompt and the search (default {d['seed']})"
     )
-    t.add_argument("--tokens", type=count, help="prompt length in virtual tokens (default 20; bbt 50)")
+    t.add_argument("--tokens", type=count, help="prompt length in virtual tokens (default 20; bbt, bbtv2 50)")
     t.add_argument("--steps", type=count, help=f"white-box: optimiser steps (default {d['steps']})")
     t.add_argument("--batch", type=count, help="white-box: examples per step (default: all of them)")
     t.add_argument("--lr", type=float, help="white-box: learning rate (default 3e-2; prefix_tuning 1e-2)")
@@ -51,13 +51,17 @@ def add_tune_parser(sub: Any, engine_args: Callable[[argparse.ArgumentParser], N
     )  # fmt: skip
     t.add_argument(
         "--budget", type=count,
-        help=f"engine calls: bbt, bdpl on the training set (default {d['budget']}); a search's in all "
+        help=f"engine calls: bbt, bbtv2, bdpl on the training set (default {d['budget']}); a search's in all "
         f"(default {sd['budget']})",
     )  # fmt: skip
-    t.add_argument("--intrinsic-dim", type=count, help=f"bbt: the subspace searched (default {d['intrinsic_dim']})")
-    t.add_argument("--population", type=count, help=f"bbt: CMA-ES population (default {d['population']})")
-    t.add_argument("--sigma", type=float, help=f"bbt: CMA-ES initial step (default {d['sigma']})")
-    t.add_argument("--loss", choices=get_args(Loss), help=f"bbt: the loss searched (default {d['loss']})")
+    t.add_argument(
+        "--intrinsic-dim",
+        type=count,
+        help=f"bbt, bbtv2: the subspace searched (per layer for bbtv2) (default {d['intrinsic_dim']})",
+    )
+    t.add_argument("--population", type=count, help=f"bbt, bbtv2: CMA-ES population (default {d['population']})")
+    t.add_argument("--sigma", type=float, help=f"bbt, bbtv2: CMA-ES initial step (default {d['sigma']})")
+    t.add_argument("--loss", choices=get_args(Loss), help=f"bbt, bbtv2: the loss searched (default {d['loss']})")
     t.add_argument(
         "--eval-every", type=count, help=f"steps or generations between development checks (default {d['eval_every']})"
     )

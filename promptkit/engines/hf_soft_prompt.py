@@ -29,7 +29,7 @@ def model_config(source: str, revision: str | None, gguf_file: str | None, trust
 def check_fits(prompt: LearnedPrompt, config, where: str) -> None:
     """One line if the prompt's shapes are not this model's (before any weight loads)."""
     layers, heads, head_dim = kv_layout(config)
-    if prompt.method == "prefix_tuning":
+    if prompt.is_prefix:
         expected = {"layers": layers, "kv_heads": heads, "head_dim": head_dim}
     elif prompt.tensor is not None:
         expected = {"hidden": config.get_text_config(decoder=True).hidden_size}
@@ -49,7 +49,7 @@ def prefix_cache(model, prompt: LearnedPrompt, cache: DynamicCache, device: str)
         return 0
     dtype = model.get_input_embeddings().weight.dtype
     tensor = torch.from_numpy(prompt.tensor).to(device=device, dtype=dtype)
-    if prompt.method == "prefix_tuning":
+    if prompt.is_prefix:
         for layer in range(tensor.shape[0]):  # [layers, keys/values, kv_heads, P, head_dim]
             cache.update(tensor[layer, 0][None], tensor[layer, 1][None], layer)
         return tensor.shape[3]

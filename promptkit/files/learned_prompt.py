@@ -31,6 +31,7 @@ TENSORS: dict[str, tuple[str, tuple[str, ...]] | None] = {
     "p_tuning": ("embeddings", ("tokens", "hidden")),
     "bbt": ("embeddings", ("tokens", "hidden")),
     "prefix_tuning": ("prefix", ("layers", "keys_values", "kv_heads", "tokens", "head_dim")),
+    "bbtv2": ("prefix", ("layers", "keys_values", "kv_heads", "tokens", "head_dim")),
     "bdpl": None,
 }
 METHODS = tuple(TENSORS)
@@ -47,6 +48,12 @@ class LearnedPrompt:
     text: str | None = None
     info: dict[str, object] = field(default_factory=dict)
     """Task, training examples' hash, the run's figures: kept and shown, never interpreted."""
+
+    @property
+    def is_prefix(self) -> bool:
+        """A key-value prefix in every layer (prefix tuning, BBTv2), not embeddings before the input."""
+        spec = TENSORS[self.method]
+        return spec is not None and spec[0] == "prefix"
 
     @property
     def shapes(self) -> dict[str, int]:
@@ -216,7 +223,7 @@ def _check(prompt: LearnedPrompt, where: str) -> None:
         raise PromptkitError(
             f"{where}: tensor {spec[0]!r} has shape {list(prompt.tensor.shape)}, expected ({', '.join(spec[1])})"
         )
-    if prompt.method == "prefix_tuning" and prompt.tensor.shape[1] != 2:
+    if prompt.is_prefix and prompt.tensor.shape[1] != 2:
         raise PromptkitError(f"{where}: a prefix holds keys and values (2), this one {prompt.tensor.shape[1]}")
     if not np.isfinite(prompt.tensor).all():
         raise PromptkitError(f"{where}: tensor {spec[0]!r} holds NaN or infinite values")

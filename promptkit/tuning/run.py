@@ -19,7 +19,7 @@ from promptkit.files.learned_prompt import (
     save_learned_prompt,
 )
 from promptkit.tasks import Task
-from promptkit.tuning import bbt, bdpl, white_box
+from promptkit.tuning import bbt, bbtv2, bdpl, white_box
 from promptkit.tuning.checkpoint import Checkpoint, checkpoint_path, load_checkpoint, save_checkpoint
 from promptkit.tuning.data import tuning_data
 from promptkit.tuning.settings import BLACK_BOX, ON_ANY_ENGINE, TuneSettings
@@ -72,9 +72,10 @@ def tune(
     if settings.method == "bdpl":
         text, p, calls = bdpl.search(engine, data, settings, key, resume, save, progress)
         work: dict[str, object] = {"calls": calls, "steps": p.step}
-    elif settings.method == "bbt":
+    elif settings.method in ("bbt", "bbtv2"):
         assert isinstance(engine, HFEngine)
-        tensor, p, calls = bbt.search(engine, data, settings, key, resume, save, progress)
+        searched = bbt.search if settings.method == "bbt" else bbtv2.search
+        tensor, p, calls = searched(engine, data, settings, key, resume, save, progress)
         work = {"calls": calls, "generations": p.step}
     else:
         assert isinstance(engine, HFEngine)

@@ -12,7 +12,7 @@ from promptkit.schema import SEED_MAX, check_count
 
 WHITE_BOX = ("prompt_tuning", "prefix_tuning", "p_tuning")
 """Learned with gradients through the model (peft's prompt encoders)."""
-BLACK_BOX = ("bbt", "bdpl")
+BLACK_BOX = ("bbt", "bbtv2", "bdpl")
 """Learned from the engine's scores alone (bdpl on any engine that scores; bbt on the hf engine's)."""
 TUNE_METHODS = WHITE_BOX + BLACK_BOX
 ON_ANY_ENGINE = ("bdpl",)
@@ -77,7 +77,7 @@ class TuneSettings:
 
     @property
     def prompt_tokens(self) -> int:
-        return self.tokens or {"bbt": 50, "bdpl": 5}.get(self.method, 20)
+        return self.tokens or {"bbt": 50, "bbtv2": 50, "bdpl": 5}.get(self.method, 20)
 
     @property
     def learning_rate(self) -> float:
