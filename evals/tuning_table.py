@@ -7,10 +7,13 @@ it draws nothing, so its seeds agree), ICL (`classify` with --shots demonstratio
 the same run's calibrated accuracy (contextual calibration), then `promptkit.tuning.tune` with each method
 on 16 training and 16 development examples per class drawn by the seed, each learned prompt scored by the
 same `classify` run (--soft-prompt): prompt tuning, prefix tuning, P-tuning, SPoT (prompt tuning started
-from SST-2's prompt of the same seed), BBT and BDPL. Test: the first --limit examples of Zhao et al.'s
+from SST-2's prompt of the same seed), BBT, BBTv2 and BDPL (`--patience` stops each at its development plateau).
+Test: the first --limit examples of Zhao et al.'s
 300-example subsample (RTE: of its 277). Printed: accuracy, mean ± std over the seeds, and what each
 method cost (optimiser steps or engine calls, and minutes, tuning and scoring), beside BBT's published
-RoBERTa-large figures; the table goes to OUT/tuning.md, the plot to OUT/tuning.png, the prompts under OUT.
+RoBERTa-large figures; the table goes to OUT/tuning.md, the plot to OUT/tuning.png, each task's learning curves
+(development accuracy against steps or engine calls, every method and seed) to OUT/curves-TASK.png, the prompts
+under OUT.
 The budgets are set so that the whole table takes about an hour on 2 CPU cores (see --help).
 """
 
@@ -40,9 +43,9 @@ from promptkit.tuning import TuneSettings, tune
 
 TASKS = ("sst2", "trec", "agnews", "rte")
 WRITTEN = ("zero-shot", "ICL", "calibrated ICL")
-TUNED = ("prompt tuning", "prefix tuning", "P-tuning", "SPoT", "BBT", "BDPL")
+TUNED = ("prompt tuning", "prefix tuning", "P-tuning", "SPoT", "BBT", "BBTv2", "BDPL")
 METHOD = {"prompt tuning": "prompt_tuning", "prefix tuning": "prefix_tuning", "P-tuning": "p_tuning",
-          "SPoT": "prompt_tuning", "BBT": "bbt", "BDPL": "bdpl"}  # fmt: skip
+          "SPoT": "prompt_tuning", "BBT": "bbt", "BBTv2": "bbtv2", "BDPL": "bdpl"}  # fmt: skip
 
 # Sun et al. 2022 (BBT), main results: RoBERTa-large, 16 examples per class, mean (± std) over 3 splits; read
 # from the paper's LaTeX table. TREC is not in it; P-tuning v2 stands for prefix tuning without its MLP.
@@ -61,7 +64,7 @@ def _accuracy(task, engine, seed: int, **options: Any) -> tuple[float, dict]:
     return result.summary.accuracy, dict(result.summary.metrics)
 
 
-def run_task(name: str, args: argparse.Namespace, engine, cells: dict, work: dict) -> None:
+def run_task(name: str, args: argparse.Namespace, engine, cells: dict, work: dict, curves: dict) -> None:
     task = load_task(name, args.data / name).limit(args.limit)
     started = time.perf_counter()
     zero, _ = _accuracy(task, engine, 0)
@@ -87,6 +90,7 @@ def run_task(name: str, args: argparse.Namespace, engine, cells: dict, work: dic
             accuracy, _ = _accuracy(task, scored, seed)
             cells.setdefault((label, name), []).append(accuracy)
             info = prompt.info
+            curves.setdefault((label, name), []).append(info["history"])
             spent = f"{info['calls']} calls" if "calls" in info else f"{info['steps']} steps"
             work[(label, name)] = (spent, time.perf_counter() - started)
             print(f"{name} seed {seed} {label}: {accuracy:.1%} ({spent}, dev {info['best_dev_acc']:.1%})",
@@ -95,8 +99,8 @@ def run_task(name: str, args: argparse.Namespace, engine, cells: dict, work: dic
 
 def _settings(label: str, seed: int, args: argparse.Namespace) -> TuneSettings:
     method = METHOD[label]
-    common = {"seed": seed, "k": args.k}
-    if method == "bbt":
+    common = {"seed": seed, "k": args.k, "patience": args.patience}
+    if method in ("bbt", "bbtv2"):
         population = min(4, args.bbt_budget)
         return TuneSettings(method, **common, budget=args.bbt_budget, tokens=args.bbt_tokens, population=population,
                             eval_every=max(1, args.bbt_budget // population // 2))  # fmt: skip
@@ -104,7 +108,7 @@ def _settings(label: str, seed: int, args: argparse.Namespace) -> TuneSettings:
         samples = min(2, args.bdpl_budget)
         return TuneSettings(method, **common, budget=args.bdpl_budget, samples=samples,
                             eval_every=max(1, args.bdpl_budget // samples // 2))  # fmt: skip
-    return TuneSettings(method, **common, steps=args.steps, batch=args.batch, eval_every=args.steps)
+    return TuneSettings(method, **common, steps=args.steps, batch=args.batch, eval_every=max(1, args.steps // 8))
 
 
 def table(cells: dict, work: dict, tasks: list[str]) -> str:
@@ -146,6 +150,28 @@ def plot(cells: dict, tasks: list[str], path: Path) -> None:
     save_figure(fig, path)
 
 
+def plot_curves(curves: dict, task: str, path: Path) -> None:
+    """Development accuracy as each method learns: white-box against optimiser steps, black-box against engine
+    calls; a line per seed, a colour per method."""
+    matplotlib.use("Agg")
+    fig, axes = new_figure((9, 3.6), ncols=2, sharey=True, squeeze=False)
+    colours = dict(zip(TUNED, ("#4C72B0", "#55A868", "#C44E52", "#8172B2", "#CCB974", "#64B5CD", "#DD8452")))
+    for label in TUNED:
+        for i, history in enumerate(curves.get((label, task), [])):
+            calls = bool(history) and "calls" in history[0]
+            ax = axes[0][1 if calls else 0]
+            xs = [h["calls" if calls else "step"] for h in history]
+            ax.plot(xs, [100 * h["dev_acc"] for h in history], marker="o", markersize=3, color=colours[label],
+                    label=label if i == 0 else None, alpha=0.8)  # fmt: skip
+    for ax, unit in zip(axes[0], ("optimiser steps (white-box)", "engine calls (black-box)")):
+        ax.set_xlabel(unit)
+        ax.set_ylim(0, 100)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    axes[0][0].set_ylabel(f"{task}: development accuracy (%)")
+    save_figure(fig, path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="Zhao et al.'s data folder (one folder per task)")
@@ -160,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bbt-budget", type=int, default=4, help="BBT's engine calls (default 4; the paper 8000)")
     parser.add_argument("--bbt-tokens", type=int, default=10, help="BBT's prompt tokens (default 10; the paper 50)")
     parser.add_argument("--bdpl-budget", type=int, default=4, help="BDPL's engine calls (default 4; the paper 8000)")
+    parser.add_argument("--patience", type=int, help="development checks without a better accuracy before a run stops")
     parser.add_argument("--model", default=BUILTIN_MODEL, help="the embedded model (default) or a model folder")
     parser.add_argument("--dtype", default="bfloat16", choices=("float32", "bfloat16"),
                         help="the hf engine's weights (default bfloat16: what fits the hour on an AMX CPU)")  # fmt: skip
@@ -169,14 +196,17 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     cells: dict = {}
     work: dict = {}
+    curves: dict = {}
     tasks = sorted(args.tasks, key=lambda t: t != "sst2")  # SST-2 first: SPoT starts from its prompts
     with make_engine(HFEngineSpec(model=args.model, dtype=args.dtype, device="cpu"), progress=False) as engine:
         for name in tasks:
-            run_task(name, args, engine, cells, work)
+            run_task(name, args, engine, cells, work, curves)
             print(f"{name}: done at {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
     text = table(cells, work, tasks)
     (args.out / "tuning.md").write_text(text + "\n", encoding="utf-8")
     plot(cells, tasks, args.out / "tuning.png")
+    for name in tasks:
+        plot_curves(curves, name, args.out / f"curves-{name}.png")
     print(text)
     print(f"\n{len(tasks)} tasks x {len(args.seeds)} seeds in {(time.perf_counter() - start) / 60:.1f} min; "
           f"plot: {args.out / 'tuning.png'}")  # fmt: skip

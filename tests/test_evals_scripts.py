@@ -337,14 +337,17 @@ def test_the_tuning_table_runs_every_method_on_the_tiny_model(tiny_model, shared
         "P-tuning",
         "SPoT",
         "BBT",
+        "BBTv2",
         "BDPL",
     ):
         assert label in rows, (label, run.stdout)
     assert re.search(r"\| sst2 \| cost \| rte \| cost \|", run.stdout), "SST-2 first: SPoT starts from its prompts"
     assert re.search(r"\| SPoT \| — \|  \| \d+\.\d ± \d+\.\d \| 1 steps", rows["SPoT"]), rows["SPoT"]
     assert "5 calls" in rows["BBT"] and "89.56 ± 0.25" in rows["BBT"], "4 on training, 1 on development"
-    assert len(list((out / "rte").glob("*.safetensors"))) == 2 * 6
+    assert len(list((out / "rte").glob("*.safetensors"))) == 2 * 7
     assert (out / "tuning.png").read_bytes()[:4] == b"\x89PNG" and (out / "tuning.md").is_file()
+    for task in ("rte", "sst2"):
+        assert (out / f"curves-{task}.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_the_prompt_search_table_runs_every_row_on_the_tiny_model(tiny_model, shared_data, tmp_path):
