@@ -6,8 +6,9 @@ For each task and seed (0, 1, 2): the hand-written prompt zero-shot (`classify`,
 it draws nothing, so its seeds agree), ICL (`classify` with --shots demonstrations drawn by the seed) and
 the same run's calibrated accuracy (contextual calibration), then `promptkit.tuning.tune` with each method
 on 16 training and 16 development examples per class drawn by the seed, each learned prompt scored by the
-same `classify` run (--soft-prompt): prompt tuning, prefix tuning, P-tuning, SPoT (prompt tuning started
-from SST-2's prompt of the same seed), BBT, BBTv2 and BDPL (`--patience` stops each at its development plateau).
+same `classify` run (--soft-prompt; LoRA's adapter with --adapter, fine-tuning as the upper reference): prompt
+tuning, prefix tuning, P-tuning, SPoT (prompt tuning started
+from SST-2's prompt of the same seed), BBT, BBTv2, BDPL and LoRA (`--patience` stops each at its development plateau).
 Test: the first --limit examples of Zhao et al.'s
 300-example subsample (RTE: of its 277). Printed: accuracy, mean ± std over the seeds, and what each
 method cost (optimiser steps or engine calls, and minutes, tuning and scoring), beside BBT's published
@@ -20,6 +21,7 @@ The budgets are set so that the whole table takes about an hour on 2 CPU cores (
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import time
@@ -43,9 +45,9 @@ from promptkit.tuning import TuneSettings, tune
 
 TASKS = ("sst2", "trec", "agnews", "rte")
 WRITTEN = ("zero-shot", "ICL", "calibrated ICL")
-TUNED = ("prompt tuning", "prefix tuning", "P-tuning", "SPoT", "BBT", "BBTv2", "BDPL")
+TUNED = ("prompt tuning", "prefix tuning", "P-tuning", "SPoT", "BBT", "BBTv2", "BDPL", "LoRA")
 METHOD = {"prompt tuning": "prompt_tuning", "prefix tuning": "prefix_tuning", "P-tuning": "p_tuning",
-          "SPoT": "prompt_tuning", "BBT": "bbt", "BBTv2": "bbtv2", "BDPL": "bdpl"}  # fmt: skip
+          "SPoT": "prompt_tuning", "BBT": "bbt", "BBTv2": "bbtv2", "BDPL": "bdpl", "LoRA": "lora"}  # fmt: skip
 
 # Sun et al. 2022 (BBT), main results: RoBERTa-large, 16 examples per class, mean (± std) over 3 splits; read
 # from the paper's LaTeX table. TREC is not in it; P-tuning v2 stands for prefix tuning without its MLP.
@@ -80,16 +82,22 @@ def run_task(name: str, args: argparse.Namespace, engine, cells: dict, work: dic
             if label == "SPoT" and (name == "sst2" or "sst2" not in args.tasks):
                 continue
             started = time.perf_counter()
-            out = args.out / name / f"{label.replace(' ', '_')}-seed{seed}.safetensors"
-            out.unlink(missing_ok=True)
+            suffix = "" if label == "LoRA" else ".safetensors"  # an adapter is a folder
+            out = args.out / name / f"{label.replace(' ', '_')}-seed{seed}{suffix}"
+            shutil.rmtree(out) if out.is_dir() else out.unlink(missing_ok=True)
             settings = _settings(label, seed, args)
             start = args.out / "sst2" / f"prompt_tuning-seed{seed}.safetensors" if label == "SPoT" else None
             result = tune(task, engine, settings, out, init_from=start, progress=not args.quiet)
             prompt = result.prompt
-            scored = TextPromptEngine(engine, prompt) if prompt.tensor is None else engine.with_soft_prompt(prompt)
-            accuracy, _ = _accuracy(task, scored, seed)
+            if prompt is None:  # LoRA: its adapter merged into a copy of the model
+                spec = HFEngineSpec(model=args.model, dtype=args.dtype, device="cpu", adapter=str(out))
+                with make_engine(spec, progress=False) as adapted:
+                    accuracy, _ = _accuracy(task, adapted, seed)
+            else:
+                scored = TextPromptEngine(engine, prompt) if prompt.tensor is None else engine.with_soft_prompt(prompt)
+                accuracy, _ = _accuracy(task, scored, seed)
             cells.setdefault((label, name), []).append(accuracy)
-            info = prompt.info
+            info = result.info
             curves.setdefault((label, name), []).append(info["history"])
             spent = f"{info['calls']} calls" if "calls" in info else f"{info['steps']} steps"
             work[(label, name)] = (spent, time.perf_counter() - started)
@@ -155,7 +163,7 @@ def plot_curves(curves: dict, task: str, path: Path) -> None:
     calls; a line per seed, a colour per method."""
     matplotlib.use("Agg")
     fig, axes = new_figure((9, 3.6), ncols=2, sharey=True, squeeze=False)
-    colours = dict(zip(TUNED, ("#4C72B0", "#55A868", "#C44E52", "#8172B2", "#CCB974", "#64B5CD", "#DD8452")))
+    colours = dict(zip(TUNED, ("#4C72B0", "#55A868", "#C44E52", "#8172B2", "#CCB974", "#64B5CD", "#DD8452", "#333333")))
     for label in TUNED:
         for i, history in enumerate(curves.get((label, task), [])):
             calls = bool(history) and "calls" in history[0]

@@ -339,6 +339,7 @@ def test_the_tuning_table_runs_every_method_on_the_tiny_model(tiny_model, shared
         "BBT",
         "BBTv2",
         "BDPL",
+        "LoRA",
     ):
         assert label in rows, (label, run.stdout)
     assert re.search(r"\| sst2 \| cost \| rte \| cost \|", run.stdout), "SST-2 first: SPoT starts from its prompts"
@@ -348,6 +349,7 @@ def test_the_tuning_table_runs_every_method_on_the_tiny_model(tiny_model, shared
     assert (out / "tuning.png").read_bytes()[:4] == b"\x89PNG" and (out / "tuning.md").is_file()
     for task in ("rte", "sst2"):
         assert (out / f"curves-{task}.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "rte" / "LoRA-seed0" / "adapter_config.json").is_file()
 
 
 def test_the_prompt_search_table_runs_every_row_on_the_tiny_model(tiny_model, shared_data, tmp_path):

@@ -220,12 +220,12 @@ def _tune(args: argparse.Namespace, names: list[str]) -> int:
         engine = CachedEngine(plain, cache) if cache else plain
         result = tune(task, engine, settings, args.out, pool=args.pool, init_from=args.init_from,
                       progress=not args.quiet)  # fmt: skip
-    info = result.prompt.info
+    info = result.info
     work = f"{info['calls']} engine calls" if "calls" in info else f"{info['steps']} steps"
     resumed = f", resumed at {result.resumed_at}" if result.resumed_at else ""
     stopped = f" (stopped: {settings.patience} checks without a better one)" if info.get("stopped_early") else ""
     print(
-        f"tune {settings.method} on {task.name} [{result.prompt.model}]: best development accuracy "
+        f"tune {settings.method} on {task.name} [{result.model}]: best development accuracy "
         f"{info['best_dev_acc']:.1%} at {info['best_step']}; {work}{stopped}{resumed}, {info['minutes']} min "
         f"-> {result.path}"
     )

@@ -42,6 +42,10 @@ def _engine_args(p: argparse.ArgumentParser, defaults: bool) -> None:
     g.add_argument(
         "--soft-prompt", help="a learned prompt, the file `promptkit tune` writes: soft (hf) or text (bdpl, any engine)"
     )
+    g.add_argument(
+        "--adapter", help="a LoRA adapter folder (what `promptkit tune --method lora` writes): hf merges it, vllm "
+        "sends it with each request",
+    )  # fmt: skip
     g.add_argument("--tensor-parallel-size", type=_count, help="vllm: GPUs per model")
     g.add_argument(
         "--base-url",

@@ -74,6 +74,9 @@ def add_tune_parser(sub: Any, engine_args: Callable[[argparse.ArgumentParser], N
         "--candidates", type=count, help=f"bdpl: phrases each position chooses from (default {d['candidates']})"
     )
     t.add_argument("--samples", type=count, help=f"bdpl: prompts drawn per step (default {d['samples']})")
+    t.add_argument("--rank", type=count, help=f"lora: the rank of each update (default {d['rank']})")
+    t.add_argument("--alpha", type=count, help=f"lora: the update's scale is alpha / rank (default {d['alpha']})")
+    t.add_argument("--target-modules", help=f"lora: the modules adapted in every layer (default {d['target_modules']})")
     _search_args(t.add_argument_group("prompt search (demo_search, bootstrap, instruction_search)"), sd)
     c = t.add_mutually_exclusive_group()
     c.add_argument(

@@ -40,6 +40,10 @@ class LocalModelSpec(_TakesLearnedPrompt):
     )
     revision: str | None = Field(None, description="hub revision (branch, tag or commit)")
     dtype: str = Field("auto", description="auto, float32, float16 or bfloat16")
+    adapter: str | None = Field(
+        None, description="a LoRA adapter folder (what `promptkit tune --method lora` writes, or any peft LoRA "
+        "adapter): merged into the weights (hf), or sent with every request (vllm's LoRA requests)",
+    )  # fmt: skip
 
 
 class HFEngineSpec(LocalModelSpec):

@@ -31,6 +31,8 @@ from promptkit.engines.implementing import (
 from promptkit.engines.model_files import is_gguf, local_model, model_revision, require_gguf, transformers_bars
 from promptkit.engines.tokenization import Tokenization
 from promptkit.errors import EngineUnavailable, PromptkitError
+from promptkit.files.adapter import check_fits as check_adapter_fits
+from promptkit.files.adapter import merged, read_adapter, with_adapter
 from promptkit.files.learned_prompt import LearnedPrompt, check_model, learned_digest, load_learned_prompt, model_key
 from promptkit.types import Completion, GenRequest, Sampling, Score, ScoreRequest
 
@@ -68,6 +70,7 @@ class HFEngine(LocalTokenization, Engine):
         progress: bool = True,
         trust_remote_code: bool = False,
         soft_prompt: str | Path | LearnedPrompt | None = None,
+        adapter: str | Path | None = None,
     ) -> None:
         self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
         if dtype == "auto":
@@ -90,6 +93,12 @@ class HFEngine(LocalTokenization, Engine):
         self._max_batch_tokens = max_batch_tokens
         self.max_batch_size = max_batch_size
         revision_id = model_revision(str(Path(source) / gguf_file) if gguf_file else source, revision)
+        self.adapter = None
+        if adapter is not None:  # checked against the model before its weights load; then the weights are others
+            self.adapter = read_adapter(adapter)
+            config = model_config(self.source, self.revision, self.gguf_file, self.trust_remote_code)
+            check_adapter_fits(self.adapter, model_key(model, revision_id), config)
+            revision_id = with_adapter(revision_id, self.adapter.digest)
         # The device kind is part of the identity: GPU and CPU kernels round differently.
         self._model = None
         self._plain = EngineIdentity("hf", model, revision_id, f"{dtype}@{self.device.split(':')[0]}")
@@ -147,6 +156,8 @@ class HFEngine(LocalTokenization, Engine):
                 raise EngineUnavailable(
                     f"cannot load model {self.identity.model!r}: {str(exc).splitlines()[0]}"
                 ) from None
+            if self.adapter is not None:
+                model = merged(model, self.adapter.path)
             self._model = model.to(self.device).eval()
             if self.device == "cpu":
                 use_grouped_sdpa(self._model)

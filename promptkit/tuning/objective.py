@@ -107,6 +107,9 @@ def forward_after(model, rows: Rows, learned: torch.Tensor | object, length: int
     [1, P, hidden] go before the tokens' embeddings; a prefix (a key-value cache for one row) is repeated
     for every row. Padding takes no positions, as in the engine."""
     ids, mask = rows.ids.to(device), rows.mask.to(device)
+    if learned is None:  # what is learned is inside the weights (LoRA): the tokens alone, no prompt positions
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        return model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=rows.keep).logits
     full = torch.cat([torch.ones((len(ids), length), dtype=mask.dtype, device=device), mask], dim=1)
     positions = (full.cumsum(-1) - 1).clamp(min=0)
     if isinstance(learned, torch.Tensor):

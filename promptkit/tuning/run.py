@@ -11,6 +11,7 @@ import numpy as np
 from promptkit.engines.base import Engine
 from promptkit.engines.hf import HFEngine
 from promptkit.errors import PromptkitError
+from promptkit.files.adapter import save_adapter
 from promptkit.files.learned_prompt import (
     LearnedPrompt,
     learned_digest,
@@ -22,15 +23,20 @@ from promptkit.tasks import Task
 from promptkit.tuning import bbt, bbtv2, bdpl, white_box
 from promptkit.tuning.checkpoint import Checkpoint, checkpoint_path, load_checkpoint, save_checkpoint
 from promptkit.tuning.data import tuning_data
-from promptkit.tuning.settings import BLACK_BOX, ON_ANY_ENGINE, TuneSettings
+from promptkit.tuning.settings import ADAPTERS, BLACK_BOX, ON_ANY_ENGINE, TuneSettings
 
 
 @dataclass(frozen=True)
 class TuneResult:
-    prompt: LearnedPrompt
+    prompt: LearnedPrompt | None
+    """The learned prompt; None for an adapter (LoRA), written as a folder at `path`."""
     path: Path
     resumed_at: int
     """The step (or generation) the run resumed from; 0 for a fresh run."""
+    info: dict[str, object]
+    """The run's figures: task, examples, settings, the development accuracy at each check, minutes."""
+    model: str
+    """The model (and weights' identity) it was learned on."""
 
 
 def tune(
@@ -68,7 +74,8 @@ def tune(
         seconds = elapsed + time.monotonic() - started
         save_checkpoint(ckpt, Checkpoint(digest, arrays, {**state, "seconds": seconds}))
 
-    tensor, text = None, None
+    tensor, text, wrapped = None, None, None
+    best: dict[str, np.ndarray] = {}
     if settings.method == "bdpl":
         text, p, calls = bdpl.search(engine, data, settings, key, resume, save, progress)
         work: dict[str, object] = {"calls": calls, "steps": p.step}
@@ -81,10 +88,15 @@ def tune(
         assert isinstance(engine, HFEngine)
         model = engine.model
         wrapped = white_box.prompt_model(model, settings, engine.tokenizer, start)
-        tensor, p = white_box.train(
-            model, wrapped, data, settings, engine.tokens.encode_pair, engine.pad_id, engine.device, resume, save,
-            progress,
-        )  # fmt: skip
+        try:
+            best, p = white_box.train(
+                model, wrapped, data, settings, engine.tokens.encode_pair, engine.pad_id, engine.device, resume, save,
+                progress,
+            )  # fmt: skip
+        except BaseException:
+            _restore_model(wrapped, settings)
+            raise
+        tensor = best.get("best")
         work = {"steps": p.step}
     info: dict[str, object] = {
         "task": data.task,
@@ -100,7 +112,21 @@ def tune(
     if start is not None:
         origin: dict[str, object] = {k: start.info[k] for k in ("task", "examples") if k in start.info}
         info["init_from"] = {"model": start.model, **origin}
-    prompt = LearnedPrompt(settings.method, key, tensor, text, info)
-    save_learned_prompt(out, prompt)
+    prompt = None
+    if settings.method in ADAPTERS:
+        white_box.load_best(wrapped, best)
+        try:
+            save_adapter(out, wrapped, key, info)
+        finally:
+            _restore_model(wrapped, settings)
+    else:
+        prompt = LearnedPrompt(settings.method, key, tensor, text, info)
+        save_learned_prompt(out, prompt)
     ckpt.unlink(missing_ok=True)
-    return TuneResult(prompt, out, resumed_at)
+    return TuneResult(prompt, out, resumed_at, info, key)
+
+
+def _restore_model(wrapped, settings: TuneSettings) -> None:
+    """The engine's model as it was: LoRA's layers taken out again (a prompt's peft wrapper changes nothing)."""
+    if settings.method in ADAPTERS:
+        wrapped.unload()

@@ -10,8 +10,10 @@ from typing import Literal
 from promptkit.errors import PromptkitError
 from promptkit.schema import SEED_MAX, check_count
 
-WHITE_BOX = ("prompt_tuning", "prefix_tuning", "p_tuning")
-"""Learned with gradients through the model (peft's prompt encoders)."""
+WHITE_BOX = ("prompt_tuning", "prefix_tuning", "p_tuning", "lora")
+"""Learned with gradients through the model (peft's prompt encoders; LoRA: fine-tuning, the upper reference)."""
+ADAPTERS = ("lora",)
+"""Learned into the weights: written as an adapter folder (`--adapter`), not a learned-prompt file."""
 BLACK_BOX = ("bbt", "bbtv2", "bdpl")
 """Learned from the engine's scores alone (bdpl on any engine that scores; bbt on the hf engine's)."""
 TUNE_METHODS = WHITE_BOX + BLACK_BOX
@@ -52,6 +54,12 @@ class TuneSettings:
     """BDPL: phrases each prompt position chooses from (the most frequent PMI n-grams of the training text)."""
     samples: int = 10
     """BDPL: prompts drawn per step (the policy gradient's samples; one engine call each)."""
+    rank: int = 8
+    """LoRA: the rank of each adapted matrix's update."""
+    alpha: int = 16
+    """LoRA: the update's scale is alpha / rank."""
+    target_modules: str = "q_proj,v_proj"
+    """LoRA: the linear modules adapted in every layer, by name (Hu et al.'s query and value projections)."""
     eval_every: int = 10
     """Steps (white-box) or CMA-ES generations (BBT) between development evaluations and checkpoints."""
     patience: int | None = None
@@ -61,7 +69,8 @@ class TuneSettings:
     def __post_init__(self) -> None:
         if self.method not in TUNE_METHODS:
             raise PromptkitError(f"method: {self.method!r} is not a tuning method (known: {', '.join(TUNE_METHODS)})")
-        for name in ("k", "steps", "budget", "intrinsic_dim", "population", "eval_every", "candidates", "samples"):
+        for name in ("k", "steps", "budget", "intrinsic_dim", "population", "eval_every", "candidates", "samples",
+                     "rank", "alpha"):  # fmt: skip
             check_count(name, getattr(self, name))
         for name in ("batch", "tokens", "patience"):
             if getattr(self, name) is not None:
@@ -72,6 +81,8 @@ class TuneSettings:
             raise PromptkitError("init: text needs init_text (the words the prompt starts as)")
         if self.population < 2:
             raise PromptkitError(f"population: {self.population}; CMA-ES needs at least 2")
+        if not self.targets or not all(t.isidentifier() for t in self.targets):
+            raise PromptkitError(f"target_modules: {self.target_modules!r}; module names separated by commas")
         if self.samples < 2:
             raise PromptkitError(f"samples: {self.samples}; the policy gradient's baseline needs at least 2")
 
@@ -80,8 +91,12 @@ class TuneSettings:
         return self.tokens or {"bbt": 50, "bbtv2": 50, "bdpl": 5}.get(self.method, 20)
 
     @property
+    def targets(self) -> list[str]:
+        return [t.strip() for t in self.target_modules.split(",") if t.strip()]
+
+    @property
     def learning_rate(self) -> float:
-        return self.lr or (1e-2 if self.method in ("prefix_tuning", "bdpl") else 3e-2)
+        return self.lr or {"prefix_tuning": 1e-2, "bdpl": 1e-2, "lora": 1e-3}.get(self.method, 3e-2)
 
     def digest(self, model_key: str, data_digest: str, start: str = "") -> str:
         """What a checkpoint must match to be resumed."""

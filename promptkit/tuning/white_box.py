@@ -1,4 +1,4 @@
-"""Prompt tuning, prefix tuning and P-tuning, parametrised by peft's prompt encoders.
+"""Prompt tuning, prefix tuning and P-tuning, parametrised by peft's prompt encoders; LoRA through peft's too.
 
 peft gives each method's parameters and their initialisation (prompt embeddings, the prefix with or without
 its MLP, P-tuning's prompt encoder); the forward pass is ours (`objective.forward_after`): peft's own forward
@@ -21,7 +21,7 @@ from promptkit.files.learned_prompt import LearnedPrompt
 from promptkit.tuning.checkpoint import Checkpoint
 from promptkit.tuning.data import Split, TuningData
 from promptkit.tuning.objective import Rows, accuracy, class_log_probs, cross_entropy, forward_after
-from promptkit.tuning.settings import TuneSettings
+from promptkit.tuning.settings import ADAPTERS, TuneSettings
 
 ROWS_PER_PASS = 64
 """(example, label word) rows per forward and backward pass: bounds the activations a step keeps."""
@@ -50,8 +50,11 @@ class Progress:
 
 
 def peft_config(s: TuneSettings):
-    from peft import PrefixTuningConfig, PromptEncoderConfig, PromptTuningConfig
+    from peft import LoraConfig, PrefixTuningConfig, PromptEncoderConfig, PromptTuningConfig
 
+    if s.method == "lora":  # no dropout: a step's loss is the objective's own
+        return LoraConfig(task_type="CAUSAL_LM", r=s.rank, lora_alpha=s.alpha, target_modules=s.targets,
+                          lora_dropout=0.0, bias="none")  # fmt: skip
     tokens = s.prompt_tokens
     if s.method == "prompt_tuning":  # initialised by `_initialise`, with the run's seed
         return PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=tokens)
@@ -68,6 +71,10 @@ def prompt_model(model, s: TuneSettings, tokenizer, start: LearnedPrompt | None)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(s.seed)
         wrapped = get_peft_model(model, peft_config(s))
+    if s.method in ADAPTERS:
+        if start is not None:
+            raise PromptkitError(f"init-from: {s.method} starts from the model itself, not from a learned prompt")
+        return wrapped
     encoder = wrapped.prompt_encoder["default"]
     if start is not None:
         _start_from(encoder, s, start)
@@ -115,8 +122,26 @@ def _start_from(encoder, s: TuneSettings, start: LearnedPrompt) -> None:
 
 
 def learned_now(wrapped, s: TuneSettings, rows: int):
-    """The prompt as the forward pass takes it: embeddings [1, P, hidden], or a prefix cache for `rows` rows."""
+    """The prompt as the forward pass takes it: embeddings [1, P, hidden], a prefix cache for `rows` rows, or
+    None where what is learned is inside the weights (LoRA)."""
+    if s.method in ADAPTERS:
+        return None
     return wrapped.get_prompt(batch_size=rows if s.method == "prefix_tuning" else 1)
+
+
+def best_arrays(wrapped, s: TuneSettings) -> dict[str, np.ndarray]:
+    """What is kept of the best step: the prompt as the artifact holds it ("best"), or each trained matrix."""
+    if s.method in ADAPTERS:
+        return {f"best.{n}": p.detach().float().cpu().numpy() for n, p in wrapped.named_parameters() if p.requires_grad}
+    return {"best": as_array(learned_now(wrapped, s, 1), s)}
+
+
+def load_best(wrapped, best: dict[str, np.ndarray]) -> None:
+    """The trained matrices set to the best step's (an adapter is saved from the model)."""
+    with torch.no_grad():
+        for n, p in wrapped.named_parameters():
+            if f"best.{n}" in best:
+                p.copy_(torch.from_numpy(best[f"best.{n}"]))
 
 
 def as_array(learned, s: TuneSettings) -> np.ndarray:
@@ -130,18 +155,19 @@ def as_array(learned, s: TuneSettings) -> np.ndarray:
 def train(
     model, wrapped, data: TuningData, s: TuneSettings, encode, pad_id: int, device: str,
     resume: Checkpoint | None, save: Callable[[dict[str, np.ndarray], dict], None], progress: bool,
-) -> tuple[np.ndarray, Progress]:  # fmt: skip
-    """AdamW over the whole training set each step; the prompt of the best development accuracy is kept."""
+) -> tuple[dict[str, np.ndarray], Progress]:  # fmt: skip
+    """AdamW over the whole training set each step; what was learned at the best development accuracy is kept
+    (`best_arrays`)."""
     params = {n: p for n, p in wrapped.named_parameters() if p.requires_grad}
     optimiser = torch.optim.AdamW(params.values(), lr=s.learning_rate, weight_decay=0.0)
     whole = Rows.chunks(data.train, data, encode, pad_id, ROWS_PER_PASS) if not s.batch else []
     dev_rows = Rows.chunks(data.dev, data, encode, pad_id, ROWS_PER_PASS)
     word_class = [c for c, _ in data.continuations]
     p = Progress()
-    best: np.ndarray | None = None
+    best: dict[str, np.ndarray] | None = None
     if resume is not None:
         p = Progress.of(resume.state)
-        best = resume.arrays["best"]
+        best = {k: v for k, v in resume.arrays.items() if k == "best" or k.startswith("best.")}
         with torch.no_grad():
             for n, param in params.items():
                 param.copy_(torch.from_numpy(resume.arrays[f"param.{n}"]))
@@ -181,11 +207,11 @@ def train(
                 p.history.append({"step": p.step, "loss": loss, "dev_acc": dev})
                 if dev > p.best_dev:
                     with torch.no_grad():
-                        best = as_array(learned_now(wrapped, s, 1), s)
+                        best = best_arrays(wrapped, s)
                     p.best_dev, p.best_step = dev, p.step
                 bar.set_postfix(loss=f"{loss:.3f}", dev_acc=f"{dev:.3f}")
                 assert best is not None
-                save({"best": best, **_optimiser_arrays(optimiser, params)}, p.as_state())
+                save({**best, **_optimiser_arrays(optimiser, params)}, p.as_state())
     assert best is not None
     return best, p
 
