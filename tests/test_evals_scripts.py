@@ -376,7 +376,7 @@ def test_the_tuning_bench_trains_as_peft_does_loss_for_loss(smollm2, shared_data
     for method in ("prompt_tuning", "prefix_tuning"):
         run = subprocess.run([sys.executable, str(ROOT / "evals" / "bench_tuning.py"), "--data",
                               str(shared_data / "zhao" / "sst2"), "--k", "2", "--steps", "2", "--tokens", "3",
-                              "--methods", method, "--no-reparametrize"],
+                              "--methods", method, "--no-reparametrize", "--lr", "1e-4"],
                              capture_output=True, text=True, timeout=600, cwd=ROOT)  # fmt: skip
         assert run.returncode == 0, run.stderr[-2000:]
         row = json.loads(run.stdout.strip().splitlines()[-1])
