@@ -205,9 +205,23 @@ def test_bbt_resumes_and_its_loss_decreases_within_a_tiny_budget(engine, topics,
     settings = TuneSettings("bbt", k=3, budget=48, population=6, eval_every=1, tokens=3, intrinsic_dim=20)
     data = tuning_data(_task(topics), 3, 0, str(topics[1]))
     start = LearnedPrompt("bbt", engine.model_key, Subspace(_embeddings(engine), settings).prompt(np.zeros(20)))
-    initial = float(
-        cross_entropy(engine_class_log_probs(engine.with_soft_prompt(start), data.train, data), data.train.targets)
-    )
+    initial = _loss(engine, start, data)
+    result = _killed_then_resumed(engine, topics, settings, tmp_path / "bbt.safetensors", monkeypatch)
+    history = result.prompt.info["history"]
+    assert result.resumed_at == 3 and [h["step"] for h in history] == list(range(1, 9))
+    assert result.prompt.info["calls"] == 8 * 6 + 8, "each generation's candidates, then the mean on development"
+    assert min(h["loss"] for h in history) < initial, (initial, history)
+    assert history[-1]["loss"] < history[0]["loss"], history
+
+
+def _loss(engine: HFEngine, start: LearnedPrompt, data) -> float:
+    """The training loss of a prompt, through the engine's own scores."""
+    lp = engine_class_log_probs(engine.with_soft_prompt(start), data.train, data)
+    return float(cross_entropy(lp, data.train.targets))
+
+
+def _killed_then_resumed(engine, topics, settings: TuneSettings, out: Path, monkeypatch):
+    """A run killed after its third checkpoint, then run again: the result of the second run."""
     real, saves = tune_module.save_checkpoint, []
 
     def killed_after_three(path, checkpoint):
@@ -216,17 +230,11 @@ def test_bbt_resumes_and_its_loss_decreases_within_a_tiny_budget(engine, topics,
         if len(saves) == 3:
             raise KeyboardInterrupt
 
-    out = tmp_path / "bbt.safetensors"
     monkeypatch.setattr(tune_module, "save_checkpoint", killed_after_three)
     with pytest.raises(KeyboardInterrupt):
         tune(_task(topics), engine, settings, out, pool=str(topics[1]), progress=False)
     monkeypatch.undo()
-    result = tune(_task(topics), engine, settings, out, pool=str(topics[1]), progress=False)
-    history = result.prompt.info["history"]
-    assert result.resumed_at == 3 and [h["step"] for h in history] == list(range(1, 9))
-    assert result.prompt.info["calls"] == 8 * 6 + 8, "each generation's candidates, then the mean on development"
-    assert min(h["loss"] for h in history) < initial, (initial, history)
-    assert history[-1]["loss"] < history[0]["loss"], history
+    return tune(_task(topics), engine, settings, out, pool=str(topics[1]), progress=False)
 
 
 def _embeddings(engine: HFEngine) -> np.ndarray:
@@ -397,25 +405,10 @@ def test_bbtv2_searches_a_deep_prompt_layer_by_layer_resumes_and_its_loss_falls(
     settings = TuneSettings("bbtv2", k=3, budget=48, population=6, eval_every=1, tokens=3, intrinsic_dim=20)
     data = tuning_data(_task(topics), 3, 0, str(topics[1]))
     start = LearnedPrompt("bbtv2", engine.model_key, starting_prefix(engine.model, 3).astype(np.float32))
-    initial = float(
-        cross_entropy(engine_class_log_probs(engine.with_soft_prompt(start), data.train, data), data.train.targets)
-    )
+    initial = _loss(engine, start, data)
     unbroken = tune(_task(topics), engine, settings, tmp_path / "whole.safetensors", pool=str(topics[1]),
                     progress=False).prompt  # fmt: skip
-    real, saves = tune_module.save_checkpoint, []
-
-    def killed_after_three(path, checkpoint):
-        real(path, checkpoint)
-        saves.append(checkpoint.state["step"])
-        if len(saves) == 3:
-            raise KeyboardInterrupt
-
-    out = tmp_path / "bbtv2.safetensors"
-    monkeypatch.setattr(tune_module, "save_checkpoint", killed_after_three)
-    with pytest.raises(KeyboardInterrupt):
-        tune(_task(topics), engine, settings, out, pool=str(topics[1]), progress=False)
-    monkeypatch.undo()
-    result = tune(_task(topics), engine, settings, out, pool=str(topics[1]), progress=False)
+    result = _killed_then_resumed(engine, topics, settings, tmp_path / "bbtv2.safetensors", monkeypatch)
     history = result.prompt.info["history"]
     assert result.resumed_at == 3 and [h["layer"] for h in history] == [0, 1] * 4
     assert result.prompt.shapes == {"layers": 2, "keys_values": 2, "kv_heads": 2, "tokens": 3, "head_dim": 8}
