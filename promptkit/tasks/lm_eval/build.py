@@ -37,9 +37,7 @@ def config_of(yaml_path: Path) -> Any:
         return TaskConfig(**known)
 
 
-def facts_of(
-    name: str, yaml_path: Path, config: Any, data_files: Mapping[str, str] | None, **extra: Any
-) -> LmEvalFacts:
+def facts_of(name: str, yaml_path: Path, config: Any, data_files: Mapping[str, str] | None) -> LmEvalFacts:
     """What promptkit keeps of a task's configuration (an lm-eval TaskConfig)."""
     if config.output_type not in RUNS:
         raise PromptkitError(
@@ -56,7 +54,6 @@ def facts_of(
         yaml=str(yaml_path),
         output_type=config.output_type,
         num_fewshot=config.num_fewshot or 0,
-        target_delimiter=config.target_delimiter,
         until=[str(u) for u in gen.get("until") or ()],
         max_gen_toks=int(gen.get("max_gen_toks") or 256),
         temperature=float(gen.get("temperature") or 0.0),
@@ -64,7 +61,6 @@ def facts_of(
         metric=metric if isinstance(metric, str) else str(metric),
         data_files=dict(data_files) if data_files is not None else None,
         labels=fixed_labels(config.doc_to_choice),
-        **extra,
     )
 
 

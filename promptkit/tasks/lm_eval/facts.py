@@ -25,7 +25,6 @@ class LmEvalFacts(SpecModel):
     yaml: str = Field(description="the YAML file lm-eval defines it in")
     output_type: OutputType
     num_fewshot: int = Field(0, ge=0, description="the task's own number of demonstrations (lm-eval's default)")
-    target_delimiter: str = " "
     until: list[str] = Field(default_factory=list, description="generation stops at any of these")
     max_gen_toks: int = Field(256, ge=1)
     temperature: float = Field(0.0, ge=0)
