@@ -1,10 +1,12 @@
-"""Learned prompts against written ones: SST-2, TREC, AGNews and RTE on the embedded model, k = 16 per class.
+"""Learned prompts against written and searched ones: SST-2, AGNews and TREC (RTE too with --tasks) on the embedded
+model, k = 16 per class.
 
     python evals/tuning_table.py --data ../shared/data/zhao --out runs/tuning
 
 For each task and seed (0, 1, 2): the hand-written prompt zero-shot (`classify`, Zhao et al.'s format;
-it draws nothing, so its seeds agree), ICL (`classify` with --shots demonstrations drawn by the seed) and
-the same run's calibrated accuracy (contextual calibration), then `promptkit.tuning.tune` with each method
+it draws nothing, so its seeds agree) and calibrated, ICL (`classify` with --shots demonstrations drawn by the
+seed) and the same run's calibrated accuracy (contextual calibration), demonstration search and instruction
+search (calibrated classify, --search-budget engine calls), then `promptkit.tuning.tune` with each method
 on 16 training and 16 development examples per class drawn by the seed, each learned prompt scored by the
 same `classify` run (--soft-prompt; LoRA's adapter with --adapter, fine-tuning as the upper reference): prompt
 tuning, prefix tuning, P-tuning, SPoT (prompt tuning started
@@ -37,14 +39,20 @@ from promptkit.engines import make_engine
 from promptkit.engines.engine_kinds import HFEngineSpec
 from promptkit.engines.model_files import BUILTIN_MODEL
 from promptkit.engines.text_prompt import TextPromptEngine
-from promptkit.runs.build import build_method
+from promptkit.runs.build import build, build_method
 from promptkit.runs.evaluate import evaluate
 from promptkit.runs.report import new_figure, save_figure
+from promptkit.runspec.files import read_spec_file, validate
+from promptkit.runspec.models import PipelineSpec
+from promptkit.search import SearchSettings
+from promptkit.search.run import search
 from promptkit.tasks import load_task
 from promptkit.tuning import TuneSettings, tune
 
 TASKS = ("sst2", "trec", "agnews", "rte")
-WRITTEN = ("zero-shot", "ICL", "calibrated ICL")
+WRITTEN = ("zero-shot", "calibrated zero-shot", "ICL", "calibrated ICL")
+SEARCHED = ("demonstration search", "instruction search")
+SEARCH = {"demonstration search": "demo_search", "instruction search": "instruction_search"}
 TUNED = ("prompt tuning", "prefix tuning", "P-tuning", "SPoT", "BBT", "BBTv2", "BDPL", "LoRA")
 METHOD = {"prompt tuning": "prompt_tuning", "prefix tuning": "prefix_tuning", "P-tuning": "p_tuning",
           "SPoT": "prompt_tuning", "BBT": "bbt", "BBTv2": "bbtv2", "BDPL": "bdpl", "LoRA": "lora"}  # fmt: skip
@@ -70,14 +78,21 @@ def run_task(name: str, args: argparse.Namespace, engine, cells: dict, work: dic
     task = load_task(name, args.data / name).limit(args.limit)
     started = time.perf_counter()
     zero, _ = _accuracy(task, engine, 0)
+    calibrated_zero, _ = _accuracy(task, engine, 0, calibrate="content_free")
     cells[("zero-shot", name)] = [zero] * len(args.seeds)
-    work[("zero-shot", name)] = ("0 steps", time.perf_counter() - started)
+    cells[("calibrated zero-shot", name)] = [calibrated_zero] * len(args.seeds)
+    work[("zero-shot", name)] = work[("calibrated zero-shot", name)] = ("0 steps", time.perf_counter() - started)
     for seed in args.seeds:
         started = time.perf_counter()
         calibrated, metrics = _accuracy(task, engine, seed, shots=args.shots, calibrate="content_free")
         cells.setdefault(("ICL", name), []).append(metrics["acc_uncalibrated"])
         cells.setdefault(("calibrated ICL", name), []).append(calibrated)
         work[("ICL", name)] = work[("calibrated ICL", name)] = ("0 steps", time.perf_counter() - started)
+        for label in SEARCHED:
+            started = time.perf_counter()
+            accuracy, calls = _searched(task, engine, SEARCH[label], seed, args)
+            cells.setdefault((label, name), []).append(accuracy)
+            work[(label, name)] = (f"{calls} calls", time.perf_counter() - started)
         for label in TUNED:
             if label == "SPoT" and (name == "sst2" or "sst2" not in args.tasks):
                 continue
@@ -105,6 +120,24 @@ def run_task(name: str, args: argparse.Namespace, engine, cells: dict, work: dic
                   file=sys.stderr, flush=True)  # fmt: skip
 
 
+def _searched(task, engine, method: str, seed: int, args: argparse.Namespace) -> tuple[float, int]:
+    """A prompt search (`tune --method demo_search | instruction_search`, classify's calibrated prompt with --shots
+    demonstrations, development examples from the training pool), its chosen spec scored on the test examples."""
+    out = args.out / task.name / f"{method}-seed{seed}.yaml"
+    for stale in (out, out.with_name(out.name.removesuffix(".yaml") + ".search.jsonl")):
+        stale.unlink(missing_ok=True)
+    settings = SearchSettings(method, shots=args.shots, budget=args.search_budget, dev=args.k * len(task.labels),
+                              seed=seed, calibrate=True)  # fmt: skip
+    result = search(task, engine, settings, out, task_spec={"name": task.name}, engine_spec={"kind": "hf"},
+                    progress=False)  # fmt: skip
+    data = read_spec_file(result.spec)
+    spec = validate({"task": {"name": task.name}, **{k: data[k] for k in ("method", "words") if k in data}},
+                    str(out), PipelineSpec)  # fmt: skip
+    built = build(spec, task)
+    summary = evaluate(task, built.pipeline, engine, built.extractor, method=spec.label, progress=False).summary
+    return summary.accuracy, int(result.header["calls"])
+
+
 def _settings(label: str, seed: int, args: argparse.Namespace) -> TuneSettings:
     method = METHOD[label]
     common = {"seed": seed, "k": args.k, "patience": args.patience}
@@ -125,7 +158,7 @@ def table(cells: dict, work: dict, tasks: list[str]) -> str:
         "| method | " + " | ".join(f"{t} | cost" for t in tasks) + " | " + " | ".join(f"{t} (BBT paper)" for t in paper)
     )
     lines = [head + " |", "|---|" + "---|---|" * len(tasks) + "---|" * len(paper)]
-    for label in (*WRITTEN, *TUNED):
+    for label in (*WRITTEN, *SEARCHED, *TUNED):
         row = [label]
         for t in tasks:
             values = cells.get((label, t))
@@ -144,12 +177,12 @@ def plot(cells: dict, tasks: list[str], path: Path) -> None:
     """A panel per task: each method's mean accuracy with its spread over seeds (written grey, learned blue)."""
     matplotlib.use("Agg")
     fig, axes = new_figure((3.6 * len(tasks), 3.6), ncols=len(tasks), sharey=True, squeeze=False)
-    labels = [*WRITTEN, *TUNED]
+    labels = [*WRITTEN, *SEARCHED, *TUNED]
     for ax, t in zip(axes[0], tasks):
         shown = [label for label in labels if cells.get((label, t))]
         means = [100 * statistics.mean(cells[(label, t)]) for label in shown]
         stds = [100 * (statistics.stdev(cells[(label, t)]) if len(cells[(label, t)]) > 1 else 0) for label in shown]
-        colours = ["#999999" if label in WRITTEN else "#4C72B0" for label in shown]
+        colours = ["#999999" if label in WRITTEN else "#55A868" if label in SEARCHED else "#4C72B0" for label in shown]
         ax.bar(range(len(shown)), means, yerr=stds, color=colours, capsize=3)
         ax.set_xticks(range(len(shown)), shown, rotation=60, ha="right", fontsize=7)
         ax.set_title(t)
@@ -184,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="Zhao et al.'s data folder (one folder per task)")
     parser.add_argument("--out", type=Path, default=Path("runs/tuning"), help="a folder for the learned prompts")
-    parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
+    parser.add_argument("--tasks", nargs="+", choices=TASKS, default=["sst2", "agnews", "trec"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--limit", type=int, default=30, help="test examples per task (default 30 of the 300)")
     parser.add_argument("--k", type=int, default=16, help="training (and development) examples per class")
@@ -194,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bbt-budget", type=int, default=4, help="BBT's engine calls (default 4; the paper 8000)")
     parser.add_argument("--bbt-tokens", type=int, default=10, help="BBT's prompt tokens (default 10; the paper 50)")
     parser.add_argument("--bdpl-budget", type=int, default=4, help="BDPL's engine calls (default 4; the paper 8000)")
+    parser.add_argument("--search-budget", type=int, default=24, help="a prompt search's engine calls (default 24)")
     parser.add_argument("--patience", type=int, help="development checks without a better accuracy before a run stops")
     parser.add_argument("--model", default=BUILTIN_MODEL, help="the embedded model (default) or a model folder")
     parser.add_argument("--dtype", default="bfloat16", choices=("float32", "bfloat16"),

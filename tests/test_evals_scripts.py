@@ -324,14 +324,18 @@ def test_the_tuning_table_runs_every_method_on_the_tiny_model(tiny_model, shared
     run = subprocess.run([sys.executable, str(ROOT / "evals" / "tuning_table.py"), "--data", str(shared_data / "zhao"),
                           "--tasks", "rte", "sst2", "--seeds", "0", "1", "--k", "2", "--limit", "4", "--shots", "1",
                           "--steps", "1", "--bbt-budget", "4", "--bbt-tokens", "2", "--bdpl-budget", "4",
-                          "--model", str(tiny_model), "--dtype", "float32", "--out", str(out), "--quiet"],
+                          "--search-budget", "4", "--model", str(tiny_model), "--dtype", "float32", "--out", str(out),
+                          "--quiet"],
                          capture_output=True, text=True, timeout=600, cwd=ROOT)  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
     rows = {line.split(" | ")[0].strip("| "): line for line in run.stdout.splitlines() if line.startswith("| ")}
     for label in (
         "zero-shot",
+        "calibrated zero-shot",
         "ICL",
         "calibrated ICL",
+        "demonstration search",
+        "instruction search",
         "prompt tuning",
         "prefix tuning",
         "P-tuning",
