@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from promptkit.cli.specs import cache_path, engine_data, file_spec, flags_spec, out_dir, spec_from_data, stamped
+from promptkit.cli.task_list import cmd_tasks
 from promptkit.engines import make_engine
 from promptkit.engines.cpu_precision import slower_note
 from promptkit.errors import PromptkitError
@@ -27,12 +28,10 @@ from promptkit.runspec.files import read_spec_file, validate
 from promptkit.runspec.methods import METHODS
 from promptkit.runspec.models import RunSpec
 from promptkit.stages.library.auto_cot_build import AutoCoTSettings
-from promptkit.tasks import TaskDefinition, generate_last_letters, read_definition, shipped_names
+from promptkit.tasks import TaskDefinition, generate_last_letters, read_definition
 from promptkit.tasks.base import left_out_line
 from promptkit.tasks.generators import shipped_names as shipped_first_names
 from promptkit.tasks.lm_eval import PREFIX, is_lm_eval_name, lm_eval_task_names
-from promptkit.tasks.lm_eval.index import matching
-from promptkit.tasks.lm_eval.library import installed_version
 
 
 def _execute(args: argparse.Namespace, spec: RunSpec) -> int:
@@ -320,45 +319,6 @@ def cmd_view(args: argparse.Namespace) -> int:
 def cmd_schema(args: argparse.Namespace) -> int:
     model = RunSummary if args.summary else TaskDefinition if args.task else RunSpec
     print(json.dumps(model.model_json_schema(), indent=2))
-    return 0
-
-
-def cmd_tasks(args: argparse.Namespace) -> int:
-    """The shipped tasks: name, category, answer type, size of the standard set, where the data comes from."""
-    if args.lm_eval is not None:
-        return _lm_eval_tasks(args.lm_eval)
-    print("| task | category | answer | size | data without --data | what it is |")
-    print("|---|---|---|---|---|---|")
-    for name in shipped_names():
-        d = read_definition(name)
-        data = d.data
-        source = (
-            data.hub.path
-            if data.hub
-            else "generated"
-            if data.generate
-            else "downloaded once (hash-checked)"
-            if d.download
-            else "none: give --data FOLDER"
-            if data.in_folder
-            else "none: give --data FILE"
-        )
-        answer = d.answer.type + (f" ({', '.join(d.answer.labels)})" if d.answer.labels else "")
-        print(f"| {name} | {d.category or ''} | {answer} | {data.size or ''} | {source} | {d.description} |")
-    print("\nA task file of your own: --task path/to/task.yaml (promptkit schema --task prints its schema).")
-    return 0
-
-
-def _lm_eval_tasks(pattern: str) -> int:
-    """What the installed lm-eval offers: its tasks, groups and tags matching the pattern."""
-    entries = sorted(matching(pattern), key=lambda e: e.name)
-    print(f"lm-eval {installed_version()}: {len(entries)} names" + (f" matching {pattern!r}" if pattern else ""))
-    print("| name | kind | output type or tasks |")
-    print("|---|---|---|")
-    for e in entries:
-        what = e.output_type if e.kind == "task" else f"{len(e.members)}: {', '.join(e.members[:5])}"
-        print(f"| {PREFIX}{e.name} | {e.kind} | {what}{', ...' if len(e.members) > 5 else ''} |")
-    print(f"\nRun one: promptkit eval --task {PREFIX}NAME --data FOLDER ... (docs/lm_eval.md).")
     return 0
 
 

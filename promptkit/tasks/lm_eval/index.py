@@ -98,6 +98,11 @@ def full_index() -> dict[str, Entry]:
     return _entries(rows, tasks_folder())
 
 
+def index_is_kept() -> bool:
+    """Whether lm-eval's index is in promptkit's folder already (listing without it reads every YAML first)."""
+    return _kept_index() is not None
+
+
 def _index_file() -> Path:
     return state_dir() / "lm-eval" / f"index-{installed_version()}.json"
 
