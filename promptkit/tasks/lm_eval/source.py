@@ -73,6 +73,11 @@ class LmEvalSource:
     def gold(self, doc: dict[str, Any]) -> Any:
         """What lm-eval's process_results compares with: an option's index (multiple choice), or the text."""
         task = self.task
+        if getattr(task, "multiple_target", False):
+            raise PromptkitError(
+                f"lm-eval task {self.facts.task!r} gives a document several gold answers (multiple_target): "
+                "promptkit scores one gold answer per example, so it does not run this task"
+            )
         if self.facts.output_type == "multiple_choice":
             gold = task.doc_to_text(doc) if task.multiple_input else task.doc_to_target(doc)
             choices = task.doc_to_choice(doc)
