@@ -31,8 +31,7 @@ from promptkit.engines.implementing import (
 from promptkit.engines.model_files import is_gguf, local_model, model_revision, require_gguf, transformers_bars
 from promptkit.engines.tokenization import Tokenization
 from promptkit.errors import EngineUnavailable, PromptkitError
-from promptkit.files.adapter import check_fits as check_adapter_fits
-from promptkit.files.adapter import merged, read_adapter, with_adapter
+from promptkit.files.adapter import checked_adapter, merged, with_adapter
 from promptkit.files.learned_prompt import LearnedPrompt, check_model, learned_digest, load_learned_prompt, model_key
 from promptkit.types import Completion, GenRequest, Sampling, Score, ScoreRequest
 
@@ -95,9 +94,8 @@ class HFEngine(LocalTokenization, Engine):
         revision_id = model_revision(str(Path(source) / gguf_file) if gguf_file else source, revision)
         self.adapter = None
         if adapter is not None:  # checked against the model before its weights load; then the weights are others
-            self.adapter = read_adapter(adapter)
             config = model_config(self.source, self.revision, self.gguf_file, self.trust_remote_code)
-            check_adapter_fits(self.adapter, model_key(model, revision_id), config)
+            self.adapter = checked_adapter(adapter, model_key(model, revision_id), config)
             revision_id = with_adapter(revision_id, self.adapter.digest)
         # The device kind is part of the identity: GPU and CPU kernels round differently.
         self._model = None

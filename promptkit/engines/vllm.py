@@ -25,6 +25,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from promptkit.engines.base import Engine, EngineIdentity, Follow, OnComplete
+from promptkit.engines.hf_soft_prompt import model_config
 from promptkit.engines.implementing import (
     CPU_DTYPE,
     LocalTokenization,
@@ -37,8 +38,7 @@ from promptkit.engines.lifetime import keeper, marked_children
 from promptkit.engines.model_files import is_gguf, local_model, model_revision
 from promptkit.engines.tokenization import Tokenization
 from promptkit.errors import EngineUnavailable
-from promptkit.files.adapter import check_fits as check_adapter_fits
-from promptkit.files.adapter import read_adapter, with_adapter
+from promptkit.files.adapter import checked_adapter, with_adapter
 from promptkit.files.learned_prompt import model_key
 from promptkit.types import Completion, GenRequest, Sampling, Score, ScoreRequest
 
@@ -157,12 +157,8 @@ class VLLMEngine(LocalTokenization, Engine):
         revision_id = model_revision(source, revision)
         self.lora = None
         if adapter is not None:  # checked before vLLM starts; every request then names it (vLLM's LoRA requests)
-            found = read_adapter(adapter)
-            from transformers import AutoConfig
-
-            check_adapter_fits(
-                found, model_key(model, revision_id), AutoConfig.from_pretrained(source, revision=revision)
-            )
+            config = model_config(source, revision, None, bool(self.args.get("trust_remote_code")))
+            found = checked_adapter(adapter, model_key(model, revision_id), config)
             self.args.update(enable_lora=True, max_lora_rank=lora_rank_slot(found.rank), max_loras=1)
             from vllm.lora.request import LoRARequest
 

@@ -120,6 +120,14 @@ def _weight_shapes(path: Path, where: str) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
+def checked_adapter(path: str | Path, key: str, config: Any) -> Adapter:
+    """The adapter folder read and checked against the model it is for (its key, its config): what an engine does
+    before any weight loads."""
+    adapter = read_adapter(path)
+    check_fits(adapter, key, config)
+    return adapter
+
+
 def check_fits(adapter: Adapter, key: str, config: Any) -> None:
     """One line if the adapter was learned on another model, or its matrices do not fit this one's layers and
     widths (before any weight loads)."""

@@ -12,6 +12,7 @@ import fnmatch
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -112,8 +113,14 @@ def _kept_index() -> dict[str, Entry] | None:
     path = _index_file()
     if not path.is_file():
         return None
+    return _read_index(str(path), path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=2)
+def _read_index(path: str, _mtime: int) -> dict[str, Entry] | None:
+    """Parsed once per process and version of the file (a command looks names up several times)."""
     try:
-        return _entries(json.loads(path.read_text(encoding="utf-8")), tasks_folder())
+        return _entries(json.loads(Path(path).read_text(encoding="utf-8")), tasks_folder())
     except (ValueError, KeyError, TypeError):
         return None
 
