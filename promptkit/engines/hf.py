@@ -13,6 +13,7 @@ from transformers import AutoModelForCausalLM
 from promptkit.engines.base import Engine, EngineIdentity, OnComplete
 from promptkit.engines.hf_attention import kv_layout, use_grouped_sdpa
 from promptkit.engines.hf_decode import BatchDecoder
+from promptkit.engines.hf_output_head import contiguous_output_head
 from promptkit.engines.hf_score import score_pairs
 from promptkit.engines.hf_soft_prompt import (
     check_fits,
@@ -159,6 +160,7 @@ class HFEngine(LocalTokenization, Engine):
             self._model = model.to(self.device).eval()
             if self.device == "cpu":
                 use_grouped_sdpa(self._model)
+                contiguous_output_head(self._model)
             self._eos = _eos_ids(self._model, self.tokenizer)
         return self._model
 
