@@ -24,7 +24,8 @@ def _contiguous_input(module: torch.nn.Module, args: tuple) -> tuple | None:
 
 
 def contiguous_output_head(model: HasOutputHead) -> None:
-    """Have this model's output head copy a strided input to contiguous rows (this model only)."""
+    """Have this model's output head copy a strided input to contiguous rows (this model only; called once,
+    where the engine loads it)."""
     head = model.get_output_embeddings()
-    if isinstance(head, torch.nn.Module) and _contiguous_input not in head._forward_pre_hooks.values():
+    if head is not None:
         head.register_forward_pre_hook(_contiguous_input)
