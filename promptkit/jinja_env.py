@@ -1,7 +1,7 @@
 """The one Jinja sandbox: templates, task files and specs may come from someone else.
 
 Sandboxed (no reach into Python internals), strict about undefined variables, exact about
-whitespace, and bounded: a render that grows past RENDER_CHARS or runs past RENDER_SECONDS is
+whitespace, and bounded: a render that grows past RENDER_CHARS or uses more than RENDER_SECONDS of CPU is
 refused with one line naming it. Prompt templates (promptkit.stages.framework.templating) and task files'
 record mappings (promptkit.tasks) both render through here.
 """
@@ -76,8 +76,8 @@ def render(template: jinja2.Template, variables: Mapping[str, Any], name: str, w
     """The whole render, bounded in size and time; any template error is one line naming `name`. Many renders
     in a row (a task's records) share one `watchdog` instead of a timer thread each."""
     try:
-        with watchdog.deadline(RENDER_SECONDS, name) if watchdog else _deadline(RENDER_SECONDS, name):
-            return _bounded(template.generate(**variables), name)
+        with watchdog.deadline(RENDER_SECONDS) if watchdog else _deadline(RENDER_SECONDS):
+            return _bounded(template.generate(**variables))
     except jinja2.UndefinedError as exc:
         raise PromptkitError(
             f"template {name!r}: {exc.message} (variables given: {', '.join(sorted(variables))})"
@@ -97,14 +97,14 @@ def render(template: jinja2.Template, variables: Mapping[str, Any], name: str, w
         raise PromptkitError(f"template {name!r}: {type(exc).__name__}: {exc}") from None
 
 
-def _bounded(chunks: Iterator[str], name: str) -> str:
+def _bounded(chunks: Iterator[str]) -> str:
     """Join the render's pieces, refusing one that grows past RENDER_CHARS."""
     out: list[str] = []
     size = 0
     for chunk in chunks:
         size += len(chunk)
         if size > RENDER_CHARS:
-            raise PromptkitError(f"template {name!r}: the render passed {RENDER_CHARS:,} characters; refused")
+            raise PromptkitError(f"the render passed {RENDER_CHARS:,} characters; refused")
         out.append(chunk)
     return "".join(out)
 
@@ -113,46 +113,33 @@ class _RenderTimeout(Exception):
     """Raised inside the rendering thread by its watchdog."""
 
 
+def _cpu_clock(thread: int) -> Callable[[], float]:
+    """The seconds of CPU that `thread` has used: a render is bounded by its own work, so a loaded machine that
+    keeps it off the CPU (other processes, reclaimed pages) does not refuse it. Wall time where no per-thread
+    clock exists."""
+    getcpuclockid = getattr(time, "pthread_getcpuclockid", None)
+    if getcpuclockid is None:
+        return time.monotonic
+    clock = getcpuclockid(thread)
+    return lambda: time.clock_gettime(clock)
+
+
 @contextmanager
-def _deadline(seconds: float, name: str) -> Iterator[None]:
-    """A render slower than `seconds` is stopped, in any thread, with no signal handler.
-
-    A watchdog timer raises _RenderTimeout in the rendering thread (CPython's PyThreadState_SetAsyncExc,
-    delivered between bytecodes, as a signal would be); a lock keeps it from landing after the render.
-    """
-    thread = threading.get_ident()
-    lock = threading.Lock()
-    state = {"done": False, "fired": False}
-
-    def expire() -> None:
-        with lock:
-            if not state["done"]:
-                state["fired"] = True
-                _async_raise(thread, _RenderTimeout)
-
-    timer = threading.Timer(seconds, expire)
-    timer.daemon = True
-    timer.start()
-    try:
+def _deadline(seconds: float) -> Iterator[None]:
+    """A render using more than `seconds` of CPU is stopped, in any thread, with no signal handler: a watchdog
+    of its own."""
+    with Watchdog() as watchdog, watchdog.deadline(seconds):
         yield
-    except _RenderTimeout:
-        raise PromptkitError(f"template {name!r}: rendering took over {seconds:g} s; refused") from None
-    finally:
-        with lock:
-            state["done"] = True
-            if state["fired"]:
-                _async_raise(thread, None)  # fired as the render ended: withdraw it if still pending
-        timer.cancel()
 
 
 class Watchdog:
     """One thread bounding many renders in a row: each arms it with its deadline and disarms it when done, and
-    one past its deadline is interrupted as `_deadline`'s timer would (a thread per render costs more than
-    the render of a short record template)."""
+    one past its deadline is interrupted (CPython's PyThreadState_SetAsyncExc, delivered between bytecodes, as a
+    signal would be; a thread per render costs more than the render of a short record template)."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._armed: tuple[int, float, int] | None = None  # (thread, deadline, token)
+        self._armed: tuple[int, Callable[[], float], float, int] | None = None  # (thread, clock, deadline, token)
         self._fired: int | None = None
         self._tokens = 0
         self._stopped = False
@@ -174,26 +161,27 @@ class Watchdog:
                 if self._armed is None:
                     self._cond.wait()
                     continue
-                thread, deadline, token = self._armed
-                left = deadline - time.monotonic()
+                thread, clock, deadline, token = self._armed
+                left = deadline - clock()  # the render is armed, so its thread is alive while the lock is held
                 if left > 0:
-                    self._cond.wait(left)
+                    self._cond.wait(left)  # a thread's CPU clock runs no faster than the wall clock
                     continue
                 self._armed, self._fired = None, token
                 _async_raise(thread, _RenderTimeout)
 
     @contextmanager
-    def deadline(self, seconds: float, name: str) -> Iterator[None]:
+    def deadline(self, seconds: float) -> Iterator[None]:
         thread = threading.get_ident()
+        clock = _cpu_clock(thread)
         with self._cond:
             self._tokens += 1
             token = self._tokens
-            self._armed = (thread, time.monotonic() + seconds, token)
+            self._armed = (thread, clock, clock() + seconds, token)
             self._cond.notify()
         try:
             yield
         except _RenderTimeout:
-            raise PromptkitError(f"template {name!r}: rendering took over {seconds:g} s; refused") from None
+            raise PromptkitError(f"rendering took over {seconds:g} s of CPU; refused") from None
         finally:
             with self._cond:
                 self._armed = None

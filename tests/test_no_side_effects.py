@@ -113,3 +113,28 @@ def test_the_vllm_plugin_acts_only_in_processes_promptkit_started(monkeypatch):
     import os
 
     assert lifetime.MARKER not in os.environ, "the marker is set only while promptkit starts vLLM"
+
+
+def test_the_render_bound_counts_the_renders_own_cpu_not_the_wall_clock(monkeypatch):
+    """A render kept off the CPU (a loaded machine: here a callable that sleeps) is not refused; a bound on the
+    wall clock would refuse it, as it refused a record template on a busy CI machine."""
+    import time
+
+    from promptkit import jinja_env
+
+    monkeypatch.setattr(jinja_env, "RENDER_SECONDS", 0.2)
+    template = jinja_env.environment().from_string("{{ wait() }}done")
+
+    def wait() -> str:
+        time.sleep(0.6)
+        return ""
+
+    assert jinja_env.render(template, {"wait": wait}, "stalled") == "done"
+    with jinja_env.Watchdog() as watchdog:
+        assert jinja_env.render(template, {"wait": wait}, "stalled", watchdog) == "done"
+
+
+def test_a_refused_render_names_its_template_once(tmp_path, monkeypatch):
+    with pytest.raises(PromptkitError) as caught:
+        _render_slow(tmp_path, monkeypatch)
+    assert str(caught.value).count("template ") == 1, str(caught.value)
