@@ -23,6 +23,7 @@ The budgets are set so that the whole table takes about an hour on 2 CPU cores (
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import statistics
 import sys
@@ -105,7 +106,7 @@ def run_task(name: str, args: argparse.Namespace, engine, cells: dict, work: dic
             result = tune(task, engine, settings, out, init_from=start, progress=not args.quiet)
             prompt = result.prompt
             if prompt is None:  # LoRA: its adapter merged into a copy of the model
-                spec = HFEngineSpec(model=args.model, dtype=args.dtype, device="cpu", adapter=str(out))
+                spec = HFEngineSpec(model=args.model, dtype=args.dtype, device=args.device, adapter=str(out))
                 with make_engine(spec, progress=False) as adapted:
                     accuracy, _ = _accuracy(task, adapted, seed)
             else:
@@ -213,6 +214,12 @@ def plot_curves(curves: dict, task: str, path: Path) -> None:
     save_figure(fig, path)
 
 
+def _device(value: str) -> str:
+    if re.fullmatch(r"cpu|cuda(:\d+)?", value) is None:
+        raise argparse.ArgumentTypeError(f"{value!r} is not cpu, cuda or cuda:N")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="Zhao et al.'s data folder (one folder per task)")
@@ -230,8 +237,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--search-budget", type=int, default=24, help="a prompt search's engine calls (default 24)")
     parser.add_argument("--patience", type=int, help="development checks without a better accuracy before a run stops")
     parser.add_argument("--model", default=BUILTIN_MODEL, help="the embedded model (default) or a model folder")
-    parser.add_argument("--dtype", default="bfloat16", choices=("float32", "bfloat16"),
+    parser.add_argument("--dtype", default="bfloat16", choices=("float32", "bfloat16", "float16"),
                         help="the hf engine's weights (default bfloat16: what fits the hour on an AMX CPU)")  # fmt: skip
+    parser.add_argument(
+        "--device", default="cpu", type=_device, help="the hf engine's device: cpu (default), cuda, cuda:N"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -240,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     work: dict = {}
     curves: dict = {}
     tasks = sorted(args.tasks, key=lambda t: t != "sst2")  # SST-2 first: SPoT starts from its prompts
-    with make_engine(HFEngineSpec(model=args.model, dtype=args.dtype, device="cpu"), progress=False) as engine:
+    with make_engine(HFEngineSpec(model=args.model, dtype=args.dtype, device=args.device), progress=False) as engine:
         for name in tasks:
             run_task(name, args, engine, cells, work, curves)
             print(f"{name}: done at {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
