@@ -23,7 +23,6 @@ The budgets are set so that the whole table takes about an hour on 2 CPU cores (
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import statistics
 import sys
@@ -40,11 +39,13 @@ from promptkit.engines import make_engine
 from promptkit.engines.engine_kinds import HFEngineSpec
 from promptkit.engines.model_files import BUILTIN_MODEL
 from promptkit.engines.text_prompt import TextPromptEngine
+from promptkit.errors import PromptkitError
 from promptkit.runs.build import build, build_method
 from promptkit.runs.evaluate import evaluate
 from promptkit.runs.report import new_figure, save_figure
 from promptkit.runspec.files import read_spec_file, validate
 from promptkit.runspec.models import PipelineSpec
+from promptkit.schema import check_model
 from promptkit.search import SearchSettings
 from promptkit.search.run import search
 from promptkit.tasks import load_task
@@ -106,8 +107,7 @@ def run_task(name: str, args: argparse.Namespace, engine, cells: dict, work: dic
             result = tune(task, engine, settings, out, init_from=start, progress=not args.quiet)
             prompt = result.prompt
             if prompt is None:  # LoRA: its adapter merged into a copy of the model
-                spec = HFEngineSpec(model=args.model, dtype=args.dtype, device=args.device, adapter=str(out))
-                with make_engine(spec, progress=False) as adapted:
+                with make_engine(args.engine.model_copy(update={"adapter": str(out)}), progress=False) as adapted:
                     accuracy, _ = _accuracy(task, adapted, seed)
             else:
                 scored = TextPromptEngine(engine, prompt) if prompt.tensor is None else engine.with_soft_prompt(prompt)
@@ -214,12 +214,6 @@ def plot_curves(curves: dict, task: str, path: Path) -> None:
     save_figure(fig, path)
 
 
-def _device(value: str) -> str:
-    if re.fullmatch(r"cpu|cuda(:\d+)?", value) is None:
-        raise argparse.ArgumentTypeError(f"{value!r} is not cpu, cuda or cuda:N")
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="Zhao et al.'s data folder (one folder per task)")
@@ -239,18 +233,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=BUILTIN_MODEL, help="the embedded model (default) or a model folder")
     parser.add_argument("--dtype", default="bfloat16", choices=("float32", "bfloat16", "float16"),
                         help="the hf engine's weights (default bfloat16: what fits the hour on an AMX CPU)")  # fmt: skip
-    parser.add_argument(
-        "--device", default="cpu", type=_device, help="the hf engine's device: cpu (default), cuda, cuda:N"
-    )
+    parser.add_argument("--device", default="cpu", help="the hf engine's device: cpu (default), cuda, cuda:N")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
+    try:  # the engine spec's own rules, checked before any work
+        args.engine = check_model(HFEngineSpec, {"model": args.model, "dtype": args.dtype, "device": args.device},
+                                  "the engine")  # fmt: skip
+    except PromptkitError as exc:
+        parser.error(str(exc))
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     cells: dict = {}
     work: dict = {}
     curves: dict = {}
     tasks = sorted(args.tasks, key=lambda t: t != "sst2")  # SST-2 first: SPoT starts from its prompts
-    with make_engine(HFEngineSpec(model=args.model, dtype=args.dtype, device=args.device), progress=False) as engine:
+    with make_engine(args.engine, progress=False) as engine:
         for name in tasks:
             run_task(name, args, engine, cells, work, curves)
             print(f"{name}: done at {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
