@@ -181,7 +181,7 @@ class RayEngine(Engine):
         if not ray.is_initialized():
             check_reachable(self.address)
             try:
-                ray.init(address=self.address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+                init_ray(ray, self.address)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 where = self.address or "a local cluster"
                 raise EngineUnavailable(f"ray: cannot start or join {where}: {str(exc).splitlines()[0]}") from None
@@ -364,3 +364,19 @@ def _result(ray, ref) -> Any:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else exc.__class__.__name__
+
+
+NODE_START_TIMEOUT = "timed out during startup"
+"""Ray's message when a node it starts does not register in its fixed 30 s (ray/_private/node.py)."""
+
+
+def init_ray(ray: Any, address: str | None) -> None:
+    """`ray.init`, tried once more when a local node misses Ray's 30 s start window on a loaded machine."""
+    kwargs = {"address": address, "include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+    try:
+        ray.init(**kwargs)
+    except Exception as exc:  # Ray raises a bare Exception for this one case
+        if address is not None or NODE_START_TIMEOUT not in str(exc):
+            raise
+        ray.shutdown()  # stops the half-started node's processes before the second try
+        ray.init(**kwargs)
