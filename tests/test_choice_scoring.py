@@ -52,12 +52,14 @@ def test_hf_scores_equal_one_forward_pass_over_each_pair(smol_hf):
 
 def test_batches_under_a_small_budget_and_shared_demonstrations_score_the_same(smollm2, smol_hf):
     """Both of hf's paths: contexts in right-padded batches (here several, under a budget of 64 tokens and
-    2 rows), and contexts that start from the previous one's cache (the same 8 demonstrations)."""
+    2 rows), and contexts that start from the previous one's cache (five questions after the same 8
+    demonstrations: enough that running those once saves more than a pass costs)."""
     from promptkit.engines.hf import HFEngine
     from promptkit.engines.model_files import BUILTIN_MODEL
 
     demos = "".join(f"Q: Question {i} about things? (A) x (B) y\nA: The answer is A.\n\n" for i in range(8))
-    requests = [ScoreRequest(demos + f"Q: What is {q}?\nA: The answer is", c) for q in ("red", "a cat")
+    questions = ("red", "a cat", "blue", "a dog", "green")
+    requests = [ScoreRequest(demos + f"Q: What is {q}?\nA: The answer is", c) for q in questions
                 for c in (" A", " B", " A cat")]  # fmt: skip
     requests += REQUESTS
     small = HFEngine(BUILTIN_MODEL, device="cpu", dtype="float32", progress=False, max_batch_tokens=64,

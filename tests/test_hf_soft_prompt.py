@@ -76,7 +76,7 @@ def test_scores_after_soft_embeddings_equal_one_forward_over_each_pair(tiny):
     from promptkit.engines.hf_score import score_pairs
 
     soft = np.random.default_rng(2).normal(0, 0.05, (3, tiny.config.hidden_size)).astype(np.float32)
-    demos = list(range(50, 90))  # 40 tokens: past MIN_SHARED_TOKENS, so run once
+    demos = list(range(50, 90))  # 40 tokens: past MIN_SHARED_TOKENS, so run once (passes counted free)
     pairs = [
         ([*demos, 7, 8], [9]),
         ([*demos, 7, 8], [10, 11, 12]),
@@ -86,7 +86,7 @@ def test_scores_after_soft_embeddings_equal_one_forward_over_each_pair(tiny):
     ]
     learned = LearnedPrompt("prompt_tuning", "m@r", soft)
     with torch.inference_mode():
-        scores = score_pairs(tiny, pairs, "cpu", max_batch_tokens=120, max_batch_size=2, learned=learned)
+        scores = score_pairs(tiny, pairs, "cpu", max_batch_tokens=120, max_batch_size=2, learned=learned, pass_tokens=0)
         for (context, continuation), score in zip(pairs, scores):
             ids = torch.tensor([context + continuation])
             embedded = torch.cat([torch.from_numpy(soft)[None], tiny.get_input_embeddings()(ids)], dim=1)

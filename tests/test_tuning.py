@@ -369,6 +369,17 @@ def test_bdpl_draws_served_by_the_cache_the_second_time(engine, topics, tmp_path
     assert before.misses > 0 and after.misses == 0 and after.hits > 0, (before, after)
 
 
+@pytest.mark.parametrize("method", ["prompt_tuning", "lora"])
+def test_tuning_leaves_each_weight_of_the_engines_model_as_trainable_as_it_was(method, engine, topics, tmp_path):
+    """peft freezes the base weights; left frozen, the engine's later passes on a CPU run 20% slower."""
+    before = {n: p.requires_grad for n, p in engine.model.named_parameters()}
+    assert any(before.values()), "loaded trainable, so a run that froze them would be seen"
+    out = tmp_path / "lora"
+    tune(_task(topics), engine, TuneSettings(method, k=3, steps=2, eval_every=1), out, pool=str(topics[1]),
+         progress=False)  # fmt: skip
+    assert {n: p.requires_grad for n, p in engine.model.named_parameters()} == before
+
+
 def test_patience_stops_a_run_whose_development_accuracy_stops_rising(engine, topics, tmp_path):
     """A learning rate too small to change anything: the first check is the best, and two checks later the run
     stops, far short of its 40 steps."""

@@ -96,6 +96,18 @@ class Rows:
             out.append(predicting.gather(1, torch.tensor(cont, device=logits.device)[:, None]).sum())
         return torch.stack(out).view(self.examples, self.words)
 
+    @classmethod
+    def by_length(
+        cls, split: Split, data: TuningData, encode: Encode, pad_id: int, rows: int
+    ) -> tuple[list[Rows], Split]:
+        """The split's examples shortest first, in passes of about `rows` rows (for what does not depend on their
+        order, an accuracy): neighbours in length pad little, which on a CPU costs as much as tokens. Returns
+        the passes and the reordered split, whose targets they follow."""
+        first = data.continuations[0][1]
+        order = sorted(range(len(split.contexts)), key=lambda i: len(encode(split.contexts[i], first)[0]))
+        ordered = Split(tuple(split.contexts[i] for i in order), tuple(split.targets[i] for i in order))
+        return cls.chunks(ordered, data, encode, pad_id, rows), ordered
+
     @property
     def keep(self) -> int:
         """The last positions whose logits the continuations need."""

@@ -25,6 +25,9 @@ from promptkit.tuning.settings import ADAPTERS, TuneSettings
 
 ROWS_PER_PASS = 64
 """(example, label word) rows per forward and backward pass: bounds the activations a step keeps."""
+DEV_ROWS_PER_PASS = 16
+"""Rows per pass of a development evaluation, its examples in order of length: AGNews's 64 in one pass are
+half padding (8 steps of prompt tuning on AGNews, evaluated after each, took 27 s so against 39 s)."""
 
 
 @dataclass
@@ -68,12 +71,12 @@ def prompt_model(model, s: TuneSettings, tokenizer, start: LearnedPrompt | None)
     is restored after peft draws from it: a library call leaves the process as it found it)."""
     from peft import get_peft_model
 
+    if s.method in ADAPTERS and start is not None:  # before peft puts its layers into the model
+        raise PromptkitError(f"init-from: {s.method} starts from the model itself, not from a learned prompt")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(s.seed)
         wrapped = get_peft_model(model, peft_config(s))
     if s.method in ADAPTERS:
-        if start is not None:
-            raise PromptkitError(f"init-from: {s.method} starts from the model itself, not from a learned prompt")
         return wrapped
     encoder = wrapped.prompt_encoder["default"]
     if start is not None:
@@ -161,7 +164,7 @@ def train(
     params = {n: p for n, p in wrapped.named_parameters() if p.requires_grad}
     optimiser = torch.optim.AdamW(params.values(), lr=s.learning_rate, weight_decay=0.0)
     whole = Rows.chunks(data.train, data, encode, pad_id, ROWS_PER_PASS) if not s.batch else []
-    dev_rows = Rows.chunks(data.dev, data, encode, pad_id, ROWS_PER_PASS)
+    dev_rows, dev_split = Rows.by_length(data.dev, data, encode, pad_id, DEV_ROWS_PER_PASS)
     word_class = [c for c, _ in data.continuations]
     p = Progress()
     best: dict[str, np.ndarray] | None = None
@@ -194,7 +197,7 @@ def train(
 
     def dev_accuracy() -> float:
         with torch.no_grad():
-            return accuracy(torch.cat([class_lp(rows) for rows in dev_rows]), data.dev.targets)
+            return accuracy(torch.cat([class_lp(rows) for rows in dev_rows]), dev_split.targets)
 
     bar = tqdm(total=s.steps, initial=p.step, desc=f"tune {s.method}", unit="step", disable=None if progress else True)
     with bar:
