@@ -393,3 +393,15 @@ def test_the_tuning_bench_trains_as_peft_does_loss_for_loss(smollm2, shared_data
         row = json.loads(run.stdout.strip().splitlines()[-1])
         assert row["losses_agree"] and len(row["promptkit_losses"]) == len(row["peft_losses"]) == 2, row
         assert row["time_ratio"] > 0 and row["promptkit_tokens_per_s"] > 0
+
+
+def test_the_score_batch_bench_scores_the_same_both_ways(tiny_model, shared_data):
+    """One call's rows cut by a pass's cost and in the widest batches: the same log-probabilities (float32)."""
+    run = subprocess.run([sys.executable, str(ROOT / "evals" / "bench_score_batches.py"), "--data",
+                          str(shared_data / "zhao"), "--tasks", "sst2", "trec", "--k", "3", "--repeats", "1",
+                          "--model", str(tiny_model), "--dtype", "float32"],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    assert [r["task"] for r in rows] == ["sst2", "trec"] and "| trec | 18 |" in run.stdout
+    assert all(r["max_logprob_diff"] < 1e-4 and r["cut_s"] > 0 and r["widest_s"] > 0 for r in rows), rows
