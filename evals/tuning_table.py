@@ -18,7 +18,7 @@ RoBERTa-large figures; the table goes to OUT/tuning.md, the plot to OUT/tuning.p
 (development accuracy against steps or engine calls, every method and seed) to OUT/curves-TASK.png, the prompts
 under OUT.
 The defaults are a quick look (4 steps, 4 calls, 30 test examples); docs/tuning.md gives the command at budgets
-where the methods separate and its time on 2 CPU cores (115 minutes for the three tasks).
+where the methods separate and its time on 2 CPU cores (62.6 minutes for the three tasks).
 """
 
 from __future__ import annotations
