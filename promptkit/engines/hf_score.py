@@ -65,7 +65,8 @@ def score_pairs(
 
     alone: list[tuple[int, ...]] = []
     with torch.inference_mode():
-        for members, prefix in _prefix_groups(contexts, shared, per_pass * (3 if learned else 2)):
+        group_passes = 3 if learned else 2  # the learned prompt's, the shared prefix's, and one batch at least
+        for members, prefix in _prefix_groups(contexts, shared, per_pass * group_passes):
             if len(members) == 1:
                 alone.append(contexts[members[0]])
                 continue
