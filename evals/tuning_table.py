@@ -13,7 +13,8 @@ tuning, prefix tuning, P-tuning, SPoT (prompt tuning started
 from SST-2's prompt of the same seed), BBT, BBTv2, BDPL and LoRA (`--patience` stops each at its development plateau).
 Test: the first --limit examples of Zhao et al.'s
 300-example subsample (RTE: of its 277). Printed: accuracy, mean ± std over the seeds, and what each
-method cost (optimiser steps or engine calls, and minutes, tuning and scoring), beside BBT's published
+method cost (optimiser steps or engine calls; the prompt tokens it sent to learn, counted as an engine's
+scoring calls count them; minutes, tuning and scoring the test), beside BBT's published
 RoBERTa-large figures; the table goes to OUT/tuning.md, the plot to OUT/tuning.png, each task's learning curves
 (development accuracy against steps or engine calls, every method and seed) to OUT/curves-TASK.png, the prompts
 under OUT.
@@ -84,18 +85,18 @@ def run_task(name: str, args: argparse.Namespace, engine, cells: dict, work: dic
     calibrated_zero, _ = _accuracy(task, engine, 0, calibrate="content_free")
     cells[("zero-shot", name)] = [zero] * len(args.seeds)
     cells[("calibrated zero-shot", name)] = [calibrated_zero] * len(args.seeds)
-    work[("zero-shot", name)] = work[("calibrated zero-shot", name)] = ("0 steps", time.perf_counter() - started)
+    work[("zero-shot", name)] = work[("calibrated zero-shot", name)] = ("0 steps", 0, time.perf_counter() - started)
     for seed in args.seeds:
         started = time.perf_counter()
         calibrated, metrics = _accuracy(task, engine, seed, shots=args.shots, calibrate="content_free")
         cells.setdefault(("ICL", name), []).append(metrics["acc_uncalibrated"])
         cells.setdefault(("calibrated ICL", name), []).append(calibrated)
-        work[("ICL", name)] = work[("calibrated ICL", name)] = ("0 steps", time.perf_counter() - started)
+        work[("ICL", name)] = work[("calibrated ICL", name)] = ("0 steps", 0, time.perf_counter() - started)
         for label in SEARCHED:
             started = time.perf_counter()
-            accuracy, calls = _searched(task, engine, SEARCH[label], seed, args)
+            accuracy, record = _searched(task, engine, SEARCH[label], seed, args)
             cells.setdefault((label, name), []).append(accuracy)
-            work[(label, name)] = (f"{calls} calls", time.perf_counter() - started)
+            work[(label, name)] = (f"{record['calls']} calls", record["prompt_tokens"], time.perf_counter() - started)
         for label in TUNED:
             if label == "SPoT" and (name == "sst2" or "sst2" not in args.tasks):
                 continue
@@ -117,14 +118,15 @@ def run_task(name: str, args: argparse.Namespace, engine, cells: dict, work: dic
             info = result.info
             curves.setdefault((label, name), []).append(info["history"])
             spent = f"{info['calls']} calls" if "calls" in info else f"{info['steps']} steps"
-            work[(label, name)] = (spent, time.perf_counter() - started)
+            work[(label, name)] = (spent, info["tokens"], time.perf_counter() - started)
             print(f"{name} seed {seed} {label}: {accuracy:.1%} ({spent}, dev {info['best_dev_acc']:.1%})",
                   file=sys.stderr, flush=True)  # fmt: skip
 
 
-def _searched(task, engine, method: str, seed: int, args: argparse.Namespace) -> tuple[float, int]:
+def _searched(task, engine, method: str, seed: int, args: argparse.Namespace) -> tuple[float, dict]:
     """A prompt search (`tune --method demo_search | instruction_search`, classify's calibrated prompt with --shots
-    demonstrations, development examples from the training pool), its chosen spec scored on the test examples."""
+    demonstrations, development examples from the training pool), its chosen spec scored on the test examples; and
+    the search's record (its calls and tokens)."""
     out = args.out / task.name / f"{method}-seed{seed}.yaml"
     for stale in (out, out.with_name(out.name.removesuffix(".yaml") + ".search.jsonl")):
         stale.unlink(missing_ok=True)
@@ -137,7 +139,7 @@ def _searched(task, engine, method: str, seed: int, args: argparse.Namespace) ->
                     str(out), PipelineSpec)  # fmt: skip
     built = build(spec, task)
     summary = evaluate(task, built.pipeline, engine, built.extractor, method=spec.label, progress=False).summary
-    return summary.accuracy, int(result.header["calls"])
+    return summary.accuracy, result.header
 
 
 def _settings(label: str, seed: int, args: argparse.Namespace) -> TuneSettings:
@@ -168,11 +170,16 @@ def table(cells: dict, work: dict, tasks: list[str]) -> str:
                 row += ["—", ""]
                 continue
             std = statistics.stdev(values) if len(values) > 1 else 0.0
-            spent, seconds = work[(label, t)]
-            row += [f"{100 * statistics.mean(values):.1f} ± {100 * std:.1f}", f"{spent}, {seconds / 60:.1f} min"]
+            spent, tokens, seconds = work[(label, t)]
+            cost = f"{spent}, {_count(tokens)} tokens, {seconds / 60:.1f} min"
+            row += [f"{100 * statistics.mean(values):.1f} ± {100 * std:.1f}", cost]
         row += [BBT_PAPER.get(label, {}).get(t, "") for t in paper]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
+
+
+def _count(tokens: int) -> str:
+    return f"{tokens / 1e6:.1f}M" if tokens >= 1e6 else f"{tokens / 1e3:.0f}k" if tokens >= 1e3 else str(tokens)
 
 
 def plot(cells: dict, tasks: list[str], path: Path) -> None:

@@ -349,6 +349,10 @@ def test_the_tuning_table_runs_every_method_on_the_tiny_model(tiny_model, shared
     assert re.search(r"\| sst2 \| cost \| rte \| cost \|", run.stdout), "SST-2 first: SPoT starts from its prompts"
     assert re.search(r"\| SPoT \| — \|  \| \d+\.\d ± \d+\.\d \| 1 steps", rows["SPoT"]), rows["SPoT"]
     assert "5 calls" in rows["BBT"] and "89.56 ± 0.25" in rows["BBT"], "4 on training, 1 on development"
+    for label in ("demonstration search", "prompt tuning", "BBT", "BDPL", "LoRA"):  # what each learned from, sent
+        assert re.search(r"(calls|steps), \d+(\.\d+M|k)? tokens, \d+\.\d min", rows[label]), rows[label]
+        assert not re.search(r"(calls|steps), 0 tokens", rows[label]), rows[label]
+    assert ", 0 tokens, " in rows["zero-shot"], rows["zero-shot"]
     assert len(list((out / "rte").glob("*.safetensors"))) == 2 * 7
     assert (out / "tuning.png").read_bytes()[:4] == b"\x89PNG" and (out / "tuning.md").is_file()
     for task in ("rte", "sst2"):

@@ -221,6 +221,8 @@ def _tune(args: argparse.Namespace, names: list[str]) -> int:
                       progress=not args.quiet)  # fmt: skip
     info = result.info
     work = f"{info['calls']} engine calls" if "calls" in info else f"{info['steps']} steps"
+    if info.get("tokens") is not None:
+        work += f", {info['tokens']:,} prompt tokens"
     resumed = f", resumed at {result.resumed_at}" if result.resumed_at else ""
     stopped = f" (stopped: {settings.patience} checks without a better one)" if info.get("stopped_early") else ""
     print(

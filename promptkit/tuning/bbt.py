@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from promptkit.engines.implementing import CountingEngine
 from promptkit.files.learned_prompt import LearnedPrompt
 from promptkit.tuning.checkpoint import Checkpoint
 from promptkit.tuning.data import Split, TuningData
@@ -52,6 +53,15 @@ class Subspace:
         return (self.p0 + (z @ self.a).reshape(self.p0.shape)).astype(np.float32)
 
 
+def soft_prompt_scores(engine, prompt: LearnedPrompt, split: Split, data: TuningData, p: Progress) -> torch.Tensor:
+    """One engine call: the split's [examples, classes] log-probabilities under `prompt`; the prompt tokens it
+    sent are added to `p`."""
+    candidate = CountingEngine(engine.with_soft_prompt(prompt))
+    class_lp = engine_class_log_probs(candidate, split, data)
+    p.tokens += candidate.prompt_tokens
+    return class_lp
+
+
 def search(
     engine, data: TuningData, s: TuneSettings, model_key: str, resume: Checkpoint | None,
     save: Callable[[dict[str, np.ndarray], dict], None], progress: bool,
@@ -71,8 +81,7 @@ def search(
     def scored(z: np.ndarray, split: Split) -> torch.Tensor:
         nonlocal calls
         calls += 1
-        candidate = engine.with_soft_prompt(LearnedPrompt("bbt", model_key, space.prompt(z)))
-        return engine_class_log_probs(candidate, split, data)
+        return soft_prompt_scores(engine, LearnedPrompt("bbt", model_key, space.prompt(z)), split, data, p)
 
     generations = max(1, s.budget // s.population)
     bar = tqdm(total=generations, initial=p.step, desc="tune bbt", unit="gen", disable=None if progress else True)

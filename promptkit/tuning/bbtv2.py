@@ -24,10 +24,10 @@ import torch
 from tqdm.auto import tqdm
 
 from promptkit.files.learned_prompt import LearnedPrompt
-from promptkit.tuning.bbt import FIRST_WORD_ID, _restore, _scalars, _state_arrays, hinge
+from promptkit.tuning.bbt import FIRST_WORD_ID, _restore, _scalars, _state_arrays, hinge, soft_prompt_scores
 from promptkit.tuning.checkpoint import Checkpoint
 from promptkit.tuning.data import Split, TuningData
-from promptkit.tuning.objective import accuracy, cross_entropy, engine_class_log_probs
+from promptkit.tuning.objective import accuracy, cross_entropy
 from promptkit.tuning.settings import TuneSettings
 from promptkit.tuning.white_box import Progress
 
@@ -91,8 +91,7 @@ def search(
     def scored(prefix: np.ndarray, split: Split) -> torch.Tensor:
         nonlocal calls
         calls += 1
-        candidate = engine.with_soft_prompt(LearnedPrompt("bbtv2", model_key, prefix))
-        return engine_class_log_probs(candidate, split, data)
+        return soft_prompt_scores(engine, LearnedPrompt("bbtv2", model_key, prefix), split, data, p)
 
     generations = max(1, s.budget // s.population)
     bar = tqdm(total=generations, initial=p.step, desc="tune bbtv2", unit="gen", disable=None if progress else True)

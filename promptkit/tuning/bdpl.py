@@ -18,6 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from promptkit.engines.base import Engine
+from promptkit.engines.implementing import CountingEngine
 from promptkit.engines.text_prompt import TextPromptEngine
 from promptkit.files.learned_prompt import LearnedPrompt
 from promptkit.tuning.checkpoint import Checkpoint
@@ -68,8 +69,11 @@ def search(
     def loss_of(text: str, split: Split) -> torch.Tensor:
         nonlocal calls
         calls += 1
-        candidate = TextPromptEngine(engine, LearnedPrompt("bdpl", model_key, None, text))
-        return engine_class_log_probs(candidate, split, data)
+        counting = CountingEngine(engine)  # inside the text prompt: its tokens are counted too
+        candidate = TextPromptEngine(counting, LearnedPrompt("bdpl", model_key, None, text))
+        class_lp = engine_class_log_probs(candidate, split, data)
+        p.tokens += counting.prompt_tokens
+        return class_lp
 
     steps = max(1, s.budget // s.samples)
     bar = tqdm(total=steps, initial=p.step, desc="tune bdpl", unit="step", disable=None if progress else True)

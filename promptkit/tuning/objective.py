@@ -50,6 +50,8 @@ class Rows:
     examples: int
     words: int
     one_row_each: bool
+    prompt_tokens: int
+    """Each (example, word) pair's context tokens, summed: what an engine's scoring call counts for them."""
 
     @classmethod
     def of(cls, split: Split, data: TuningData, encode: Encode, pad_id: int, *, per_word: bool = False) -> Rows:
@@ -69,7 +71,8 @@ class Rows:
         for r, f in enumerate(fed):
             ids[r, width - len(f) :] = torch.tensor(f)
             mask[r, width - len(f) :] = 1
-        return cls(ids, mask, scored, len(split.contexts), len(conts), one_row_each)
+        prompt_tokens = sum(len(a) for ex in pairs for a, _ in ex)
+        return cls(ids, mask, scored, len(split.contexts), len(conts), one_row_each, prompt_tokens)
 
     @classmethod
     def chunks(cls, split: Split, data: TuningData, encode: Encode, pad_id: int, rows: int) -> list[Rows]:

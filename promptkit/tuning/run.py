@@ -34,7 +34,8 @@ class TuneResult:
     resumed_at: int
     """The step (or generation) the run resumed from; 0 for a fresh run."""
     info: dict[str, object]
-    """The run's figures: task, examples, settings, the development accuracy at each check, minutes."""
+    """The run's figures: task, examples, settings, the development accuracy at each check, steps or engine calls,
+    prompt tokens (`white_box.Progress.tokens`), minutes."""
     model: str
     """The model (and weights' identity) it was learned on."""
 
@@ -112,6 +113,7 @@ def tune(
         "history": p.history,
         "minutes": round((elapsed + time.monotonic() - started) / 60, 2),
         **work,
+        "tokens": p.tokens if engine.tokens is not None else None,  # a server's engine has no tokenizer to count
     }
     if start is not None:
         origin: dict[str, object] = {k: start.info[k] for k in ("task", "examples") if k in start.info}

@@ -38,13 +38,18 @@ class Progress:
     best_dev: float = -1.0
     best_step: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
+    tokens: int = 0
+    """Prompt tokens the model was given, training and development alike, counted as `CountingEngine` counts a
+    scoring call's: each (example, label word) pair's context."""
 
     def as_state(self) -> dict:
-        return {"step": self.step, "best_dev": self.best_dev, "best_step": self.best_step, "history": self.history}
+        return {"step": self.step, "best_dev": self.best_dev, "best_step": self.best_step, "history": self.history,
+                "tokens": self.tokens}  # fmt: skip
 
     @classmethod
     def of(cls, state: dict) -> Progress:
-        return cls(state["step"], state["best_dev"], state["best_step"], list(state["history"]))
+        return cls(state["step"], state["best_dev"], state["best_step"], list(state["history"]),
+                   int(state.get("tokens", 0)))  # fmt: skip
 
     def stalled(self, patience: int | None) -> bool:
         """Whether the last `patience` development evaluations found nothing better (early stopping); derived
@@ -177,6 +182,7 @@ def train(
         _load_optimiser(optimiser, params, resume)
 
     def class_lp(rows: Rows) -> torch.Tensor:
+        p.tokens += rows.prompt_tokens
         logits = forward_after(model, rows, learned_now(wrapped, s, len(rows.ids)), s.prompt_tokens, device)
         return class_log_probs(rows.word_logprobs(logits), word_class, len(data.classes))
 
