@@ -324,8 +324,8 @@ def test_the_tuning_table_runs_every_method_on_the_tiny_model(tiny_model, shared
     run = subprocess.run([sys.executable, str(ROOT / "evals" / "tuning_table.py"), "--data", str(shared_data / "zhao"),
                           "--tasks", "rte", "sst2", "--seeds", "0", "1", "--k", "2", "--limit", "4", "--shots", "1",
                           "--steps", "1", "--bbt-budget", "4", "--bbt-tokens", "2", "--bdpl-budget", "4",
-                          "--search-budget", "4", "--model", str(tiny_model), "--dtype", "float32", "--out", str(out),
-                          "--quiet"],
+                          "--search-budget", "4", "--black-box-checks", "1", "--model", str(tiny_model), "--dtype",
+                          "float32", "--out", str(out), "--quiet"],
                          capture_output=True, text=True, timeout=600, cwd=ROOT)  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
     rows = {line.split(" | ")[0].strip("| "): line for line in run.stdout.splitlines() if line.startswith("| ")}
@@ -349,6 +349,7 @@ def test_the_tuning_table_runs_every_method_on_the_tiny_model(tiny_model, shared
     assert re.search(r"\| sst2 \| cost \| rte \| cost \|", run.stdout), "SST-2 first: SPoT starts from its prompts"
     assert re.search(r"\| SPoT \| — \|  \| \d+\.\d ± \d+\.\d \| 1 steps", rows["SPoT"]), rows["SPoT"]
     assert "5 calls" in rows["BBT"] and "89.56 ± 0.25" in rows["BBT"], "4 on training, 1 on development"
+    assert "5 calls" in rows["BDPL"], "2 steps of 2 draws, one development check at the end"
     for label in ("demonstration search", "prompt tuning", "BBT", "BDPL", "LoRA"):  # what each learned from, sent
         assert re.search(r"(calls|steps), \d+(\.\d+M|k)? tokens, \d+\.\d min", rows[label]), rows[label]
         assert not re.search(r"(calls|steps), 0 tokens", rows[label]), rows[label]
@@ -358,6 +359,15 @@ def test_the_tuning_table_runs_every_method_on_the_tiny_model(tiny_model, shared
     for task in ("rte", "sst2"):
         assert (out / f"curves-{task}.png").read_bytes()[:4] == b"\x89PNG"
     assert (out / "rte" / "LoRA-seed0" / "adapter_config.json").is_file()
+
+
+@pytest.mark.parametrize("flag", ["--black-box-checks", "--steps", "--limit"])
+def test_the_tuning_table_refuses_a_count_below_one_before_any_work(flag, tmp_path):
+    out = tmp_path / "tuning"
+    run = subprocess.run([sys.executable, str(ROOT / "evals" / "tuning_table.py"), "--data", str(tmp_path), "--out",
+                          str(out), flag, "0"], capture_output=True, text=True, timeout=300, cwd=ROOT)  # fmt: skip
+    assert run.returncode == 2 and f"error: {flag} must be at least 1, not 0" in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr and not out.exists()
 
 
 def test_the_tuning_table_refuses_an_unknown_device_before_any_work(tmp_path):
